@@ -1,0 +1,3 @@
+export * from "./process.ts";
+export * from "./redis.ts";
+export * from "./s3.ts";

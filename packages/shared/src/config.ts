@@ -1,0 +1,79 @@
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+import { parseByteSize } from "./units.ts";
+
+// Every setting mediaq reads from the environment. README.md "Configuration" documents
+// each one; keep the two in step.
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { error: "expected true or false" })
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+const bytes = z.string().transform((v, ctx) => {
+  const n = parseByteSize(v);
+  if (n === undefined) ctx.addIssue({ code: "custom", message: `expected a size such as 2GB or 524288 (got "${v}")` });
+  return n ?? 0;
+});
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
+
+export const configSchema = z.object({
+  REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  QUEUE_PREFIX: z.string().min(1).default("mediaq"),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_BUCKET: z.string().min(3).default("mediaq"),
+  S3_REGION: z.string().min(1).default("us-east-1"),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_CHECKSUMS: z.enum(["WHEN_REQUIRED", "WHEN_SUPPORTED"]).default("WHEN_REQUIRED"),
+  CACHE_ROOT: z.string().min(1).default(path.join(os.tmpdir(), "mediaq-cache")),
+  CACHE_TTL_SECONDS: int(0).default(3600),
+  CACHE_SWEEP_INTERVAL_SECONDS: int(1).default(300),
+  AUTO_CLEAR_CACHE: bool.default(true),
+  MIN_FREE_DISK_BYTES: bytes.default(1024 ** 3),
+  ORT_EXECUTION_PROVIDER: z.enum(["cpu", "cuda", "auto"]).default("cpu"),
+  GPU_DEVICE_ID: int(0).default(0),
+  JOB_ATTEMPTS: int(1, 100).default(3),
+  MAX_FRAME_PIXELS: int(1).default(1920 * 1080),
+  PACKAGE_PART_SIZE: bytes.default(2 * 1024 ** 3),
+  PRESIGN_EXPIRES_SECONDS: int(1, MAX_PRESIGN_SECONDS).default(24 * 3600),
+  API_HOST: z.string().default("0.0.0.0"),
+  API_PORT: int(0, 65535).default(8080),
+  API_KEYS: z.string().default(""),
+  ADMIN_KEY: z.string().optional(),
+  DEDUP_SCOPE: z.enum(["tenant", "global"]).default("tenant"),
+  MAX_JSON_BODY_BYTES: bytes.default(16 * 1024 ** 2),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_PRETTY: bool.default(false),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Reads the configuration; a bad value throws a ConfigError naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, as in most .env tooling.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = configSchema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((i) => {
+    const name = String(i.path[0] ?? "?");
+    return `  ${name}=${JSON.stringify(env[name] ?? "")}: ${i.message}`;
+  });
+  throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+}
+
+/** `tenant:key,tenant2:key2` -> Map(key -> tenant). */
+export function parseApiKeys(spec: string): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const pair of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const at = pair.indexOf(":");
+    if (at <= 0 || at === pair.length - 1) throw new ConfigError(`API_KEYS: expected tenant:key pairs, got "${pair}"`);
+    keys.set(pair.slice(at + 1), pair.slice(0, at));
+  }
+  return keys;
+}
