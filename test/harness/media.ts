@@ -16,10 +16,28 @@ export interface TalkingHeadOptions {
 export async function makeVideo(file: string, o: TalkingHeadOptions = {}): Promise<void> {
   const { seconds = 2, width = 160, height = 120, fps = 25, frequency = 440 } = o;
   await run("ffmpeg", [
-    "-hide_banner", "-loglevel", "error", "-y",
-    "-f", "lavfi", "-i", `testsrc2=size=${width}x${height}:rate=${fps}:duration=${seconds}`,
-    "-f", "lavfi", "-i", `sine=frequency=${frequency}:duration=${seconds}:sample_rate=16000`,
-    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", file,
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc2=size=${width}x${height}:rate=${fps}:duration=${seconds}`,
+    "-f",
+    "lavfi",
+    "-i",
+    `sine=frequency=${frequency}:duration=${seconds}:sample_rate=16000`,
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a",
+    "aac",
+    "-shortest",
+    file,
   ]);
 }
 
@@ -27,9 +45,18 @@ export async function makeVideo(file: string, o: TalkingHeadOptions = {}): Promi
 export async function makeAudio(file: string, o: { seconds?: number; frequency?: number } = {}): Promise<void> {
   const { seconds = 2, frequency = 220 } = o;
   await run("ffmpeg", [
-    "-hide_banner", "-loglevel", "error", "-y",
-    "-f", "lavfi", "-i", `sine=frequency=${frequency}:duration=${seconds}:sample_rate=16000`,
-    "-af", "volume='0.2+0.8*abs(sin(2*PI*2*t))':eval=frame",
-    "-ac", "1", file,
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    `sine=frequency=${frequency}:duration=${seconds}:sample_rate=16000`,
+    "-af",
+    "volume='0.2+0.8*abs(sin(2*PI*2*t))':eval=frame",
+    "-ac",
+    "1",
+    file,
   ]);
 }

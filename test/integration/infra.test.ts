@@ -23,7 +23,13 @@ describe("test infrastructure", () => {
     await ensureBucket(s3, infra.config.S3_BUCKET);
     const body = Buffer.alloc(11 * 1024 * 1024);
     for (let i = 0; i < body.length; i++) body[i] = (i * 31) % 251;
-    await putStream(s3, { bucket: infra.config.S3_BUCKET, key: "t/big", body, metadata: { a: "b" }, partSize: 5 * 1024 * 1024 });
+    await putStream(s3, {
+      bucket: infra.config.S3_BUCKET,
+      key: "t/big",
+      body,
+      metadata: { a: "b" },
+      partSize: 5 * 1024 * 1024,
+    });
     const head = await headObject(s3, infra.config.S3_BUCKET, "t/big");
     expect(head?.ContentLength).toBe(body.length);
     expect(head?.Metadata).toEqual({ a: "b" });

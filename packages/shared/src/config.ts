@@ -70,7 +70,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /** `tenant:key,tenant2:key2` -> Map(key -> tenant). */
 export function parseApiKeys(spec: string): Map<string, string> {
   const keys = new Map<string, string>();
-  for (const pair of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const pair of spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const at = pair.indexOf(":");
     if (at <= 0 || at === pair.length - 1) throw new ConfigError(`API_KEYS: expected tenant:key pairs, got "${pair}"`);
     keys.set(pair.slice(at + 1), pair.slice(0, at));

@@ -16,7 +16,10 @@ const pixel = z.number().int();
 export const wav2lipParamsSchema = z
   .object({
     /** Face box in pixels: [x, y, width, height]; null = the whole frame. */
-    box: z.tuple([pixel.min(0), pixel.min(0), pixel.min(1), pixel.min(1)]).nullable().default(null),
+    box: z
+      .tuple([pixel.min(0), pixel.min(0), pixel.min(1), pixel.min(1)])
+      .nullable()
+      .default(null),
     /** Padding around the box as Wav2Lip's --pads: [top, bottom, left, right]. */
     pads: z.tuple([pixel, pixel, pixel, pixel]).default([0, 10, 0, 0]),
     /** Frames per model call. */

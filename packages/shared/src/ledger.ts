@@ -202,7 +202,15 @@ export class Ledger {
     const pipe = this.redis.pipeline();
     for (const item of items) {
       // biome-ignore lint/suspicious/noExplicitAny: commands defined with defineCommand
-      (pipe as any).mqAttach(K.job(item.jobKey), K.waiters(item.jobKey), K.result(item.jobKey), batchId, 1, now, K.root);
+      (pipe as any).mqAttach(
+        K.job(item.jobKey),
+        K.waiters(item.jobKey),
+        K.result(item.jobKey),
+        batchId,
+        1,
+        now,
+        K.root,
+      );
     }
     const replies = (await pipe.exec()) ?? [];
     const states = replies.map(([err, reply]) => {
@@ -240,7 +248,12 @@ export class Ledger {
     return items.map((item, i) => {
       const [state, error] = replies[2 * i]?.[1] as (string | null)[];
       const [sha256, size] = replies[2 * i + 1]?.[1] as (string | null)[];
-      const view: ItemView = { index: start + i, name: item.name, jobKey: item.jobKey, state: (state ?? "pending") as ItemState };
+      const view: ItemView = {
+        index: start + i,
+        name: item.name,
+        jobKey: item.jobKey,
+        state: (state ?? "pending") as ItemState,
+      };
       if (error && state === "failed") view.error = error;
       if (sha256) {
         view.state = "succeeded";
@@ -322,7 +335,8 @@ export class Ledger {
   async publish(batchIds: string[], event: BatchEvent): Promise<void> {
     if (batchIds.length === 0) return;
     const pipe = this.redis.pipeline();
-    for (const id of batchIds) pipe.xadd(K.batchEvents(id), "MAXLEN", "~", EVENTS_MAXLEN, "*", "data", JSON.stringify(event));
+    for (const id of batchIds)
+      pipe.xadd(K.batchEvents(id), "MAXLEN", "~", EVENTS_MAXLEN, "*", "data", JSON.stringify(event));
     await pipe.exec();
   }
 

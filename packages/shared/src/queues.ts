@@ -49,5 +49,6 @@ export async function enqueueInference(queue: Queue<InferenceJob>, jobs: Inferen
       fresh.push(data);
     }
   }
-  if (fresh.length > 0) await queue.addBulk(fresh.map((data) => ({ name: QUEUES.inference, data, opts: { jobId: data.jobKey } })));
+  if (fresh.length > 0)
+    await queue.addBulk(fresh.map((data) => ({ name: QUEUES.inference, data, opts: { jobId: data.jobKey } })));
 }

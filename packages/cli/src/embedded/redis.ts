@@ -16,15 +16,24 @@ export async function startRedis(opts: { dataDir: string; port?: number }): Prom
   const port = opts.port ?? (await freePort());
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const managed = spawnManaged("redis-server", [
-    "--port", String(port),
-    "--bind", "127.0.0.1",
-    "--dir", path.resolve(opts.dataDir),
-    "--appendonly", "yes",
-    "--appendfsync", "everysec",
-    "--maxmemory-policy", "noeviction",
-    "--save", "",
-    "--daemonize", "no",
-    "--logfile", "redis.log",
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    path.resolve(opts.dataDir),
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "everysec",
+    "--maxmemory-policy",
+    "noeviction",
+    "--save",
+    "",
+    "--daemonize",
+    "no",
+    "--logfile",
+    "redis.log",
   ]);
   await waitForPort(port, managed.child, "redis-server");
   return { ...managed, port, url: `redis://127.0.0.1:${port}`, dataDir: opts.dataDir };

@@ -18,10 +18,23 @@ export interface EmbeddedS3 extends Managed {
 export async function startS3(opts: { dataDir: string; port?: number; bucket: string }): Promise<EmbeddedS3> {
   const port = opts.port ?? (await freePort());
   fs.mkdirSync(opts.dataDir, { recursive: true });
-  const bin = path.join(path.dirname(createRequire(import.meta.url).resolve("s3rver/package.json")), "bin", "s3rver.js");
+  const bin = path.join(
+    path.dirname(createRequire(import.meta.url).resolve("s3rver/package.json")),
+    "bin",
+    "s3rver.js",
+  );
   const managed = spawnManaged(process.execPath, [
-    bin, "--directory", path.resolve(opts.dataDir), "--address", "127.0.0.1", "--port", String(port),
-    "--silent", "--no-vhost-buckets", "--configure-bucket", opts.bucket,
+    bin,
+    "--directory",
+    path.resolve(opts.dataDir),
+    "--address",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--silent",
+    "--no-vhost-buckets",
+    "--configure-bucket",
+    opts.bucket,
   ]);
   await waitForPort(port, managed.child, "s3rver");
   const endpoint = `http://127.0.0.1:${port}`;
