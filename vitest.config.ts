@@ -3,17 +3,19 @@ import { defineConfig } from "vitest/config";
 // unit: pure logic, no servers. integration: real redis-server, S3 server, ffmpeg, onnxruntime.
 export default defineConfig({
   test: {
+    // Integration files start their own servers and child processes; two files at a time
+    // suit a 2-core CI machine.
+    maxWorkers: 2,
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
     projects: [
-      { test: { name: "unit", include: ["packages/*/src/**/*.test.ts"] } },
+      { extends: true, test: { name: "unit", include: ["packages/*/src/**/*.test.ts"] } },
       {
+        extends: true,
         test: {
           name: "integration",
           include: ["test/**/*.test.ts", "packages/*/test/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 60_000,
-          // Each file starts its own servers; two at a time suits a 2-core CI machine.
-          maxWorkers: 2,
-          env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
         },
       },
     ],

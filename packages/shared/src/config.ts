@@ -44,6 +44,8 @@ export const configSchema = z.object({
   ADMIN_KEY: z.string().optional(),
   DEDUP_SCOPE: z.enum(["tenant", "global"]).default("tenant"),
   MAX_JSON_BODY_BYTES: bytes.default(16 * 1024 ** 2),
+  /** Worker and packager serve Prometheus metrics on this port when set (the API serves /metrics itself). */
+  METRICS_PORT: int(0, 65535).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   LOG_PRETTY: bool.default(false),
 });

@@ -23,7 +23,9 @@ export const redisKeys = {
   tenantBlobs: (tenant: string) => `mediaq:tenant:${tenant}:blobs`,
   tenantModels: (tenant: string) => `mediaq:tenant:${tenant}:models`,
   idempotency: (tenant: string, key: string) => `mediaq:tenant:${tenant}:idem:${key}`,
-  package: (id: string) => `mediaq:package:${id}`,
+  // Not mediaq:package:<id>: with QUEUE_PREFIX=mediaq that is BullMQ's hash for the
+  // package job, whose job id is the package id.
+  package: (id: string) => `mediaq:pkg:${id}`,
   /** How many times a model actually ran (fault tests count redone work with it). */
   inferenceRuns: "mediaq:stats:inference-runs",
   /** Prefix used inside Lua scripts to reach per-batch keys. */

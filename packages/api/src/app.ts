@@ -1,0 +1,46 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import type { ApiDeps } from "./deps.ts";
+import { registerAuth } from "./plugins/auth.ts";
+import { registerDocs } from "./plugins/docs.ts";
+import { registerProblemHandlers } from "./plugins/errors.ts";
+import { registerHealth } from "./plugins/health.ts";
+import { registerMetrics } from "./plugins/metrics.ts";
+import { batchRoutes } from "./routes/batches.ts";
+import { blobRoutes } from "./routes/blobs.ts";
+import { eventRoutes } from "./routes/events.ts";
+import { modelRoutes } from "./routes/models.ts";
+import { packageRoutes } from "./routes/packages.ts";
+
+export type { ApiDeps } from "./deps.ts";
+
+/** The HTTP API over the given clients; listening and closing the clients is the caller's. */
+export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // JSON bodies; blob and model uploads stream and have their own limit.
+    bodyLimit: deps.config.MAX_JSON_BODY_BYTES,
+    disableRequestLogging: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorateRequest("tenant", "");
+
+  registerProblemHandlers(app);
+  await registerDocs(app);
+  registerMetrics(app, deps);
+  registerHealth(app, deps);
+
+  await app.register(
+    async (v1) => {
+      registerAuth(v1, deps.apiKeys);
+      await v1.register(blobRoutes, { deps });
+      await v1.register(modelRoutes, { deps });
+      await v1.register(batchRoutes, { deps });
+      await v1.register(eventRoutes, { deps });
+      await v1.register(packageRoutes, { deps });
+    },
+    { prefix: "/v1" },
+  );
+  return app;
+}

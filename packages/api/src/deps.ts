@@ -1,0 +1,39 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { Config, InferenceJob, Ledger, Logger, PackageJob, PackageStore } from "@mediaq/shared";
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+
+/** Everything the API talks to; built by startApi, or by a test around its own infra. */
+export interface ApiDeps {
+  config: Config;
+  redis: Redis;
+  s3: S3Client;
+  ledger: Ledger;
+  packages: PackageStore;
+  inferenceQueue: Queue<InferenceJob>;
+  packageQueue: Queue<PackageJob>;
+  logger: Logger;
+  /** API key -> tenant. */
+  apiKeys: Map<string, string>;
+  options?: ApiOptions;
+}
+
+export interface ApiOptions {
+  /** Comment line sent on idle event streams so proxies keep them open (default 15 s). */
+  sseHeartbeatMs?: number;
+  /**
+   * Largest body PUT /v1/blobs accepts (default 5 GiB: the blob is placed with one
+   * CopyObject, which S3 caps at 5 GiB; larger files go through presigned uploads).
+   */
+  maxBlobBytes?: number;
+}
+
+export const GiB = 1024 ** 3;
+export const MiB = 1024 ** 2;
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The tenant the Bearer key belongs to; set by the auth plugin on /v1 routes. */
+    tenant: string;
+  }
+}

@@ -1,0 +1,71 @@
+import {
+  assertNoEviction,
+  type Config,
+  createInferenceQueue,
+  createLogger,
+  createPackageQueue,
+  createRedis,
+  createS3,
+  ensureBucket,
+  Ledger,
+  PackageStore,
+  parseApiKeys,
+} from "@mediaq/shared";
+import type { FastifyInstance } from "fastify";
+import { buildApp } from "./app.ts";
+import type { ApiDeps, ApiOptions } from "./deps.ts";
+
+export { buildApp } from "./app.ts";
+export type { ApiDeps, ApiOptions } from "./deps.ts";
+
+export interface RunningApi {
+  app: FastifyInstance;
+  /** http://host:port the server listens on. */
+  url: string;
+  deps: ApiDeps;
+  close(): Promise<void>;
+}
+
+/** Connects to Redis and S3, builds the app and listens on API_HOST:API_PORT. */
+export async function startApi(config: Config, options?: ApiOptions): Promise<RunningApi> {
+  const logger = createLogger("api", config);
+  const apiKeys = parseApiKeys(config.API_KEYS);
+  if (apiKeys.size === 0) logger.warn("API_KEYS is empty: every /v1 request will be refused (401)");
+  const redis = createRedis(config);
+  const s3 = createS3(config);
+  try {
+    const warning = await assertNoEviction(redis);
+    if (warning) logger.warn(warning);
+    await ensureBucket(s3, config.S3_BUCKET);
+  } catch (err) {
+    redis.disconnect();
+    s3.destroy();
+    throw err;
+  }
+  const deps: ApiDeps = {
+    config,
+    redis,
+    s3,
+    ledger: new Ledger(redis),
+    packages: new PackageStore(redis),
+    inferenceQueue: createInferenceQueue(redis, config),
+    packageQueue: createPackageQueue(redis, config),
+    logger,
+    apiKeys,
+    options,
+  };
+  const app = await buildApp(deps);
+  const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });
+  logger.info({ url }, "api listening");
+  return {
+    app,
+    url,
+    deps,
+    async close() {
+      await app.close();
+      await Promise.all([deps.inferenceQueue.close(), deps.packageQueue.close()]);
+      await redis.quit();
+      s3.destroy();
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import { Readable } from "node:stream";
+import { adapterNameSchema, sha256Schema } from "@mediaq/shared";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { storeBlob } from "../blob-store.ts";
+import { type ApiDeps, GiB } from "../deps.ts";
+import { acceptRawBodies } from "./raw-body.ts";
+
+/** `wav2lip@prod`, `lipsync-v2`, ... — printable, no spaces, no slashes. */
+export const modelTagSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$/, "expected a tag such as wav2lip@prod (letters, digits, ._@:+-)");
+
+const modelSchema = z.object({ tag: z.string(), sha256: sha256Schema, adapter: adapterNameSchema });
+
+export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
+  const { s3, ledger, config } = deps;
+
+  await app.register(async (raw) => {
+    acceptRawBodies(raw);
+    raw.withTypeProvider<import("fastify-type-provider-zod").ZodTypeProvider>().post(
+      "/models",
+      {
+        schema: {
+          summary: "Upload an ONNX model and point a tag at it",
+          querystring: z.object({ tag: modelTagSchema, adapter: adapterNameSchema }),
+          response: { 201: modelSchema },
+        },
+      },
+      async (request, reply) => {
+        const { tag, adapter } = request.query;
+        const body = (request.body as Readable | undefined) ?? Readable.from([]);
+        const blob = await storeBlob(s3, config.S3_BUCKET, body, deps.options?.maxBlobBytes ?? 5 * GiB);
+        await ledger.grantBlob(request.tenant, blob.sha256);
+        await ledger.setModel(request.tenant, { tag, sha256: blob.sha256, adapter });
+        return reply.code(201).send({ tag, sha256: blob.sha256, adapter });
+      },
+    );
+  });
+
+  app.get(
+    "/models",
+    { schema: { summary: "This tenant's model tags", response: { 200: z.object({ models: z.array(modelSchema) }) } } },
+    async (request) => ({ models: await ledger.listModels(request.tenant) }),
+  );
+};

@@ -1,0 +1,206 @@
+import {
+  type AdapterName,
+  type BatchItem,
+  type BatchRecord,
+  computeJobKey,
+  headObject,
+  type InferenceJob,
+  type ItemState,
+  inputsSchema,
+  normalizeParams,
+  objectKeys,
+  enqueueInference,
+} from "@mediaq/shared";
+import { z } from "zod";
+import type { ApiDeps } from "./deps.ts";
+import { badRequest, listSome } from "./problem.ts";
+
+/** Items per request; bigger batches are built with POST /v1/batches/:id/items. */
+export const MAX_ITEMS_PER_REQUEST = 10_000;
+
+const paramsSchema = z.record(z.string(), z.unknown());
+
+export const itemNameSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^\P{Cc}+$/u, "item names cannot contain control characters");
+
+export const itemInputSchema = z
+  .object({ name: itemNameSchema, inputs: inputsSchema, params: paramsSchema.optional() })
+  .strict();
+export type ItemInput = z.infer<typeof itemInputSchema>;
+
+const itemsSchema = z
+  .array(itemInputSchema)
+  .min(1, "at least one item is needed")
+  .max(MAX_ITEMS_PER_REQUEST, `at most ${MAX_ITEMS_PER_REQUEST} items per request; append more with POST /v1/batches/:id/items`);
+
+export const createBatchBodySchema = z
+  .object({ model: z.string().min(1), items: itemsSchema, params: paramsSchema.optional() })
+  .strict();
+export const appendItemsBodySchema = z.object({ items: itemsSchema }).strict();
+
+export interface ItemSummary {
+  index: number;
+  name: string;
+  jobKey: string;
+  state: ItemState;
+}
+
+export interface ResolvedModel {
+  sha256: string;
+  adapter: AdapterName;
+  tag?: string;
+}
+
+/** Names given more than once in the list, once each. */
+export function duplicateNames(names: string[]): string[] {
+  const seen = new Set<string>();
+  const dups = new Set<string>();
+  for (const n of names) (seen.has(n) ? dups : seen).add(n);
+  return [...dups];
+}
+
+/**
+ * Applies the adapter's defaults to each item's params (batch params, then the item's own
+ * over them) and computes its job key. Every bad item is reported, each with its reason.
+ */
+export function prepareItems(o: {
+  scope: string;
+  model: ResolvedModel;
+  batchParams: Record<string, unknown>;
+  items: ItemInput[];
+}): { items: BatchItem[]; errors: string[] } {
+  const items: BatchItem[] = [];
+  const errors: string[] = [];
+  o.items.forEach((input, i) => {
+    let params: Record<string, unknown>;
+    try {
+      params = normalizeParams(o.model.adapter, { ...o.batchParams, ...input.params });
+    } catch (err) {
+      const issues = (err as z.ZodError).issues ?? [{ path: [], message: String(err) }];
+      for (const issue of issues) {
+        const where = ["params", ...issue.path.map(String)].join(".");
+        errors.push(`items[${i}] "${input.name}": ${where}: ${issue.message}`);
+      }
+      return;
+    }
+    const jobKey = computeJobKey({
+      scope: o.scope,
+      modelSha256: o.model.sha256,
+      adapter: o.model.adapter,
+      inputs: input.inputs,
+      params,
+    });
+    items.push({ name: input.name, jobKey, inputs: input.inputs, params });
+  });
+  return { items, errors };
+}
+
+/** A model tag, or the hash of one of the tenant's models. */
+export async function resolveModel(deps: ApiDeps, tenant: string, ref: string): Promise<ResolvedModel> {
+  const byTag = await deps.ledger.getModel(tenant, ref);
+  if (byTag) return { sha256: byTag.sha256, adapter: byTag.adapter, tag: byTag.tag };
+  const models = await deps.ledger.listModels(tenant);
+  const byHash = models.find((m) => m.sha256 === ref);
+  if (byHash) return { sha256: byHash.sha256, adapter: byHash.adapter };
+  const known = models.length > 0 ? `known tags: ${listSome(models.map((m) => m.tag))}` : "this key has no models yet";
+  throw badRequest(
+    "unknown-model",
+    `No model "${ref}" for this API key (${known}). Upload one with POST /v1/models?tag=<tag>&adapter=wav2lip.`,
+    { model: ref },
+  );
+}
+
+/** Rejects names used twice in the request or already used in the batch. */
+export async function checkNames(deps: ApiDeps, batchId: string | undefined, items: ItemInput[]): Promise<void> {
+  const names = items.map((i) => i.name);
+  const dups = duplicateNames(names);
+  if (dups.length > 0)
+    throw badRequest("duplicate-names", `Item names must be unique in a batch; repeated: ${listSome(dups)}.`, {
+      duplicates: dups,
+    });
+  if (!batchId) return;
+  const taken = await deps.ledger.takenNames(batchId, names);
+  if (taken.length > 0)
+    throw badRequest("duplicate-names", `The batch already has items named: ${listSome(taken)}.`, {
+      duplicates: taken,
+    });
+}
+
+async function mapLimit<T, R>(values: T[], limit: number, fn: (v: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(values.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, values.length) }, async () => {
+    while (next < values.length) {
+      const i = next++;
+      out[i] = await fn(values[i] as T);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+/**
+ * Every input must be a blob this tenant uploaded (or was told exists) and that is in
+ * S3 now: a presigned upload is granted when issued, before the bytes arrive.
+ */
+export async function checkBlobs(deps: ApiDeps, tenant: string, items: ItemInput[]): Promise<void> {
+  const hashes = [...new Set(items.flatMap((i) => [i.inputs.video, i.inputs.audio]))];
+  const granted = await deps.ledger.hasBlobs(tenant, hashes);
+  const present = await mapLimit(
+    hashes.map((h, i) => ({ h, granted: granted[i] })),
+    16,
+    async ({ h, granted }) =>
+      granted ? (await headObject(deps.s3, deps.config.S3_BUCKET, objectKeys.blob(h))) !== undefined : false,
+  );
+  const missing = hashes.filter((_, i) => !present[i]);
+  if (missing.length === 0) return;
+  const missingSet = new Set(missing);
+  const affected = items
+    .filter((i) => missingSet.has(i.inputs.video) || missingSet.has(i.inputs.audio))
+    .map((i) => i.name);
+  throw badRequest(
+    "unknown-blobs",
+    `${missing.length} input blob(s) are not uploaded for this API key: ${listSome(missing, 10)} ` +
+      `(used by ${listSome(affected)}). Upload them with PUT /v1/blobs or POST /v1/blobs/uploads first.`,
+    { missing, items: affected.slice(0, 1000) },
+  );
+}
+
+/**
+ * Appends prepared items to a batch and queues the work that has no result yet. Every
+ * pending job key goes to enqueueInference, not only those the ledger attached fresh:
+ * it leaves waiting/running jobs alone and re-adds one that was lost (e.g. the API
+ * died between the ledger write and the queue write, or a cancel removed it).
+ */
+export async function attachItems(deps: ApiDeps, batch: BatchRecord, items: BatchItem[]): Promise<ItemSummary[]> {
+  const { firstIndex, states } = await deps.ledger.appendItems(batch.id, items);
+  const jobs = new Map<string, InferenceJob>();
+  items.forEach((item, i) => {
+    if (states[i]?.state !== "pending") return;
+    jobs.set(item.jobKey, {
+      jobKey: item.jobKey,
+      tenant: batch.tenant,
+      model: { sha256: batch.model, adapter: batch.adapter },
+      inputs: item.inputs,
+      params: item.params,
+    });
+  });
+  await enqueueInference(deps.inferenceQueue, [...jobs.values()]);
+  return items.map((item, i) => ({
+    index: firstIndex + i,
+    name: item.name,
+    jobKey: item.jobKey,
+    state: states[i]?.state ?? "pending",
+  }));
+}
+
+/** Throws a problem listing every item whose params are wrong. */
+export function assertNoItemErrors(errors: string[]): void {
+  if (errors.length === 0) return;
+  throw badRequest("invalid-params", `Some items have invalid params: ${listSome(errors, 10)}`, {
+    errors: errors.slice(0, 1000),
+  });
+}

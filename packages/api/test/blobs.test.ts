@@ -1,0 +1,133 @@
+import { sha256Hex } from "@mediaq/shared";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MiB } from "../src/deps.ts";
+import { problemOf, putBlob, randomBlob, startTestApi, type TestApi } from "./helpers.ts";
+
+describe("blobs, models, auth and service routes", () => {
+  let t: TestApi;
+  beforeAll(async () => {
+    t = await startTestApi({ maxBlobBytes: 13 * MiB });
+  });
+  afterAll(async () => t?.stop());
+
+  it("streams a 12 MiB PUT into S3 (201), and the same bytes again answer 200 with the same hash", async () => {
+    const body = randomBlob(12 * MiB);
+    const first = await t.acme("/v1/blobs", { method: "PUT", body: new Uint8Array(body) });
+    expect(first.status).toBe(201);
+    expect(await first.json()).toEqual({ sha256: sha256Hex(body), size: body.length });
+    const again = await t.acme("/v1/blobs", {
+      method: "PUT",
+      body: new Uint8Array(body),
+      headers: { "content-type": "video/mp4" },
+    });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ sha256: sha256Hex(body), size: body.length });
+
+    const head = await t.acme(`/v1/blobs/${sha256Hex(body)}`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe(String(body.length));
+    // Another tenant cannot see it, even though the object exists.
+    expect((await t.globex(`/v1/blobs/${sha256Hex(body)}`, { method: "HEAD" })).status).toBe(404);
+  });
+
+  it("refuses a body over the blob limit with 413 problem+json", async () => {
+    const res = await t.acme("/v1/blobs", { method: "PUT", body: new Uint8Array(randomBlob(14 * MiB)) });
+    const problem = await problemOf(res);
+    expect(problem.status).toBe(413);
+    expect(problem.detail).toMatch(/POST \/v1\/blobs\/uploads/);
+  });
+
+  it("issues a presigned PUT for a declared hash; after the upload HEAD answers 200", async () => {
+    const body = randomBlob(4096);
+    const sha256 = sha256Hex(body);
+    expect((await t.acme(`/v1/blobs/${sha256}`, { method: "HEAD" })).status).toBe(404);
+    const res = await t.acme("/v1/blobs/uploads", {
+      method: "POST",
+      body: JSON.stringify({ sha256, size: body.length }),
+      headers: { "content-type": "application/json" },
+    });
+    expect(res.status).toBe(201);
+    const offer = (await res.json()) as { exists: false; url: string; headers: Record<string, string>; expiresAt: string };
+    expect(offer.exists).toBe(false);
+    expect(Date.parse(offer.expiresAt)).toBeGreaterThan(Date.now());
+    // Granted at issue time, but not visible until the bytes are there.
+    expect((await t.acme(`/v1/blobs/${sha256}`, { method: "HEAD" })).status).toBe(404);
+
+    const put = await fetch(offer.url, { method: "PUT", body: new Uint8Array(body), headers: offer.headers });
+    expect(put.status, await put.text()).toBe(200);
+    expect((await t.acme(`/v1/blobs/${sha256}`, { method: "HEAD" })).status).toBe(200);
+
+    // Asking again (or as another tenant) says it exists and grants it.
+    expect((await t.globex(`/v1/blobs/${sha256}`, { method: "HEAD" })).status).toBe(404);
+    const again = await t.globex("/v1/blobs/uploads", {
+      method: "POST",
+      body: JSON.stringify({ sha256, size: body.length }),
+      headers: { "content-type": "application/json" },
+    });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ exists: true, sha256 });
+    expect((await t.globex(`/v1/blobs/${sha256}`, { method: "HEAD" })).status).toBe(200);
+  });
+
+  it("rejects a malformed upload request naming the field", async () => {
+    const res = await t.acme("/v1/blobs/uploads", {
+      method: "POST",
+      body: JSON.stringify({ sha256: "ABC", size: 10 }),
+      headers: { "content-type": "application/json" },
+    });
+    const problem = await problemOf(res);
+    expect(problem.status).toBe(400);
+    expect(problem.detail).toContain("body.sha256");
+  });
+
+  it("answers 401 problem+json saying how to pass the key", async () => {
+    for (const res of [
+      await t.anon("/v1/models"),
+      await t.anon("/v1/models", { headers: { authorization: "Bearer wrong" } }),
+    ]) {
+      const problem = await problemOf(res);
+      expect(problem.status).toBe(401);
+      expect(problem.detail).toContain("Authorization: Bearer");
+      expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    }
+  });
+
+  it("stores a model as a blob under a tag, per tenant", async () => {
+    const bytes = randomBlob(2048);
+    const res = await t.acme("/v1/models?tag=wav2lip@test&adapter=wav2lip", {
+      method: "POST",
+      body: new Uint8Array(bytes),
+      headers: { "content-type": "application/octet-stream" },
+    });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual({ tag: "wav2lip@test", sha256: sha256Hex(bytes), adapter: "wav2lip" });
+    expect(await (await t.acme("/v1/models")).json()).toEqual({
+      models: [{ tag: "wav2lip@test", sha256: sha256Hex(bytes), adapter: "wav2lip" }],
+    });
+    expect(await (await t.globex("/v1/models")).json()).toEqual({ models: [] });
+    const bad = await problemOf(await t.acme("/v1/models?tag=x&adapter=nope", { method: "POST", body: "x" }));
+    expect(bad.detail).toContain("querystring.adapter");
+    // A blob uploaded as a model is an ordinary blob of its owner.
+    await putBlob(t.acme, bytes);
+  });
+
+  it("answers unknown routes with 404 problem+json", async () => {
+    const problem = await problemOf(await t.acme("/v1/nothing-here"));
+    expect(problem.status).toBe(404);
+    expect((await problemOf(await t.anon("/nope"))).status).toBe(404);
+  });
+
+  it("serves health, readiness, metrics and the OpenAPI document without a key", async () => {
+    expect(await (await t.anon("/healthz")).json()).toEqual({ status: "ok" });
+    const ready = await t.anon("/readyz");
+    expect(ready.status).toBe(200);
+    const metrics = await (await t.anon("/metrics")).text();
+    expect(metrics).toMatch(/mediaq_http_request_duration_seconds_bucket\{[^}]*route="\/v1\/blobs"/);
+    expect(metrics).toMatch(/mediaq_queue_jobs\{[^}]*queue="inference"[^}]*state="waiting"/);
+    const doc = (await (await t.anon("/docs/json")).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/v1/blobs", "/v1/batches", "/v1/batches/{id}/items", "/v1/packages/{id}"]),
+    );
+    expect((await t.anon("/docs")).status).toBeLessThan(400);
+  });
+});

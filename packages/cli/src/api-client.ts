@@ -1,0 +1,143 @@
+import fs from "node:fs";
+import { Readable } from "node:stream";
+import type { BatchEvent, Counts, ItemView } from "@mediaq/shared";
+import { EventSourceParserStream } from "eventsource-parser/stream";
+
+/** An error answer of the API (RFC 9457 problem+json). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: { title?: string; detail?: string; type?: string },
+  ) {
+    super(`${status} ${problem.title ?? "error"}: ${problem.detail ?? ""}`.trim());
+  }
+}
+
+export interface BatchItemInput {
+  name: string;
+  inputs: { video: string; audio: string };
+  params?: Record<string, unknown>;
+}
+
+export interface BatchStatus {
+  id: string;
+  total: number;
+  counts: Counts;
+  done: boolean;
+  createdAt: string;
+}
+
+export interface PackageView {
+  id: string;
+  state: "queued" | "building" | "ready" | "failed";
+  error?: string;
+  parts: { name: string; size: number; sha256: string; url: string }[];
+  manifest?: { url: string };
+  sha256sums?: { url: string };
+  expiresAt: string;
+  bytesWritten?: number;
+  totalBytes?: number;
+}
+
+/** The mediaq HTTP API (v1) over fetch. */
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    readonly apiKey: string,
+  ) {}
+
+  private async call<T>(method: string, path: string, init: { json?: unknown; body?: BodyInit; headers?: Record<string, string> } = {}): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, ...init.headers };
+    let body = init.body;
+    if (init.json !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(init.json);
+    }
+    const res = await fetch(new URL(path, this.baseUrl), {
+      method,
+      headers,
+      body,
+      ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
+    } as RequestInit);
+    const text = await res.text();
+    const data = text ? JSON.parse(text) : {};
+    if (!res.ok) throw new ApiError(res.status, data);
+    return data as T;
+  }
+
+  /** Streams a file to PUT /v1/blobs; the server hashes it. */
+  async putBlobFile(file: string): Promise<{ sha256: string; size: number }> {
+    const stream = Readable.toWeb(fs.createReadStream(file)) as ReadableStream;
+    return this.call("PUT", "/v1/blobs", { body: stream, headers: { "content-type": "application/octet-stream" } });
+  }
+
+  /** Asks for a presigned PUT for a blob the client hashed; exists=true means skip the upload. */
+  async requestUpload(sha256: string, size: number): Promise<{ exists: boolean; url?: string; headers?: Record<string, string> }> {
+    return this.call("POST", "/v1/blobs/uploads", { json: { sha256, size } });
+  }
+
+  /** Uploads a file straight to S3 through a presigned PUT. */
+  async uploadPresigned(url: string, headers: Record<string, string>, file: string): Promise<void> {
+    const size = fs.statSync(file).size;
+    const res = await fetch(url, {
+      method: "PUT",
+      headers: { ...headers, "content-length": String(size) },
+      body: Readable.toWeb(fs.createReadStream(file)) as ReadableStream,
+      duplex: "half",
+    } as RequestInit);
+    if (!res.ok) throw new Error(`upload of ${file} failed: ${res.status} ${await res.text()}`);
+  }
+
+  async putModelFile(file: string, tag: string, adapter: string): Promise<{ sha256: string; tag: string; adapter: string }> {
+    const q = new URLSearchParams({ tag, adapter });
+    return this.call("POST", `/v1/models?${q}`, {
+      body: fs.readFileSync(file),
+      headers: { "content-type": "application/octet-stream" },
+    });
+  }
+
+  async createBatch(
+    body: { model: string; items: BatchItemInput[]; params?: Record<string, unknown> },
+    idempotencyKey?: string,
+  ): Promise<BatchStatus & { items: ItemView[] }> {
+    return this.call("POST", "/v1/batches", { json: body, headers: idempotencyKey ? { "idempotency-key": idempotencyKey } : {} });
+  }
+
+  async getBatch(id: string): Promise<BatchStatus> {
+    return this.call("GET", `/v1/batches/${id}`);
+  }
+
+  async listItems(id: string, q: { state?: string; cursor?: string; limit?: number } = {}): Promise<{ items: ItemView[]; nextCursor?: string | null }> {
+    const params = new URLSearchParams(Object.entries(q).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+    return this.call("GET", `/v1/batches/${id}/items?${params}`);
+  }
+
+  /**
+   * The batch's event stream (Server-Sent Events), resuming after lastEventId. Ends when
+   * the signal aborts or the server closes the stream.
+   */
+  async *events(batchId: string, o: { lastEventId?: string; signal?: AbortSignal } = {}): AsyncGenerator<{ id: string; event: BatchEvent }> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, accept: "text/event-stream" };
+    if (o.lastEventId) headers["last-event-id"] = o.lastEventId;
+    const res = await fetch(new URL(`/v1/batches/${batchId}/events`, this.baseUrl), { headers, signal: o.signal });
+    if (!res.ok || !res.body) throw new ApiError(res.status, await res.json().catch(() => ({})));
+    const messages = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+    try {
+      for await (const m of messages) if (m.data) yield { id: m.id ?? "", event: JSON.parse(m.data) as BatchEvent };
+    } catch (err) {
+      if (!o.signal?.aborted) throw err;
+    }
+  }
+
+  async retryBatch(id: string): Promise<{ retried: number }> {
+    return this.call("POST", `/v1/batches/${id}/retry`);
+  }
+
+  async createPackage(batchId: string, body: { partSize?: number; expiresIn?: number } = {}): Promise<{ id: string; state: string }> {
+    return this.call("POST", `/v1/batches/${batchId}/packages`, { json: body });
+  }
+
+  async getPackage(id: string): Promise<PackageView> {
+    return this.call("GET", `/v1/packages/${id}`);
+  }
+}

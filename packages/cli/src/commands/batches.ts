@@ -1,0 +1,54 @@
+import { parseByteSize } from "@mediaq/shared";
+import type { Command } from "commander";
+import { ApiClient } from "../api-client.ts";
+import { BatchProgress, printPackage } from "../progress.ts";
+import { waitForPackage } from "../wait.ts";
+
+export function clientFrom(program: Command): ApiClient {
+  const o = program.opts<{ apiUrl: string; apiKey?: string }>();
+  if (!o.apiKey) throw new Error("no API key: pass --api-key or set MEDIAQ_API_KEY (mediaq dev prints one)");
+  return new ApiClient(o.apiUrl, o.apiKey);
+}
+
+export function registerBatchCommands(program: Command): void {
+  program
+    .command("status <batch>")
+    .description("show a batch's counts and its failed items")
+    .option("--json", "machine-readable output")
+    .action(async (id: string, o: { json?: boolean }) => {
+      const client = clientFrom(program);
+      const status = await client.getBatch(id);
+      const failed = status.counts.failed > 0 ? (await client.listItems(id, { state: "failed", limit: 100 })).items : [];
+      if (o.json) return console.log(JSON.stringify({ ...status, failed }, null, 2));
+      const c = status.counts;
+      console.log(`batch ${id}: ${c.succeeded}/${status.total} succeeded, ${c.failed} failed, ${c.running} running, ${c.pending} pending${status.done ? " (done)" : ""}`);
+      for (const it of failed) console.log(`  failed #${it.index} ${it.name}: ${it.error ?? "unknown error"}`);
+    });
+
+  program
+    .command("retry <batch>")
+    .description("re-queue a batch's failed items")
+    .option("--json", "machine-readable output")
+    .action(async (id: string, o: { json?: boolean }) => {
+      const result = await clientFrom(program).retryBatch(id);
+      console.log(o.json ? JSON.stringify(result) : `${result.retried} failed items re-queued`);
+    });
+
+  program
+    .command("package <batch>")
+    .description("package a batch's outputs as split ZIP parts and print presigned links")
+    .option("--part-size <size>", "largest part, e.g. 2GB")
+    .option("--expires-in <seconds>", "link lifetime in seconds (at most 7 days)")
+    .option("--no-wait", "return at once instead of waiting until it is ready")
+    .option("--json", "machine-readable output")
+    .action(async (id: string, o: { partSize?: string; expiresIn?: string; wait: boolean; json?: boolean }) => {
+      const client = clientFrom(program);
+      const partSize = o.partSize === undefined ? undefined : parseByteSize(o.partSize);
+      if (o.partSize !== undefined && !partSize) throw new Error(`--part-size: expected a size such as 2GB, got "${o.partSize}"`);
+      const created = await client.createPackage(id, { partSize, expiresIn: o.expiresIn ? Number(o.expiresIn) : undefined });
+      const progress = new BatchProgress();
+      const pkg = o.wait ? await waitForPackage(client, created.id, (p) => o.json || progress.updatePackage(p)) : await client.getPackage(created.id);
+      if (o.json) console.log(JSON.stringify(pkg, null, 2));
+      else printPackage(pkg);
+    });
+}

@@ -1,0 +1,36 @@
+import type { Command } from "commander";
+import { startDevStack } from "../dev-stack.ts";
+
+export function registerDev(program: Command): void {
+  program
+    .command("dev")
+    .description("run the whole stack on this machine: Redis, an S3 server, the API, one worker and the packager")
+    .option("--port <port>", "API port", "8080")
+    .option("--data-dir <dir>", "where Redis, S3 and scratch data live", ".mediaq")
+    .action(async (o: { port: string; dataDir: string }) => {
+      const stack = await startDevStack({
+        dataDir: o.dataDir,
+        port: Number(o.port),
+        apiKeys: process.env.API_KEYS,
+        logs: "inherit",
+        env: { LOG_PRETTY: process.env.LOG_PRETTY ?? "true" },
+      });
+      console.log(`
+mediaq dev is running (Ctrl-C stops it and every process it started)
+  API        ${stack.apiUrl}   (docs: ${stack.apiUrl}/docs)
+  API key    ${stack.apiKey}   (tenant "${stack.tenant}")
+  Redis      ${stack.redis.url}
+  S3         ${stack.s3.endpoint}   bucket mediaq
+  model      demo (wav2lip), registered
+Try:  MEDIAQ_API_URL=${stack.apiUrl} MEDIAQ_API_KEY=${stack.apiKey} pnpm exec mediaq status <batch>`);
+      await untilSignal();
+      console.log("stopping...");
+      await stack.stop();
+    });
+}
+
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve(sig));
+  });
+}

@@ -1,0 +1,86 @@
+import { SingleBar } from "cli-progress";
+import { canonicalJson, formatBytes, parseByteSize, sha256Hex } from "@mediaq/shared";
+import type { Command } from "commander";
+import fs from "node:fs";
+import { downloadPackage } from "../download.ts";
+import { LiveProgress } from "../submit/live-progress.ts";
+import { readSubmission } from "../submit/inputs.ts";
+import { hashFile, uploadMissing } from "../submit/upload.ts";
+import { waitForBatch, waitForPackage } from "../wait.ts";
+import { clientFrom } from "./batches.ts";
+
+/** Exit code when the batch finished but some items failed. */
+export const EXIT_ITEMS_FAILED = 3;
+
+/** `--params box=[0,0,96,96] --params batchSize=8`: values are JSON when they parse, text otherwise. */
+function collectParam(pair: string, acc: Record<string, unknown>): Record<string, unknown> {
+  const at = pair.indexOf("=");
+  if (at <= 0) throw new Error(`--params: expected key=value, got "${pair}"`);
+  const raw = pair.slice(at + 1);
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    // plain text value
+  }
+  return { ...acc, [pair.slice(0, at)]: value };
+}
+
+export function registerSubmit(program: Command): void {
+  program
+    .command("submit <source>")
+    .description("submit a folder (<name>.mp4 + <name>.wav|.mp3|.m4a) or a CSV (name,video,audio); re-running resumes")
+    .requiredOption("--model <tag>", "model tag or hash, e.g. demo")
+    .option("--params <key=value>", "parameter for every item (repeatable), e.g. box=[40,30,80,70]", collectParam, {})
+    .option("--wait", "follow progress until every item finished")
+    .option("--download <dir>", "when done, package the outputs and download them here (implies --wait)")
+    .option("--part-size <size>", "largest ZIP part with --download, e.g. 2GB")
+    .option("--extract", "with --download, also unzip the parts")
+    .option("--json", "machine-readable output")
+    .action(async (source: string, o: { model: string; params: Record<string, unknown>; wait?: boolean; download?: string; partSize?: string; extract?: boolean; json?: boolean }) => {
+      const client = clientFrom(program);
+      const say = (line: string) => o.json || console.error(line);
+      const items = readSubmission(source);
+      const files = [...new Set(items.flatMap((i) => [i.video, i.audio]))];
+      const totalBytes = files.reduce((n, f) => n + fs.statSync(f).size, 0);
+
+      const tty = Boolean(process.stderr.isTTY) && !o.json;
+      const bar = tty ? new SingleBar({ format: "hashing [{bar}] {percentage}% | {value}/{total} bytes", stream: process.stderr }) : undefined;
+      bar?.start(totalBytes, 0);
+      const hashes = new Map<string, Awaited<ReturnType<typeof hashFile>>>();
+      for (const f of files) hashes.set(f, await hashFile(f, (n) => bar?.increment(n)));
+      bar?.stop();
+      const uploaded = await uploadMissing(client, [...hashes.values()], (b, up) => up && say(`uploaded ${b.file} (${formatBytes(b.size)})`));
+      say(`${files.length} files hashed (${formatBytes(totalBytes)}), ${uploaded} uploaded, ${new Set([...hashes.values()].map((h) => h.sha256)).size - uploaded} already on the server`);
+
+      const body = {
+        model: o.model,
+        params: Object.keys(o.params).length > 0 ? o.params : undefined,
+        items: items.map((i) => ({ name: i.name, inputs: { video: hashes.get(i.video)?.sha256 as string, audio: hashes.get(i.audio)?.sha256 as string } })),
+      };
+      // The same manifest gives the same key, so a re-run after Ctrl-C finds its batch.
+      const batch = await client.createBatch(body, sha256Hex(canonicalJson(body)));
+      say(`batch ${batch.id}: ${batch.total} items, ${batch.counts.succeeded} already done`);
+
+      let status = await client.getBatch(batch.id);
+      if (o.wait || o.download) {
+        const live = new LiveProgress(client, new Map(batch.items.map((i) => [i.jobKey, i.name])), tty);
+        live.follow(batch.id);
+        try {
+          status = await waitForBatch(client, batch.id, (s) => live.update(s), { intervalMs: 1000 });
+        } finally {
+          live.stop();
+        }
+        say(`batch ${batch.id}: ${status.counts.succeeded} succeeded, ${status.counts.failed} failed`);
+      }
+      let downloaded: string[] = [];
+      if (o.download) {
+        const partSize = o.partSize ? parseByteSize(o.partSize) : undefined;
+        const pkg = await waitForPackage(client, (await client.createPackage(batch.id, { partSize })).id);
+        downloaded = await downloadPackage(pkg, o.download, { extract: o.extract });
+        say(`downloaded ${downloaded.length} parts to ${o.download} (checked against SHA256SUMS)`);
+      }
+      if (o.json) console.log(JSON.stringify({ batch: status, uploaded, downloaded }, null, 2));
+      if (status.counts.failed > 0) process.exitCode = EXIT_ITEMS_FAILED;
+    });
+}

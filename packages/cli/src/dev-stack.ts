@@ -1,0 +1,144 @@
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseApiKeys } from "@mediaq/shared";
+import { ApiClient } from "./api-client.ts";
+import { type EmbeddedRedis, type EmbeddedS3, freePort, type Managed, spawnManaged, startRedis, startS3 } from "./embedded/index.ts";
+
+export type ServiceName = "api" | "worker" | "packager";
+
+/** Path of a service's entry point (its main.ts); the CLI runs services, it never imports them. */
+export function serviceEntry(service: ServiceName): string {
+  return fileURLToPath(import.meta.resolve(`@mediaq/${service}/main`));
+}
+
+/** Path of the generated demo model shipped with the worker package. */
+export function demoModelPath(): string {
+  return createRequire(import.meta.url).resolve("@mediaq/worker/models/demo-wav2lip.onnx");
+}
+
+/** Starts a service entry as a child Node process running TypeScript through tsx. */
+export function spawnService(
+  service: ServiceName,
+  env: Record<string, string>,
+  output: "inherit" | { logFile: string },
+): Managed {
+  const stdio = output === "inherit" ? "inherit" : ["ignore", fs.openSync(output.logFile, "a"), fs.openSync(output.logFile, "a")];
+  return spawnManaged(process.execPath, ["--import", import.meta.resolve("tsx"), serviceEntry(service)], {
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env },
+    stdio: stdio as never,
+  });
+}
+
+export interface DevStackOptions {
+  dataDir: string;
+  /** API port; 0 picks a free one. */
+  port?: number;
+  /** `tenant:key,...`; a key for tenant "dev" is generated (and kept in dataDir) when empty. */
+  apiKeys?: string;
+  /** Service logs on this terminal (mediaq dev) or in dataDir/logs/<service>.log. */
+  logs?: "inherit" | "files";
+  /** Extra environment for the services (e.g. JOB_ATTEMPTS). */
+  env?: Record<string, string>;
+  /** Register the demo model under the tag "demo" (default true). */
+  registerDemoModel?: boolean;
+}
+
+export interface DevStack {
+  apiUrl: string;
+  apiKey: string;
+  tenant: string;
+  redis: EmbeddedRedis;
+  s3: EmbeddedS3;
+  /** The environment every service got: point other tools at the same stack with it. */
+  env: Record<string, string>;
+  services: Record<ServiceName, Managed>;
+  client: ApiClient;
+  /** Restarts one service (e.g. after a fault test killed it). */
+  restart(service: ServiceName): Promise<Managed>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The embedded stack of `mediaq dev`: a redis-server and an S3-compatible server with
+ * their data under dataDir, then the API, one worker and the packager as child processes.
+ */
+export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
+  const dataDir = path.resolve(opts.dataDir);
+  const logDir = path.join(dataDir, "logs");
+  fs.mkdirSync(logDir, { recursive: true });
+  const apiKeys = opts.apiKeys || devApiKeys(dataDir);
+  const [apiKey, tenant] = [...parseApiKeys(apiKeys)][0] as [string, string];
+
+  const redis = await startRedis({ dataDir: path.join(dataDir, "redis") });
+  let s3: EmbeddedS3 | undefined;
+  const started: Partial<Record<ServiceName, Managed>> = {};
+  const stopAll = async () => {
+    await Promise.all(Object.values(started).map((s) => s?.stop()));
+    await Promise.all([s3?.stop(), redis.stop()]);
+  };
+  try {
+    s3 = await startS3({ dataDir: path.join(dataDir, "s3"), bucket: "mediaq" });
+    const port = opts.port || (await freePort());
+    const env: Record<string, string> = {
+      REDIS_URL: redis.url,
+      ...s3.env,
+      CACHE_ROOT: path.join(dataDir, "cache"),
+      API_HOST: "127.0.0.1",
+      API_PORT: String(port),
+      API_KEYS: apiKeys,
+      ...opts.env,
+    };
+    const spawn = (service: ServiceName) => {
+      started[service] = spawnService(service, env, opts.logs === "inherit" ? "inherit" : { logFile: path.join(logDir, `${service}.log`) });
+      return started[service] as Managed;
+    };
+    for (const service of ["api", "worker", "packager"] as const) spawn(service);
+    const apiUrl = `http://127.0.0.1:${port}`;
+    await waitForReady(apiUrl, started.api as Managed, logDir);
+    const client = new ApiClient(apiUrl, apiKey);
+    if (opts.registerDemoModel !== false) await client.putModelFile(demoModelPath(), "demo", "wav2lip");
+    return {
+      apiUrl,
+      apiKey,
+      tenant,
+      redis,
+      s3,
+      env,
+      services: started as Record<ServiceName, Managed>,
+      client,
+      async restart(service) {
+        await started[service]?.stop();
+        return spawn(service);
+      },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function devApiKeys(dataDir: string): string {
+  const file = path.join(dataDir, "dev-api-key");
+  if (!fs.existsSync(file)) fs.writeFileSync(file, `mq_dev_${randomBytes(16).toString("hex")}\n`, { mode: 0o600 });
+  return `dev:${fs.readFileSync(file, "utf8").trim()}`;
+}
+
+async function waitForReady(apiUrl: string, api: Managed, logDir: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (api.child.exitCode !== null) {
+      throw new Error(`the API exited with code ${api.child.exitCode}; see ${path.join(logDir, "api.log")}`);
+    }
+    try {
+      if ((await fetch(`${apiUrl}/readyz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the API was not ready within ${timeoutMs / 1000} s; see ${path.join(logDir, "api.log")}`);
+}

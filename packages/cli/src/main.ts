@@ -1,0 +1,29 @@
+import { Command } from "commander";
+import { ApiError } from "./api-client.ts";
+import { registerBatchCommands } from "./commands/batches.ts";
+import { registerDemo } from "./commands/demo.ts";
+import { registerDev } from "./commands/dev.ts";
+import { registerDownload } from "./commands/download.ts";
+import { registerServices } from "./commands/services.ts";
+import { registerSubmit } from "./commands/submit.ts";
+
+const program = new Command("mediaq")
+  .description("queue-based batch pipeline for AI media generation")
+  .option("--api-url <url>", "mediaq API address", process.env.MEDIAQ_API_URL ?? "http://127.0.0.1:8080")
+  .option("--api-key <key>", "API key (default: $MEDIAQ_API_KEY)", process.env.MEDIAQ_API_KEY)
+  .showHelpAfterError();
+
+registerDev(program);
+registerDemo(program);
+registerServices(program);
+registerSubmit(program);
+registerBatchCommands(program);
+registerDownload(program);
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  // Exit codes: 1 = the request failed or input was bad, 2 = usage (commander).
+  console.error(`mediaq: ${err instanceof ApiError || err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,68 @@
+import { MultiBar, Presets, type SingleBar } from "cli-progress";
+import type { ApiClient, BatchStatus } from "../api-client.ts";
+
+/**
+ * `submit --wait` display: an overall bar plus one line per running item, fed by the
+ * batch's event stream. Without a terminal it prints a line per finished item instead.
+ */
+export class LiveProgress {
+  private readonly multi?: MultiBar;
+  private overall?: SingleBar;
+  private readonly running = new Map<string, SingleBar>();
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly client: ApiClient,
+    private readonly names: Map<string, string>,
+    tty = Boolean(process.stderr.isTTY),
+  ) {
+    if (tty) {
+      this.multi = new MultiBar(
+        { format: "{label} [{bar}] {percentage}% | {detail}", stream: process.stderr, hideCursor: true, clearOnComplete: false },
+        Presets.shades_classic,
+      );
+    }
+  }
+
+  /** Follows the event stream in the background until stop(). */
+  follow(batchId: string): void {
+    void (async () => {
+      for await (const { event } of this.client.events(batchId, { signal: this.abort.signal })) {
+        const name = "jobKey" in event ? (this.names.get(event.jobKey) ?? event.jobKey.slice(0, 12)) : "";
+        if (event.type === "progress" && this.multi) {
+          let bar = this.running.get(event.jobKey);
+          if (!bar) {
+            bar = this.multi.create(event.total, 0, { label: name.padEnd(24).slice(0, 24), detail: event.stage });
+            this.running.set(event.jobKey, bar);
+          }
+          bar.setTotal(event.total);
+          bar.update(event.done, { detail: event.stage });
+        }
+        if (event.type === "item" && (event.state === "succeeded" || event.state === "failed")) {
+          const bar = this.running.get(event.jobKey);
+          if (bar) {
+            this.multi?.remove(bar);
+            this.running.delete(event.jobKey);
+          }
+          const line = `${event.state === "succeeded" ? "done  " : "FAILED"} ${name}${event.error ? `: ${event.error}` : ""}`;
+          if (this.multi) this.multi.log(`${line}\n`);
+          else process.stderr.write(`${line}\n`);
+        }
+      }
+    })().catch(() => {});
+  }
+
+  update(s: BatchStatus): void {
+    const finished = s.counts.succeeded + s.counts.failed;
+    const detail = `${s.counts.succeeded} ok, ${s.counts.failed} failed, ${s.counts.running} running, ${s.counts.pending} pending`;
+    if (!this.multi) return;
+    this.overall ??= this.multi.create(s.total, finished, { label: "batch".padEnd(24), detail });
+    this.overall.setTotal(s.total);
+    this.overall.update(finished, { detail });
+  }
+
+  stop(): void {
+    this.abort.abort();
+    this.multi?.stop();
+  }
+}

@@ -1,0 +1,43 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import { pipeline } from "node:stream/promises";
+import type { ApiClient } from "../api-client.ts";
+
+export interface LocalBlob {
+  file: string;
+  sha256: string;
+  size: number;
+}
+
+/** SHA-256 of a file, streamed; onBytes reports progress. */
+export async function hashFile(file: string, onBytes: (n: number) => void = () => {}): Promise<LocalBlob> {
+  const hash = createHash("sha256");
+  let size = 0;
+  await pipeline(fs.createReadStream(file), async function* (source) {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      size += chunk.length;
+      onBytes(chunk.length);
+    }
+    yield* [];
+  });
+  return { file, sha256: hash.digest("hex"), size };
+}
+
+/**
+ * Uploads the blobs the server lacks, straight to S3 through presigned PUTs. Returns how
+ * many were uploaded; a blob the server has already is skipped, so a re-run uploads nothing.
+ */
+export async function uploadMissing(client: ApiClient, blobs: LocalBlob[], onDone: (b: LocalBlob, uploaded: boolean) => void = () => {}): Promise<number> {
+  let uploaded = 0;
+  const unique = [...new Map(blobs.map((b) => [b.sha256, b])).values()];
+  for (const blob of unique) {
+    const offer = await client.requestUpload(blob.sha256, blob.size);
+    if (!offer.exists && offer.url) {
+      await client.uploadPresigned(offer.url, offer.headers ?? {}, blob.file);
+      uploaded++;
+    }
+    onDone(blob, !offer.exists);
+  }
+  return uploaded;
+}

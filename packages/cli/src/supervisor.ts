@@ -1,0 +1,61 @@
+import { execFileSync } from "node:child_process";
+import type { Managed } from "./embedded/process.ts";
+import { spawnService } from "./dev-stack.ts";
+
+/** Card indexes from `--gpus all|0,1`; "all" asks nvidia-smi (none found = one CPU worker). */
+export function parseGpus(spec: string): number[] {
+  if (spec === "all") {
+    try {
+      const out = execFileSync("nvidia-smi", ["--query-gpu=index", "--format=csv,noheader"], { encoding: "utf8" });
+      const cards = out.split("\n").map((l) => l.trim()).filter(Boolean).map(Number);
+      return cards.length > 0 ? cards : [0];
+    } catch {
+      return [0];
+    }
+  }
+  const cards = spec.split(",").map((s) => Number(s.trim()));
+  if (cards.some((c) => !Number.isInteger(c) || c < 0)) throw new Error(`--gpus: expected "all" or card numbers like 0,1; got "${spec}"`);
+  return [...new Set(cards)];
+}
+
+export interface SupervisorOptions {
+  cards: number[];
+  /** First restart delay; doubles per crash in a row, capped at maxDelayMs. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** A child that lived this long is healthy again: its delay resets. */
+  healthyAfterMs?: number;
+  env?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+/**
+ * One worker process per card (each BullMQ concurrency 1 bound to its card through
+ * GPU_DEVICE_ID and CUDA_VISIBLE_DEVICES). A child that crashes is started again after a
+ * growing delay; stop() sends SIGTERM to all and waits for them to drain.
+ */
+export function superviseWorkers(o: SupervisorOptions): { stop(): Promise<void>; children(): Managed[] } {
+  const { baseDelayMs = 1000, maxDelayMs = 60_000, healthyAfterMs = 60_000, log = console.error } = o;
+  let stopping = false;
+  const current = new Map<number, Managed>();
+  const start = (card: number, crashes: number) => {
+    const startedAt = Date.now();
+    const child = spawnService("worker", { ...o.env, GPU_DEVICE_ID: String(card), CUDA_VISIBLE_DEVICES: String(card) }, "inherit");
+    current.set(card, child);
+    child.child.once("exit", (code, signal) => {
+      if (stopping) return;
+      const streak = Date.now() - startedAt > healthyAfterMs ? 0 : crashes + 1;
+      const delay = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, streak - 1));
+      log(`worker for card ${card} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`);
+      setTimeout(() => stopping || start(card, streak), delay);
+    });
+  };
+  for (const card of o.cards) start(card, 0);
+  return {
+    children: () => [...current.values()],
+    async stop() {
+      stopping = true;
+      await Promise.all([...current.values()].map((c) => c.stop(10 * 60_000)));
+    },
+  };
+}

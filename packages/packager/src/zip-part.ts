@@ -1,0 +1,101 @@
+import { pipeline } from "node:stream";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { getObjectStream, HashingStream, putStream } from "@mediaq/shared";
+import { UnrecoverableError } from "bullmq";
+import { type Archiver, createZipArchive, type EntryData } from "./archiver.ts";
+import { MANIFEST_NAME } from "./manifest.ts";
+
+export interface PartSource {
+  /** Entry name inside the ZIP. */
+  entry: string;
+  /** S3 key of the output to copy in. */
+  key: string;
+  size: number;
+  sha256: string;
+}
+
+export interface BuildPartOptions {
+  s3: S3Client;
+  bucket: string;
+  /** Where the part goes. */
+  key: string;
+  manifest: Buffer;
+  sources: PartSource[];
+  /** Timestamp of every entry, so a rebuilt part is byte-identical. */
+  date: Date;
+  /** Called as archive bytes flow to S3 (total so far for this part). */
+  onBytes?: (bytes: number) => void;
+}
+
+/**
+ * Streams one standalone ZIP part: manifest.json first, then each output read from S3
+ * one after another, through archiver (store mode) and a hash into a multipart upload.
+ * Nothing touches local disk; memory is bounded by the stream buffers and the upload's
+ * part queue. Each output is hashed on the way in and must match its recorded result.
+ */
+export async function buildPart(o: BuildPartOptions): Promise<{ size: number; sha256: string }> {
+  const archive = createZipArchive();
+  const hashing = new HashingStream();
+  // The first error anywhere (S3 read, archiver, upload) stops everything and is reported.
+  let failure: Error | undefined;
+  let rejectFailed: (err: Error) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    rejectFailed = reject;
+  });
+  failed.catch(() => {});
+  const fail = (err: Error) => {
+    if (failure) return;
+    failure = err;
+    rejectFailed(err);
+    archive.abort();
+    hashing.destroy(err);
+  };
+  archive.on("error", fail);
+  archive.on("warning", fail);
+  archive.pipe(hashing);
+
+  // Polled rather than read from "data" events, which would switch the stream to
+  // flowing mode and bypass the upload's backpressure.
+  const ticker = o.onBytes ? setInterval(() => o.onBytes?.(hashing.bytes), 250) : undefined;
+
+  const upload = putStream(o.s3, { bucket: o.bucket, key: o.key, body: hashing, contentType: "application/zip" });
+  upload.catch(fail);
+  const write = (async () => {
+    archive.append(o.manifest, { name: MANIFEST_NAME, date: o.date });
+    for (const src of o.sources) await Promise.race([appendOutput(archive, o, src), failed]);
+    await Promise.race([archive.finalize(), failed]);
+  })();
+  write.catch(fail);
+  try {
+    await Promise.race([Promise.all([write, upload]), failed]);
+  } finally {
+    clearInterval(ticker);
+  }
+  o.onBytes?.(hashing.bytes);
+  return { size: hashing.bytes, sha256: hashing.digest() };
+}
+
+async function appendOutput(archive: Archiver, o: BuildPartOptions, src: PartSource): Promise<void> {
+  const body = await getObjectStream(o.s3, o.bucket, src.key);
+  const check = new HashingStream();
+  const appended = new Promise<void>((resolve, reject) => {
+    const onEntry = (data: EntryData) => {
+      if (data.name !== src.entry) return;
+      archive.off("entry", onEntry);
+      resolve();
+    };
+    archive.on("entry", onEntry);
+    pipeline(body, check, (err) => {
+      if (err) reject(new Error(`reading output ${src.key} for "${src.entry}" failed: ${err.message}`));
+    });
+  });
+  archive.append(check, { name: src.entry, date: o.date });
+  await appended;
+  const sha256 = check.digest();
+  if (check.bytes !== src.size || sha256 !== src.sha256)
+    // The stored output is not what the ledger recorded: retrying cannot fix that.
+    throw new UnrecoverableError(
+      `output ${src.key} for "${src.entry}" does not match its result record ` +
+        `(${check.bytes} bytes, sha256 ${sha256}; expected ${src.size} bytes, ${src.sha256})`,
+    );
+}

@@ -1,0 +1,137 @@
+import type { InferenceSession } from "onnxruntime-node";
+import { Tensor } from "onnxruntime-node";
+import { MEL, type MelSpectrogram, melWindow } from "../audio/mel.ts";
+import { BadInputError } from "../errors.ts";
+import { pastePlanar, type Rect, resizeRegion } from "./image.ts";
+
+export const WAV2LIP_FACE_SIZE = 96;
+const S = WAV2LIP_FACE_SIZE;
+
+export interface Wav2LipParams {
+  box: [number, number, number, number] | null;
+  pads: [number, number, number, number];
+  batchSize: number;
+}
+
+/** Which session input/output plays which role, read from the model (names are not assumed). */
+export interface Wav2LipBinding {
+  mel: string;
+  face: string;
+  output: string;
+  /** The model's batch dimension when it is fixed (e.g. exported with batch 1). */
+  fixedBatch?: number;
+}
+
+type Shape = readonly (number | string)[];
+const fits = (shape: Shape | undefined, tail: number[]) =>
+  shape?.length === 4 && tail.every((d, i) => shape[i + 1] === d);
+const showShape = (shape: Shape | undefined) => (shape?.length ? `[${shape.join(",")}]` : "[?]");
+
+/** Checks a session against the adapter's signature and binds its input/output names. */
+export function bindWav2Lip(session: InferenceSession, modelLabel: string): Wav2LipBinding {
+  const shapes = (list: readonly InferenceSession.ValueMetadata[]) =>
+    list.map((m) => ({ name: m.name, shape: m.isTensor ? m.shape : undefined }));
+  const inputs = shapes(session.inputMetadata);
+  const outputs = shapes(session.outputMetadata);
+  const mel = inputs.find((i) => fits(i.shape, [1, 80, MEL.stepSize]));
+  const face = inputs.find((i) => fits(i.shape, [6, S, S]));
+  const output = outputs.find((o) => fits(o.shape, [3, S, S]));
+  if (inputs.length !== 2 || !mel || !face || !output) {
+    const list = (l: typeof inputs) => l.map((v) => `${v.name} ${showShape(v.shape)}`).join(", ") || "none";
+    throw new BadInputError(
+      `${modelLabel} does not fit the wav2lip adapter, which needs inputs mel [B,1,80,16] and face [B,6,96,96] ` +
+        `and output [B,3,96,96]; the model has inputs ${list(inputs)} and outputs ${list(outputs)}`,
+    );
+  }
+  const batch = face.shape?.[0];
+  return {
+    mel: mel.name,
+    face: face.name,
+    output: output.name,
+    fixedBatch: typeof batch === "number" && batch > 0 ? batch : undefined,
+  };
+}
+
+/**
+ * Wav2Lip's crop: the face box grown by pads [top, bottom, left, right], clipped to the
+ * frame (as face_detect() in inference.py). A null box means the whole frame.
+ */
+export function cropRect(params: Wav2LipParams, width: number, height: number): Rect {
+  const [x, y, w, h] = params.box ?? [0, 0, width, height];
+  const [top, bottom, left, right] = params.pads;
+  const rect = {
+    x1: Math.max(0, x - left),
+    y1: Math.max(0, y - top),
+    x2: Math.min(width, x + w + right),
+    y2: Math.min(height, y + h + bottom),
+  };
+  if (rect.x2 - rect.x1 < 1 || rect.y2 - rect.y1 < 1)
+    throw new BadInputError(`face box with pads leaves an empty crop: ${JSON.stringify(params)}`);
+  return rect;
+}
+
+export interface FrameBatch {
+  /** rgb24 frames, changed in place. */
+  frames: Buffer[];
+  /** Index of frames[0] in the video (selects its mel window). */
+  firstIndex: number;
+}
+
+/**
+ * One model call for a batch of frames: face tensor = (crop with its lower half zeroed,
+ * crop) as 6 channels in [0,1] (RGB, where Wav2Lip's cv2 code feeds BGR), mel tensor =
+ * each frame's 16-frame mel window; the prediction is resized back and pasted into the crop.
+ */
+export async function runWav2LipBatch(
+  session: InferenceSession,
+  binding: Wav2LipBinding,
+  batch: FrameBatch,
+  ctx: { mel: MelSpectrogram; fps: number; rect: Rect; width: number; height: number },
+): Promise<void> {
+  const n = batch.frames.length;
+  const b = binding.fixedBatch ?? n;
+  if (n > b) throw new Error(`batch of ${n} frames exceeds the model's fixed batch size ${b}`);
+  const plane = S * S;
+  const face = new Float32Array(b * 6 * plane);
+  const mel = new Float32Array(b * 80 * MEL.stepSize);
+  for (let i = 0; i < b; i++) {
+    const src = Math.min(i, n - 1); // a fixed-batch model gets the last frame repeated
+    const crop = resizeRegion(
+      { width: ctx.width, height: ctx.height, data: batch.frames[src] as Buffer },
+      ctx.rect,
+      S,
+      S,
+    );
+    const base = i * 6 * plane;
+    for (let p = 0; p < plane; p++) {
+      const masked = p >= plane / 2; // rows S/2.. (the lower half) are hidden from the model
+      for (let c = 0; c < 3; c++) {
+        const v = (crop[p * 3 + c] as number) / 255;
+        face[base + c * plane + p] = masked ? 0 : v;
+        face[base + (3 + c) * plane + p] = v;
+      }
+    }
+    melWindow(
+      ctx.mel,
+      batch.firstIndex + src,
+      ctx.fps,
+      mel.subarray(i * 80 * MEL.stepSize, (i + 1) * 80 * MEL.stepSize),
+    );
+  }
+  const result = await session.run({
+    [binding.mel]: new Tensor("float32", mel, [b, 1, 80, MEL.stepSize]),
+    [binding.face]: new Tensor("float32", face, [b, 6, S, S]),
+  });
+  const out = result[binding.output] as Tensor;
+  const pred = out.data as Float32Array;
+  for (let i = 0; i < n; i++) {
+    const frame = batch.frames[i] as Buffer;
+    pastePlanar(
+      pred.subarray(i * 3 * plane, (i + 1) * 3 * plane),
+      S,
+      { width: ctx.width, height: ctx.height, data: frame },
+      ctx.rect,
+    );
+  }
+  out.dispose();
+}

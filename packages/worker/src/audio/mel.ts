@@ -1,0 +1,158 @@
+import { Fft } from "./fft.ts";
+
+/**
+ * Wav2Lip's audio features (audio.py + hparams.py of Rudrabha/Wav2Lip): 16 kHz mono,
+ * pre-emphasis 0.97, centred STFT (n_fft 800, hop 200, periodic Hann window 800, reflect
+ * padding as librosa 0.7), magnitude -> 80 Slaney mel bands 55..7600 Hz (area-normalized),
+ * 20*log10 with a -100 dB floor, minus ref level 20 dB, then symmetric normalization
+ * clipped to [-4, 4].
+ */
+export const MEL = {
+  sampleRate: 16_000,
+  preemphasis: 0.97,
+  nFft: 800,
+  hop: 200,
+  win: 800,
+  nMels: 80,
+  fMin: 55,
+  fMax: 7600,
+  refLevelDb: 20,
+  minLevelDb: -100,
+  maxAbsValue: 4,
+  /** Mel frames fed to the model per video frame (inference.py's mel_step_size). */
+  stepSize: 16,
+} as const;
+
+/** Mel spectrogram laid out as [frame][band]: frames * 80 values, band fastest. */
+export interface MelSpectrogram {
+  frames: number;
+  bands: number;
+  data: Float32Array;
+}
+
+export function melSpectrogram(wav: Float32Array): MelSpectrogram {
+  const { nFft, hop, nMels } = MEL;
+  const emphasized = preemphasize(wav, MEL.preemphasis);
+  const pad = nFft / 2;
+  const frames = 1 + Math.floor(emphasized.length / hop);
+  const window = hannPeriodic(MEL.win);
+  const basis = melBasis();
+  const fft = new Fft(nFft);
+  const bins = nFft / 2 + 1;
+  const frame = new Float64Array(nFft);
+  const re = new Float64Array(nFft);
+  const im = new Float64Array(nFft);
+  const magnitude = new Float64Array(bins);
+  const out = new Float32Array(frames * nMels);
+  const minLevel = 10 ** (MEL.minLevelDb / 20);
+  for (let t = 0; t < frames; t++) {
+    const start = t * hop - pad;
+    for (let j = 0; j < nFft; j++)
+      frame[j] = (emphasized[reflectIndex(start + j, emphasized.length)] as number) * (window[j] as number);
+    fft.forwardReal(frame, re, im);
+    for (let b = 0; b < bins; b++) magnitude[b] = Math.hypot(re[b] as number, im[b] as number);
+    for (let m = 0; m < nMels; m++) {
+      const { first, weights } = basis[m] as MelFilter;
+      let energy = 0;
+      for (let j = 0; j < weights.length; j++) energy += (weights[j] as number) * (magnitude[first + j] as number);
+      const db = 20 * Math.log10(Math.max(minLevel, energy)) - MEL.refLevelDb;
+      out[t * nMels + m] = normalize(db);
+    }
+  }
+  return { frames, bands: nMels, data: out };
+}
+
+/** The value every band takes in silence (normalize of the -100 dB floor). */
+export const MEL_SILENCE = normalize(MEL.minLevelDb - MEL.refLevelDb);
+
+function normalize(db: number): number {
+  const { maxAbsValue: a, minLevelDb } = MEL;
+  const v = 2 * a * ((db - minLevelDb) / -minLevelDb) - a;
+  return Math.min(a, Math.max(-a, v));
+}
+
+/** scipy.signal.lfilter([1, -k], [1], x) */
+function preemphasize(x: Float32Array, k: number): Float64Array {
+  const y = new Float64Array(x.length);
+  let prev = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i] as number;
+    y[i] = v - k * prev;
+    prev = v;
+  }
+  return y;
+}
+
+/** numpy.pad(mode="reflect") index mapping (edge not repeated), for any overshoot. */
+function reflectIndex(i: number, n: number): number {
+  if (n === 1) return 0;
+  const period = 2 * (n - 1);
+  let j = i % period;
+  if (j < 0) j += period;
+  return j < n ? j : period - j;
+}
+
+function hannPeriodic(n: number): Float64Array {
+  const w = new Float64Array(n);
+  for (let i = 0; i < n; i++) w[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / n);
+  return w;
+}
+
+// Slaney mel scale (librosa htk=False): linear below 1 kHz, logarithmic above.
+const F_SP = 200 / 3;
+const MIN_LOG_HZ = 1000;
+const MIN_LOG_MEL = MIN_LOG_HZ / F_SP;
+const LOG_STEP = Math.log(6.4) / 27;
+const hzToMel = (f: number) => (f >= MIN_LOG_HZ ? MIN_LOG_MEL + Math.log(f / MIN_LOG_HZ) / LOG_STEP : f / F_SP);
+const melToHz = (m: number) => (m >= MIN_LOG_MEL ? MIN_LOG_HZ * Math.exp(LOG_STEP * (m - MIN_LOG_MEL)) : F_SP * m);
+
+interface MelFilter {
+  first: number;
+  weights: Float64Array;
+}
+
+let cachedBasis: MelFilter[] | undefined;
+
+/** librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax) with norm="slaney", stored sparsely. */
+function melBasis(): MelFilter[] {
+  if (cachedBasis) return cachedBasis;
+  const { sampleRate, nFft, nMels, fMin, fMax } = MEL;
+  const bins = nFft / 2 + 1;
+  const fftFreqs = Array.from({ length: bins }, (_, i) => (i * sampleRate) / nFft);
+  const lo = hzToMel(fMin);
+  const hi = hzToMel(fMax);
+  const melF = Array.from({ length: nMels + 2 }, (_, i) => melToHz(lo + ((hi - lo) * i) / (nMels + 1)));
+  cachedBasis = [];
+  for (let m = 0; m < nMels; m++) {
+    const [left, centre, right] = [melF[m], melF[m + 1], melF[m + 2]] as [number, number, number];
+    const enorm = 2 / (right - left);
+    const row = fftFreqs.map(
+      (f) => Math.max(0, Math.min((f - left) / (centre - left), (right - f) / (right - centre))) * enorm,
+    );
+    const first = row.findIndex((w) => w > 0);
+    let last = row.length - 1;
+    while (last >= 0 && (row[last] as number) <= 0) last--;
+    cachedBasis.push(
+      first < 0
+        ? { first: 0, weights: new Float64Array(0) }
+        : { first, weights: Float64Array.from(row.slice(first, last + 1)) },
+    );
+  }
+  return cachedBasis;
+}
+
+/**
+ * The 16 mel frames for each video frame, as Wav2Lip's inference.py slices them: frame i
+ * starts at mel frame floor(i * 80 / fps); a window running past the end takes the last 16
+ * frames. Returns [80 x 16] band-major (the model's [1, 80, 16] layout).
+ */
+export function melWindow(mel: MelSpectrogram, frameIndex: number, fps: number, out: Float32Array): void {
+  const { stepSize } = MEL;
+  let start = Math.floor((frameIndex * 80) / fps);
+  if (start + stepSize > mel.frames) start = mel.frames - stepSize;
+  for (let t = 0; t < stepSize; t++) {
+    const src = start + t;
+    for (let b = 0; b < mel.bands; b++)
+      out[b * stepSize + t] = src >= 0 ? (mel.data[src * mel.bands + b] as number) : MEL_SILENCE;
+  }
+}

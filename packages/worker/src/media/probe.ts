@@ -1,0 +1,90 @@
+import fs from "node:fs/promises";
+import ffmpeg, { type FfprobeData } from "fluent-ffmpeg";
+import { BadInputError } from "../errors.ts";
+
+export interface VideoInfo {
+  width: number;
+  height: number;
+  fps: number;
+  /** Frames the decoder will deliver at `fps` (from nb_frames, else duration * fps). */
+  frames: number;
+  duration: number;
+}
+
+export interface AudioInfo {
+  duration: number;
+  sampleRate: number;
+}
+
+function ffprobe(file: string): Promise<FfprobeData> {
+  return new Promise((resolve, reject) => ffmpeg.ffprobe(file, (err, data) => (err ? reject(err) : resolve(data))));
+}
+
+/** Probes a file, turning "empty" and "not media" into messages a person can act on. */
+async function probeFile(file: string, label: string): Promise<FfprobeData> {
+  const { size } = await fs.stat(file);
+  if (size === 0) throw new BadInputError(`${label} is empty (0 bytes)`);
+  try {
+    return await ffprobe(file);
+  } catch (err) {
+    const detail = lastLine(String((err as Error).message));
+    throw new BadInputError(`${label} is not a readable media file (ffprobe: ${detail})`);
+  }
+}
+
+function lastLine(text: string): string {
+  const lines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return lines[lines.length - 1] ?? "unknown error";
+}
+
+function rate(text: string | undefined): number {
+  const [num, den] = (text ?? "").split("/").map(Number);
+  if (!num || !den || !Number.isFinite(num / den)) return 0;
+  return num / den;
+}
+
+const streamTypes = (data: FfprobeData) => data.streams.map((s) => s.codec_type ?? "unknown").join(", ") || "none";
+
+export async function probeVideo(file: string, label: string, maxFramePixels: number): Promise<VideoInfo> {
+  const data = await probeFile(file, label);
+  // Cover art in audio files shows up as a single-picture "video" stream; it is not video.
+  const stream = data.streams.find((s) => s.codec_type === "video" && s.disposition?.attached_pic !== 1);
+  if (!stream) throw new BadInputError(`${label} has no video stream (streams found: ${streamTypes(data)})`);
+  const width = Number(stream.width);
+  const height = Number(stream.height);
+  if (!(width > 0 && height > 0)) throw new BadInputError(`${label} has a video stream without a frame size`);
+  if (width * height > maxFramePixels)
+    throw new BadInputError(
+      `${label} frames are ${width}x${height} = ${width * height} pixels, more than MAX_FRAME_PIXELS=${maxFramePixels}`,
+    );
+  const fps = rate(stream.avg_frame_rate) || rate(stream.r_frame_rate);
+  if (!(fps > 0 && fps <= 240)) throw new BadInputError(`${label} has no usable frame rate (${stream.avg_frame_rate})`);
+  const duration = Number(stream.duration) || Number(data.format.duration) || 0;
+  const counted = Number(stream.nb_frames);
+  const frames = counted > 0 ? counted : Math.round(duration * fps);
+  if (!(frames > 0)) throw new BadInputError(`${label} has a video stream with no frames`);
+  return { width, height, fps, frames, duration: duration || frames / fps };
+}
+
+export async function probeAudio(file: string, label: string): Promise<AudioInfo> {
+  const data = await probeFile(file, label);
+  const stream = data.streams.find((s) => s.codec_type === "audio");
+  if (!stream) throw new BadInputError(`${label} has no audio stream (streams found: ${streamTypes(data)})`);
+  return {
+    duration: Number(stream.duration) || Number(data.format.duration) || 0,
+    sampleRate: Number(stream.sample_rate) || 0,
+  };
+}
+
+/** The face box must lie inside the frame; null means the whole frame. */
+export function checkBox(box: readonly [number, number, number, number] | null, video: VideoInfo): void {
+  if (!box) return;
+  const [x, y, w, h] = box;
+  if (x + w > video.width || y + h > video.height)
+    throw new BadInputError(
+      `face box [${box.join(", ")}] (x, y, width, height) lies outside the ${video.width}x${video.height} video frame`,
+    );
+}

@@ -1,0 +1,276 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import { pipeline } from "node:stream/promises";
+import type { S3Client } from "@aws-sdk/client-s3";
+import {
+  type Config,
+  type InferenceJob,
+  inferenceJobSchema,
+  type Ledger,
+  type Logger,
+  OUTPUT_FILE,
+  objectKeys,
+  PIPELINE_VERSION,
+  putStream,
+  redisKeys,
+  wav2lipParamsSchema,
+} from "@mediaq/shared";
+import { type Job, type Processor, UnrecoverableError, WaitingError } from "bullmq";
+import type { Redis } from "ioredis";
+import { runWav2LipBatch, bindWav2Lip, cropRect, type Wav2LipParams } from "./adapters/wav2lip.ts";
+import { melSpectrogram } from "./audio/mel.ts";
+import { BadInputError, HandBackError, isAbortError } from "./errors.ts";
+import { downloadBlob } from "./fetch.ts";
+import { decodeAudio, decodeFrames } from "./media/decode.ts";
+import { startEncoder } from "./media/encode.ts";
+import { checkBox, probeAudio, probeVideo } from "./media/probe.ts";
+import type { WorkerMetrics } from "./metrics.ts";
+import type { ModelCache } from "./model-cache.ts";
+import { ProgressReporter } from "./progress.ts";
+import { createScratch, type Scratch } from "./scratch.ts";
+
+export interface ProcessorDeps {
+  config: Config;
+  s3: S3Client;
+  ledger: Ledger;
+  redis: Redis;
+  models: ModelCache;
+  metrics: WorkerMetrics;
+  log: Logger;
+  /** Aborted when the worker is stopping and must hand the current job back. */
+  shutdown: AbortSignal;
+}
+
+export interface JobOutput {
+  jobKey: string;
+  sha256?: string;
+  size?: number;
+  skipped?: boolean;
+}
+
+/** BullMQ processor for QUEUES.inference: fetch -> probe -> decode -> infer -> encode -> upload -> record. */
+export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, JobOutput> {
+  return async (job, token) => {
+    const { ledger, metrics } = deps;
+    const parsed = inferenceJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`malformed inference job: ${parsed.error.message}`);
+    const data = parsed.data;
+    const log = deps.log.child({ jobKey: data.jobKey, attempt: job.attemptsMade + 1 });
+
+    // The result index is the record of done work: a job whose result exists never runs again.
+    if (await ledger.getResult(data.jobKey)) {
+      await ledger.transition(data.jobKey, "succeeded");
+      metrics.jobs.inc({ outcome: "skipped" });
+      log.info("result already recorded; skipping");
+      return { jobKey: data.jobKey, skipped: true };
+    }
+
+    await ledger.transition(data.jobKey, "running");
+    const scratch = await createScratch(deps.config.CACHE_ROOT, data.jobKey);
+    // One controller per job: it kills this job's ffmpeg processes on failure or shutdown.
+    const abort = new AbortController();
+    const onShutdown = () => abort.abort(new HandBackError());
+    deps.shutdown.addEventListener("abort", onShutdown, { once: true });
+    try {
+      const output = await runPipeline(deps, job, data, scratch, abort.signal, log);
+      metrics.jobs.inc({ outcome: "succeeded" });
+      return output;
+    } catch (err) {
+      abort.abort(err);
+      throw await settleFailure(deps, job, token, data.jobKey, err, log);
+    } finally {
+      deps.shutdown.removeEventListener("abort", onShutdown);
+      metrics.scratchBytes.set(0);
+      if (deps.config.AUTO_CLEAR_CACHE) await scratch.remove();
+      else log.info({ dir: scratch.dir }, "AUTO_CLEAR_CACHE=false: keeping scratch directory");
+    }
+  };
+}
+
+/** Records a failure in the ledger and returns the error BullMQ should see. */
+async function settleFailure(
+  deps: ProcessorDeps,
+  job: Job<InferenceJob>,
+  token: string | undefined,
+  jobKey: string,
+  err: unknown,
+  log: Logger,
+): Promise<Error> {
+  const { ledger, metrics } = deps;
+  if (
+    deps.shutdown.aborted &&
+    (isAbortError(err) || err instanceof HandBackError || isAbortError(deps.shutdown.reason))
+  ) {
+    // Shutting down: give the job back untouched, without spending an attempt.
+    await ledger.transition(jobKey, "pending");
+    await job.moveToWait(token);
+    metrics.jobs.inc({ outcome: "handed_back" });
+    log.warn("handed the job back to the queue");
+    return new WaitingError();
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof BadInputError) {
+    await ledger.transition(jobKey, "failed", message);
+    metrics.jobs.inc({ outcome: "failed" });
+    log.warn({ reason: message }, "bad input; not retrying");
+    return new UnrecoverableError(message);
+  }
+  const exhausted = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  await ledger.transition(jobKey, exhausted ? "failed" : "pending", message);
+  metrics.jobs.inc({ outcome: exhausted ? "failed" : "retried" });
+  log.error({ err }, exhausted ? "job failed; attempts exhausted" : "job failed; will retry");
+  return err instanceof Error ? err : new Error(message);
+}
+
+async function runPipeline(
+  deps: ProcessorDeps,
+  job: Job<InferenceJob>,
+  data: InferenceJob,
+  scratch: Scratch,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<JobOutput> {
+  const { config, s3, ledger, metrics } = deps;
+  const progress = new ProgressReporter(ledger, job, data.jobKey);
+  const timings: Record<string, number> = {};
+  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    if (signal.aborted) throw signal.reason;
+    const started = performance.now();
+    progress.report(name, 0, 1);
+    try {
+      return await fn();
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      timings[name] = Math.round(seconds * 1000) / 1000;
+      metrics.stageSeconds.observe({ stage: name }, seconds);
+    }
+  };
+
+  if (data.model.adapter !== "wav2lip") throw new BadInputError(`unknown adapter "${data.model.adapter}"`);
+  const paramsResult = wav2lipParamsSchema.safeParse(data.params);
+  if (!paramsResult.success)
+    throw new BadInputError(
+      `invalid wav2lip params: ${paramsResult.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  const params = paramsResult.data as Wav2LipParams;
+  const labels = {
+    video: `video input ${data.inputs.video.slice(0, 12)}`,
+    audio: `audio input ${data.inputs.audio.slice(0, 12)}`,
+    model: `model ${data.model.sha256.slice(0, 12)}`,
+  };
+  const files = { video: scratch.path("video"), audio: scratch.path("audio"), output: scratch.path(OUTPUT_FILE) };
+
+  const session = deps.models.get(data.model.sha256);
+  session.catch(() => {}); // awaited below; keeps an early model failure from going unhandled
+  await stage("fetch", async () => {
+    await Promise.all([
+      downloadBlob(s3, config.S3_BUCKET, data.inputs.video, labels.video, files.video),
+      downloadBlob(s3, config.S3_BUCKET, data.inputs.audio, labels.audio, files.audio),
+    ]);
+    metrics.scratchBytes.set(await scratch.size());
+  });
+
+  const { video } = await stage("probe", async () => {
+    const [video] = await Promise.all([
+      probeVideo(files.video, labels.video, config.MAX_FRAME_PIXELS),
+      probeAudio(files.audio, labels.audio),
+    ]);
+    checkBox(params.box, video);
+    return { video };
+  });
+  const rect = cropRect(params, video.width, video.height);
+
+  const model = await stage("model", async () => {
+    const s = await session;
+    return { session: s, binding: bindWav2Lip(s, labels.model) };
+  });
+
+  // Audio features cover the video's length (audio trimmed or padded with silence).
+  const mel = await stage("audio", async () =>
+    melSpectrogram(await decodeAudio(files.audio, labels.audio, video.frames / video.fps, signal)),
+  );
+
+  let inferenceSeconds = 0;
+  const frameCount = await stage("infer", async () => {
+    const encoder = startEncoder({
+      width: video.width,
+      height: video.height,
+      fps: video.fps,
+      audioFile: files.audio,
+      outFile: files.output,
+      signal,
+    });
+    const batchSize = model.binding.fixedBatch ?? params.batchSize;
+    const ctx = { mel, fps: video.fps, rect, width: video.width, height: video.height };
+    let done = 0;
+    let batch: Buffer[] = [];
+    const flush = async () => {
+      const started = performance.now();
+      await runWav2LipBatch(model.session, model.binding, { frames: batch, firstIndex: done }, ctx);
+      inferenceSeconds += (performance.now() - started) / 1000;
+      for (const frame of batch) await encoder.write(frame);
+      done += batch.length;
+      batch = [];
+      progress.report("infer", done, Math.max(done, video.frames));
+    };
+    try {
+      for await (const frame of decodeFrames(files.video, labels.video, video, signal)) {
+        batch.push(frame);
+        if (batch.length === batchSize) await flush();
+      }
+      if (batch.length > 0) await flush();
+      if (done === 0) throw new BadInputError(`${labels.video} decoded to zero frames`);
+    } catch (err) {
+      encoder.kill();
+      throw err;
+    }
+    await encoder.finish();
+    return done;
+  });
+  metrics.inferenceSeconds.observe(inferenceSeconds);
+  timings.inference = Math.round(inferenceSeconds * 1000) / 1000;
+  await deps.redis.incr(redisKeys.inferenceRuns);
+  metrics.scratchBytes.set(await scratch.size());
+
+  const key = objectKeys.output(data.jobKey, OUTPUT_FILE);
+  const { sha256, size } = await stage("upload", async () => {
+    const hash = createHash("sha256");
+    await pipeline(fs.createReadStream(files.output), hash);
+    const sha256 = hash.digest("hex");
+    const size = fs.statSync(files.output).size;
+    await putStream(s3, {
+      bucket: config.S3_BUCKET,
+      key,
+      body: fs.createReadStream(files.output),
+      contentType: "video/mp4",
+      metadata: {
+        jobkey: data.jobKey,
+        video: data.inputs.video,
+        audio: data.inputs.audio,
+        model: data.model.sha256,
+        adapter: data.model.adapter,
+        sha256,
+        pipeline: PIPELINE_VERSION,
+        params: JSON.stringify(data.params),
+      },
+      onProgress: (loaded) => progress.report("upload", loaded, size),
+    });
+    return { sha256, size };
+  });
+
+  await ledger.recordResult({
+    jobKey: data.jobKey,
+    key,
+    sha256,
+    size,
+    model: data.model.sha256,
+    adapter: data.model.adapter,
+    inputs: data.inputs,
+    params: data.params,
+    completedAt: new Date().toISOString(),
+    timings,
+  });
+  await progress.flush();
+  log.info({ frames: frameCount, sha256, size, timings }, "job succeeded");
+  return { jobKey: data.jobKey, sha256, size };
+}

@@ -1,0 +1,103 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { type DevStack, startDevStack } from "@mediaq/cli";
+import { createRedis, redisKeys, sha256Hex } from "@mediaq/shared";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeAudio, makeVideo } from "../harness/media.ts";
+
+const run = promisify(execFile);
+const MEDIAQ = path.resolve(import.meta.dirname, "../../packages/cli/bin/mediaq.js");
+
+/** The real `mediaq` binary against the embedded stack, as a user runs it. */
+describe("mediaq CLI", () => {
+  let stack: DevStack;
+  let dir: string;
+  let folder: string;
+
+  const mediaq = (args: string[], opts: { env?: Record<string, string> } = {}) =>
+    run(process.execPath, [MEDIAQ, ...args], {
+      env: { ...process.env, MEDIAQ_API_URL: stack.apiUrl, MEDIAQ_API_KEY: stack.apiKey, ...opts.env },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  const inferenceRuns = async () => {
+    const redis = createRedis({ REDIS_URL: stack.redis.url });
+    const n = Number((await redis.get(redisKeys.inferenceRuns)) ?? 0);
+    await redis.quit();
+    return n;
+  };
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "mediaq-cli-"));
+    stack = await startDevStack({ dataDir: path.join(dir, "stack") });
+    folder = path.join(dir, "inbox");
+    fs.mkdirSync(folder);
+    for (const [i, name] of ["alice", "bob"].entries()) {
+      await makeVideo(path.join(folder, `${name}.mp4`), { seconds: 1, frequency: 500 + i * 100 });
+      await makeAudio(path.join(folder, `${name}.wav`), { seconds: 1, frequency: 250 + i * 50 });
+    }
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("submits a folder, waits, downloads verified parts, and resumes without redoing anything", async () => {
+    const out = path.join(dir, "out");
+    const first = await mediaq(["submit", folder, "--model", "demo", "--params", "box=[40,30,80,70]", "--download", out, "--extract", "--json"]);
+    const result = JSON.parse(first.stdout);
+    expect(result.batch.counts.succeeded).toBe(2);
+    expect(result.uploaded).toBe(4);
+    expect(result.downloaded.length).toBeGreaterThan(0);
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8"));
+    for (const item of manifest.items as { entry: string; sha256: string }[]) {
+      expect(sha256Hex(fs.readFileSync(path.join(out, item.entry)))).toBe(item.sha256);
+    }
+    expect(await inferenceRuns()).toBe(2);
+
+    // The same command again: same batch (idempotency key), nothing uploaded, nothing computed.
+    const again = JSON.parse((await mediaq(["submit", folder, "--model", "demo", "--params", "box=[40,30,80,70]", "--wait", "--json"])).stdout);
+    expect(again.batch.id).toBe(result.batch.id);
+    expect(again.uploaded).toBe(0);
+    expect(await inferenceRuns()).toBe(2);
+
+    const status = JSON.parse((await mediaq(["status", result.batch.id, "--json"])).stdout);
+    expect(status.done).toBe(true);
+  });
+
+  it("refuses unpaired files before uploading anything, with exit code 1", async () => {
+    const bad = path.join(dir, "bad");
+    fs.mkdirSync(bad);
+    fs.copyFileSync(path.join(folder, "alice.mp4"), path.join(bad, "carol.mp4"));
+    const err = await mediaq(["submit", bad, "--model", "demo"]).catch((e) => e);
+    expect(err.code).toBe(1);
+    expect(err.stderr).toContain("no partner for carol.mp4");
+  });
+
+  it("shows an overall bar and per-item lines on a terminal (tmux)", async () => {
+    const session = `mq${process.pid}`;
+    const tty = path.join(dir, "tty");
+    fs.mkdirSync(tty);
+    await makeVideo(path.join(tty, "dave.mp4"), { seconds: 2, frequency: 900 });
+    await makeAudio(path.join(tty, "dave.wav"), { seconds: 2, frequency: 333 });
+    const env = `MEDIAQ_API_URL=${stack.apiUrl} MEDIAQ_API_KEY=${stack.apiKey}`;
+    const cmd = `${env} ${process.execPath} ${MEDIAQ} submit ${tty} --model demo --params 'box=[40,30,80,70]' --wait; echo EXIT=$?; sleep 30`;
+    await run("tmux", ["new-session", "-d", "-s", session, "-x", "160", "-y", "40", cmd]);
+    try {
+      let screen = "";
+      for (let i = 0; i < 240 && !screen.includes("EXIT="); i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        screen = (await run("tmux", ["capture-pane", "-p", "-t", session])).stdout;
+      }
+      fs.mkdirSync(path.resolve(import.meta.dirname, "../artifacts"), { recursive: true });
+      fs.writeFileSync(path.resolve(import.meta.dirname, "../artifacts/submit-wait-terminal.txt"), screen);
+      expect(screen).toContain("EXIT=0");
+      expect(screen).toMatch(/batch\s+\[[^\]]+\] 100%/);
+      expect(screen).toContain("done   dave.mp4");
+    } finally {
+      await run("tmux", ["kill-session", "-t", session]).catch(() => {});
+    }
+  });
+});
