@@ -20,7 +20,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     // JSON bodies; blob and model uploads stream and have their own limit.
     bodyLimit: deps.config.MAX_JSON_BODY_BYTES,
-    disableRequestLogging: true,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -5,6 +5,7 @@ import { registerDemo } from "./commands/demo.ts";
 import { registerDev } from "./commands/dev.ts";
 import { registerDownload } from "./commands/download.ts";
 import { registerServices } from "./commands/services.ts";
+import { registerSnapshotCommands } from "./commands/snapshot.ts";
 import { registerSubmit } from "./commands/submit.ts";
 
 const program = new Command("mediaq")
@@ -19,6 +20,7 @@ registerServices(program);
 registerSubmit(program);
 registerBatchCommands(program);
 registerDownload(program);
+registerSnapshotCommands(program);
 
 try {
   await program.parseAsync();

@@ -44,6 +44,10 @@ export const configSchema = z.object({
   ADMIN_KEY: z.string().optional(),
   DEDUP_SCOPE: z.enum(["tenant", "global"]).default("tenant"),
   MAX_JSON_BODY_BYTES: bytes.default(16 * 1024 ** 2),
+  /** How many ledger snapshots to keep; older ones are deleted after each new one. */
+  SNAPSHOT_RETENTION: int(1, 10_000).default(7),
+  /** Period of the scheduled ledger snapshot; 0 disables it. */
+  SNAPSHOT_EVERY_SECONDS: int(0).default(3600),
   /** Worker and packager serve Prometheus metrics on this port when set (the API serves /metrics itself). */
   METRICS_PORT: int(0, 65535).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -1,5 +1,4 @@
-import { randomBytes } from "node:crypto";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import type { Readable, Writable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
@@ -7,7 +6,7 @@ import { CopyObjectCommand, DeleteObjectCommand, type S3Client, paginateListObje
 import { type ConnectionOptions, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import type { Config } from "./config.ts";
+import { type Config, loadConfig } from "./config.ts";
 import { canonicalJson, SHA256_HEX } from "./hashing.ts";
 import { type InferenceJob, inputsSchema, QUEUES } from "./jobs.ts";
 import { objectKeys, redisKeys as K } from "./keys.ts";
@@ -24,25 +23,14 @@ import { getObjectStream, headObject, putStream } from "./s3.ts";
  * are left out: the first two are ephemeral, the queues are rebuilt from the ledger.
  */
 
-// ---- settings (the lead moves these into config.ts / README) ----
+// ---- settings ----
 
-export const snapshotSettingsSchema = z.object({
-  /** How many snapshots to keep; older ones are deleted after each new one. */
-  SNAPSHOT_RETENTION: z.coerce.number().int().min(1).max(10_000).default(7),
-  /** Period of the scheduled snapshot; 0 disables it. */
-  SNAPSHOT_EVERY_SECONDS: z.coerce.number().int().min(0).default(3600),
-});
-export type SnapshotSettings = z.infer<typeof snapshotSettingsSchema>;
+export type SnapshotSettings = Pick<Config, "SNAPSHOT_RETENTION" | "SNAPSHOT_EVERY_SECONDS">;
 
+/** The snapshot settings of the one config schema (bad values name their variable). */
 export function loadSnapshotSettings(env: NodeJS.ProcessEnv = process.env): SnapshotSettings {
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
-  const parsed = snapshotSettingsSchema.safeParse(present);
-  if (parsed.success) return parsed.data;
-  const lines = parsed.error.issues.map((i) => {
-    const name = String(i.path[0] ?? "?");
-    return `  ${name}=${JSON.stringify(env[name] ?? "")}: ${i.message}`;
-  });
-  throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
+  const { SNAPSHOT_RETENTION, SNAPSHOT_EVERY_SECONDS } = loadConfig(env);
+  return { SNAPSHOT_RETENTION, SNAPSHOT_EVERY_SECONDS };
 }
 
 // ---- format ----

@@ -14,7 +14,3 @@ export class HandBackError extends Error {
     super("worker shutting down; job handed back to the queue");
   }
 }
-
-export function isAbortError(err: unknown): boolean {
-  return err instanceof Error && (err.name === "AbortError" || err instanceof HandBackError);
-}

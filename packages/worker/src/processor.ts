@@ -19,7 +19,7 @@ import { type Job, type Processor, UnrecoverableError, WaitingError } from "bull
 import type { Redis } from "ioredis";
 import { runWav2LipBatch, bindWav2Lip, cropRect, type Wav2LipParams } from "./adapters/wav2lip.ts";
 import { melSpectrogram } from "./audio/mel.ts";
-import { BadInputError, HandBackError, isAbortError } from "./errors.ts";
+import { BadInputError, HandBackError } from "./errors.ts";
 import { downloadBlob } from "./fetch.ts";
 import { decodeAudio, decodeFrames } from "./media/decode.ts";
 import { startEncoder } from "./media/encode.ts";
@@ -97,11 +97,9 @@ async function settleFailure(
   log: Logger,
 ): Promise<Error> {
   const { ledger, metrics } = deps;
-  if (
-    deps.shutdown.aborted &&
-    (isAbortError(err) || err instanceof HandBackError || isAbortError(deps.shutdown.reason))
-  ) {
-    // Shutting down: give the job back untouched, without spending an attempt.
+  if (deps.shutdown.aborted && !(err instanceof BadInputError)) {
+    // Shutting down (ffmpeg was killed under the job): give the job back untouched,
+    // without spending an attempt.
     await ledger.transition(jobKey, "pending");
     await job.moveToWait(token);
     metrics.jobs.inc({ outcome: "handed_back" });

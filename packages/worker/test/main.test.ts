@@ -6,7 +6,10 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
 
-const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "src", "main.ts");
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MAIN = path.join(here, "..", "src", "main.ts");
+// tsx is a dependency of the test workspace package; its bin wrapper execs node.
+const TSX = path.join(here, "..", "..", "..", "test", "node_modules", ".bin", "tsx");
 
 async function freePort(): Promise<number> {
   const server = net.createServer().listen(0, "127.0.0.1");
@@ -29,7 +32,7 @@ describe("worker entry point (src/main.ts)", () => {
 
   it("serves metrics and exits 0 on SIGTERM", async () => {
     const port = await freePort();
-    child = spawn(process.execPath, ["--import", "tsx", MAIN], {
+    child = spawn(TSX, [MAIN], {
       env: { ...process.env, ...infra.env, LOG_LEVEL: "info", WORKER_METRICS_PORT: String(port) },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -41,7 +44,8 @@ describe("worker entry point (src/main.ts)", () => {
       logs += d;
     });
     const until = Date.now() + 20_000;
-    while (!logs.includes("worker started") && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while (!logs.includes("worker started") && child.exitCode === null && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
     expect(logs).toContain("worker started");
 
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { storeBlob } from "../blob-store.ts";
 import { type ApiDeps, GiB } from "../deps.ts";
 import { badRequest, notFound } from "../problem.ts";
-import { acceptRawBodies } from "./raw-body.ts";
+import { acceptRawBodies, closeOnError } from "./raw-body.ts";
 
 /** S3 accepts at most 5 GiB in one PUT, presigned or not. */
 const MAX_SINGLE_PUT = 5 * GiB;
@@ -31,7 +31,7 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
       },
       async (request, reply) => {
         const body = (request.body as Readable | undefined) ?? Readable.from([]);
-        const blob = await storeBlob(s3, bucket, body, maxBlobBytes);
+        const blob = await closeOnError(reply, () => storeBlob(s3, bucket, body, maxBlobBytes));
         await ledger.grantBlob(request.tenant, blob.sha256);
         return reply.code(blob.created ? 201 : 200).send({ sha256: blob.sha256, size: blob.size });
       },

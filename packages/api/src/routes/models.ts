@@ -1,10 +1,10 @@
 import { Readable } from "node:stream";
 import { adapterNameSchema, sha256Schema } from "@mediaq/shared";
-import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { storeBlob } from "../blob-store.ts";
 import { type ApiDeps, GiB } from "../deps.ts";
-import { acceptRawBodies } from "./raw-body.ts";
+import { acceptRawBodies, closeOnError } from "./raw-body.ts";
 
 /** `wav2lip@prod`, `lipsync-v2`, ... — printable, no spaces, no slashes. */
 export const modelTagSchema = z
@@ -18,7 +18,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
 
   await app.register(async (raw) => {
     acceptRawBodies(raw);
-    raw.withTypeProvider<import("fastify-type-provider-zod").ZodTypeProvider>().post(
+    raw.withTypeProvider<ZodTypeProvider>().post(
       "/models",
       {
         schema: {
@@ -30,7 +30,9 @@ export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
       async (request, reply) => {
         const { tag, adapter } = request.query;
         const body = (request.body as Readable | undefined) ?? Readable.from([]);
-        const blob = await storeBlob(s3, config.S3_BUCKET, body, deps.options?.maxBlobBytes ?? 5 * GiB);
+        const blob = await closeOnError(reply, () =>
+          storeBlob(s3, config.S3_BUCKET, body, deps.options?.maxBlobBytes ?? 5 * GiB),
+        );
         await ledger.grantBlob(request.tenant, blob.sha256);
         await ledger.setModel(request.tenant, { tag, sha256: blob.sha256, adapter });
         return reply.code(201).send({ tag, sha256: blob.sha256, adapter });

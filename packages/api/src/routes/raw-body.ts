@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 
 /**
  * Makes the scope's request body the raw request stream, whatever its content type, so
@@ -8,4 +8,17 @@ import type { FastifyInstance } from "fastify";
 export function acceptRawBodies(scope: FastifyInstance): void {
   scope.removeAllContentTypeParsers();
   scope.addContentTypeParser("*", (_request, payload, done) => done(null, payload));
+}
+
+/**
+ * Runs an upload handler; when it fails before reading the whole body, the rest of the
+ * body is still on the socket, so the connection is closed instead of reused.
+ */
+export async function closeOnError<T>(reply: FastifyReply, upload: () => Promise<T>): Promise<T> {
+  try {
+    return await upload();
+  } catch (err) {
+    reply.header("connection", "close");
+    throw err;
+  }
 }
