@@ -20,8 +20,9 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const infra = path.join(repo, "infra");
 const k8sDir = path.join(infra, "k8s");
 
-// biome-ignore lint/suspicious/noExplicitAny: parsed YAML is checked field by field below.
-type Obj = Record<string, any>;
+// Parsed YAML/JSON, checked field by field by the tests below.
+// biome-ignore lint/suspicious/noExplicitAny: the shape is what the tests assert.
+type Obj = any;
 
 function walk(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -113,7 +114,7 @@ function promqlMetricNames(expr: string): string[] {
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, " ");
   const names = new Set<string>();
   for (const m of bare.matchAll(/([A-Za-z_:][A-Za-z0-9_:]*)(\s*\()?/g)) {
-    const [, word, call] = m;
+    const [, word = "", call] = m;
     if (call || PROMQL_WORDS.has(word.toLowerCase()) || word.startsWith("$")) continue;
     const before = bare[m.index - 1];
     if (before === "$") continue; // Grafana variables such as $__rate_interval
@@ -142,12 +143,13 @@ describe("infra YAML", () => {
 });
 
 describe("Kubernetes manifests", () => {
-  it.each(
-    k8sFiles.flatMap((f) => readYaml(f).map((o) => [`${path.basename(f)}: ${o.kind} ${o.metadata?.name}`, o])),
-  )("%s matches its schema", (_name, obj) => {
-    expect(obj.metadata?.namespace, "manifests stay namespace-free").toBeUndefined();
-    validateK8s(obj as Obj);
-  });
+  it.each(k8sFiles.flatMap((f) => readYaml(f).map((o) => [`${path.basename(f)}: ${o.kind} ${o.metadata?.name}`, o])))(
+    "%s matches its schema",
+    (_name, obj) => {
+      expect(obj.metadata?.namespace, "manifests stay namespace-free").toBeUndefined();
+      validateK8s(obj as Obj);
+    },
+  );
 
   it("the schema check rejects a broken object", () => {
     const deployment = structuredClone(one(k8sObjects(), "Deployment", "mediaq-api"));
@@ -192,7 +194,8 @@ describe("Kubernetes manifests", () => {
     const portNames = container.ports.map((p: Obj) => p.name);
     expect(container.livenessProbe.httpGet.path).toBe("/healthz");
     expect(container.readinessProbe.httpGet.path).toBe("/readyz");
-    for (const probe of [container.livenessProbe, container.readinessProbe]) expect(portNames).toContain(probe.httpGet.port);
+    for (const probe of [container.livenessProbe, container.readinessProbe])
+      expect(portNames).toContain(probe.httpGet.port);
     const http = container.ports.find((p: Obj) => p.name === container.readinessProbe.httpGet.port);
     const cm = one(objs, "ConfigMap", "mediaq-config");
     expect(String(http.containerPort)).toBe(cm.data.API_PORT);
@@ -322,7 +325,8 @@ describe("docker-compose.yml", () => {
       }
     }
     for (const [name, svc] of Object.entries(services())) {
-      if (/:local$/.test(svc.image ?? "")) expect(built.has(svc.image), `${name}: ${svc.image} is built here`).toBe(true);
+      if (/:local$/.test(svc.image ?? ""))
+        expect(built.has(svc.image), `${name}: ${svc.image} is built here`).toBe(true);
     }
   });
 
@@ -381,7 +385,11 @@ describe("docker-compose.yml", () => {
     const prometheus = readYaml(path.join(infra, "prometheus/prometheus.yml"))[0];
     const jobs = new Map<string, Obj>(prometheus.scrape_configs.map((j: Obj) => [j.job_name, j]));
     const portOf = (svc: Obj) => Number(svc.environment.API_PORT ?? svc.environment.METRICS_PORT);
-    const expected: Record<string, string[]> = { api: ["api"], worker: ["worker-gpu", "worker-cpu"], packager: ["packager"] };
+    const expected: Record<string, string[]> = {
+      api: ["api"],
+      worker: ["worker-gpu", "worker-cpu"],
+      packager: ["packager"],
+    };
     for (const [job, names] of Object.entries(expected)) {
       const config = jobs.get(job);
       expect(config, `scrape job ${job}`).toBeDefined();
@@ -437,14 +445,17 @@ describe("Grafana dashboard", () => {
     const used = new Set(queries(dashboard()).flatMap(metricsOf));
     for (const name of used) expect(SERIES, `unknown metric ${name}`).toContain(name);
     for (const metric of METRICS) {
-      expect([...used].some((u) => u === metric || u.startsWith(`${metric}_`)), `a panel charts ${metric}`).toBe(true);
+      expect(
+        [...used].some((u) => u === metric || u.startsWith(`${metric}_`)),
+        `a panel charts ${metric}`,
+      ).toBe(true);
     }
   });
 
   it("the metric-name check catches a misspelt metric", () => {
-    expect(metricsOf('sum by (queue) (rate(mediaq_job_duration_secnds_bucket{queue=~"$queue"}[$__rate_interval]))')).toEqual(
-      ["mediaq_job_duration_secnds_bucket"],
-    );
+    expect(
+      metricsOf('sum by (queue) (rate(mediaq_job_duration_secnds_bucket{queue=~"$queue"}[$__rate_interval]))'),
+    ).toEqual(["mediaq_job_duration_secnds_bucket"]);
     expect(metricsOf("label_values(mediaq_queue_jobs, queue)")).toEqual(["mediaq_queue_jobs"]);
   });
 });

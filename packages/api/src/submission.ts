@@ -34,7 +34,10 @@ export type ItemInput = z.infer<typeof itemInputSchema>;
 const itemsSchema = z
   .array(itemInputSchema)
   .min(1, "at least one item is needed")
-  .max(MAX_ITEMS_PER_REQUEST, `at most ${MAX_ITEMS_PER_REQUEST} items per request; append more with POST /v1/batches/:id/items`);
+  .max(
+    MAX_ITEMS_PER_REQUEST,
+    `at most ${MAX_ITEMS_PER_REQUEST} items per request; append more with POST /v1/batches/:id/items`,
+  );
 
 export const createBatchBodySchema = z
   .object({ model: z.string().min(1), items: itemsSchema, params: paramsSchema.optional() })

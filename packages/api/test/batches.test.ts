@@ -89,11 +89,18 @@ describe("batches", () => {
     expect(unknownParam.detail).toContain("colour");
 
     const malformed = await problemOf(
-      await t.acme("/v1/batches", { method: "POST", body: "{not json", headers: { "content-type": "application/json" } }),
+      await t.acme("/v1/batches", {
+        method: "POST",
+        body: "{not json",
+        headers: { "content-type": "application/json" },
+      }),
     );
     expect(malformed.status).toBe(400);
     const wrongShape = await problemOf(
-      await postJson(t.acme, "/v1/batches", { model: "wav2lip@test", items: [{ name: "x", inputs: { video: "abc" } }] }),
+      await postJson(t.acme, "/v1/batches", {
+        model: "wav2lip@test",
+        items: [{ name: "x", inputs: { video: "abc" } }],
+      }),
     );
     expect(wrongShape.detail).toContain("body.items[0].inputs.video");
   });
@@ -176,7 +183,9 @@ describe("batches", () => {
 
   it("pages items by cursor, filters by state, appends with unique names", async () => {
     const items = await makeItems(t.acme, 5, "page");
-    const batch = (await (await postJson(t.acme, "/v1/batches", { model, items: items.slice(0, 4) })).json()) as Submitted;
+    const batch = (await (
+      await postJson(t.acme, "/v1/batches", { model, items: items.slice(0, 4) })
+    ).json()) as Submitted;
     const appended = await postJson(t.acme, `/v1/batches/${batch.id}/items`, { items: [items[4]] });
     expect(appended.status).toBe(201);
     expect(((await appended.json()) as Submitted).items[0]).toMatchObject({ index: 4, name: "page-4.mp4" });
@@ -239,7 +248,9 @@ describe("batches", () => {
     const status = await (await t.acme(`/v1/batches/${batch.id}`)).json();
     expect(status).toMatchObject({ done: true, cancelled: 3, counts: { pending: 0 } });
     expect(await (await t.acme(`/v1/batches/${batch.id}`, { method: "DELETE" })).json()).toEqual({ cancelled: 0 });
-    expect((await (await t.acme(`/v1/batches/${other.id}`)).json()) as object).toMatchObject({ counts: { pending: 1 } });
+    expect((await (await t.acme(`/v1/batches/${other.id}`)).json()) as object).toMatchObject({
+      counts: { pending: 1 },
+    });
 
     // Submitting a cancelled item again queues its job again.
     const again = (await (await postJson(t.acme, "/v1/batches", { model, items: [items[2]] })).json()) as Submitted;

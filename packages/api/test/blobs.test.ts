@@ -47,7 +47,12 @@ describe("blobs, models, auth and service routes", () => {
       headers: { "content-type": "application/json" },
     });
     expect(res.status).toBe(201);
-    const offer = (await res.json()) as { exists: false; url: string; headers: Record<string, string>; expiresAt: string };
+    const offer = (await res.json()) as {
+      exists: false;
+      url: string;
+      headers: Record<string, string>;
+      expiresAt: string;
+    };
     expect(offer.exists).toBe(false);
     expect(Date.parse(offer.expiresAt)).toBeGreaterThan(Date.now());
     // Granted at issue time, but not visible until the bytes are there.

@@ -107,7 +107,8 @@ export interface Problem {
 /** Asserts the response is problem+json and returns it. */
 export async function problemOf(res: Response): Promise<Problem> {
   const type = res.headers.get("content-type") ?? "";
-  if (!type.startsWith("application/problem+json")) throw new Error(`expected problem+json, got "${type}" (${res.status})`);
+  if (!type.startsWith("application/problem+json"))
+    throw new Error(`expected problem+json, got "${type}" (${res.status})`);
   const body = (await res.json()) as Problem;
   if (body.status !== res.status) throw new Error(`problem status ${body.status} != HTTP ${res.status}`);
   return body;

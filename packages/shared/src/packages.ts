@@ -21,6 +21,11 @@ export interface PackageRecord {
   tenant: string;
   batchId: string;
   partSize: number;
+  /**
+   * Batch indexes of the items the id was computed from (succeeded items, batch order).
+   * When set, the packager packs exactly these; when absent, every item that has a result.
+   */
+  itemIndexes?: number[];
   createdAt: string;
   expiresAt: string;
   state: PackageState;

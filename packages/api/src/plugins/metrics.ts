@@ -3,7 +3,15 @@ import type { FastifyInstance } from "fastify";
 import { Gauge, Histogram } from "prom-client";
 import type { ApiDeps } from "../deps.ts";
 
-const QUEUE_STATES = ["waiting", "active", "delayed", "prioritized", "waiting-children", "completed", "failed"] as const;
+const QUEUE_STATES = [
+  "waiting",
+  "active",
+  "delayed",
+  "prioritized",
+  "waiting-children",
+  "completed",
+  "failed",
+] as const;
 
 /** /metrics: HTTP latency per route and the depth of each queue per job state. */
 export function registerMetrics(app: FastifyInstance, deps: ApiDeps): void {

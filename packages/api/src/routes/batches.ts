@@ -65,7 +65,12 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
       const body = request.body;
       await checkNames(deps, undefined, body.items);
       const model = await resolveModel(deps, tenant, body.model);
-      const prepared = prepareItems({ scope: scopeOf(tenant), model, batchParams: body.params ?? {}, items: body.items });
+      const prepared = prepareItems({
+        scope: scopeOf(tenant),
+        model,
+        batchParams: body.params ?? {},
+        items: body.items,
+      });
       assertNoItemErrors(prepared.errors);
       await checkBlobs(deps, tenant, body.items);
 
@@ -121,10 +126,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
         params: idParams,
         querystring: z.object({
           state: z.enum(ITEM_STATES).optional(),
-          cursor: z
-            .string()
-            .regex(/^\d+$/, "expected the nextCursor of an earlier page")
-            .optional(),
+          cursor: z.string().regex(/^\d+$/, "expected the nextCursor of an earlier page").optional(),
           limit: z.coerce.number().int().min(1).max(1000).default(100),
         }),
         response: { 200: z.object({ items: z.array(itemViewSchema), nextCursor: z.string().nullable() }) },
@@ -152,7 +154,12 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
       const body = request.body;
       await checkNames(deps, batch.id, body.items);
       const model = { sha256: batch.model, adapter: batch.adapter };
-      const prepared = prepareItems({ scope: scopeOf(batch.tenant), model, batchParams: batch.params, items: body.items });
+      const prepared = prepareItems({
+        scope: scopeOf(batch.tenant),
+        model,
+        batchParams: batch.params,
+        items: body.items,
+      });
       assertNoItemErrors(prepared.errors);
       await checkBlobs(deps, batch.tenant, body.items);
       const items = await attachItems(deps, batch, prepared.items);
@@ -236,4 +243,3 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
     },
   );
 };
-

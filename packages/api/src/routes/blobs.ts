@@ -102,4 +102,3 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
     },
   );
 };
-

@@ -1,9 +1,4 @@
-import {
-  computePackageId,
-  MAX_PRESIGN_SECONDS,
-  type PackageRecord,
-  presignGet,
-} from "@mediaq/shared";
+import { computePackageId, MAX_PRESIGN_SECONDS, type PackageRecord, presignGet } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { allItemViews, ownBatch } from "../batch-views.ts";
@@ -25,7 +20,11 @@ export const packageRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
         params: z.object({ id: z.string().min(1).max(200) }),
         body: z
           .object({
-            partSize: z.number().int().min(MIN_PART_SIZE, `partSize must be at least ${MIN_PART_SIZE} bytes`).optional(),
+            partSize: z
+              .number()
+              .int()
+              .min(MIN_PART_SIZE, `partSize must be at least ${MIN_PART_SIZE} bytes`)
+              .optional(),
             expiresIn: z
               .number()
               .int()
@@ -108,7 +107,12 @@ export const packageRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
         state: record.state,
         batchId: record.batchId,
         parts: await Promise.all(
-          record.parts.map(async (p) => ({ name: p.name, size: p.size, sha256: p.sha256, url: await sign(p.key, p.name) })),
+          record.parts.map(async (p) => ({
+            name: p.name,
+            size: p.size,
+            sha256: p.sha256,
+            url: await sign(p.key, p.name),
+          })),
         ),
         manifest: record.manifestKey ? { url: await sign(record.manifestKey, "manifest.json") } : null,
         sha256sums: record.sumsKey ? { url: await sign(record.sumsKey, "SHA256SUMS") } : null,
