@@ -187,6 +187,20 @@ describe("Kubernetes manifests", () => {
     }
   });
 
+  it("every pod is scraped on the port its service serves /metrics on", () => {
+    const objs = k8sObjects();
+    const cm = one(objs, "ConfigMap", "mediaq-config");
+    for (const d of byKind(objs, "Deployment")) {
+      const annotations = d.spec.template.metadata.annotations;
+      const [container] = d.spec.template.spec.containers;
+      expect(annotations["prometheus.io/scrape"], d.metadata.name).toBe("true");
+      expect(annotations["prometheus.io/path"]).toBe("/metrics");
+      const expected = container.args[0] === "api" ? cm.data.API_PORT : cm.data.METRICS_PORT;
+      expect(annotations["prometheus.io/port"], d.metadata.name).toBe(expected);
+      expect(container.ports.map((p: Obj) => String(p.containerPort))).toContain(expected);
+    }
+  });
+
   it("the API has a Service and probes on /healthz and /readyz", () => {
     const objs = k8sObjects();
     const api = one(objs, "Deployment", "mediaq-api");
@@ -277,8 +291,8 @@ describe("Kubernetes manifests", () => {
     expect(JSON.stringify(secret.metadata.annotations)).toMatch(/example/i);
     for (const v of Object.values(secret.stringData)) expect(String(v)).toMatch(/example/i);
     const env = { ...cm.data, ...secret.stringData };
-    // Keys only KEDA or the metrics server read, outside the zod schema.
-    const extra = new Set(["METRICS_PORT", "REDIS_ADDRESS", "REDIS_PASSWORD"]);
+    // Keys only KEDA reads, outside the services' zod schema.
+    const extra = new Set(["REDIS_ADDRESS", "REDIS_PASSWORD"]);
     for (const key of Object.keys(env)) expect(key in configSchema.shape || extra.has(key), key).toBe(true);
     expect(() => loadConfig(env)).not.toThrow();
   });
@@ -340,7 +354,7 @@ describe("docker-compose.yml", () => {
         if (condition === "service_completed_successfully") expect(all[dep].restart).toBe("no");
       }
       for (const mount of svc.volumes ?? []) {
-        const source = String(mount).split(":")[0];
+        const [source = ""] = String(mount).split(":");
         if (source.startsWith(".")) expect(fs.existsSync(path.resolve(infra, source)), `${name}: ${source}`).toBe(true);
         else expect(volumes, `${name}: volume ${source} is declared`).toContain(source);
       }
@@ -373,7 +387,7 @@ describe("docker-compose.yml", () => {
       const svc = services()[name];
       expect(svc.command, name).toEqual([name.startsWith("worker") ? "worker" : name]);
       const env = Object.fromEntries(Object.entries<string>(svc.environment).map(([k, v]) => [k, expand(v)]));
-      for (const key of Object.keys(env)) expect(key in configSchema.shape || key === "METRICS_PORT", key).toBe(true);
+      for (const key of Object.keys(env)) expect(key in configSchema.shape, key).toBe(true);
       const config = loadConfig(env);
       expect(new URL(config.REDIS_URL).hostname).toBe("redis");
       expect(services()[new URL(config.S3_ENDPOINT!).hostname]).toBeDefined();

@@ -6,6 +6,7 @@ import { registerDocs } from "./plugins/docs.ts";
 import { registerProblemHandlers } from "./plugins/errors.ts";
 import { registerHealth } from "./plugins/health.ts";
 import { registerMetrics } from "./plugins/metrics.ts";
+import { registerWeb } from "./plugins/web.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { blobRoutes } from "./routes/blobs.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -29,6 +30,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await registerDocs(app);
   registerMetrics(app, deps);
   registerHealth(app, deps);
+  await registerWeb(app);
 
   await app.register(
     async (v1) => {

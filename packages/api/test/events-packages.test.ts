@@ -1,5 +1,6 @@
 import { MAX_PRESIGN_SECONDS, objectKeys, putStream, type ResultRecord, sha256Hex } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApi } from "../src/index.ts";
 import { type Call, makeItems, postJson, problemOf, startTestApi, type TestApi, uploadModel } from "./helpers.ts";
 
 interface Submitted {
@@ -133,6 +134,22 @@ describe("events and packages", () => {
 
     const bad = await problemOf(await t.acme(`/v1/batches/${batch.id}/events`, { headers: { "last-event-id": "x" } }));
     expect(bad.status).toBe(400);
+  });
+
+  it("ends open event streams when the server closes", async () => {
+    const batch = await submit(1, "close");
+    const other = await startApi(t.infra.config, { sseHeartbeatMs: 60_000 });
+    const res = await fetch(`${other.url}/v1/batches/${batch.id}/events`, {
+      headers: { authorization: "Bearer key-acme" },
+    });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read(); // the stream is open
+    const started = Date.now();
+    await other.close();
+    expect(Date.now() - started).toBeLessThan(3000);
+    let ended = false;
+    while (!ended) ended = (await reader.read()).done;
+    expect(ended).toBe(true);
   });
 
   it("queues a package for the succeeded items and serves it with presigned links", async () => {

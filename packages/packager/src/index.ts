@@ -6,31 +6,38 @@ import {
   Ledger,
   type Logger,
   PackageStore,
-  type PackageJob,
-  packageJobSchema,
   QUEUES,
 } from "@mediaq/shared";
-import { type Job, UnrecoverableError, Worker } from "bullmq";
-import { buildPackage } from "./build-package.ts";
+import { FlowProducer, type Job, Worker } from "bullmq";
+import { installPackageLifecycle } from "./lifecycle.ts";
+import { markFailed, PART_QUEUE, type PartJob, runPartJob } from "./part-job.ts";
+import { runPackageJob } from "./package-job.ts";
 import { type PackagerSettings, packagerSettingsSchema } from "./settings.ts";
 import { startSweeper } from "./sweeper.ts";
 
-export { buildPackage, loadPlanItems } from "./build-package.ts";
+export { createZipArchive } from "./archiver.ts";
 export { PACKAGE_EXPIRY_KEY } from "./expiry-index.ts";
 export { sanitizeEntryName, uniqueEntryNames } from "./entry-names.ts";
+export { installPackageLifecycle, LIFECYCLE_RULE_ID, packageLifecycleRule } from "./lifecycle.ts";
 export type { Manifest, ManifestItem, ManifestPart } from "./manifest.ts";
+export { type BuiltPart, packageStateKeys } from "./package-state.ts";
+export { PART_QUEUE, type PartJob } from "./part-job.ts";
 export { type PackagePlan, partName, planPackage } from "./plan.ts";
+export { loadPlanItems } from "./plan-items.ts";
 export { loadPackagerSettings, type PackagerSettings } from "./settings.ts";
 export { sweepExpiredPackages } from "./sweeper.ts";
 export { zipSize } from "./zip-layout.ts";
 
 export interface Packager {
-  worker: Worker<PackageJob>;
+  /** Runs package jobs (parents: plan, then manifest + SHA256SUMS once every part is built). */
+  worker: Worker<{ packageId: string }>;
+  /** Runs part jobs (children: one ZIP part each), possibly of packages planned elsewhere. */
+  partWorker: Worker<PartJob>;
   /** Stops taking jobs, lets the running ones finish, closes connections. */
   close(): Promise<void>;
 }
 
-/** Starts the package worker and the expiry sweeper in this process. */
+/** Starts the package and part workers and the expiry sweeper in this process. */
 export function startPackager(
   config: Config,
   opts: { settings?: Partial<PackagerSettings>; logger?: Logger } = {},
@@ -39,43 +46,61 @@ export function startPackager(
   const logger = opts.logger ?? createLogger("packager", config);
   const redis = createRedis(config);
   const workerConnection = createRedis(config);
+  const partConnection = createRedis(config);
+  const flowConnection = createRedis(config);
   const s3 = createS3(config);
   const ledger = new Ledger(redis);
   const store = new PackageStore(redis);
-  const deps = {
-    redis,
-    ledger,
-    store,
-    s3,
-    bucket: config.S3_BUCKET,
-    logger,
-    partConcurrency: settings.PACKAGE_PART_CONCURRENCY,
-  };
+  const flow = new FlowProducer({ connection: flowConnection, prefix: config.QUEUE_PREFIX });
+  const base = { redis, ledger, store, s3, bucket: config.S3_BUCKET, logger };
+  const lockDuration = settings.PACKAGE_LOCK_SECONDS * 1000;
 
-  const process = async (job: Job<PackageJob>) => {
-    const { packageId } = packageJobSchema.parse(job.data);
-    try {
-      await buildPackage(deps, packageId);
-    } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
-      const attempts = job.opts.attempts ?? 1;
-      const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts;
-      logger.error({ packageId, err, attempt: job.attemptsMade + 1, final }, "package build failed");
-      // Until the last attempt the record stays "building"; BullMQ retries with backoff.
-      if (final) {
-        const record = await store.update(packageId, { state: "failed", error });
-        if (record) await ledger.publish([record.batchId], { type: "package", packageId, state: "failed" });
+  const worker = new Worker<{ packageId: string }>(
+    QUEUES.package,
+    async (job: Job<{ packageId: string; generation?: number }>, token?: string) => {
+      try {
+        return await runPackageJob(
+          {
+            ...base,
+            flow,
+            partJobOptions: { attempts: config.JOB_ATTEMPTS, backoff: { type: "exponential", delay: 2000 } },
+          },
+          job,
+          token,
+        );
+      } catch (err) {
+        if ((err as Error).name === "WaitingChildrenError") throw err;
+        const final = (err as Error).name === "UnrecoverableError" || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        logger.error({ packageId: job.data.packageId, err, attempt: job.attemptsMade + 1, final }, "package job failed");
+        // Until the last attempt the record stays "building"; BullMQ retries with backoff.
+        if (final) await markFailed(base, job.data.packageId, err instanceof Error ? err.message : String(err));
+        throw err;
       }
-      throw err;
-    }
-  };
-
-  const worker = new Worker<PackageJob>(QUEUES.package, process, {
-    connection: workerConnection,
+    },
+    {
+      connection: workerConnection,
+      prefix: config.QUEUE_PREFIX,
+      concurrency: settings.PACKAGE_JOB_CONCURRENCY,
+      lockDuration,
+      stalledInterval: lockDuration,
+    },
+  );
+  // A packager killed mid-part stops renewing the part's lock; after lockDuration another
+  // packager's stalled-job check puts the part back in the queue and builds it again.
+  const partWorker = new Worker<PartJob>(PART_QUEUE, (job) => runPartJob(base, job), {
+    connection: partConnection,
     prefix: config.QUEUE_PREFIX,
-    concurrency: settings.PACKAGE_JOB_CONCURRENCY,
+    concurrency: settings.PACKAGE_PART_CONCURRENCY,
+    lockDuration,
+    stalledInterval: lockDuration,
+    maxStalledCount: 2,
   });
   worker.on("error", (err) => logger.error({ err }, "package worker error"));
+  partWorker.on("error", (err) => logger.error({ err }, "package part worker error"));
+
+  const lifecycle = installPackageLifecycle(s3, config.S3_BUCKET, logger).catch((err) =>
+    logger.warn({ err }, "could not install the lifecycle rule for packages/; the sweeper still expires packages"),
+  );
   const sweeper = startSweeper(
     { redis, store, s3, bucket: config.S3_BUCKET, logger },
     settings.PACKAGE_SWEEP_INTERVAL_SECONDS,
@@ -83,11 +108,12 @@ export function startPackager(
 
   return {
     worker,
+    partWorker,
     async close() {
-      await worker.close();
-      await sweeper.stop();
+      await Promise.all([worker.close(), partWorker.close()]);
+      await Promise.all([sweeper.stop(), lifecycle, flow.close()]);
       s3.destroy();
-      await Promise.allSettled([redis.quit(), workerConnection.quit()]);
+      await Promise.allSettled([redis, workerConnection, partConnection, flowConnection].map((c) => c.quit()));
     },
   };
 }

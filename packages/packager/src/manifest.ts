@@ -22,6 +22,8 @@ export interface ManifestItem {
   error?: string;
   /** Larger than the part size: it sits alone in its own, larger, part. */
   oversize?: true;
+  /** Has an output now, but did not when the package was asked for, so it is not in it. */
+  notInPackage?: true;
 }
 
 export interface ManifestPart {

@@ -44,6 +44,11 @@ export interface PlanOptions {
   createdAt: string;
   partSize: number;
   items: PlanItem[];
+  /**
+   * Indexes of the items to pack (the ones the package id was computed from). Absent:
+   * every item with an output. An index without an output is an error.
+   */
+  include?: number[];
 }
 
 export function partName(batchId: string, n: number, count: number): string {
@@ -63,7 +68,20 @@ const outputEntry = (e: PlannedEntry): LayoutEntry => ({ name: e.entry, size: e.
  * only add parts, so this settles within a few rounds.
  */
 export function planPackage(o: PlanOptions): PackagePlan {
-  const succeeded = o.items.filter((i) => i.output);
+  const include = o.include ? new Set(o.include) : undefined;
+  if (include) {
+    const byIndex = new Map(o.items.map((i) => [i.index, i]));
+    for (const index of include) {
+      const item = byIndex.get(index);
+      if (!item?.output)
+        throw new Error(
+          item
+            ? `item ${index} ("${item.name}") was packaged but has no result any more (state ${item.state}); ask for a new package`
+            : `item ${index} was packaged but the batch has no such item`,
+        );
+    }
+  }
+  const succeeded = o.items.filter((i) => i.output && (!include || include.has(i.index)));
   const names = uniqueEntryNames(
     succeeded.map((i) => i.name),
     [MANIFEST_NAME],
@@ -127,6 +145,7 @@ function pack(entries: PlannedEntry[], manifestSize: number, partSize: number): 
 }
 
 function buildManifest(o: PlanOptions, groups: Group[]): Manifest {
+  const include = o.include ? new Set(o.include) : undefined;
   const placed = new Map<number, { entry: PlannedEntry; part: string; oversize: boolean }>();
   const parts = groups.map((g, i) => {
     const name = partName(o.batchId, i + 1, groups.length);
@@ -146,6 +165,7 @@ function buildManifest(o: PlanOptions, groups: Group[]): Manifest {
       status: item.state,
       ...(item.error && !at ? { error: item.error } : {}),
       ...(at?.oversize ? { oversize: true as const } : {}),
+      ...(include && item.output && !include.has(item.index) ? { notInPackage: true as const } : {}),
     };
   });
   return {

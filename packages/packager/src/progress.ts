@@ -1,65 +1,78 @@
 import type { Ledger, PackageState, PackageStore } from "@mediaq/shared";
+import type { Redis } from "ioredis";
+import { recordPartBytes } from "./package-state.ts";
+
+export interface ProgressTarget {
+  redis: Redis;
+  store: PackageStore;
+  ledger: Ledger;
+  packageId: string;
+  batchId: string;
+  expiresAt: string;
+  totalBytes: number;
+}
+
+/** Publishes a package's state and bytes on the batch's event stream. */
+export function publishPackage(
+  t: Pick<ProgressTarget, "ledger" | "batchId" | "packageId" | "totalBytes">,
+  state: PackageState, bytes: number): Promise<void> {
+  return t.ledger.publish([t.batchId], {
+    type: "package",
+    packageId: t.packageId,
+    state,
+    bytes,
+    totalBytes: t.totalBytes,
+  });
+}
 
 /**
- * Bytes written across the parts being built, written to the package record and the
- * batch's event stream at most every intervalMs. Updates run one at a time, and close()
- * waits for the last, so a late progress write never overwrites the final state.
+ * Bytes written by one part job. Parts of a package build in different processes, so
+ * each part's count goes to a Redis hash and the package's total (the sum) to the record
+ * and the batch's event stream, at most every intervalMs. Updates run one at a time and
+ * close() waits for the last, so a late write never lands after the part is finished.
  */
-export class PackageProgress {
-  private readonly perPart = new Map<string, number>();
+export class PartProgress {
   private chain: Promise<void> = Promise.resolve();
   private lastSent = 0;
+  private latest = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
-    private readonly store: PackageStore,
-    private readonly ledger: Ledger,
-    private readonly packageId: string,
-    private readonly batchId: string,
-    private readonly totalBytes: number,
+    private readonly target: ProgressTarget,
+    private readonly part: string,
     private readonly intervalMs = 500,
   ) {}
 
-  get bytes(): number {
-    let sum = 0;
-    for (const b of this.perPart.values()) sum += b;
-    return sum;
-  }
-
-  report(part: string, bytes: number): void {
-    this.perPart.set(part, bytes);
+  report(bytes: number): void {
+    this.latest = bytes;
     if (this.closed || this.timer) return;
     const wait = Math.max(0, this.lastSent + this.intervalMs - Date.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.lastSent = Date.now();
-      this.send("building");
+      this.send();
     }, wait);
   }
 
-  /** Publishes the state (and, while building, records the bytes) after earlier updates. */
-  send(state: PackageState): Promise<void> {
-    const bytes = this.bytes;
-    this.chain = this.chain.then(async () => {
-      if (state === "building")
-        await this.store.update(this.packageId, { bytesWritten: bytes, totalBytes: this.totalBytes });
-      await this.ledger.publish([this.batchId], {
-        type: "package",
-        packageId: this.packageId,
-        state,
-        bytes,
-        totalBytes: this.totalBytes,
-      });
-    });
-    this.chain = this.chain.catch(() => {});
+  private send(): Promise<void> {
+    const bytes = this.latest;
+    const t = this.target;
+    this.chain = this.chain
+      .then(async () => {
+        const total = await recordPartBytes(t.redis, t.packageId, t.expiresAt, this.part, bytes);
+        await t.store.update(t.packageId, { bytesWritten: total, totalBytes: t.totalBytes });
+        await publishPackage(t, "building", total);
+      })
+      .catch(() => {}); // progress is best effort; the part's result is what counts
     return this.chain;
   }
 
+  /** Sends the final count and waits for every update. */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     this.timer = undefined;
-    await this.chain;
+    await this.send();
   }
 }

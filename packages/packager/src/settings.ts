@@ -5,9 +5,14 @@ import { z } from "zod";
 export const packagerSettingsSchema = z.object({
   /** How often expired packages' objects are deleted. */
   PACKAGE_SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(600),
-  /** Parts of one package built at the same time. */
+  /** Part jobs (of any package) this process builds at the same time. */
   PACKAGE_PART_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
-  /** Packages built at the same time by one packager process. */
+  /**
+   * Lock of a running job: renewed every half of it while the process lives. A killed
+   * packager's part is built again by another one about this long after it died.
+   */
+  PACKAGE_LOCK_SECONDS: z.coerce.number().int().min(1).max(600).default(30),
+  /** Package jobs (planning, final manifest) this process runs at the same time. */
   PACKAGE_JOB_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(1),
 });
 

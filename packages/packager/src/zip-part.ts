@@ -23,6 +23,8 @@ export interface BuildPartOptions {
   sources: PartSource[];
   /** Timestamp of every entry, so a rebuilt part is byte-identical. */
   date: Date;
+  /** Planned size of the part: sizes the upload's parts (S3 allows at most 10,000). */
+  size?: number;
   /** Called as archive bytes flow to S3 (total so far for this part). */
   onBytes?: (bytes: number) => void;
 }
@@ -58,7 +60,13 @@ export async function buildPart(o: BuildPartOptions): Promise<{ size: number; sh
   // flowing mode and bypass the upload's backpressure.
   const ticker = o.onBytes ? setInterval(() => o.onBytes?.(hashing.bytes), 250) : undefined;
 
-  const upload = putStream(o.s3, { bucket: o.bucket, key: o.key, body: hashing, contentType: "application/zip" });
+  const upload = putStream(o.s3, {
+    bucket: o.bucket,
+    key: o.key,
+    body: hashing,
+    contentType: "application/zip",
+    ...uploadShape(o.size),
+  });
   upload.catch(fail);
   const write = (async () => {
     archive.append(o.manifest, { name: MANIFEST_NAME, date: o.date });
@@ -73,6 +81,16 @@ export async function buildPart(o: BuildPartOptions): Promise<{ size: number; sh
   }
   o.onBytes?.(hashing.bytes);
   return { size: hashing.bytes, sha256: hashing.digest() };
+}
+
+const MiB = 1024 ** 2;
+/**
+ * Multipart shape of a part upload. Memory per part is about (queueSize + 1) x partSize,
+ * so a small queue keeps a packager's RSS bounded whatever the package size; part size
+ * grows only when 10,000 parts of 8 MiB (78 GiB) would not hold the part.
+ */
+export function uploadShape(size = 0): { partSize: number; queueSize: number } {
+  return { partSize: Math.max(8 * MiB, Math.ceil(size / 9_000 / MiB) * MiB), queueSize: 2 };
 }
 
 async function appendOutput(archive: Archiver, o: BuildPartOptions, src: PartSource): Promise<void> {

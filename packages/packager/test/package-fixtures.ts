@@ -1,13 +1,17 @@
-import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
   type Config,
   computePackageId,
   createPackageQueue,
   createRedis,
+  HashingStream,
   type Ledger,
   OUTPUT_FILE,
   objectKeys,
@@ -91,12 +95,17 @@ export async function requestPackage(
   batch: { batchId: string; items: FixtureItem[] },
   partSize: number,
   expiresInMs = 3600_000,
+  /** Pack only these items (as the API does once it fills itemIndexes). */
+  itemIndexes?: number[],
 ): Promise<PackageRecord> {
+  const chosen = batch.items.flatMap((item, index) =>
+    item.data && (!itemIndexes || itemIndexes.includes(index)) ? [{ item, index }] : [],
+  );
   const id = computePackageId({
     tenant: o.tenant,
     batchId: batch.batchId,
     partSize,
-    entries: batch.items.flatMap((i) => (i.data ? [[i.name, sha256Hex(i.data)] as [string, string]] : [])),
+    entries: chosen.map(({ item }) => [item.name, sha256Hex(item.data as Buffer)] as [string, string]),
   });
   const now = Date.now();
   const { record } = await o.store.create({
@@ -108,6 +117,7 @@ export async function requestPackage(
     expiresAt: new Date(now + expiresInMs).toISOString(),
     state: "queued",
     parts: [],
+    ...(itemIndexes ? { itemIndexes: chosen.map((c) => c.index) } : {}),
   });
   const connection = createRedis(o.config);
   const queue = createPackageQueue(connection, o.config);
@@ -146,4 +156,105 @@ export function listFiles(dir: string): string[] {
     .filter((d) => d.isFile())
     .map((d) => path.relative(dir, path.join(d.parentPath, d.name)))
     .sort();
+}
+
+/** Asks again for a failed package exactly as the API does: back to queued, retry its job. */
+export async function requestAgain(o: { store: PackageStore; config: Config }, id: string): Promise<void> {
+  await o.store.update(id, { state: "queued", error: undefined });
+  const connection = createRedis(o.config);
+  const queue = createPackageQueue(connection, o.config);
+  const job = await queue.getJob(id);
+  if (job && (await job.isFailed())) await job.retry("failed");
+  await queue.add(QUEUES.package, { packageId: id }, { jobId: id });
+  await queue.close();
+  await connection.quit();
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "../../..");
+
+/** The packager service as its own process (node + tsx loader, so the pid is the packager's). */
+export function spawnPackager(env: Record<string, string>): { child: ChildProcess; started: Promise<void> } {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "../src/main.ts")], {
+    cwd: path.join(root, "test"), // where tsx is installed
+    env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", LOG_LEVEL: "info" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stderr?.on("data", (c) => {
+    out += c;
+  });
+  const started = new Promise<void>((resolve, reject) => {
+    child.stdout?.on("data", (c) => {
+      out += c;
+      if (out.includes('"packager started"')) resolve();
+    });
+    child.on("exit", (code) => reject(new Error(`packager exited with ${code} before starting: ${out}`)));
+  });
+  started.catch(() => {});
+  return { child, started };
+}
+
+
+/**
+ * Output bytes made on the fly: a 1 MiB pseudo-random block, varied per MiB, so a big
+ * output never sits in memory and misplaced chunks would not go unnoticed.
+ */
+export function generatedBytes(size: number, seed: number): Readable {
+  const block = createHash("sha512").update(String(seed)).digest();
+  const base = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < base.length; i += block.length) block.copy(base, i);
+  return Readable.from(
+    (function* () {
+      for (let at = 0, n = 0; at < size; n++) {
+        const chunk = Buffer.from(base.subarray(0, Math.min(base.length, size - at)));
+        chunk.writeUInt32LE(n, 0);
+        at += chunk.length;
+        yield chunk;
+      }
+    })(),
+  );
+}
+
+/** Like makeBatch, but each output is streamed into S3 (hashed on the way), never held whole. */
+export async function makeLargeBatch(
+  o: { ledger: Ledger; s3: S3Client; bucket: string; tenant: string },
+  items: { name: string; size: number }[],
+): Promise<{ batchId: string; items: (FixtureItem & { sha256: string; size: number })[] }> {
+  const batchId = `b${randomBytes(6).toString("hex")}`;
+  const model = hex();
+  await o.ledger.createBatch({
+    id: batchId,
+    tenant: o.tenant,
+    model,
+    adapter: "wav2lip",
+    params: {},
+    createdAt: new Date().toISOString(),
+  });
+  const fixture = items.map((i) => ({ ...i, data: null, jobKey: hex(), sha256: "" }));
+  await o.ledger.appendItems(
+    batchId,
+    fixture.map((f) => ({ name: f.name, jobKey: f.jobKey, inputs: { video: hex(), audio: hex() }, params: {} })),
+  );
+  for (const [i, f] of fixture.entries()) {
+    await o.ledger.transition(f.jobKey, "running");
+    const key = objectKeys.output(f.jobKey, OUTPUT_FILE);
+    const hashing = new HashingStream();
+    const uploaded = putStream(o.s3, { bucket: o.bucket, key, body: hashing, contentType: "video/mp4", partSize: 64 * 1024 ** 2 });
+    await pipeline(generatedBytes(f.size, i), hashing);
+    await uploaded;
+    f.sha256 = hashing.digest();
+    await o.ledger.recordResult({
+      jobKey: f.jobKey,
+      key,
+      sha256: f.sha256,
+      size: f.size,
+      model,
+      adapter: "wav2lip",
+      inputs: { video: hex(), audio: hex() },
+      params: {},
+      completedAt: new Date().toISOString(),
+    });
+  }
+  return { batchId, items: fixture };
 }

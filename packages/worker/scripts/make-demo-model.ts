@@ -60,9 +60,10 @@ function mouthMaps() {
   return { across, down };
 }
 
-export function buildDemoModel(): Uint8Array {
+/** The demo's graph (protobufjs plain object), for variants such as test/fixed-cost models. */
+export function demoGraph() {
   const { across, down } = mouthMaps();
-  const graph = {
+  return {
     name: "demo-wav2lip",
     doc_string: "Untrained demo with the Wav2Lip signature: darkens a mouth ellipse with loudness.",
     input: [
@@ -104,6 +105,16 @@ export function buildDemoModel(): Uint8Array {
       node("Mul", ["reference", "gain"], "output"),
     ],
   };
+}
+
+export type OnnxGraph = ReturnType<typeof demoGraph>;
+
+export function buildDemoModel(): Uint8Array {
+  return encodeModel(demoGraph());
+}
+
+/** Wraps a graph in an opset-13 ModelProto and serializes it (checked against the schema). */
+export function encodeModel(graph: object): Uint8Array {
   const model = {
     ir_version: 8,
     producer_name: "mediaq make-demo-model",

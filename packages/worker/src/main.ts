@@ -9,6 +9,10 @@ const workerEnv = z.object({
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** On SIGTERM, how long the current job may keep running before it is handed back. */
   WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(30),
+  /** BullMQ lock duration: how soon after a worker dies its job counts as stalled (and runs elsewhere). */
+  WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(200).default(30_000),
+  /** How often each worker looks for jobs whose worker died. */
+  WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
 });
 
 const config = loadConfig();
@@ -18,6 +22,8 @@ const handle = await startWorker(config, {
   log,
   metricsPort: env.WORKER_METRICS_PORT,
   handBackAfterMs: env.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
+  lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+  stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
 });
 
 let stopping = false;

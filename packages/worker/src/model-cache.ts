@@ -3,28 +3,42 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { type Config, HashingStream, type Logger } from "@mediaq/shared";
-import { InferenceSession } from "onnxruntime-node";
-import { BadInputError } from "./errors.ts";
+import type { FrameBatch, Wav2LipBinding } from "./adapters/wav2lip.ts";
 import { fetchBlob } from "./fetch.ts";
+import { InferenceThread } from "./inference/client.ts";
+import type { BatchContext, LoadReply } from "./inference/protocol.ts";
 
 type ProviderConfig = Pick<Config, "ORT_EXECUTION_PROVIDER" | "GPU_DEVICE_ID">;
 
+/** A model loaded in the inference thread: its signature, and a way to run one batch on it. */
+export interface ModelHandle {
+  sha256: string;
+  inputMetadata: LoadReply["inputMetadata"];
+  outputMetadata: LoadReply["outputMetadata"];
+  run(binding: Wav2LipBinding, batch: FrameBatch, ctx: BatchContext): Promise<{ frames: Buffer[]; runSeconds: number }>;
+}
+
 /**
- * ONNX Runtime sessions kept per model hash for the life of the process. Model bytes are
- * the blob objectKeys.blob(sha256), downloaded once to CACHE_ROOT/models/<sha256>.onnx and
- * checked against their hash.
+ * ONNX Runtime sessions kept per model hash for the life of the process, owned by the
+ * process's inference thread (see inference/thread.ts). Model bytes are the blob
+ * objectKeys.blob(sha256), downloaded once to CACHE_ROOT/models/<sha256>.onnx and checked
+ * against their hash.
  */
 export class ModelCache {
-  private readonly sessions = new Map<string, Promise<InferenceSession>>();
+  private readonly sessions = new Map<string, Promise<ModelHandle>>();
+  private readonly thread = new InferenceThread();
   private cudaWarned = false;
 
   constructor(
     private readonly s3: S3Client,
     private readonly config: Pick<Config, "S3_BUCKET" | "CACHE_ROOT"> & ProviderConfig,
     private readonly log: Logger,
-  ) {}
+  ) {
+    // A dead thread took its sessions with it: the next job loads them again.
+    this.thread.onExit = () => this.sessions.clear();
+  }
 
-  get(sha256: string): Promise<InferenceSession> {
+  get(sha256: string): Promise<ModelHandle> {
     let session = this.sessions.get(sha256);
     if (!session) {
       session = this.load(sha256);
@@ -36,35 +50,34 @@ export class ModelCache {
   }
 
   async close(): Promise<void> {
-    const all = [...this.sessions.values()];
     this.sessions.clear();
-    await Promise.allSettled(all.map(async (s) => (await s).release()));
+    await this.thread.close();
   }
 
-  private async load(sha256: string): Promise<InferenceSession> {
+  private async load(sha256: string): Promise<ModelHandle> {
     const file = await this.download(sha256);
     const label = `model ${sha256.slice(0, 12)}`;
-    const provider = this.config.ORT_EXECUTION_PROVIDER;
-    if (provider !== "cpu") {
-      try {
-        return await InferenceSession.create(file, {
-          executionProviders: [{ name: "cuda", deviceId: this.config.GPU_DEVICE_ID }],
-        });
-      } catch (err) {
-        if (provider === "cuda")
-          throw new Error(`CUDA execution provider unavailable for ${label}: ${(err as Error).message}`);
-        if (!this.cudaWarned) {
-          this.cudaWarned = true;
-          this.log.warn({ err: (err as Error).message }, "ORT_EXECUTION_PROVIDER=auto: CUDA unavailable, using CPU");
-        }
-      }
+    const reply = await this.thread.load({
+      model: sha256,
+      file,
+      label,
+      provider: this.config.ORT_EXECUTION_PROVIDER,
+      deviceId: this.config.GPU_DEVICE_ID,
+    });
+    if (reply.fellBackToCpu !== undefined && !this.cudaWarned) {
+      // Once per process: every later model falls back the same way.
+      this.cudaWarned = true;
+      this.log.warn(
+        { device: this.config.GPU_DEVICE_ID, reason: reply.fellBackToCpu },
+        "ORT_EXECUTION_PROVIDER=auto: CUDA execution provider unavailable, running inference on the CPU",
+      );
     }
-    try {
-      return await InferenceSession.create(file, { executionProviders: ["cpu"] });
-    } catch (err) {
-      const detail = (err as Error).message.split("\n")[0];
-      throw new BadInputError(`${label} could not be loaded by onnxruntime (is it an ONNX model?): ${detail}`);
-    }
+    return {
+      sha256,
+      inputMetadata: reply.inputMetadata,
+      outputMetadata: reply.outputMetadata,
+      run: (binding, batch, ctx) => this.thread.run(sha256, binding, batch, ctx),
+    };
   }
 
   private async download(sha256: string): Promise<string> {

@@ -15,12 +15,15 @@ import {
   redisKeys,
   wav2lipParamsSchema,
 } from "@mediaq/shared";
+import type { MutexInterface } from "async-mutex";
 import { type Job, type Processor, UnrecoverableError, WaitingError } from "bullmq";
 import type { Redis } from "ioredis";
-import { runWav2LipBatch, bindWav2Lip, cropRect, type Wav2LipParams } from "./adapters/wav2lip.ts";
+import { bindWav2Lip, cropRect, type Wav2LipParams } from "./adapters/wav2lip.ts";
 import { melSpectrogram } from "./audio/mel.ts";
+import type { DiskGuard } from "./disk-guard.ts";
 import { BadInputError, HandBackError } from "./errors.ts";
 import { downloadBlob } from "./fetch.ts";
+import { shareMel } from "./inference/client.ts";
 import { decodeAudio, decodeFrames } from "./media/decode.ts";
 import { startEncoder } from "./media/encode.ts";
 import { checkBox, probeAudio, probeVideo } from "./media/probe.ts";
@@ -39,13 +42,48 @@ export interface ProcessorDeps {
   log: Logger;
   /** Aborted when the worker is stopping and must hand the current job back. */
   shutdown: AbortSignal;
+  /** Held for the whole inference section (decode frames -> model -> encode): one per card at a time. */
+  inferenceLock: MutexInterface;
+  /** Names this process's inference-spans list in Redis. */
+  workerId: string;
+  /** Checked before a job starts: with too little disk the job goes back to the queue untouched. */
+  diskGuard?: DiskGuard;
 }
+
+/** [start, end] in epoch milliseconds. */
+export type Span = [number, number];
 
 export interface JobOutput {
   jobKey: string;
   sha256?: string;
   size?: number;
   skipped?: boolean;
+  /** When each stage ran (epoch ms), to see prefetch overlapping another job's inference. */
+  spans?: Record<string, Span>;
+}
+
+/** Redis list of this worker's inference sections, newest last: JSON {jobKey, start, end} (epoch ms). */
+export const inferenceSpansKey = (workerId: string) => `mediaq:stats:inference-spans:${workerId}`;
+const SPANS_KEPT = 1000;
+
+// Bytes in this process's live scratch directories (two with prefetch), summed into the gauge.
+const scratchInUse = new Map<string, number>();
+function trackScratch(metrics: WorkerMetrics, dir: string, bytes: number | undefined): void {
+  if (bytes === undefined) scratchInUse.delete(dir);
+  else scratchInUse.set(dir, bytes);
+  metrics.scratchBytes.set([...scratchInUse.values()].reduce((a, b) => a + b, 0));
+}
+
+/** Removes a finished job's scratch directory, counting what was freed (or that it failed). */
+async function clearScratch(deps: ProcessorDeps, scratch: Scratch, log: Logger): Promise<void> {
+  try {
+    const bytes = await scratch.size().catch(() => 0);
+    await scratch.remove();
+    deps.metrics.scratchFreedBytes.inc(bytes);
+  } catch (err) {
+    deps.metrics.scratchCleanupFailures.inc();
+    log.error({ err, dir: scratch.dir }, "could not remove scratch directory; the sweeper will retry");
+  }
 }
 
 /** BullMQ processor for QUEUES.inference: fetch -> probe -> decode -> infer -> encode -> upload -> record. */
@@ -65,6 +103,13 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
       return { jobKey: data.jobKey, skipped: true };
     }
 
+    // Free-disk guard: give the job back untouched (no attempt spent) and stop taking jobs.
+    if (deps.diskGuard && !(await deps.diskGuard.check())) {
+      await job.moveToWait(token);
+      log.warn("too little free disk; job handed back to the queue");
+      throw new WaitingError();
+    }
+
     await ledger.transition(data.jobKey, "running");
     const scratch = await createScratch(deps.config.CACHE_ROOT, data.jobKey);
     // One controller per job: it kills this job's ffmpeg processes on failure or shutdown.
@@ -80,8 +125,8 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
       throw await settleFailure(deps, job, token, data.jobKey, err, log);
     } finally {
       deps.shutdown.removeEventListener("abort", onShutdown);
-      metrics.scratchBytes.set(0);
-      if (deps.config.AUTO_CLEAR_CACHE) await scratch.remove();
+      trackScratch(metrics, scratch.dir, undefined);
+      if (deps.config.AUTO_CLEAR_CACHE) await clearScratch(deps, scratch, log);
       else log.info({ dir: scratch.dir }, "AUTO_CLEAR_CACHE=false: keeping scratch directory");
     }
   };
@@ -131,15 +176,18 @@ async function runPipeline(
   const { config, s3, ledger, metrics } = deps;
   const progress = new ProgressReporter(ledger, job, data.jobKey);
   const timings: Record<string, number> = {};
+  const spans: Record<string, Span> = {};
   const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     if (signal.aborted) throw signal.reason;
     const started = performance.now();
+    const startedAt = Date.now();
     progress.report(name, 0, 1);
     try {
       return await fn();
     } finally {
       const seconds = (performance.now() - started) / 1000;
       timings[name] = Math.round(seconds * 1000) / 1000;
+      spans[name] = [startedAt, Date.now()];
       metrics.stageSeconds.observe({ stage: name }, seconds);
     }
   };
@@ -165,7 +213,7 @@ async function runPipeline(
       downloadBlob(s3, config.S3_BUCKET, data.inputs.video, labels.video, files.video),
       downloadBlob(s3, config.S3_BUCKET, data.inputs.audio, labels.audio, files.audio),
     ]);
-    metrics.scratchBytes.set(await scratch.size());
+    trackScratch(metrics, scratch.dir, await scratch.size());
   });
 
   const { video } = await stage("probe", async () => {
@@ -185,50 +233,66 @@ async function runPipeline(
 
   // Audio features cover the video's length (audio trimmed or padded with silence).
   const mel = await stage("audio", async () =>
-    melSpectrogram(await decodeAudio(files.audio, labels.audio, video.frames / video.fps, signal)),
+    shareMel(melSpectrogram(await decodeAudio(files.audio, labels.audio, video.frames / video.fps, signal))),
   );
 
   let inferenceSeconds = 0;
-  const frameCount = await stage("infer", async () => {
-    const encoder = startEncoder({
-      width: video.width,
-      height: video.height,
-      fps: video.fps,
-      audioFile: files.audio,
-      outFile: files.output,
-      signal,
-    });
-    const batchSize = model.binding.fixedBatch ?? params.batchSize;
-    const ctx = { mel, fps: video.fps, rect, width: video.width, height: video.height };
-    let done = 0;
-    let batch: Buffer[] = [];
-    const flush = async () => {
-      const started = performance.now();
-      await runWav2LipBatch(model.session, model.binding, { frames: batch, firstIndex: done }, ctx);
-      inferenceSeconds += (performance.now() - started) / 1000;
-      for (const frame of batch) await encoder.write(frame);
-      done += batch.length;
-      batch = [];
-      progress.report("infer", done, Math.max(done, video.frames));
-    };
-    try {
-      for await (const frame of decodeFrames(files.video, labels.video, video, signal)) {
-        batch.push(frame);
-        if (batch.length === batchSize) await flush();
+  // The inference section holds the card: with prefetch another job may be fetching and
+  // probing meanwhile, but never inside this section at the same time.
+  const frameCount = await deps.inferenceLock.runExclusive(() =>
+    stage("infer", async () => {
+      const encoder = startEncoder({
+        width: video.width,
+        height: video.height,
+        fps: video.fps,
+        audioFile: files.audio,
+        outFile: files.output,
+        signal,
+      });
+      const batchSize = model.binding.fixedBatch ?? params.batchSize;
+      const ctx = { mel, fps: video.fps, rect, width: video.width, height: video.height };
+      let done = 0;
+      let batch: Buffer[] = [];
+      const flush = async () => {
+        // Pre/post-processing and session.run happen on the inference thread (event loop stays free).
+        const result = await model.session.run(model.binding, { frames: batch, firstIndex: done }, ctx);
+        inferenceSeconds += result.runSeconds;
+        for (const frame of result.frames) await encoder.write(frame);
+        done += batch.length;
+        batch = [];
+        progress.report("infer", done, Math.max(done, video.frames));
+      };
+      try {
+        for await (const frame of decodeFrames(files.video, labels.video, video, signal)) {
+          batch.push(frame);
+          if (batch.length === batchSize) await flush();
+        }
+        if (batch.length > 0) await flush();
+        if (done === 0) throw new BadInputError(`${labels.video} decoded to zero frames`);
+      } catch (err) {
+        encoder.kill();
+        throw err;
       }
-      if (batch.length > 0) await flush();
-      if (done === 0) throw new BadInputError(`${labels.video} decoded to zero frames`);
-    } catch (err) {
-      encoder.kill();
-      throw err;
-    }
-    await encoder.finish();
-    return done;
-  });
+      await encoder.finish();
+      return done;
+    }),
+  );
+  const [inferStart, inferEnd] = spans.infer as Span;
+  const spansKey = inferenceSpansKey(deps.workerId);
+  await deps.redis
+    .multi()
+    .rpush(
+      spansKey,
+      JSON.stringify({ jobKey: data.jobKey, start: inferStart, end: inferEnd, runSeconds: inferenceSeconds }),
+    )
+    .ltrim(spansKey, -SPANS_KEPT, -1)
+    .expire(spansKey, 7 * 24 * 3600)
+    .exec();
   metrics.inferenceSeconds.observe(inferenceSeconds);
   timings.inference = Math.round(inferenceSeconds * 1000) / 1000;
-  await deps.redis.incr(redisKeys.inferenceRuns);
-  metrics.scratchBytes.set(await scratch.size());
+  // Counted overall and per job key: the fault tests assert no finished work is redone.
+  await deps.redis.multi().incr(redisKeys.inferenceRuns).hincrby(redisKeys.job(data.jobKey), "runs", 1).exec();
+  trackScratch(metrics, scratch.dir, await scratch.size());
 
   const key = objectKeys.output(data.jobKey, OUTPUT_FILE);
   const { sha256, size } = await stage("upload", async () => {
@@ -255,6 +319,7 @@ async function runPipeline(
     });
     return { sha256, size };
   });
+  metrics.bytesUploaded.inc(size);
 
   await ledger.recordResult({
     jobKey: data.jobKey,
@@ -270,5 +335,5 @@ async function runPipeline(
   });
   await progress.flush();
   log.info({ frames: frameCount, sha256, size, timings }, "job succeeded");
-  return { jobKey: data.jobKey, sha256, size };
+  return { jobKey: data.jobKey, sha256, size, spans };
 }

@@ -60,7 +60,8 @@ export async function removeOwnScratch(cacheRoot: string): Promise<number> {
   return removed;
 }
 
-async function directorySize(dir: string): Promise<number> {
+/** Bytes held by the files under dir. */
+export async function directorySize(dir: string): Promise<number> {
   let total = 0;
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name);

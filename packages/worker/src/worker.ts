@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import type http from "node:http";
+import os from "node:os";
 import {
   assertNoEviction,
   type Config,
@@ -10,11 +12,14 @@ import {
   QUEUES,
   serveMetrics,
 } from "@mediaq/shared";
+import { Mutex } from "async-mutex";
 import { Worker } from "bullmq";
+import { DiskGuard } from "./disk-guard.ts";
 import { HandBackError } from "./errors.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
 import { ModelCache } from "./model-cache.ts";
 import { createProcessor, type JobOutput } from "./processor.ts";
+import { sweepScratch } from "./sweeper.ts";
 
 export interface StartWorkerOptions {
   log: Logger;
@@ -22,10 +27,27 @@ export interface StartWorkerOptions {
   metricsPort?: number;
   /** On close, how long the current job may run before it is handed back to the queue. */
   handBackAfterMs?: number;
+  /** BullMQ job lock duration: a dead worker's job is considered stalled this long after its last renewal. */
+  lockDurationMs?: number;
+  /** How often this worker looks for stalled jobs (those of workers that died). */
+  stalledIntervalMs?: number;
+  /**
+   * Prefetch (WORKER_PREFETCH): two jobs active at once, so the next one fetches, probes and
+   * decodes its audio while the current one holds the card; inference stays one at a time.
+   */
+  prefetch?: boolean;
+  /** Free-disk guard poll period (WORKER_DISK_CHECK_SECONDS); default 5000. */
+  diskCheckMs?: number;
 }
 
 export interface WorkerHandle {
   worker: Worker<InferenceJob, JobOutput>;
+  /** Names this process's inference spans list (redisKeys-style: mediaq:stats:inference-spans:<workerId>). */
+  workerId: string;
+  /** The free-disk guard; its minFreeBytes may be changed at run time. */
+  diskGuard: DiskGuard;
+  /** Runs the scratch sweeper now (it also runs at start-up and every CACHE_SWEEP_INTERVAL_SECONDS). */
+  sweep(): Promise<void>;
   metrics: WorkerMetrics;
   metricsServer?: http.Server;
   /**
@@ -48,10 +70,23 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const metrics = createWorkerMetrics();
   const models = new ModelCache(s3, config, log);
   const shutdown = new AbortController();
+  const ledger = new Ledger(ledgerRedis);
+  const workerId = `${os.hostname()}-${process.pid}-gpu${config.GPU_DEVICE_ID}-${randomBytes(3).toString("hex")}`;
+  const diskGuard = new DiskGuard(
+    config.CACHE_ROOT,
+    config.MIN_FREE_DISK_BYTES,
+    opts.diskCheckMs ?? 5000,
+    log,
+    metrics,
+  );
   const processor = createProcessor({
+    workerId,
+    // The card is used by one inference at a time, also when prefetch runs two jobs.
+    inferenceLock: new Mutex(),
+    diskGuard,
     config,
     s3,
-    ledger: new Ledger(ledgerRedis),
+    ledger,
     redis: ledgerRedis,
     models,
     metrics,
@@ -61,19 +96,69 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const worker = new Worker<InferenceJob, JobOutput>(QUEUES.inference, processor, {
     connection: queueRedis,
     prefix: config.QUEUE_PREFIX,
-    concurrency: 1,
+    concurrency: opts.prefetch ? 2 : 1,
+    autorun: false, // started below, once the sweeper and the free-disk guard have run
+    lockDuration: opts.lockDurationMs ?? 30_000,
+    stalledInterval: opts.stalledIntervalMs ?? 30_000,
+    // A worker that dies mid-job (SIGKILL, OOM, native crash) spends an attempt like a
+    // thrown error does: after JOB_ATTEMPTS deaths on the same job, BullMQ fails it.
+    maxStalledCount: Math.max(0, config.JOB_ATTEMPTS - 1),
   });
   worker.on("error", (err) => log.error({ err }, "worker error"));
+  // A job failed by BullMQ itself (it stalled too often) never reached the processor, so
+  // nothing told the ledger: record the failure with a reason a person can act on.
+  worker.on("failed", (job, err) => {
+    if (!job?.deferredFailure) return;
+    const reason =
+      `the worker process died while running this item ${job.stalledCounter} time(s) ` +
+      "(killed, out of memory, or crashed in native code); not retried again " +
+      `(BullMQ: ${err.message})`;
+    log.error({ jobKey: job.id, stalled: job.stalledCounter }, "job failed: its worker died too often");
+    ledger.transition(job.id as string, "failed", reason).catch((e) => log.error({ err: e }, "ledger update failed"));
+  });
   const metricsPort = opts.metricsPort ?? config.METRICS_PORT;
   const metricsServer = metricsPort !== undefined ? await serveMetrics(metrics.registry, metricsPort) : undefined;
+
+  // Scratch sweeper: at start-up (before the first job) and every CACHE_SWEEP_INTERVAL_SECONDS.
+  // AUTO_CLEAR_CACHE=false keeps every directory for debugging, so nothing is swept then.
+  const sweep = async () => {
+    if (!config.AUTO_CLEAR_CACHE) return;
+    const swept = await sweepScratch(config.CACHE_ROOT, config.CACHE_TTL_SECONDS);
+    metrics.scratchFreedBytes.inc(swept.freedBytes);
+    metrics.scratchCleanupFailures.inc(swept.failures);
+    if (swept.removed.length > 0 || swept.failures > 0)
+      log.info(
+        { removed: swept.removed, freedBytes: swept.freedBytes, failures: swept.failures },
+        "swept orphaned scratch",
+      );
+  };
+  await sweep().catch((err) => log.error({ err }, "scratch sweep failed"));
+  const sweepTimer = setInterval(
+    () => void sweep().catch((err) => log.error({ err }, "scratch sweep failed")),
+    config.CACHE_SWEEP_INTERVAL_SECONDS * 1000,
+  );
+  diskGuard.attach(worker);
+  diskGuard.start();
+  // With too little disk the worker starts paused; the guard's poll resumes (= runs) it.
+  if (await diskGuard.check()) worker.run().catch((err) => log.error({ err }, "worker loop failed"));
   log.info(
-    { queue: QUEUES.inference, prefix: config.QUEUE_PREFIX, provider: config.ORT_EXECUTION_PROVIDER },
+    {
+      queue: QUEUES.inference,
+      prefix: config.QUEUE_PREFIX,
+      provider: config.ORT_EXECUTION_PROVIDER,
+      device: config.GPU_DEVICE_ID,
+      prefetch: opts.prefetch ?? false,
+      workerId,
+    },
     "worker started",
   );
 
   let closing: Promise<void> | undefined;
   return {
     worker,
+    workerId,
+    diskGuard,
+    sweep,
     metrics,
     metricsServer,
     handBack() {
@@ -81,6 +166,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     },
     close(closeOpts = {}) {
       closing ??= (async () => {
+        clearInterval(sweepTimer);
+        diskGuard.stop();
         const graceMs = closeOpts.handBackAfterMs ?? opts.handBackAfterMs ?? 30_000;
         const timer = setTimeout(() => shutdown.abort(new HandBackError()), graceMs);
         try {

@@ -49,7 +49,7 @@ describe("worker entry point (src/main.ts)", () => {
     expect(logs).toContain("worker started");
 
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    expect(metrics).toContain("mediaq_worker_jobs_total");
+    expect(metrics).toContain("mediaq_jobs_total");
     expect(metrics).toContain('service="worker"');
 
     const exited = once(child, "exit");

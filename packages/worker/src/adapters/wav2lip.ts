@@ -28,7 +28,10 @@ const fits = (shape: Shape | undefined, tail: number[]) =>
 const showShape = (shape: Shape | undefined) => (shape?.length ? `[${shape.join(",")}]` : "[?]");
 
 /** Checks a session against the adapter's signature and binds its input/output names. */
-export function bindWav2Lip(session: InferenceSession, modelLabel: string): Wav2LipBinding {
+export function bindWav2Lip(
+  session: Pick<InferenceSession, "inputMetadata" | "outputMetadata">,
+  modelLabel: string,
+): Wav2LipBinding {
   const shapes = (list: readonly InferenceSession.ValueMetadata[]) =>
     list.map((m) => ({ name: m.name, shape: m.isTensor ? m.shape : undefined }));
   const inputs = shapes(session.inputMetadata);
@@ -72,7 +75,7 @@ export function cropRect(params: Wav2LipParams, width: number, height: number): 
 
 export interface FrameBatch {
   /** rgb24 frames, changed in place. */
-  frames: Buffer[];
+  frames: Uint8Array[];
   /** Index of frames[0] in the video (selects its mel window). */
   firstIndex: number;
 }
@@ -97,7 +100,7 @@ export async function runWav2LipBatch(
   for (let i = 0; i < b; i++) {
     const src = Math.min(i, n - 1); // a fixed-batch model gets the last frame repeated
     const crop = resizeRegion(
-      { width: ctx.width, height: ctx.height, data: batch.frames[src] as Buffer },
+      { width: ctx.width, height: ctx.height, data: batch.frames[src] as Uint8Array },
       ctx.rect,
       S,
       S,
@@ -125,7 +128,7 @@ export async function runWav2LipBatch(
   const out = result[binding.output] as Tensor;
   const pred = out.data as Float32Array;
   for (let i = 0; i < n; i++) {
-    const frame = batch.frames[i] as Buffer;
+    const frame = batch.frames[i] as Uint8Array;
     pastePlanar(
       pred.subarray(i * 3 * plane, (i + 1) * 3 * plane),
       S,

@@ -59,6 +59,7 @@ export function melSpectrogram(wav: Float32Array): MelSpectrogram {
       out[t * nMels + m] = normalize(db);
     }
   }
+  fft.dispose(); // the plan lives on KISS FFT's heap, not the JS heap
   return { frames, bands: nMels, data: out };
 }
 

@@ -1,0 +1,20 @@
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import fastifyStatic from "@fastify/static";
+import type { FastifyInstance } from "fastify";
+
+const webDir = fileURLToPath(new URL("../../web/", import.meta.url));
+// The page parses Server-Sent Events with the same library the CLI uses (its ESM build).
+const eventsourceParser = createRequire(import.meta.url)
+  .resolve("eventsource-parser")
+  .replace(/index\.cjs$/, "index.js");
+
+/** The web page: `/` and its assets under `/ui/`. It signs in with an API key like any client. */
+export async function registerWeb(app: FastifyInstance): Promise<void> {
+  await app.register(fastifyStatic, { root: webDir, prefix: "/ui/", index: false });
+  app.get("/", { schema: { hide: true } }, (_req, reply) => reply.sendFile("index.html"));
+  app.get("/ui/vendor/eventsource-parser.js", { schema: { hide: true } }, (_req, reply) =>
+    reply.type("text/javascript; charset=utf-8").send(fs.createReadStream(eventsourceParser)),
+  );
+}

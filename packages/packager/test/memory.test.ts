@@ -1,0 +1,78 @@
+import fs from "node:fs";
+import { createRedis, createS3, ensureBucket, Ledger, PackageStore } from "@mediaq/shared";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
+import { makeLargeBatch, requestPackage, spawnPackager, waitForPackage } from "./package-fixtures.ts";
+
+const MB = 1024 * 1024;
+/** Peak RSS growth allowed while packaging, whatever the package's size. */
+const RSS_GROWTH_BOUND = Number(process.env.PACKAGER_RSS_BOUND_MB ?? 0) * MB || 0;
+const OUTPUTS = 20;
+const OUTPUT_SIZE = 20 * MB;
+
+/** VmRSS / VmHWM (peak) of a Linux process, in bytes. */
+function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string) => Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1]) * 1024;
+  return { rss: kb("VmRSS"), peak: kb("VmHWM") };
+}
+
+describe("packager memory", () => {
+  let infra: TestInfra;
+  beforeAll(async () => {
+    infra = await startInfra();
+  });
+  afterAll(async () => infra?.stop());
+
+  it("keeps peak RSS growth under its bound while packaging ten times that many bytes", async () => {
+    const s3 = createS3(infra.config);
+    const bucket = infra.config.S3_BUCKET;
+    await ensureBucket(s3, bucket);
+    const redis = createRedis(infra.config);
+    const store = new PackageStore(redis);
+    const ledger = new Ledger(redis);
+    const batch = await makeLargeBatch(
+      { ledger, s3, bucket, tenant: "t-mem" },
+      Array.from({ length: OUTPUTS }, (_, i) => ({ name: `clip-${i}`, size: OUTPUT_SIZE })),
+    );
+    const warmUp = await makeLargeBatch({ ledger, s3, bucket, tenant: "t-mem" }, [
+      { name: "w-0", size: OUTPUT_SIZE },
+      { name: "w-1", size: OUTPUT_SIZE },
+    ]);
+    const ask = (b: typeof batch) =>
+      requestPackage(
+        { store, config: infra.config, tenant: "t-mem" },
+        { batchId: b.batchId, items: b.items.map((i) => ({ ...i, data: Buffer.from(i.sha256) })) },
+        100 * MB,
+      );
+    const { child, started } = spawnPackager({ ...infra.env, ...(process.env.MEMX ? { PACKAGE_PART_CONCURRENCY: process.env.MEMX } : {}) });
+    try {
+      await started;
+      const pid = child.pid as number;
+      // A small package first loads every code path (SDK, archiver, BullMQ) and sizes the
+      // heap; then the peak is reset (clear_refs 5), so what follows is the package's cost.
+      expect((await waitForPackage(store, (await ask(warmUp)).id, 60_000)).state).toBe("ready");
+      const warm = memoryOf(pid);
+      fs.writeFileSync(`/proc/${pid}/clear_refs`, "5");
+      const idle = memoryOf(pid);
+      expect(idle.peak).toBeLessThanOrEqual(warm.peak);
+      const requested = await ask(batch);
+      const record = await waitForPackage(store, requested.id, 120_000);
+      expect(record.error).toBeUndefined();
+      expect(record.state).toBe("ready");
+      const end = memoryOf(child.pid as number);
+      const growth = end.peak - idle.rss;
+      const total = record.parts.reduce((s, p) => s + p.size, 0);
+      console.log(
+        `packager RSS: after warm-up ${(warm.rss / MB).toFixed(0)} MB (peak ${(warm.peak / MB).toFixed(0)} MB), reset to ${(idle.rss / MB).toFixed(0)} MB, peak ${(end.peak / MB).toFixed(0)} MB, ` +
+          `growth ${(growth / MB).toFixed(0)} MB while packaging ${(total / MB).toFixed(0)} MB in ${record.parts.length} parts`,
+      );
+      expect(total).toBeGreaterThan(OUTPUTS * OUTPUT_SIZE);
+      if (RSS_GROWTH_BOUND) expect(growth).toBeLessThan(RSS_GROWTH_BOUND);
+    } finally {
+      child.kill("SIGKILL");
+      await redis.quit();
+      s3.destroy();
+    }
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * ONNX models for tests and benchmarks, built with the same protobuf schema as the demo:
+ * - fixed-cost: the demo model plus a stack of MatMul+Tanh layers whose result is multiplied
+ *   by zero and added to the output. Output equals the demo's; each session.run costs about
+ *   layers * 2 * size^3 flops, independent of the batch, so inference time is predictable.
+ * - mismatched: a valid ONNX model whose signature is not Wav2Lip's (image in, image out).
+ */
+import { DataType } from "./onnx-schema.ts";
+import { demoGraph, encodeModel } from "./make-demo-model.ts";
+
+function floatTensor(name: string, dims: number[], values: Float32Array) {
+  return {
+    name,
+    dims,
+    data_type: DataType.FLOAT,
+    raw_data: Buffer.from(values.buffer, values.byteOffset, values.byteLength),
+  };
+}
+
+function int64Tensor(name: string, values: number[]) {
+  const data = BigInt64Array.from(values.map(BigInt));
+  return { name, dims: [values.length], data_type: DataType.INT64, raw_data: Buffer.from(data.buffer) };
+}
+
+const node = (op_type: string, input: string[], output: string, attribute: object[] = []) => ({
+  op_type,
+  input,
+  output: [output],
+  name: output,
+  attribute,
+});
+
+export function buildFixedCostModel(o: { size: number; layers: number }): Uint8Array {
+  const graph = demoGraph();
+  const last = graph.node.find((n) => n.output[0] === "output");
+  if (!last) throw new Error("demo graph has no node writing 'output'");
+  last.output = ["demo_output"];
+  last.name = "demo_output";
+  // A deterministic, well-conditioned weight: Tanh keeps every layer bounded.
+  const w = new Float32Array(o.size * o.size);
+  for (let i = 0; i < w.length; i++) w[i] = (((i * 2654435761) % 1000) / 1000 - 0.5) / Math.sqrt(o.size);
+  graph.initializer.push(
+    floatTensor("cost_weight", [o.size, o.size], w) as never,
+    int64Tensor("cost_shape", [o.size, o.size]) as never,
+  );
+  // The stack depends on the input (mel), so ONNX Runtime cannot fold it away at load time.
+  const nodes = [
+    node("ReduceMean", ["mel"], "cost_seed", [{ name: "keepdims", i: 0, type: 2 }]),
+    node("Expand", ["cost_seed", "cost_shape"], "cost_0"),
+  ];
+  for (let l = 0; l < o.layers; l++) {
+    nodes.push(node("MatMul", [`cost_${l}`, "cost_weight"], `cost_mm_${l}`));
+    nodes.push(node("Tanh", [`cost_mm_${l}`], `cost_${l + 1}`));
+  }
+  nodes.push(
+    node("ReduceMean", [`cost_${o.layers}`], "cost_mean", [{ name: "keepdims", i: 0, type: 2 }]),
+    node("Mul", ["cost_mean", "zero"], "cost_nothing"),
+    node("Add", ["demo_output", "cost_nothing"], "output"),
+  );
+  graph.node.push(...(nodes as never[]));
+  graph.name = `fixed-cost-wav2lip-${o.size}x${o.layers}`;
+  return encodeModel(graph);
+}
+
+/** A valid ONNX model with an image signature ([B,3,64,64] -> [B,3,64,64]), not Wav2Lip's. */
+export function buildMismatchedModel(): Uint8Array {
+  const type = (dims: (number | string)[]) => ({
+    tensor_type: {
+      elem_type: DataType.FLOAT,
+      shape: { dim: dims.map((d) => (typeof d === "number" ? { dim_value: d } : { dim_param: d })) },
+    },
+  });
+  return encodeModel({
+    name: "not-wav2lip",
+    input: [{ name: "image", type: type(["batch", 3, 64, 64]) }],
+    output: [{ name: "restored", type: type(["batch", 3, 64, 64]) }],
+    node: [node("Identity", ["image"], "restored")],
+  });
+}

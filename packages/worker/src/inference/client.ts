@@ -1,0 +1,103 @@
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { MelSpectrogram } from "../audio/mel.ts";
+import type { FrameBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
+import { BadInputError } from "../errors.ts";
+import type { BatchContext, ExecutionProvider, LoadReply, RunReply, ThreadReply, ThreadRequest } from "./protocol.ts";
+
+type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
+
+// The thread runs the TypeScript sources like the rest of the service: through tsx's loader,
+// given explicitly so it works under `node --import tsx`, the tsx CLI and vitest alike.
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+const THREAD_FILE = new URL("./thread.ts", import.meta.url);
+
+/**
+ * The main thread's side of the inference thread: one per worker process. Requests are
+ * answered in order; frames travel as transferred ArrayBuffers (no copy), mel as shared memory.
+ */
+export class InferenceThread {
+  private worker?: Worker;
+  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private nextId = 1;
+  /** Called when the thread died: sessions it held are gone. */
+  onExit?: () => void;
+
+  private start(): Worker {
+    const worker = new Worker(THREAD_FILE, { execArgv: ["--import", TSX_LOADER] });
+    worker.on("message", (reply: ThreadReply) => {
+      const waiter = this.pending.get(reply.id);
+      if (!waiter) return;
+      this.pending.delete(reply.id);
+      if (reply.ok) waiter.resolve(reply.value);
+      else
+        waiter.reject(
+          reply.error.name === "BadInputError"
+            ? new BadInputError(reply.error.message)
+            : Object.assign(new Error(reply.error.message), { name: reply.error.name }),
+        );
+    });
+    const fail = (err: Error) => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const waiter of this.pending.values()) waiter.reject(err);
+      this.pending.clear();
+      this.onExit?.();
+    };
+    worker.on("error", (err) => fail(new Error(`inference thread failed: ${err.message}`)));
+    worker.on("exit", (code) => fail(new Error(`inference thread exited (code ${code})`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  private request<T>(msg: Request, transfer: ArrayBuffer[] = []): Promise<T> {
+    const worker = this.worker ?? this.start();
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.postMessage({ ...msg, id }, transfer);
+    });
+  }
+
+  load(o: { model: string; file: string; label: string; provider: ExecutionProvider; deviceId: number }) {
+    return this.request<LoadReply>({ type: "load", ...o });
+  }
+
+  /** Runs one batch; returns the frames with the prediction pasted in (new Buffers; the inputs are consumed). */
+  async run(model: string, binding: Wav2LipBinding, batch: FrameBatch, ctx: BatchContext) {
+    // A frame that owns its whole ArrayBuffer moves to the thread; one that shares a buffer
+    // (Node's small-Buffer pool) is copied, since detaching the pool would break other Buffers.
+    const frames = batch.frames.map((f) =>
+      f.byteOffset === 0 && f.byteLength === f.buffer.byteLength && f.buffer instanceof ArrayBuffer
+        ? f
+        : new Uint8Array(f),
+    );
+    const reply = await this.request<RunReply>(
+      { type: "run", model, binding, frames, firstIndex: batch.firstIndex, ctx },
+      frames.map((f) => f.buffer as ArrayBuffer),
+    );
+    return {
+      frames: reply.frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)),
+      runSeconds: reply.runSeconds,
+    };
+  }
+
+  async release(model?: string): Promise<void> {
+    if (this.worker) await this.request({ type: "release", model });
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    await this.release().catch(() => {});
+    this.worker = undefined;
+    await worker.terminate();
+  }
+}
+
+/** A copy of the mel spectrogram in shared memory, so each batch message shares it instead of copying it. */
+export function shareMel(mel: MelSpectrogram): MelSpectrogram {
+  const data = new Float32Array(new SharedArrayBuffer(mel.data.byteLength));
+  data.set(mel.data);
+  return { ...mel, data };
+}

@@ -1,0 +1,54 @@
+import type { InferenceSession } from "onnxruntime-node";
+import type { MelSpectrogram } from "../audio/mel.ts";
+import type { Rect } from "../adapters/image.ts";
+import type { Wav2LipBinding } from "../adapters/wav2lip.ts";
+
+/** Messages between the main thread (client.ts) and the inference thread (thread.ts). */
+export type ExecutionProvider = "cpu" | "cuda" | "auto";
+
+export interface BatchContext {
+  /** Backed by a SharedArrayBuffer, so posting it per batch copies nothing. */
+  mel: MelSpectrogram;
+  fps: number;
+  rect: Rect;
+  width: number;
+  height: number;
+}
+
+export type ThreadRequest =
+  | {
+      type: "load";
+      id: number;
+      model: string;
+      file: string;
+      label: string;
+      provider: ExecutionProvider;
+      deviceId: number;
+    }
+  | {
+      type: "run";
+      id: number;
+      model: string;
+      binding: Wav2LipBinding;
+      frames: Uint8Array[];
+      firstIndex: number;
+      ctx: BatchContext;
+    }
+  | { type: "release"; id: number; model?: string };
+
+export interface LoadReply {
+  inputMetadata: readonly InferenceSession.ValueMetadata[];
+  outputMetadata: readonly InferenceSession.ValueMetadata[];
+  /** Set when ORT_EXECUTION_PROVIDER=auto could not use CUDA and fell back to CPU. */
+  fellBackToCpu?: string;
+}
+
+export interface RunReply {
+  frames: Uint8Array[];
+  /** Seconds inside session.run (the part that holds the card). */
+  runSeconds: number;
+}
+
+export type ThreadReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: { name: string; message: string } };

@@ -1,0 +1,90 @@
+/**
+ * The inference thread: owns the ONNX Runtime sessions and does each batch's CPU-heavy work
+ * (crop/resize, session.run, paste back). onnxruntime-node's session.run is synchronous on
+ * the calling thread, so running it here keeps the main thread's event loop free for
+ * BullMQ's lock renewal, progress and metrics during minutes-long jobs.
+ */
+import { parentPort } from "node:worker_threads";
+import { InferenceSession } from "onnxruntime-node";
+import { runWav2LipBatch } from "../adapters/wav2lip.ts";
+import type { LoadReply, RunReply, ThreadReply, ThreadRequest } from "./protocol.ts";
+
+if (!parentPort) throw new Error("inference/thread.ts runs as a worker thread (see inference/client.ts)");
+const port = parentPort;
+const sessions = new Map<string, InferenceSession>();
+
+async function load(msg: Extract<ThreadRequest, { type: "load" }>): Promise<LoadReply> {
+  let session = sessions.get(msg.model);
+  let fellBackToCpu: string | undefined;
+  if (!session) {
+    if (msg.provider !== "cpu") {
+      try {
+        session = await InferenceSession.create(msg.file, {
+          executionProviders: [{ name: "cuda", deviceId: msg.deviceId }],
+        });
+      } catch (err) {
+        const detail = (err as Error).message.split("\n")[0];
+        if (msg.provider === "cuda")
+          throw new Error(`CUDA execution provider unavailable for ${msg.label} on device ${msg.deviceId}: ${detail}`);
+        fellBackToCpu = detail;
+      }
+    }
+    if (!session) {
+      try {
+        session = await InferenceSession.create(msg.file, { executionProviders: ["cpu"] });
+      } catch (err) {
+        const detail = (err as Error).message.split("\n")[0];
+        throw Object.assign(
+          new Error(`${msg.label} could not be loaded by onnxruntime (is it an ONNX model?): ${detail}`),
+          { name: "BadInputError" },
+        );
+      }
+    }
+    sessions.set(msg.model, session);
+  }
+  return { inputMetadata: session.inputMetadata, outputMetadata: session.outputMetadata, fellBackToCpu };
+}
+
+async function run(msg: Extract<ThreadRequest, { type: "run" }>): Promise<RunReply> {
+  const session = sessions.get(msg.model);
+  if (!session) throw new Error(`model ${msg.model.slice(0, 12)} is not loaded in the inference thread`);
+  let runSeconds = 0;
+  // Times only session.run: the part that occupies the card.
+  const timed = {
+    run: async (...args: Parameters<InferenceSession["run"]>) => {
+      const started = performance.now();
+      try {
+        return await session.run(...args);
+      } finally {
+        runSeconds += (performance.now() - started) / 1000;
+      }
+    },
+  } as unknown as InferenceSession;
+  await runWav2LipBatch(timed, msg.binding, { frames: msg.frames, firstIndex: msg.firstIndex }, msg.ctx);
+  return { frames: msg.frames, runSeconds };
+}
+
+async function release(model?: string): Promise<void> {
+  const names = model ? [model] : [...sessions.keys()];
+  for (const name of names) {
+    await sessions.get(name)?.release();
+    sessions.delete(name);
+  }
+}
+
+port.on("message", async (msg: ThreadRequest) => {
+  try {
+    let value: unknown;
+    let transfer: ArrayBuffer[] = [];
+    if (msg.type === "load") value = await load(msg);
+    else if (msg.type === "run") {
+      const reply = await run(msg);
+      value = reply;
+      transfer = reply.frames.map((f) => f.buffer as ArrayBuffer);
+    } else await release(msg.model);
+    port.postMessage({ id: msg.id, ok: true, value } satisfies ThreadReply, transfer);
+  } catch (err) {
+    const e = err as Error;
+    port.postMessage({ id: msg.id, ok: false, error: { name: e.name, message: e.message } } satisfies ThreadReply);
+  }
+});
