@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { ApiDeps } from "./deps.ts";
+import { registerAdmin } from "./plugins/admin.ts";
 import { registerAuth } from "./plugins/auth.ts";
 import { registerDocs } from "./plugins/docs.ts";
 import { registerProblemHandlers } from "./plugins/errors.ts";
@@ -31,6 +32,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   registerMetrics(app, deps);
   registerHealth(app, deps);
   await registerWeb(app);
+  await registerAdmin(app, deps);
 
   await app.register(
     async (v1) => {

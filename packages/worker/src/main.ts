@@ -2,6 +2,7 @@ import { createLogger, loadConfig } from "@mediaq/shared";
 import { z } from "zod";
 import { startWorker } from "./index.ts";
 import { removeOwnScratch } from "./scratch.ts";
+import { loadWorkerSettings } from "./settings.ts";
 
 // Worker-only settings (the shared schema holds the ones every service reads).
 const workerEnv = z.object({
@@ -24,7 +25,14 @@ const handle = await startWorker(config, {
   handBackAfterMs: env.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
   lockDurationMs: env.WORKER_LOCK_DURATION_MS,
   stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
+  ...prefetchAndDisk(),
 });
+
+/** WORKER_PREFETCH and WORKER_DISK_CHECK_SECONDS (settings.ts). */
+function prefetchAndDisk() {
+  const s = loadWorkerSettings();
+  return { prefetch: s.WORKER_PREFETCH, diskCheckMs: s.WORKER_DISK_CHECK_SECONDS * 1000 };
+}
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {
@@ -38,7 +46,8 @@ async function stop(signal: string): Promise<void> {
   log.info({ signal }, "stopping: no new jobs; finishing or handing back the current one");
   try {
     await handle.close();
-    const removed = await removeOwnScratch(config.CACHE_ROOT);
+    // AUTO_CLEAR_CACHE=false keeps scratch directories for debugging.
+    const removed = config.AUTO_CLEAR_CACHE ? await removeOwnScratch(config.CACHE_ROOT) : 0;
     if (removed) log.info({ removed }, "removed scratch directories");
   } catch (err) {
     log.error({ err }, "error while stopping");

@@ -7,13 +7,10 @@ const bool = z
 /**
  * Worker-only settings (the shared schema in @mediaq/shared holds the ones every service
  * reads, including CACHE_ROOT, CACHE_TTL_SECONDS, CACHE_SWEEP_INTERVAL_SECONDS,
- * AUTO_CLEAR_CACHE, MIN_FREE_DISK_BYTES, ORT_EXECUTION_PROVIDER and GPU_DEVICE_ID).
+ * AUTO_CLEAR_CACHE, MIN_FREE_DISK_BYTES, ORT_EXECUTION_PROVIDER and GPU_DEVICE_ID; main.ts reads
+ * the shutdown/lock ones).
  */
 export const workerSettingsSchema = z.object({
-  /** Overrides METRICS_PORT for the worker (handy when a packager runs on the same host). */
-  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-  /** On SIGTERM, how long the current job may keep running before it is handed back. */
-  WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(30),
   /**
    * Let the next job fetch, probe and decode its audio while the current one holds the card
    * (two jobs active per process, the inference section still one at a time).

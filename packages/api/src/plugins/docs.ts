@@ -7,6 +7,7 @@ import { jsonSchemaTransform } from "fastify-type-provider-zod";
 export async function registerDocs(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
+      openapi: "3.1.0",
       info: { title: "mediaq API", version: "1", description: "Batch lip-sync jobs over a queue; see DESIGN.md." },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: [{ bearer: [] }],

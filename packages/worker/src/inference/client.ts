@@ -8,10 +8,15 @@ import type { BatchContext, ExecutionProvider, LoadReply, RunReply, ThreadReply,
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
-// The thread runs the TypeScript sources like the rest of the service: through tsx's loader,
-// given explicitly so it works under `node --import tsx`, the tsx CLI and vitest alike.
+// The thread runs the TypeScript sources like the rest of the service, through tsx. Node 20
+// does not apply `--import tsx` hooks to a worker's entry file, so a tiny JS bootstrap
+// imports tsx's loader (what `--import tsx` runs) first and then thread.ts. Works under
+// `node --import tsx`, the tsx CLI and vitest alike.
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-const THREAD_FILE = new URL("./thread.ts", import.meta.url);
+const THREAD_FILE = new URL("./thread.ts", import.meta.url).href;
+const BOOTSTRAP = `import(${JSON.stringify(TSX_LOADER)})
+  .then(() => import(${JSON.stringify(THREAD_FILE)}))
+  .catch((err) => { setImmediate(() => { throw err; }); });`;
 
 /**
  * The main thread's side of the inference thread: one per worker process. Requests are
@@ -25,7 +30,7 @@ export class InferenceThread {
   onExit?: () => void;
 
   private start(): Worker {
-    const worker = new Worker(THREAD_FILE, { execArgv: ["--import", TSX_LOADER] });
+    const worker = new Worker(BOOTSTRAP, { eval: true, execArgv: [] });
     worker.on("message", (reply: ThreadReply) => {
       const waiter = this.pending.get(reply.id);
       if (!waiter) return;
