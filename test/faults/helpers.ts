@@ -24,7 +24,6 @@ import {
   sha256Hex,
 } from "@mediaq/shared";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { startInfra, type TestInfra } from "../harness/infra.ts";
 import { makeAudio, makeVideo } from "../harness/media.ts";
 
@@ -34,6 +33,8 @@ import { makeAudio, makeVideo } from "../harness/media.ts";
  * child processes that the tests SIGKILL. Work actually done is counted by the worker
  * itself: redisKeys.inferenceRuns overall, and the `runs` field of each job key's ledger hash.
  */
+
+type Redis = ReturnType<typeof createRedis>;
 
 export const TENANT = "faults";
 const WORKER_MAIN = fileURLToPath(import.meta.resolve("@mediaq/worker/main"));
@@ -69,9 +70,14 @@ export interface FaultStack {
   /** Environment for worker children. */
   workerEnv: Record<string, string>;
   spawnWorker(name?: string, env?: Record<string, string>): Promise<WorkerProcess>;
+  /** SIGKILLs every worker started so far. */
+  killWorkers(): Promise<void>;
   /** Creates a batch and queues its work the way the API does (every pending job key is offered). */
   submit(items: ItemSpec[]): Promise<{ batchId: string; items: BatchItem[] }>;
-  waitDone(batchId: string, timeoutMs?: number): Promise<{ pending: number; running: number; succeeded: number; failed: number }>;
+  waitDone(
+    batchId: string,
+    timeoutMs?: number,
+  ): Promise<{ pending: number; running: number; succeeded: number; failed: number }>;
   views(batchId: string): Promise<ItemView[]>;
   /** Inference runs in total (redisKeys.inferenceRuns). */
   runs(): Promise<number>;
@@ -94,8 +100,12 @@ export async function startFaultStack(
   await ensureBucket(s3, infra.config.S3_BUCKET);
   const redis = createRedis(infra.config);
   const queueRedis = createRedis(infra.config);
+  // These connections ride out crashRedis(); ioredis reconnects and reports the refused
+  // connections as errors meanwhile, which are expected here.
+  for (const c of [redis, queueRedis]) c.on("error", () => undefined);
   const ledger = new Ledger(redis);
   const queue = createInferenceQueue(queueRedis, infra.config);
+  queue.on("error", () => undefined);
   let embeddedRedis = infra.redis as EmbeddedRedis;
   const workers: WorkerProcess[] = [];
 
@@ -158,6 +168,10 @@ export async function startFaultStack(
         await sleep(25);
       }
       return worker;
+    },
+
+    async killWorkers() {
+      await Promise.all(workers.map((w) => w.kill()));
     },
 
     async submit(specs) {
@@ -242,8 +256,10 @@ export async function startFaultStack(
           throw new Error(
             `item ${view.name}: result ${result.sha256}/${result.size}, object ${actual}/${bytes.length}, metadata ${head?.Metadata?.sha256}`,
           );
-        if (head?.Metadata?.jobkey !== view.jobKey) throw new Error(`item ${view.name}: metadata names another job key`);
-        if (view.output?.sha256 !== actual) throw new Error(`item ${view.name}: item view shows ${view.output?.sha256}`);
+        if (head?.Metadata?.jobkey !== view.jobKey)
+          throw new Error(`item ${view.name}: metadata names another job key`);
+        if (view.output?.sha256 !== actual)
+          throw new Error(`item ${view.name}: item view shows ${view.output?.sha256}`);
       }
     },
 
@@ -269,7 +285,11 @@ export async function startFaultStack(
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until check() is truthy; returns its value. */
-export async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

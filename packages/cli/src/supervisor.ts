@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import path from "node:path";
 import type { Managed } from "./embedded/process.ts";
 import { spawnService } from "./dev-stack.ts";
 
@@ -7,14 +8,19 @@ export function parseGpus(spec: string): number[] {
   if (spec === "all") {
     try {
       const out = execFileSync("nvidia-smi", ["--query-gpu=index", "--format=csv,noheader"], { encoding: "utf8" });
-      const cards = out.split("\n").map((l) => l.trim()).filter(Boolean).map(Number);
+      const cards = out
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .map(Number);
       return cards.length > 0 ? cards : [0];
     } catch {
       return [0];
     }
   }
   const cards = spec.split(",").map((s) => Number(s.trim()));
-  if (cards.some((c) => !Number.isInteger(c) || c < 0)) throw new Error(`--gpus: expected "all" or card numbers like 0,1; got "${spec}"`);
+  if (cards.some((c) => !Number.isInteger(c) || c < 0))
+    throw new Error(`--gpus: expected "all" or card numbers like 0,1; got "${spec}"`);
   return [...new Set(cards)];
 }
 
@@ -27,6 +33,8 @@ export interface SupervisorOptions {
   healthyAfterMs?: number;
   env?: Record<string, string>;
   log?: (line: string) => void;
+  /** Children's output: this terminal (default) or one file per card, <logDir>/worker-<card>.log. */
+  logDir?: string;
 }
 
 /**
@@ -40,7 +48,12 @@ export function superviseWorkers(o: SupervisorOptions): { stop(): Promise<void>;
   const current = new Map<number, Managed>();
   const start = (card: number, crashes: number) => {
     const startedAt = Date.now();
-    const child = spawnService("worker", { ...o.env, GPU_DEVICE_ID: String(card), CUDA_VISIBLE_DEVICES: String(card) }, "inherit");
+    const output = o.logDir ? { logFile: path.join(o.logDir, `worker-${card}.log`) } : "inherit";
+    const child = spawnService(
+      "worker",
+      { ...o.env, GPU_DEVICE_ID: String(card), CUDA_VISIBLE_DEVICES: String(card) },
+      output,
+    );
     current.set(card, child);
     child.child.once("exit", (code, signal) => {
       if (stopping) return;

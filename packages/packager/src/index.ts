@@ -71,7 +71,10 @@ export function startPackager(
       } catch (err) {
         if ((err as Error).name === "WaitingChildrenError") throw err;
         const final = (err as Error).name === "UnrecoverableError" || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-        logger.error({ packageId: job.data.packageId, err, attempt: job.attemptsMade + 1, final }, "package job failed");
+        logger.error(
+          { packageId: job.data.packageId, err, attempt: job.attemptsMade + 1, final },
+          "package job failed",
+        );
         // Until the last attempt the record stays "building"; BullMQ retries with backoff.
         if (final) await markFailed(base, job.data.packageId, err instanceof Error ? err.message : String(err));
         throw err;

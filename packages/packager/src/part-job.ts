@@ -3,13 +3,7 @@ import { headObject, type Ledger, type Logger, type PackageStore } from "@mediaq
 import { type Job, UnrecoverableError } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import {
-  type BuiltPart,
-  builtPart,
-  countBuildStart,
-  loadManifest,
-  rememberBuiltPart,
-} from "./package-state.ts";
+import { type BuiltPart, builtPart, countBuildStart, loadManifest, rememberBuiltPart } from "./package-state.ts";
 import { PartProgress, publishPackage } from "./progress.ts";
 import { buildPart } from "./zip-part.ts";
 

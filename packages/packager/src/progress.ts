@@ -15,7 +15,9 @@ export interface ProgressTarget {
 /** Publishes a package's state and bytes on the batch's event stream. */
 export function publishPackage(
   t: Pick<ProgressTarget, "ledger" | "batchId" | "packageId" | "totalBytes">,
-  state: PackageState, bytes: number): Promise<void> {
+  state: PackageState,
+  bytes: number,
+): Promise<void> {
   return t.ledger.publish([t.batchId], {
     type: "package",
     packageId: t.packageId,

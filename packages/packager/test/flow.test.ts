@@ -105,10 +105,10 @@ describe("packager flow: parts as child jobs", () => {
         redis.hgetall(packageStateKeys.builders(id)),
         redis.hgetall(packageStateKeys.parts(id)),
       ]);
-      for (const [part, by] of Object.entries(builders)) {
-        seen.add(by.split(":")[1] as string);
-        if (by.endsWith(`:${killedPid}`) && !done[part]) killedPart = part;
-      }
+      for (const by of Object.values(builders)) seen.add(by.split(":")[1] as string);
+      // Kill once both processes have built, while the child holds an unfinished part.
+      if (seen.size === 2)
+        killedPart = Object.entries(builders).find(([part, by]) => by.endsWith(`:${killedPid}`) && !done[part])?.[0];
       if (killedPart) a.child.kill("SIGKILL");
       else await new Promise((r) => setTimeout(r, 5));
     }
@@ -166,9 +166,13 @@ describe("packager flow: parts as child jobs", () => {
       { name: "later", size: 6 * KB },
       { name: "kept-b", size: 7 * KB },
     ]);
-    const requested = await requestPackage({ store, config: infra.config, tenant: TENANT }, batch, 64 * MB, 3600_000, [
-      0, 2,
-    ]);
+    const requested = await requestPackage(
+      { store, config: infra.config, tenant: TENANT },
+      batch,
+      64 * MB,
+      3600_000,
+      [0, 2],
+    );
     const record = await waitForPackage(store, requested.id);
     expect(record.state).toBe("ready");
     expect(record.parts.flatMap((p) => p.items)).toEqual([0, 2]);

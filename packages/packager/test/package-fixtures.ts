@@ -195,7 +195,6 @@ export function spawnPackager(env: Record<string, string>): { child: ChildProces
   return { child, started };
 }
 
-
 /**
  * Output bytes made on the fly: a 1 MiB pseudo-random block, varied per MiB, so a big
  * output never sits in memory and misplaced chunks would not go unnoticed.
@@ -240,7 +239,13 @@ export async function makeLargeBatch(
     await o.ledger.transition(f.jobKey, "running");
     const key = objectKeys.output(f.jobKey, OUTPUT_FILE);
     const hashing = new HashingStream();
-    const uploaded = putStream(o.s3, { bucket: o.bucket, key, body: hashing, contentType: "video/mp4", partSize: 64 * 1024 ** 2 });
+    const uploaded = putStream(o.s3, {
+      bucket: o.bucket,
+      key,
+      body: hashing,
+      contentType: "video/mp4",
+      partSize: 64 * 1024 ** 2,
+    });
     await pipeline(generatedBytes(f.size, i), hashing);
     await uploaded;
     f.sha256 = hashing.digest();

@@ -5,6 +5,7 @@
  *   layers * 2 * size^3 flops, independent of the batch, so inference time is predictable.
  * - mismatched: a valid ONNX model whose signature is not Wav2Lip's (image in, image out).
  */
+import { InferenceSession, Tensor } from "onnxruntime-node";
 import { DataType } from "./onnx-schema.ts";
 import { demoGraph, encodeModel } from "./make-demo-model.ts";
 
@@ -76,4 +77,23 @@ export function buildMismatchedModel(): Uint8Array {
     output: [{ name: "restored", type: type(["batch", 3, 64, 64]) }],
     node: [node("Identity", ["image"], "restored")],
   });
+}
+
+/**
+ * A fixed-cost model whose session.run takes about targetMs on this machine: times a small
+ * stack, then scales the layer count (machines differ by several times in speed).
+ */
+export async function calibratedFixedCostModel(targetMs: number, size = 256): Promise<Uint8Array> {
+  const probeLayers = 20;
+  const session = await InferenceSession.create(buildFixedCostModel({ size, layers: probeLayers }));
+  const feeds = {
+    mel: new Tensor("float32", new Float32Array(80 * 16).fill(0.5), [1, 1, 80, 16]),
+    face: new Tensor("float32", new Float32Array(6 * 96 * 96).fill(0.5), [1, 6, 96, 96]),
+  };
+  await session.run(feeds); // warm-up
+  const started = performance.now();
+  for (let i = 0; i < 3; i++) await session.run(feeds);
+  const perLayer = (performance.now() - started) / 3 / probeLayers;
+  await session.release();
+  return buildFixedCostModel({ size, layers: Math.max(1, Math.round(targetMs / perLayer)) });
 }

@@ -235,6 +235,8 @@ describe("inference worker", () => {
     expect(views[3]?.error).toMatch(/face box \[150, 100, 40, 40\].*outside the 160x120 video frame/);
     for (const i of [0, 2, 3]) {
       const job = await queue.getJob(items[i]?.jobKey as string);
+      // The ledger records the failure just before BullMQ moves the job to failed.
+      for (let t = 0; t < 50 && (await job?.getState()) !== "failed"; t++) await new Promise((r) => setTimeout(r, 50));
       expect(await job?.getState()).toBe("failed");
       expect(job?.attemptsMade).toBe(1); // JOB_ATTEMPTS is 2: UnrecoverableError skipped the retry
     }

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { MelSpectrogram } from "../audio/mel.ts";
 import type { FrameBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
@@ -9,14 +9,13 @@ import type { BatchContext, ExecutionProvider, LoadReply, RunReply, ThreadReply,
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
 // The thread runs the TypeScript sources like the rest of the service, through tsx. Node 20
-// does not apply `--import tsx` hooks to a worker's entry file, so a tiny JS bootstrap
-// imports tsx's loader (what `--import tsx` runs) first and then thread.ts. Works under
-// `node --import tsx`, the tsx CLI and vitest alike.
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-const THREAD_FILE = new URL("./thread.ts", import.meta.url).href;
-const BOOTSTRAP = `import(${JSON.stringify(TSX_LOADER)})
-  .then(() => import(${JSON.stringify(THREAD_FILE)}))
-  .catch((err) => { setImmediate(() => { throw err; }); });`;
+// does not apply ESM loader hooks (`--import tsx`) inside worker threads, so a tiny CommonJS
+// bootstrap installs tsx's require hook and requires thread.ts (tsx compiles it to CommonJS).
+// Works under `node --import tsx`, the tsx CLI and vitest alike.
+const TSX_CJS_API = createRequire(import.meta.url).resolve("tsx/cjs/api");
+const THREAD_FILE = fileURLToPath(new URL("./thread.ts", import.meta.url));
+const BOOTSTRAP = `require(${JSON.stringify(TSX_CJS_API)}).register();
+require(${JSON.stringify(THREAD_FILE)});`;
 
 /**
  * The main thread's side of the inference thread: one per worker process. Requests are

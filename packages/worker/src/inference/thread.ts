@@ -12,21 +12,26 @@ import type { LoadReply, RunReply, ThreadReply, ThreadRequest } from "./protocol
 if (!parentPort) throw new Error("inference/thread.ts runs as a worker thread (see inference/client.ts)");
 const port = parentPort;
 const sessions = new Map<string, InferenceSession>();
+// Once CUDA failed to load in this process it will not load later either: skip the attempt
+// (and ONNX Runtime's own error print) for every further model.
+let cudaUnavailable: string | undefined;
 
 async function load(msg: Extract<ThreadRequest, { type: "load" }>): Promise<LoadReply> {
   let session = sessions.get(msg.model);
   let fellBackToCpu: string | undefined;
   if (!session) {
-    if (msg.provider !== "cpu") {
+    if (msg.provider === "auto" && cudaUnavailable) fellBackToCpu = cudaUnavailable;
+    else if (msg.provider !== "cpu") {
       try {
         session = await InferenceSession.create(msg.file, {
           executionProviders: [{ name: "cuda", deviceId: msg.deviceId }],
+          logSeverityLevel: msg.provider === "auto" ? 4 : 2, // auto: our one warning says it
         });
       } catch (err) {
-        const detail = (err as Error).message.split("\n")[0];
+        const detail = (err as Error).message.split("\n")[0] ?? "unknown error";
         if (msg.provider === "cuda")
           throw new Error(`CUDA execution provider unavailable for ${msg.label} on device ${msg.deviceId}: ${detail}`);
-        fellBackToCpu = detail;
+        fellBackToCpu = cudaUnavailable = detail;
       }
     }
     if (!session) {

@@ -27,8 +27,13 @@ async function probeFile(file: string, label: string): Promise<FfprobeData> {
   try {
     return await ffprobe(file);
   } catch (err) {
-    const detail = lastLine(String((err as Error).message));
-    throw new BadInputError(`${label} is not a readable media file (ffprobe: ${detail})`);
+    // The scratch path means nothing to the person reading this; the input's label says which file.
+    const detail = lastLine(String((err as Error).message))
+      .replaceAll(`${file}: `, "")
+      .replaceAll(file, "the file");
+    throw new BadInputError(
+      `${label} is not a readable media file; truncated, corrupt or not audio/video? (ffprobe: ${detail})`,
+    );
   }
 }
 
@@ -53,6 +58,7 @@ export async function probeVideo(file: string, label: string, maxFramePixels: nu
   // Cover art in audio files shows up as a single-picture "video" stream; it is not video.
   const stream = data.streams.find((s) => s.codec_type === "video" && s.disposition?.attached_pic !== 1);
   if (!stream) throw new BadInputError(`${label} has no video stream (streams found: ${streamTypes(data)})`);
+  checkCodec(stream, label, "video");
   const width = Number(stream.width);
   const height = Number(stream.height);
   if (!(width > 0 && height > 0)) throw new BadInputError(`${label} has a video stream without a frame size`);
@@ -73,10 +79,20 @@ export async function probeAudio(file: string, label: string): Promise<AudioInfo
   const data = await probeFile(file, label);
   const stream = data.streams.find((s) => s.codec_type === "audio");
   if (!stream) throw new BadInputError(`${label} has no audio stream (streams found: ${streamTypes(data)})`);
+  checkCodec(stream, label, "audio");
   return {
     duration: Number(stream.duration) || Number(data.format.duration) || 0,
     sampleRate: Number(stream.sample_rate) || 0,
   };
+}
+
+/** ffprobe names a stream's codec "unknown" (or none) when this ffmpeg has no decoder for it. */
+function checkCodec(stream: FfprobeData["streams"][number], label: string, kind: string): void {
+  const codec = stream.codec_name;
+  if (!codec || codec === "unknown" || codec === "none")
+    throw new BadInputError(
+      `${label} has a ${kind} stream in a codec this ffmpeg cannot decode (codec tag ${stream.codec_tag_string ?? "?"}); convert it to e.g. ${kind === "video" ? "H.264 MP4" : "WAV or AAC"}`,
+    );
 }
 
 /** The face box must lie inside the frame; null means the whole frame. */

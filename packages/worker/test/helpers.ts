@@ -1,0 +1,135 @@
+import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import {
+  computeJobKey,
+  createInferenceQueue,
+  createRedis,
+  createS3,
+  enqueueInference,
+  ensureBucket,
+  type InferenceJob,
+  Ledger,
+  normalizeParams,
+  objectKeys,
+  putStream,
+  redisKeys,
+  sha256Hex,
+} from "@mediaq/shared";
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
+import { jobsRoot } from "../src/index.ts";
+
+const TENANT = "t1";
+
+export interface ItemSpec {
+  name: string;
+  video: string;
+  audio: string;
+  params?: unknown;
+}
+
+/** Real Redis + S3 (startInfra), a queue and a ledger, and helpers to submit items as the API does. */
+export async function startWorkerHarness(env: Record<string, string> = {}) {
+  const infra: TestInfra = await startInfra({ env });
+  const s3 = createS3(infra.config);
+  await ensureBucket(s3, infra.config.S3_BUCKET);
+  const redis: Redis = createRedis(infra.config);
+  const ledger = new Ledger(redis);
+  const queueRedis = createRedis(infra.config);
+  const queue: Queue<InferenceJob> = createInferenceQueue(queueRedis, infra.config);
+
+  const putBlob = async (bytes: Buffer): Promise<string> => {
+    const sha = sha256Hex(bytes);
+    await putStream(s3, { bucket: infra.config.S3_BUCKET, key: objectKeys.blob(sha), body: bytes });
+    return sha;
+  };
+  const putFile = (file: string) => putBlob(fs.readFileSync(file));
+
+  const submit = async (model: string, items: ItemSpec[]) => {
+    const batchId = randomUUID();
+    await ledger.createBatch({
+      id: batchId,
+      tenant: TENANT,
+      model,
+      adapter: "wav2lip",
+      params: {},
+      createdAt: new Date().toISOString(),
+    });
+    const batchItems = items.map((i) => {
+      const params = normalizeParams("wav2lip", i.params);
+      const inputs = { video: i.video, audio: i.audio };
+      return {
+        name: i.name,
+        inputs,
+        params,
+        jobKey: computeJobKey({ scope: TENANT, modelSha256: model, adapter: "wav2lip", inputs, params }),
+      };
+    });
+    const { states } = await ledger.appendItems(batchId, batchItems);
+    await enqueueInference(
+      queue,
+      batchItems
+        .filter((_, i) => states[i]?.enqueue)
+        .map((i) => ({
+          jobKey: i.jobKey,
+          tenant: TENANT,
+          model: { sha256: model, adapter: "wav2lip" as const },
+          inputs: i.inputs,
+          params: i.params,
+        })),
+    );
+    return { batchId, items: batchItems };
+  };
+
+  const waitDone = async (batchId: string, timeoutMs = 60_000) => {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const counts = await ledger.counts(batchId);
+      if (counts.pending + counts.running === 0) return counts;
+      if (Date.now() > until) throw new Error(`batch ${batchId} not done: ${JSON.stringify(counts)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  const runs = async () => Number((await redis.get(redisKeys.inferenceRuns)) ?? 0);
+  const scratchDir = jobsRoot(infra.config.CACHE_ROOT);
+  const scratchEntries = () => (fs.existsSync(scratchDir) ? fs.readdirSync(scratchDir) : []);
+  /** Bytes held under CACHE_ROOT/jobs (all job scratch directories). */
+  const scratchBytes = (dir = scratchDir): number =>
+    fs.existsSync(dir)
+      ? fs.readdirSync(dir, { withFileTypes: true }).reduce((sum, e) => {
+          const p = path.join(dir, e.name);
+          return sum + (e.isDirectory() ? scratchBytes(p) : fs.statSync(p).size);
+        }, 0)
+      : 0;
+
+  return {
+    infra,
+    s3,
+    redis,
+    ledger,
+    queue,
+    putBlob,
+    putFile,
+    submit,
+    waitDone,
+    runs,
+    scratchEntries,
+    scratchBytes,
+    /** Config for an in-process worker, with quieter logs. */
+    config: (over: Record<string, unknown> = {}) => ({ ...infra.config, LOG_LEVEL: "error" as const, ...over }),
+    async stop() {
+      await queue.close();
+      queueRedis.disconnect();
+      redis.disconnect();
+      s3.destroy();
+      await infra.stop();
+    },
+  };
+}
+
+export type WorkerHarness = Awaited<ReturnType<typeof startWorkerHarness>>;
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
