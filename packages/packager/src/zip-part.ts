@@ -1,4 +1,4 @@
-import { pipeline } from "node:stream";
+import { pipeline, type Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { getObjectStream, HashingStream, putStream } from "@mediaq/shared";
 import { UnrecoverableError } from "bullmq";
@@ -30,15 +30,57 @@ export interface BuildPartOptions {
 }
 
 /**
- * Streams one standalone ZIP part: manifest.json first, then each output read from S3
- * one after another, through archiver (store mode) and a hash into a multipart upload.
- * Nothing touches local disk; memory is bounded by the stream buffers and the upload's
- * part queue. Each output is hashed on the way in and must match its recorded result.
+ * Streams one standalone ZIP part from S3 outputs into a multipart upload. Nothing
+ * touches local disk; memory is bounded by the stream buffers and the upload's part queue.
  */
 export async function buildPart(o: BuildPartOptions): Promise<{ size: number; sha256: string }> {
+  return writePart({
+    manifest: o.manifest,
+    date: o.date,
+    onBytes: o.onBytes,
+    sources: o.sources.map((src) => ({
+      entry: src.entry,
+      size: src.size,
+      sha256: src.sha256,
+      origin: `output ${src.key}`,
+      open: () => getObjectStream(o.s3, o.bucket, src.key),
+    })),
+    sink: (body) =>
+      putStream(o.s3, { bucket: o.bucket, key: o.key, body, contentType: "application/zip", ...uploadShape(o.size) }),
+  });
+}
+
+/** One entry's content as writePart reads it. */
+export interface PartInput {
+  entry: string;
+  size: number;
+  sha256: string;
+  /** Where the content comes from, for error messages (e.g. "output <key>"). */
+  origin: string;
+  /** Opened only when the entry's turn comes, so one source is read at a time. */
+  open: () => Promise<Readable>;
+}
+
+export interface WritePartOptions {
+  manifest: Buffer;
+  sources: PartInput[];
+  /** Timestamp of every entry, so a rebuilt part is byte-identical. */
+  date: Date;
+  /** Consumes the archive bytes; resolves once they are stored (rejecting stops the write). */
+  sink: (body: Readable) => Promise<void>;
+  /** Called as archive bytes flow to the sink (total so far for this part). */
+  onBytes?: (bytes: number) => void;
+}
+
+/**
+ * Writes one standalone ZIP part: manifest.json first, then each source one after
+ * another, through archiver (store mode) and a hash into the sink. Each source is hashed
+ * on the way in and must match its recorded size and sha256.
+ */
+export async function writePart(o: WritePartOptions): Promise<{ size: number; sha256: string }> {
   const archive = createZipArchive();
   const hashing = new HashingStream();
-  // The first error anywhere (S3 read, archiver, upload) stops everything and is reported.
+  // The first error anywhere (source read, archiver, sink) stops everything and is reported.
   let failure: Error | undefined;
   let rejectFailed: (err: Error) => void = () => {};
   const failed = new Promise<never>((_, reject) => {
@@ -57,25 +99,19 @@ export async function buildPart(o: BuildPartOptions): Promise<{ size: number; sh
   archive.pipe(hashing);
 
   // Polled rather than read from "data" events, which would switch the stream to
-  // flowing mode and bypass the upload's backpressure.
+  // flowing mode and bypass the sink's backpressure.
   const ticker = o.onBytes ? setInterval(() => o.onBytes?.(hashing.bytes), 250) : undefined;
 
-  const upload = putStream(o.s3, {
-    bucket: o.bucket,
-    key: o.key,
-    body: hashing,
-    contentType: "application/zip",
-    ...uploadShape(o.size),
-  });
-  upload.catch(fail);
+  const stored = o.sink(hashing);
+  stored.catch(fail);
   const write = (async () => {
     archive.append(o.manifest, { name: MANIFEST_NAME, date: o.date });
-    for (const src of o.sources) await Promise.race([appendOutput(archive, o, src), failed]);
+    for (const src of o.sources) await Promise.race([appendSource(archive, o.date, src), failed]);
     await Promise.race([archive.finalize(), failed]);
   })();
   write.catch(fail);
   try {
-    await Promise.race([Promise.all([write, upload]), failed]);
+    await Promise.race([Promise.all([write, stored]), failed]);
   } finally {
     clearInterval(ticker);
   }
@@ -93,8 +129,8 @@ export function uploadShape(size = 0): { partSize: number; queueSize: number } {
   return { partSize: Math.max(8 * MiB, Math.ceil(size / 9_000 / MiB) * MiB), queueSize: 2 };
 }
 
-async function appendOutput(archive: Archiver, o: BuildPartOptions, src: PartSource): Promise<void> {
-  const body = await getObjectStream(o.s3, o.bucket, src.key);
+async function appendSource(archive: Archiver, date: Date, src: PartInput): Promise<void> {
+  const body = await src.open();
   const check = new HashingStream();
   const appended = new Promise<void>((resolve, reject) => {
     const onEntry = (data: EntryData) => {
@@ -104,16 +140,16 @@ async function appendOutput(archive: Archiver, o: BuildPartOptions, src: PartSou
     };
     archive.on("entry", onEntry);
     pipeline(body, check, (err) => {
-      if (err) reject(new Error(`reading output ${src.key} for "${src.entry}" failed: ${err.message}`));
+      if (err) reject(new Error(`reading ${src.origin} for "${src.entry}" failed: ${err.message}`));
     });
   });
-  archive.append(check, { name: src.entry, date: o.date });
+  archive.append(check, { name: src.entry, date });
   await appended;
   const sha256 = check.digest();
   if (check.bytes !== src.size || sha256 !== src.sha256)
-    // The stored output is not what the ledger recorded: retrying cannot fix that.
+    // The stored content is not what the ledger recorded: retrying cannot fix that.
     throw new UnrecoverableError(
-      `output ${src.key} for "${src.entry}" does not match its result record ` +
+      `${src.origin} for "${src.entry}" does not match its result record ` +
         `(${check.bytes} bytes, sha256 ${sha256}; expected ${src.size} bytes, ${src.sha256})`,
     );
 }

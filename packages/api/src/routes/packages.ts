@@ -42,9 +42,14 @@ export const packageRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
       const batch = await ownBatch(deps, request.tenant, request.params.id);
       const partSize = request.body.partSize ?? config.PACKAGE_PART_SIZE;
       const expiresIn = request.body.expiresIn ?? config.PRESIGN_EXPIRES_SECONDS;
+      // The package holds exactly the items its id is computed from, even if more finish later.
       const entries: [string, string][] = [];
-      for await (const view of allItemViews(deps, batch.id))
-        if (view.state === "succeeded" && view.output) entries.push([view.name, view.output.sha256]);
+      const itemIndexes: number[] = [];
+      for await (const view of allItemViews(deps, batch.id)) {
+        if (view.state !== "succeeded" || !view.output) continue;
+        entries.push([view.name, view.output.sha256]);
+        itemIndexes.push(view.index);
+      }
       if (entries.length === 0)
         throw new HttpProblem(409, "nothing-to-package", "Conflict", `Batch ${batch.id} has no succeeded item yet.`);
 
@@ -59,6 +64,7 @@ export const packageRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
         expiresAt: new Date(now + expiresIn * 1000).toISOString(),
         state: "queued",
         parts: [],
+        itemIndexes,
       };
       let { record: current } = await packages.create(record);
       if (current.state === "failed") {
