@@ -46,7 +46,18 @@ describe("mediaq CLI", () => {
 
   it("submits a folder, waits, downloads verified parts, and resumes without redoing anything", async () => {
     const out = path.join(dir, "out");
-    const first = await mediaq(["submit", folder, "--model", "demo", "--params", "box=[40,30,80,70]", "--download", out, "--extract", "--json"]);
+    const first = await mediaq([
+      "submit",
+      folder,
+      "--model",
+      "demo",
+      "--params",
+      "box=[40,30,80,70]",
+      "--download",
+      out,
+      "--extract",
+      "--json",
+    ]);
     const result = JSON.parse(first.stdout);
     expect(result.batch.counts.succeeded).toBe(2);
     expect(result.uploaded).toBe(4);
@@ -58,7 +69,9 @@ describe("mediaq CLI", () => {
     expect(await inferenceRuns()).toBe(2);
 
     // The same command again: same batch (idempotency key), nothing uploaded, nothing computed.
-    const again = JSON.parse((await mediaq(["submit", folder, "--model", "demo", "--params", "box=[40,30,80,70]", "--wait", "--json"])).stdout);
+    const again = JSON.parse(
+      (await mediaq(["submit", folder, "--model", "demo", "--params", "box=[40,30,80,70]", "--wait", "--json"])).stdout,
+    );
     expect(again.batch.id).toBe(result.batch.id);
     expect(again.uploaded).toBe(0);
     expect(await inferenceRuns()).toBe(2);

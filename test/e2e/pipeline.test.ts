@@ -109,10 +109,14 @@ describe("pipeline end to end", () => {
     expect(await inferenceRuns()).toBe(6);
 
     // Another tenant sees none of it.
-    const other = await fetch(`${stack.apiUrl}/v1/batches/${batch.id}`, { headers: { authorization: "Bearer key-globex" } });
+    const other = await fetch(`${stack.apiUrl}/v1/batches/${batch.id}`, {
+      headers: { authorization: "Bearer key-globex" },
+    });
     expect(other.status).toBe(404);
     expect(other.headers.get("content-type")).toContain("application/problem+json");
-    const otherPkg = await fetch(`${stack.apiUrl}/v1/packages/${pkg.id}`, { headers: { authorization: "Bearer key-globex" } });
+    const otherPkg = await fetch(`${stack.apiUrl}/v1/packages/${pkg.id}`, {
+      headers: { authorization: "Bearer key-globex" },
+    });
     expect(otherPkg.status).toBe(404);
     const noKey = await fetch(`${stack.apiUrl}/v1/batches/${batch.id}`);
     expect(noKey.status).toBe(401);

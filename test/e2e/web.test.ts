@@ -21,7 +21,15 @@ describe("web page", () => {
     stack = await startDevStack({ dataDir: path.join(dir, "stack") });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
   });
   afterAll(async () => {
@@ -55,13 +63,19 @@ describe("web page", () => {
     await page.click(`a[href="#/batches/${batch.id}"]`);
 
     // The bar moves with Server-Sent Events until every item succeeded.
-    await page.waitForFunction(() => (document.getElementById("batch-progress") as HTMLProgressElement)?.value === 100, undefined, { timeout: 90_000 });
+    await page.waitForFunction(
+      () => (document.getElementById("batch-progress") as HTMLProgressElement)?.value === 100,
+      undefined,
+      { timeout: 90_000 },
+    );
     await expect
       .poll(() => page.locator(".state-succeeded").count(), { timeout: 10_000 })
       .toBe(3)
       .catch(async (err) => {
         await page.screenshot({ path: path.join(dir, "failed.png") });
-        throw new Error(`${err.message}\npage errors: ${pageErrors.join("; ")}\n${await page.locator("main").innerText()}`);
+        throw new Error(
+          `${err.message}\npage errors: ${pageErrors.join("; ")}\n${await page.locator("main").innerText()}`,
+        );
       });
 
     await page.getByRole("button", { name: "Package and download" }).click();

@@ -77,7 +77,7 @@ const HISTOGRAMS = [
   "mediaq_job_duration_seconds",
   "mediaq_stage_duration_seconds",
   "mediaq_inference_seconds",
-  "http_request_duration_seconds",
+  "mediaq_http_request_duration_seconds",
 ];
 const GAUGES = ["mediaq_queue_jobs", "mediaq_scratch_bytes"];
 const COUNTERS = ["mediaq_bytes_uploaded_total", "mediaq_package_bytes_total"];
@@ -466,6 +466,17 @@ describe("Grafana dashboard", () => {
     }
   });
 
+  it("every charted metric is registered by a service's source", () => {
+    const root = path.resolve(import.meta.dirname, "../../packages");
+    const sources = fs
+      .readdirSync(root)
+      .flatMap((pkg) => (fs.existsSync(path.join(root, pkg, "src")) ? listTs(path.join(root, pkg, "src")) : []))
+      .filter((f) => !f.endsWith(".test.ts"))
+      .map((f) => fs.readFileSync(f, "utf8"))
+      .join("\n");
+    for (const metric of METRICS) expect(sources, `no service registers ${metric}`).toContain(`name: "${metric}"`);
+  });
+
   it("the metric-name check catches a misspelt metric", () => {
     expect(
       metricsOf('sum by (queue) (rate(mediaq_job_duration_secnds_bucket{queue=~"$queue"}[$__rate_interval]))'),
@@ -505,3 +516,11 @@ describe("Dockerfiles", () => {
     expect(gpu).toContain("cd packages/worker/node_modules/onnxruntime-node");
   });
 });
+
+function listTs(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) return listTs(full);
+    return e.name.endsWith(".ts") ? [full] : [];
+  });
+}

@@ -46,7 +46,11 @@ export class ApiClient {
     readonly apiKey: string,
   ) {}
 
-  private async call<T>(method: string, path: string, init: { json?: unknown; body?: BodyInit; headers?: Record<string, string> } = {}): Promise<T> {
+  private async call<T>(
+    method: string,
+    path: string,
+    init: { json?: unknown; body?: BodyInit; headers?: Record<string, string> } = {},
+  ): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, ...init.headers };
     let body = init.body;
     if (init.json !== undefined) {
@@ -72,7 +76,10 @@ export class ApiClient {
   }
 
   /** Asks for a presigned PUT for a blob the client hashed; exists=true means skip the upload. */
-  async requestUpload(sha256: string, size: number): Promise<{ exists: boolean; url?: string; headers?: Record<string, string> }> {
+  async requestUpload(
+    sha256: string,
+    size: number,
+  ): Promise<{ exists: boolean; url?: string; headers?: Record<string, string> }> {
     return this.call("POST", "/v1/blobs/uploads", { json: { sha256, size } });
   }
 
@@ -88,7 +95,11 @@ export class ApiClient {
     if (!res.ok) throw new Error(`upload of ${file} failed: ${res.status} ${await res.text()}`);
   }
 
-  async putModelFile(file: string, tag: string, adapter: string): Promise<{ sha256: string; tag: string; adapter: string }> {
+  async putModelFile(
+    file: string,
+    tag: string,
+    adapter: string,
+  ): Promise<{ sha256: string; tag: string; adapter: string }> {
     const q = new URLSearchParams({ tag, adapter });
     return this.call("POST", `/v1/models?${q}`, {
       body: fs.readFileSync(file),
@@ -100,15 +111,25 @@ export class ApiClient {
     body: { model: string; items: BatchItemInput[]; params?: Record<string, unknown> },
     idempotencyKey?: string,
   ): Promise<BatchStatus & { items: ItemView[] }> {
-    return this.call("POST", "/v1/batches", { json: body, headers: idempotencyKey ? { "idempotency-key": idempotencyKey } : {} });
+    return this.call("POST", "/v1/batches", {
+      json: body,
+      headers: idempotencyKey ? { "idempotency-key": idempotencyKey } : {},
+    });
   }
 
   async getBatch(id: string): Promise<BatchStatus> {
     return this.call("GET", `/v1/batches/${id}`);
   }
 
-  async listItems(id: string, q: { state?: string; cursor?: string; limit?: number } = {}): Promise<{ items: ItemView[]; nextCursor?: string | null }> {
-    const params = new URLSearchParams(Object.entries(q).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+  async listItems(
+    id: string,
+    q: { state?: string; cursor?: string; limit?: number } = {},
+  ): Promise<{ items: ItemView[]; nextCursor?: string | null }> {
+    const params = new URLSearchParams(
+      Object.entries(q)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, String(v)]),
+    );
     return this.call("GET", `/v1/batches/${id}/items?${params}`);
   }
 
@@ -116,7 +137,10 @@ export class ApiClient {
    * The batch's event stream (Server-Sent Events), resuming after lastEventId. Ends when
    * the signal aborts or the server closes the stream.
    */
-  async *events(batchId: string, o: { lastEventId?: string; signal?: AbortSignal } = {}): AsyncGenerator<{ id: string; event: BatchEvent }> {
+  async *events(
+    batchId: string,
+    o: { lastEventId?: string; signal?: AbortSignal } = {},
+  ): AsyncGenerator<{ id: string; event: BatchEvent }> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, accept: "text/event-stream" };
     if (o.lastEventId) headers["last-event-id"] = o.lastEventId;
     const res = await fetch(new URL(`/v1/batches/${batchId}/events`, this.baseUrl), { headers, signal: o.signal });
@@ -133,7 +157,10 @@ export class ApiClient {
     return this.call("POST", `/v1/batches/${id}/retry`);
   }
 
-  async createPackage(batchId: string, body: { partSize?: number; expiresIn?: number } = {}): Promise<{ id: string; state: string }> {
+  async createPackage(
+    batchId: string,
+    body: { partSize?: number; expiresIn?: number } = {},
+  ): Promise<{ id: string; state: string }> {
     return this.call("POST", `/v1/batches/${batchId}/packages`, { json: body });
   }
 

@@ -5,7 +5,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseApiKeys } from "@mediaq/shared";
 import { ApiClient } from "./api-client.ts";
-import { type EmbeddedRedis, type EmbeddedS3, freePort, type Managed, spawnManaged, startRedis, startS3 } from "./embedded/index.ts";
+import {
+  type EmbeddedRedis,
+  type EmbeddedS3,
+  freePort,
+  type Managed,
+  spawnManaged,
+  startRedis,
+  startS3,
+} from "./embedded/index.ts";
 
 export type ServiceName = "api" | "worker" | "packager";
 
@@ -25,7 +33,8 @@ export function spawnService(
   env: Record<string, string>,
   output: "inherit" | { logFile: string },
 ): Managed {
-  const stdio = output === "inherit" ? "inherit" : ["ignore", fs.openSync(output.logFile, "a"), fs.openSync(output.logFile, "a")];
+  const stdio =
+    output === "inherit" ? "inherit" : ["ignore", fs.openSync(output.logFile, "a"), fs.openSync(output.logFile, "a")];
   return spawnManaged(process.execPath, ["--import", import.meta.resolve("tsx"), serviceEntry(service)], {
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env },
     stdio: stdio as never,
@@ -92,7 +101,11 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       ...opts.env,
     };
     const spawn = (service: ServiceName) => {
-      started[service] = spawnService(service, env, opts.logs === "inherit" ? "inherit" : { logFile: path.join(logDir, `${service}.log`) });
+      started[service] = spawnService(
+        service,
+        env,
+        opts.logs === "inherit" ? "inherit" : { logFile: path.join(logDir, `${service}.log`) },
+      );
       return started[service] as Managed;
     };
     for (const service of ["api", "worker", "packager"] as const) spawn(service);

@@ -13,7 +13,10 @@ export class BatchProgress {
     const finished = s.counts.succeeded + s.counts.failed;
     const detail = `${s.counts.succeeded} ok, ${s.counts.failed} failed, ${s.counts.running} running, ${s.counts.pending} pending`;
     if (this.tty) {
-      this.bar ??= new SingleBar({ format: "batch [{bar}] {percentage}% | {value}/{total} | {detail}", stream: process.stderr });
+      this.bar ??= new SingleBar({
+        format: "batch [{bar}] {percentage}% | {value}/{total} | {detail}",
+        stream: process.stderr,
+      });
       if (!this.bar.isActive) this.bar.start(s.total, finished, { detail });
       this.bar.setTotal(s.total);
       this.bar.update(finished, { detail });

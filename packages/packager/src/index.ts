@@ -9,10 +9,11 @@ import {
   QUEUES,
 } from "@mediaq/shared";
 import { FlowProducer, type Job, Worker } from "bullmq";
+import type { Registry } from "prom-client";
 import { installPackageLifecycle } from "./lifecycle.ts";
+import { createPackagerMetrics } from "./metrics.ts";
 import { markFailed, PART_QUEUE, type PartJob, runPartJob } from "./part-job.ts";
 import { runPackageJob } from "./package-job.ts";
-import { type PackagerSettings, packagerSettingsSchema } from "./settings.ts";
 import { startSweeper } from "./sweeper.ts";
 
 export { createZipArchive } from "./archiver.ts";
@@ -24,11 +25,17 @@ export { type BuiltPart, packageStateKeys } from "./package-state.ts";
 export { PART_QUEUE, type PartJob } from "./part-job.ts";
 export { type PackagePlan, partName, planPackage } from "./plan.ts";
 export { loadPlanItems } from "./plan-items.ts";
-export { loadPackagerSettings, type PackagerSettings } from "./settings.ts";
+/** The packager's own settings (from the shared config); tests may override them. */
+export type PackagerSettings = Pick<
+  Config,
+  "PACKAGE_SWEEP_INTERVAL_SECONDS" | "PACKAGE_PART_CONCURRENCY" | "PACKAGE_JOB_CONCURRENCY" | "PACKAGE_LOCK_SECONDS"
+>;
 export { sweepExpiredPackages } from "./sweeper.ts";
 export { zipSize } from "./zip-layout.ts";
 
 export interface Packager {
+  /** Prometheus registry (main.ts serves it on METRICS_PORT). */
+  metrics: Registry;
   /** Runs package jobs (parents: plan, then manifest + SHA256SUMS once every part is built). */
   worker: Worker<{ packageId: string }>;
   /** Runs part jobs (children: one ZIP part each), possibly of packages planned elsewhere. */
@@ -42,7 +49,7 @@ export function startPackager(
   config: Config,
   opts: { settings?: Partial<PackagerSettings>; logger?: Logger } = {},
 ): Packager {
-  const settings = { ...packagerSettingsSchema.parse({}), ...opts.settings };
+  const settings: PackagerSettings = { ...config, ...opts.settings };
   const logger = opts.logger ?? createLogger("packager", config);
   const redis = createRedis(config);
   const workerConnection = createRedis(config);
@@ -98,6 +105,12 @@ export function startPackager(
     stalledInterval: lockDuration,
     maxStalledCount: 2,
   });
+  const metrics = createPackagerMetrics();
+  partWorker.on("completed", (_job, part: { size?: number } | undefined) => {
+    metrics.parts.inc({ outcome: "built" });
+    metrics.packageBytes.inc(part?.size ?? 0);
+  });
+  partWorker.on("failed", () => metrics.parts.inc({ outcome: "failed" }));
   worker.on("error", (err) => logger.error({ err }, "package worker error"));
   partWorker.on("error", (err) => logger.error({ err }, "package part worker error"));
 
@@ -110,6 +123,7 @@ export function startPackager(
   );
 
   return {
+    metrics: metrics.registry,
     worker,
     partWorker,
     async close() {

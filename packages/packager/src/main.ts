@@ -1,26 +1,42 @@
-import { assertNoEviction, createLogger, createRedis, loadConfig } from "@mediaq/shared";
+import {
+  assertNoEviction,
+  createLogger,
+  createRedis,
+  createS3,
+  loadConfig,
+  scheduleSnapshots,
+  serveMetrics,
+  startSnapshotWorker,
+} from "@mediaq/shared";
 import { startPackager } from "./index.ts";
-import { loadPackagerSettings } from "./settings.ts";
 
-// Entry point of the packager service: build queued packages, sweep expired ones.
+// Entry point of the packager service: build queued packages, sweep expired ones, and take
+// the scheduled ledger snapshots (the packager is the service that already writes to S3 in
+// the background).
 const config = loadConfig();
-const settings = loadPackagerSettings();
 const logger = createLogger("packager", config);
 
-const probe = createRedis(config);
-const warning = await assertNoEviction(probe);
+const redis = createRedis(config);
+const warning = await assertNoEviction(redis);
 if (warning) logger.warn(warning);
-await probe.quit();
 
-const packager = startPackager(config, { settings, logger });
-logger.info({ queue: "package" }, "packager started");
+const packager = startPackager(config, { logger });
+const s3 = createS3(config);
+const snapshots = startSnapshotWorker(redis, { redis, s3, config, logger }, config);
+const schedule = await scheduleSnapshots(redis, config, config);
+const metricsServer =
+  config.METRICS_PORT !== undefined ? await serveMetrics(packager.metrics, config.METRICS_PORT) : undefined;
+logger.info({ snapshots: schedule.enabled ? `every ${config.SNAPSHOT_EVERY_SECONDS} s` : "off" }, "packager started");
 
 let stopping = false;
 const stop = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, "draining: finishing running packages, taking no new ones");
-  await packager.close();
+  await Promise.all([packager.close(), snapshots.close()]);
+  metricsServer?.close();
+  s3.destroy();
+  await redis.quit();
   process.exit(0);
 };
 process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -35,8 +35,26 @@ export const configSchema = z.object({
   ORT_EXECUTION_PROVIDER: z.enum(["cpu", "cuda", "auto"]).default("cpu"),
   GPU_DEVICE_ID: int(0).default(0),
   JOB_ATTEMPTS: int(1, 100).default(3),
+  /** Let the next job fetch, probe and decode its audio while the current one holds the card. */
+  WORKER_PREFETCH: bool.default(false),
+  /** How often the free-disk guard looks at CACHE_ROOT's filesystem. */
+  WORKER_DISK_CHECK_SECONDS: z.coerce.number().positive().default(5),
+  /** On SIGTERM, how long the current job may keep running before it is handed back. */
+  WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(30),
+  /** BullMQ lock: how soon after a worker dies its job counts as stalled and runs elsewhere. */
+  WORKER_LOCK_DURATION_MS: int(200).default(30_000),
+  /** How often each worker looks for jobs whose worker died. */
+  WORKER_STALLED_INTERVAL_MS: int(100).default(30_000),
   MAX_FRAME_PIXELS: int(1).default(1920 * 1080),
   PACKAGE_PART_SIZE: bytes.default(2 * 1024 ** 3),
+  /** How often expired packages' objects are deleted. */
+  PACKAGE_SWEEP_INTERVAL_SECONDS: int(1).default(600),
+  /** Part jobs (of any package) one packager builds at the same time. */
+  PACKAGE_PART_CONCURRENCY: int(1, 16).default(2),
+  /** Package jobs (planning, final manifest) one packager runs at the same time. */
+  PACKAGE_JOB_CONCURRENCY: int(1, 16).default(1),
+  /** Lock of a running package job; a killed packager's part is rebuilt about this long after. */
+  PACKAGE_LOCK_SECONDS: int(1, 600).default(30),
   PRESIGN_EXPIRES_SECONDS: int(1, MAX_PRESIGN_SECONDS).default(24 * 3600),
   API_HOST: z.string().default("0.0.0.0"),
   API_PORT: int(0, 65535).default(8080),

@@ -1,38 +1,18 @@
 import { createLogger, loadConfig } from "@mediaq/shared";
-import { z } from "zod";
 import { startWorker } from "./index.ts";
 import { removeOwnScratch } from "./scratch.ts";
-import { loadWorkerSettings } from "./settings.ts";
-
-// Worker-only settings (the shared schema holds the ones every service reads).
-const workerEnv = z.object({
-  /** Overrides METRICS_PORT for the worker (handy when a packager runs on the same host). */
-  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-  /** On SIGTERM, how long the current job may keep running before it is handed back. */
-  WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(30),
-  /** BullMQ lock duration: how soon after a worker dies its job counts as stalled (and runs elsewhere). */
-  WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(200).default(30_000),
-  /** How often each worker looks for jobs whose worker died. */
-  WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
-});
 
 const config = loadConfig();
 const log = createLogger("worker", config);
-const env = workerEnv.parse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== "")));
 const handle = await startWorker(config, {
   log,
-  metricsPort: env.WORKER_METRICS_PORT,
-  handBackAfterMs: env.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
-  lockDurationMs: env.WORKER_LOCK_DURATION_MS,
-  stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
-  ...prefetchAndDisk(),
+  metricsPort: config.METRICS_PORT,
+  handBackAfterMs: config.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
+  lockDurationMs: config.WORKER_LOCK_DURATION_MS,
+  stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+  prefetch: config.WORKER_PREFETCH,
+  diskCheckMs: config.WORKER_DISK_CHECK_SECONDS * 1000,
 });
-
-/** WORKER_PREFETCH and WORKER_DISK_CHECK_SECONDS (settings.ts). */
-function prefetchAndDisk() {
-  const s = loadWorkerSettings();
-  return { prefetch: s.WORKER_PREFETCH, diskCheckMs: s.WORKER_DISK_CHECK_SECONDS * 1000 };
-}
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {

@@ -8,6 +8,7 @@ export type JobOutcome = "succeeded" | "failed" | "retried" | "skipped" | "hande
 export interface WorkerMetrics {
   registry: Registry;
   jobs: Counter<"outcome">;
+  jobSeconds: Histogram<"outcome">;
   stageSeconds: Histogram<"stage">;
   inferenceSeconds: Histogram;
   scratchBytes: Gauge;
@@ -26,6 +27,13 @@ export function createWorkerMetrics(): WorkerMetrics {
       name: "mediaq_jobs_total",
       help: "Inference jobs handled, by outcome",
       labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    jobSeconds: new Histogram({
+      name: "mediaq_job_duration_seconds",
+      help: "Wall time of an inference job that ran its pipeline, by outcome",
+      labelNames: ["outcome"],
+      buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 180, 600, 1800, 3600],
       registers: [registry],
     }),
     stageSeconds: new Histogram({

@@ -116,11 +116,14 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
     const abort = new AbortController();
     const onShutdown = () => abort.abort(new HandBackError());
     deps.shutdown.addEventListener("abort", onShutdown, { once: true });
+    const timeJob = metrics.jobSeconds.startTimer();
     try {
       const output = await runPipeline(deps, job, data, scratch, abort.signal, log);
       metrics.jobs.inc({ outcome: "succeeded" });
+      timeJob({ outcome: "succeeded" });
       return output;
     } catch (err) {
+      timeJob({ outcome: "failed" });
       abort.abort(err);
       throw await settleFailure(deps, job, token, data.jobKey, err, log);
     } finally {

@@ -33,7 +33,7 @@ describe("worker entry point (src/main.ts)", () => {
   it("serves metrics and exits 0 on SIGTERM", async () => {
     const port = await freePort();
     child = spawn(TSX, [MAIN], {
-      env: { ...process.env, ...infra.env, LOG_LEVEL: "info", WORKER_METRICS_PORT: String(port) },
+      env: { ...process.env, ...infra.env, LOG_LEVEL: "info", METRICS_PORT: String(port) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let logs = "";

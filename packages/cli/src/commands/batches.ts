@@ -18,10 +18,13 @@ export function registerBatchCommands(program: Command): void {
     .action(async (id: string, o: { json?: boolean }) => {
       const client = clientFrom(program);
       const status = await client.getBatch(id);
-      const failed = status.counts.failed > 0 ? (await client.listItems(id, { state: "failed", limit: 100 })).items : [];
+      const failed =
+        status.counts.failed > 0 ? (await client.listItems(id, { state: "failed", limit: 100 })).items : [];
       if (o.json) return console.log(JSON.stringify({ ...status, failed }, null, 2));
       const c = status.counts;
-      console.log(`batch ${id}: ${c.succeeded}/${status.total} succeeded, ${c.failed} failed, ${c.running} running, ${c.pending} pending${status.done ? " (done)" : ""}`);
+      console.log(
+        `batch ${id}: ${c.succeeded}/${status.total} succeeded, ${c.failed} failed, ${c.running} running, ${c.pending} pending${status.done ? " (done)" : ""}`,
+      );
       for (const it of failed) console.log(`  failed #${it.index} ${it.name}: ${it.error ?? "unknown error"}`);
     });
 
@@ -44,10 +47,16 @@ export function registerBatchCommands(program: Command): void {
     .action(async (id: string, o: { partSize?: string; expiresIn?: string; wait: boolean; json?: boolean }) => {
       const client = clientFrom(program);
       const partSize = o.partSize === undefined ? undefined : parseByteSize(o.partSize);
-      if (o.partSize !== undefined && !partSize) throw new Error(`--part-size: expected a size such as 2GB, got "${o.partSize}"`);
-      const created = await client.createPackage(id, { partSize, expiresIn: o.expiresIn ? Number(o.expiresIn) : undefined });
+      if (o.partSize !== undefined && !partSize)
+        throw new Error(`--part-size: expected a size such as 2GB, got "${o.partSize}"`);
+      const created = await client.createPackage(id, {
+        partSize,
+        expiresIn: o.expiresIn ? Number(o.expiresIn) : undefined,
+      });
       const progress = new BatchProgress();
-      const pkg = o.wait ? await waitForPackage(client, created.id, (p) => o.json || progress.updatePackage(p)) : await client.getPackage(created.id);
+      const pkg = o.wait
+        ? await waitForPackage(client, created.id, (p) => o.json || progress.updatePackage(p))
+        : await client.getPackage(created.id);
       if (o.json) console.log(JSON.stringify(pkg, null, 2));
       else printPackage(pkg);
     });

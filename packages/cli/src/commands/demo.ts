@@ -11,7 +11,9 @@ import { untilSignal } from "./dev.ts";
 export function registerDemo(program: Command): void {
   program
     .command("demo")
-    .description("start the embedded stack, lip-sync a generated sample batch with the demo model, package it, print the links")
+    .description(
+      "start the embedded stack, lip-sync a generated sample batch with the demo model, package it, print the links",
+    )
     .option("--data-dir <dir>", "where Redis, S3 and scratch data live", ".mediaq")
     .option("--port <port>", "API port (0 = any free port)", "0")
     .option("--items <n>", "how many sample items", "4")
@@ -29,7 +31,8 @@ export function registerDemo(program: Command): void {
         for (let i = 1; i <= Number(o.items); i++) {
           const video = path.join(mediaDir, `speaker-${i}.mp4`);
           const audio = path.join(mediaDir, `speaker-${i}.wav`);
-          if (!fs.existsSync(video)) await makeVideo(video, { seconds: 2, width: 160, height: 120, frequency: 300 + 40 * i });
+          if (!fs.existsSync(video))
+            await makeVideo(video, { seconds: 2, width: 160, height: 120, frequency: 300 + 40 * i });
           if (!fs.existsSync(audio)) await makeAudio(audio, { seconds: 2, frequency: 180 + 30 * i });
           const [v, a] = [await stack.client.putBlobFile(video), await stack.client.putBlobFile(audio)];
           items.push({ name: `speaker-${i}.mp4`, inputs: { video: v.sha256, audio: a.sha256 } });

@@ -13,9 +13,16 @@ export function registerDownload(program: Command): void {
     .action(async (id: string, dir: string, o: { extract?: boolean; concurrency: string; json?: boolean }) => {
       const pkg = await clientFrom(program).getPackage(id);
       const total = pkg.parts.reduce((n, p) => n + p.size, 0);
-      const bar = process.stderr.isTTY && !o.json ? new SingleBar({ format: "download [{bar}] {percentage}% | {value}/{total} bytes", stream: process.stderr }) : undefined;
+      const bar =
+        process.stderr.isTTY && !o.json
+          ? new SingleBar({ format: "download [{bar}] {percentage}% | {value}/{total} bytes", stream: process.stderr })
+          : undefined;
       bar?.start(total, 0);
-      const files = await downloadPackage(pkg, dir, { extract: o.extract, concurrency: Number(o.concurrency), onBytes: (n) => bar?.increment(n) });
+      const files = await downloadPackage(pkg, dir, {
+        extract: o.extract,
+        concurrency: Number(o.concurrency),
+        onBytes: (n) => bar?.increment(n),
+      });
       bar?.stop();
       if (o.json) console.log(JSON.stringify({ id, files }, null, 2));
       else console.log(`${files.length} parts in ${dir}, all match SHA256SUMS${o.extract ? ", extracted" : ""}`);

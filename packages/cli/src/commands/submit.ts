@@ -37,50 +37,74 @@ export function registerSubmit(program: Command): void {
     .option("--part-size <size>", "largest ZIP part with --download, e.g. 2GB")
     .option("--extract", "with --download, also unzip the parts")
     .option("--json", "machine-readable output")
-    .action(async (source: string, o: { model: string; params: Record<string, unknown>; wait?: boolean; download?: string; partSize?: string; extract?: boolean; json?: boolean }) => {
-      const client = clientFrom(program);
-      const say = (line: string) => o.json || console.error(line);
-      const items = readSubmission(source);
-      const files = [...new Set(items.flatMap((i) => [i.video, i.audio]))];
-      const totalBytes = files.reduce((n, f) => n + fs.statSync(f).size, 0);
+    .action(
+      async (
+        source: string,
+        o: {
+          model: string;
+          params: Record<string, unknown>;
+          wait?: boolean;
+          download?: string;
+          partSize?: string;
+          extract?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        const client = clientFrom(program);
+        const say = (line: string) => o.json || console.error(line);
+        const items = readSubmission(source);
+        const files = [...new Set(items.flatMap((i) => [i.video, i.audio]))];
+        const totalBytes = files.reduce((n, f) => n + fs.statSync(f).size, 0);
 
-      const tty = Boolean(process.stderr.isTTY) && !o.json;
-      const bar = tty ? new SingleBar({ format: "hashing [{bar}] {percentage}% | {value}/{total} bytes", stream: process.stderr }) : undefined;
-      bar?.start(totalBytes, 0);
-      const hashes = new Map<string, Awaited<ReturnType<typeof hashFile>>>();
-      for (const f of files) hashes.set(f, await hashFile(f, (n) => bar?.increment(n)));
-      bar?.stop();
-      const uploaded = await uploadMissing(client, [...hashes.values()], (b, up) => up && say(`uploaded ${b.file} (${formatBytes(b.size)})`));
-      say(`${files.length} files hashed (${formatBytes(totalBytes)}), ${uploaded} uploaded, ${new Set([...hashes.values()].map((h) => h.sha256)).size - uploaded} already on the server`);
+        const tty = Boolean(process.stderr.isTTY) && !o.json;
+        const bar = tty
+          ? new SingleBar({ format: "hashing [{bar}] {percentage}% | {value}/{total} bytes", stream: process.stderr })
+          : undefined;
+        bar?.start(totalBytes, 0);
+        const hashes = new Map<string, Awaited<ReturnType<typeof hashFile>>>();
+        for (const f of files) hashes.set(f, await hashFile(f, (n) => bar?.increment(n)));
+        bar?.stop();
+        const uploaded = await uploadMissing(
+          client,
+          [...hashes.values()],
+          (b, up) => up && say(`uploaded ${b.file} (${formatBytes(b.size)})`),
+        );
+        say(
+          `${files.length} files hashed (${formatBytes(totalBytes)}), ${uploaded} uploaded, ${new Set([...hashes.values()].map((h) => h.sha256)).size - uploaded} already on the server`,
+        );
 
-      const body = {
-        model: o.model,
-        params: Object.keys(o.params).length > 0 ? o.params : undefined,
-        items: items.map((i) => ({ name: i.name, inputs: { video: hashes.get(i.video)?.sha256 as string, audio: hashes.get(i.audio)?.sha256 as string } })),
-      };
-      // The same manifest gives the same key, so a re-run after Ctrl-C finds its batch.
-      const batch = await client.createBatch(body, sha256Hex(canonicalJson(body)));
-      say(`batch ${batch.id}: ${batch.total} items, ${batch.counts.succeeded} already done`);
+        const body = {
+          model: o.model,
+          params: Object.keys(o.params).length > 0 ? o.params : undefined,
+          items: items.map((i) => ({
+            name: i.name,
+            inputs: { video: hashes.get(i.video)?.sha256 as string, audio: hashes.get(i.audio)?.sha256 as string },
+          })),
+        };
+        // The same manifest gives the same key, so a re-run after Ctrl-C finds its batch.
+        const batch = await client.createBatch(body, sha256Hex(canonicalJson(body)));
+        say(`batch ${batch.id}: ${batch.total} items, ${batch.counts.succeeded} already done`);
 
-      let status = await client.getBatch(batch.id);
-      if (o.wait || o.download) {
-        const live = new LiveProgress(client, new Map(batch.items.map((i) => [i.jobKey, i.name])), tty);
-        live.follow(batch.id);
-        try {
-          status = await waitForBatch(client, batch.id, (s) => live.update(s), { intervalMs: 1000 });
-        } finally {
-          live.stop();
+        let status = await client.getBatch(batch.id);
+        if (o.wait || o.download) {
+          const live = new LiveProgress(client, new Map(batch.items.map((i) => [i.jobKey, i.name])), tty);
+          live.follow(batch.id);
+          try {
+            status = await waitForBatch(client, batch.id, (s) => live.update(s), { intervalMs: 1000 });
+          } finally {
+            live.stop();
+          }
+          say(`batch ${batch.id}: ${status.counts.succeeded} succeeded, ${status.counts.failed} failed`);
         }
-        say(`batch ${batch.id}: ${status.counts.succeeded} succeeded, ${status.counts.failed} failed`);
-      }
-      let downloaded: string[] = [];
-      if (o.download) {
-        const partSize = o.partSize ? parseByteSize(o.partSize) : undefined;
-        const pkg = await waitForPackage(client, (await client.createPackage(batch.id, { partSize })).id);
-        downloaded = await downloadPackage(pkg, o.download, { extract: o.extract });
-        say(`downloaded ${downloaded.length} parts to ${o.download} (checked against SHA256SUMS)`);
-      }
-      if (o.json) console.log(JSON.stringify({ batch: status, uploaded, downloaded }, null, 2));
-      if (status.counts.failed > 0) process.exitCode = EXIT_ITEMS_FAILED;
-    });
+        let downloaded: string[] = [];
+        if (o.download) {
+          const partSize = o.partSize ? parseByteSize(o.partSize) : undefined;
+          const pkg = await waitForPackage(client, (await client.createPackage(batch.id, { partSize })).id);
+          downloaded = await downloadPackage(pkg, o.download, { extract: o.extract });
+          say(`downloaded ${downloaded.length} parts to ${o.download} (checked against SHA256SUMS)`);
+        }
+        if (o.json) console.log(JSON.stringify({ batch: status, uploaded, downloaded }, null, 2));
+        if (status.counts.failed > 0) process.exitCode = EXIT_ITEMS_FAILED;
+      },
+    );
 }

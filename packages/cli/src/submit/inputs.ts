@@ -50,13 +50,18 @@ function pairFolder(dir: string): SubmissionItem[] {
     else unpaired.push(...group);
   }
   if (unpaired.length > 0) {
-    throw new Error(`cannot submit: no partner for ${unpaired.join(", ")} (expected <name>.mp4 with <name>.wav, .mp3 or .m4a)`);
+    throw new Error(
+      `cannot submit: no partner for ${unpaired.join(", ")} (expected <name>.mp4 with <name>.wav, .mp3 or .m4a)`,
+    );
   }
   return items;
 }
 
 function readCsv(file: string): SubmissionItem[] {
-  const rows = parse(fs.readFileSync(file), { columns: true, skip_empty_lines: true, trim: true }) as Record<string, string>[];
+  const rows = parse(fs.readFileSync(file), { columns: true, skip_empty_lines: true, trim: true }) as Record<
+    string,
+    string
+  >[];
   const base = path.dirname(file);
   return rows.map((row, i) => {
     const { name, video, audio } = row;

@@ -18,7 +18,12 @@ export class LiveProgress {
   ) {
     if (tty) {
       this.multi = new MultiBar(
-        { format: "{label} [{bar}] {percentage}% | {detail}", stream: process.stderr, hideCursor: true, clearOnComplete: false },
+        {
+          format: "{label} [{bar}] {percentage}% | {detail}",
+          stream: process.stderr,
+          hideCursor: true,
+          clearOnComplete: false,
+        },
         Presets.shades_classic,
       );
     }

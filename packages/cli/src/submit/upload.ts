@@ -28,7 +28,11 @@ export async function hashFile(file: string, onBytes: (n: number) => void = () =
  * Uploads the blobs the server lacks, straight to S3 through presigned PUTs. Returns how
  * many were uploaded; a blob the server has already is skipped, so a re-run uploads nothing.
  */
-export async function uploadMissing(client: ApiClient, blobs: LocalBlob[], onDone: (b: LocalBlob, uploaded: boolean) => void = () => {}): Promise<number> {
+export async function uploadMissing(
+  client: ApiClient,
+  blobs: LocalBlob[],
+  onDone: (b: LocalBlob, uploaded: boolean) => void = () => {},
+): Promise<number> {
   let uploaded = 0;
   const unique = [...new Map(blobs.map((b) => [b.sha256, b])).values()];
   for (const blob of unique) {
