@@ -3,11 +3,14 @@ import os from "node:os";
 import path from "node:path";
 import { type EmbeddedRedis, type EmbeddedS3, startRedis, startS3 } from "@mediaq/cli/embedded";
 import { type Config, loadConfig } from "@mediaq/shared";
+import { containerEngineAnswers, startContainers } from "./containers.ts";
 
 /**
- * Real Redis and a real S3 API server for integration tests, each a child process on
- * free ports under a temporary directory, torn down by stop(). Set TEST_REDIS_URL and
- * TEST_S3_ENDPOINT (+ S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY) to use external ones instead.
+ * Real Redis and a real S3 API server for integration tests, torn down by stop():
+ * - TEST_REDIS_URL / TEST_S3_ENDPOINT (+ S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY): servers of your own;
+ * - else, when a container engine answers: Redis and MinIO containers (testcontainers);
+ * - else: redis-server and s3rver as child processes on free ports under a temporary directory.
+ * Tests that kill or restart Redis start their own with startRedis instead.
  */
 export interface TestInfra {
   dir: string;
@@ -22,6 +25,20 @@ export interface TestInfra {
 export async function startInfra(opts: { bucket?: string; env?: Record<string, string> } = {}): Promise<TestInfra> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mediaq-test-"));
   const bucket = opts.bucket ?? "mediaq-test";
+  const external = process.env.TEST_REDIS_URL || process.env.TEST_S3_ENDPOINT;
+  if (!external && (await containerEngineAnswers())) {
+    const containers = await startContainers(bucket);
+    const env = { ...containers.env, ...commonEnv(dir), ...opts.env };
+    return {
+      dir,
+      env,
+      config: loadConfig(env),
+      async stop() {
+        await containers.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
   const redis = process.env.TEST_REDIS_URL ? undefined : await startRedis({ dataDir: path.join(dir, "redis") });
   const s3 = process.env.TEST_S3_ENDPOINT ? undefined : await startS3({ dataDir: path.join(dir, "s3"), bucket });
   const env: Record<string, string> = {
@@ -35,9 +52,7 @@ export async function startInfra(opts: { bucket?: string; env?: Record<string, s
           S3_ACCESS_KEY_ID: process.env.S3_ACCESS_KEY_ID ?? "",
           S3_SECRET_ACCESS_KEY: process.env.S3_SECRET_ACCESS_KEY ?? "",
         }),
-    CACHE_ROOT: path.join(dir, "cache"),
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
-    JOB_ATTEMPTS: "2",
+    ...commonEnv(dir),
     ...opts.env,
   };
   return {
@@ -51,4 +66,8 @@ export async function startInfra(opts: { bucket?: string; env?: Record<string, s
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function commonEnv(dir: string): Record<string, string> {
+  return { CACHE_ROOT: path.join(dir, "cache"), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn", JOB_ATTEMPTS: "2" };
 }
