@@ -93,22 +93,27 @@ describe("mediaq CLI", () => {
     const session = `mq${process.pid}`;
     const tty = path.join(dir, "tty");
     fs.mkdirSync(tty);
-    await makeVideo(path.join(tty, "dave.mp4"), { seconds: 2, frequency: 900 });
-    await makeAudio(path.join(tty, "dave.wav"), { seconds: 2, frequency: 333 });
+    await makeVideo(path.join(tty, "dave.mp4"), { seconds: 4, frequency: 900 });
+    await makeAudio(path.join(tty, "dave.wav"), { seconds: 4, frequency: 333 });
     const env = `MEDIAQ_API_URL=${stack.apiUrl} MEDIAQ_API_KEY=${stack.apiKey}`;
     const cmd = `${env} ${process.execPath} ${MEDIAQ} submit ${tty} --model demo --params 'box=[40,30,80,70]' --wait; echo EXIT=$?; sleep 30`;
     await run("tmux", ["new-session", "-d", "-s", session, "-x", "160", "-y", "40", cmd]);
     try {
       let screen = "";
-      for (let i = 0; i < 240 && !screen.includes("EXIT="); i++) {
-        await new Promise((r) => setTimeout(r, 500));
+      let sawItemLine = false;
+      for (let i = 0; i < 600 && !screen.includes("EXIT="); i++) {
+        await new Promise((r) => setTimeout(r, 200));
         screen = (await run("tmux", ["capture-pane", "-p", "-t", session])).stdout;
+        sawItemLine ||= /^dave\.mp4\s+\[.*\] \d+% \| \w+/m.test(screen);
       }
       fs.mkdirSync(path.resolve(import.meta.dirname, "../artifacts"), { recursive: true });
       fs.writeFileSync(path.resolve(import.meta.dirname, "../artifacts/submit-wait-terminal.txt"), screen);
       expect(screen).toContain("EXIT=0");
       expect(screen).toMatch(/batch\s+\[[^\]]+\] 100%/);
       expect(screen).toContain("done   dave.mp4");
+      // While it ran, the item had a line of its own (name, bar, stage); finished, it leaves none.
+      expect(sawItemLine).toBe(true);
+      expect(screen).not.toMatch(/^dave\.mp4\s+\[/m);
     } finally {
       await run("tmux", ["kill-session", "-t", session]).catch(() => {});
     }

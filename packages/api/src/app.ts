@@ -28,6 +28,13 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.decorateRequest("tenant", "");
 
   registerProblemHandlers(app);
+  // Every log line about a batch or a package carries its id, so logs can be filtered by it.
+  app.addHook("preHandler", async (request) => {
+    const id = (request.params as { id?: string } | undefined)?.id;
+    if (!id) return;
+    const field = request.routeOptions.url?.startsWith("/v1/packages") ? "packageId" : "batchId";
+    request.log = request.log.child({ [field]: id });
+  });
   await registerDocs(app);
   registerMetrics(app, deps);
   registerHealth(app, deps);

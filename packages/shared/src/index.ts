@@ -10,4 +10,4 @@ export * from "./metrics.ts";
 export * from "./ledger.ts";
 export * from "./queues.ts";
 export * from "./packages.ts";
-export * from "./snapshot.ts";
+export * from "./snapshot/index.ts";

@@ -9,6 +9,8 @@ export class LiveProgress {
   private readonly multi?: MultiBar;
   private overall?: SingleBar;
   private readonly running = new Map<string, SingleBar>();
+  /** Items already finished: a late progress event must not bring their line back. */
+  private readonly finished = new Set<string>();
   private readonly abort = new AbortController();
 
   constructor(
@@ -34,7 +36,7 @@ export class LiveProgress {
     void (async () => {
       for await (const { event } of this.client.events(batchId, { signal: this.abort.signal })) {
         const name = "jobKey" in event ? (this.names.get(event.jobKey) ?? event.jobKey.slice(0, 12)) : "";
-        if (event.type === "progress" && this.multi) {
+        if (event.type === "progress" && this.multi && !this.finished.has(event.jobKey)) {
           let bar = this.running.get(event.jobKey);
           if (!bar) {
             bar = this.multi.create(event.total, 0, { label: name.padEnd(24).slice(0, 24), detail: event.stage });
@@ -44,6 +46,7 @@ export class LiveProgress {
           bar.update(event.done, { detail: event.stage });
         }
         if (event.type === "item" && (event.state === "succeeded" || event.state === "failed")) {
+          this.finished.add(event.jobKey);
           const bar = this.running.get(event.jobKey);
           if (bar) {
             this.multi?.remove(bar);

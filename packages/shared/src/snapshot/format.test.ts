@@ -1,19 +1,16 @@
 import { Readable } from "node:stream";
-import { gunzipSync, gzipSync, createGzip } from "node:zlib";
+import { createGzip, gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { redisKeys } from "./keys.ts";
 import {
-  isLedgerKey,
   isSnapshotId,
-  loadSnapshotSettings,
   newSnapshotId,
   readSnapshot,
-  type SnapshotEntry,
-  SnapshotEncoder,
-  SnapshotError,
   SNAPSHOT_FORMAT,
   SNAPSHOT_VERSION,
-} from "./snapshot.ts";
+  SnapshotEncoder,
+  type SnapshotEntry,
+  SnapshotError,
+} from "./format.ts";
 
 const entries: SnapshotEntry[] = [
   { k: "mediaq:batch:b1", t: "hash", v: { json: '{"id":"b1"}' } },
@@ -87,7 +84,7 @@ describe("snapshot format", () => {
   });
 });
 
-describe("snapshot ids and keys", () => {
+describe("snapshot ids", () => {
   it("makes ids that sort by time as strings", () => {
     const a = newSnapshotId(new Date("2026-11-26T03:40:00.005Z"));
     const b = newSnapshotId(new Date("2026-11-26T03:40:00.010Z"));
@@ -96,28 +93,5 @@ describe("snapshot ids and keys", () => {
     expect([c, a, b].sort()).toEqual([a, b, c]);
     expect(isSnapshotId(a)).toBe(true);
     expect(isSnapshotId("../etc/passwd")).toBe(false);
-  });
-
-  it("keeps ledger keys and leaves out streams, package records and BullMQ keys", () => {
-    const queues = ["mediaq:inference:", "mediaq:package:", "mediaq:maintenance:"];
-    expect(isLedgerKey("mediaq:result:abc", queues)).toBe(true);
-    expect(isLedgerKey("mediaq:job:abc:waiters", queues)).toBe(true);
-    expect(isLedgerKey("mediaq:batch:b1:items", queues)).toBe(true);
-    expect(isLedgerKey("mediaq:tenant:t:idem:k", queues)).toBe(true);
-    expect(isLedgerKey("mediaq:batch:b1:events", queues)).toBe(false);
-    expect(isLedgerKey(redisKeys.package("p1"), [])).toBe(false);
-    expect(isLedgerKey("mediaq:package:p1", queues)).toBe(false); // BullMQ's package queue
-    expect(isLedgerKey("mediaq:inference:wait", queues)).toBe(false);
-    expect(isLedgerKey("mediaq:maintenance:repeat", queues)).toBe(false);
-    expect(isLedgerKey("other:result:abc", queues)).toBe(false);
-  });
-
-  it("reads its settings with defaults and names a bad variable", () => {
-    expect(loadSnapshotSettings({})).toEqual({ SNAPSHOT_RETENTION: 7, SNAPSHOT_EVERY_SECONDS: 3600 });
-    expect(loadSnapshotSettings({ SNAPSHOT_EVERY_SECONDS: "0", SNAPSHOT_RETENTION: "3" })).toEqual({
-      SNAPSHOT_RETENTION: 3,
-      SNAPSHOT_EVERY_SECONDS: 0,
-    });
-    expect(() => loadSnapshotSettings({ SNAPSHOT_RETENTION: "0" })).toThrow(/SNAPSHOT_RETENTION/);
   });
 });

@@ -1,0 +1,40 @@
+/**
+ * Ledger snapshots (DESIGN.md "State snapshot and restore"). Redis holds the ledger, S3
+ * holds the truth: a snapshot is one gzip object of JSON lines — a header, one line per
+ * ledger key (typed reads, so it loads into any Redis version), and a trailer carrying
+ * the SHA-256 of every line before it. Event streams, package records and BullMQ's keys
+ * are left out: the first two are ephemeral, the queues are rebuilt from the ledger.
+ *
+ * Named re-exports keep the public surface exactly what callers may use; helpers shared
+ * between these files (e.g. queueKeyPrefixes) stay internal.
+ */
+
+export {
+  applyRetention,
+  createSnapshot,
+  listSnapshots,
+  resolveSnapshotId,
+  type SnapshotInfo,
+} from "./create.ts";
+export {
+  isSnapshotId,
+  newSnapshotId,
+  readSnapshot,
+  SNAPSHOT_FORMAT,
+  SNAPSHOT_VERSION,
+  SnapshotEncoder,
+  type SnapshotEntry,
+  SnapshotError,
+  type SnapshotHeader,
+  snapshotEntrySchema,
+} from "./format.ts";
+export { countLedgerKeys, isLedgerKey } from "./ledger-keys.ts";
+export { OUTPUT_METADATA_KEYS, type ReindexReport, reindexOutputs } from "./reindex.ts";
+export { type RestoreReport, restoreSnapshot } from "./restore.ts";
+export { getSnapshotSchedule, scheduleSnapshots, startSnapshotWorker } from "./schedule.ts";
+export {
+  loadSnapshotSettings,
+  MAINTENANCE_QUEUE,
+  type SnapshotDeps,
+  type SnapshotSettings,
+} from "./settings.ts";

@@ -1,0 +1,98 @@
+import { paginateListObjectsV2 } from "@aws-sdk/client-s3";
+import { SHA256_HEX } from "../hashing.ts";
+import { inputsSchema } from "../jobs.ts";
+import { objectKeys } from "../keys.ts";
+import { Ledger } from "../ledger.ts";
+import { headObject } from "../s3.ts";
+import type { SnapshotDeps } from "./settings.ts";
+
+/** Rebuilding the result index from output objects, for when no snapshot is usable. */
+
+/** Metadata keys the worker puts on each output object (S3 lowercases them). */
+export const OUTPUT_METADATA_KEYS = [
+  "jobkey",
+  "sha256",
+  "video",
+  "audio",
+  "model",
+  "adapter",
+  "params",
+  "pipeline",
+] as const;
+
+export interface ReindexReport {
+  /** Objects listed under outputs/. */
+  objects: number;
+  /** Results written to the index. */
+  indexed: number;
+  /** Results the index already had with the same output hash. */
+  known: number;
+  /** Objects without (valid) worker metadata, e.g. partial or foreign files. */
+  skipped: { key: string; reason: string }[];
+}
+
+/**
+ * Rebuilds the result index from the metadata of output objects in S3, without needing
+ * batches: afterwards any batch re-submitted finds its finished items succeeded.
+ */
+export async function reindexOutputs(deps: SnapshotDeps, opts: { concurrency?: number } = {}): Promise<ReindexReport> {
+  const { redis, s3, config } = deps;
+  const bucket = config.S3_BUCKET;
+  const ledger = new Ledger(redis);
+  const report: ReindexReport = { objects: 0, indexed: 0, known: 0, skipped: [] };
+  const concurrency = Math.max(1, opts.concurrency ?? 16);
+
+  const one = async (key: string) => {
+    const head = await headObject(s3, bucket, key);
+    if (!head) return; // deleted since listing
+    const m = head.Metadata ?? {};
+    const jobKey = key.slice(objectKeys.outputsPrefix.length).split("/")[0] ?? "";
+    const skip = (reason: string) => report.skipped.push({ key, reason });
+    if (!m.jobkey) return skip("no jobkey metadata");
+    if (m.jobkey !== jobKey) return skip(`jobkey metadata ${m.jobkey} does not match the object key`);
+    if (!m.sha256 || !SHA256_HEX.test(m.sha256)) return skip("no valid sha256 metadata");
+    const inputs = inputsSchema.safeParse({ video: m.video, audio: m.audio });
+    if (!inputs.success) return skip("no valid video/audio metadata");
+    if (!m.model || !m.adapter) return skip("no model/adapter metadata");
+    let params: Record<string, unknown> = {};
+    try {
+      params = m.params ? (JSON.parse(m.params) as Record<string, unknown>) : {};
+    } catch {
+      return skip("params metadata is not JSON");
+    }
+    const existing = await ledger.getResult(jobKey);
+    if (existing?.sha256 === m.sha256) {
+      report.known++;
+      return;
+    }
+    await ledger.recordResult({
+      jobKey,
+      key,
+      sha256: m.sha256,
+      size: head.ContentLength ?? 0,
+      model: m.model,
+      adapter: m.adapter,
+      inputs: inputs.data,
+      params,
+      completedAt: (m.completedat ?? head.LastModified?.toISOString() ?? new Date().toISOString()) as string,
+    });
+    report.indexed++;
+  };
+
+  for await (const page of paginateListObjectsV2(
+    { client: s3 },
+    { Bucket: bucket, Prefix: objectKeys.outputsPrefix },
+  )) {
+    const keys = (page.Contents ?? []).map((o) => o.Key as string).filter(Boolean);
+    report.objects += keys.length;
+    // Bounded concurrency: `concurrency` HEADs in flight, one page at a time.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, keys.length) }, async () => {
+        while (next < keys.length) await one(keys[next++] as string);
+      }),
+    );
+  }
+  deps.logger?.info({ ...report, skipped: report.skipped.length }, "result index rebuilt from outputs");
+  return report;
+}
