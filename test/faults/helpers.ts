@@ -26,6 +26,7 @@ import {
 import type { Queue } from "bullmq";
 import { startInfra, type TestInfra } from "../harness/infra.ts";
 import { makeAudio, makeVideo } from "../harness/media.ts";
+import { tsxArgs } from "../harness/entry.ts";
 
 /**
  * The fault tests' world: a real redis-server (AOF) and S3 server, the real ledger and
@@ -38,7 +39,6 @@ type Redis = ReturnType<typeof createRedis>;
 
 export const TENANT = "faults";
 const WORKER_MAIN = fileURLToPath(import.meta.resolve("@mediaq/worker/main"));
-const TSX = import.meta.resolve("tsx");
 const DEMO_MODEL = fileURLToPath(import.meta.resolve("@mediaq/worker/models/demo-wav2lip.onnx"));
 
 /** Small BullMQ lock/stall timings so a killed worker's job comes back in about 2 s. */
@@ -150,7 +150,7 @@ export async function startFaultStack(
     workerEnv,
 
     async spawnWorker(name = `worker-${workers.length + 1}`, env = {}) {
-      const proc = spawnManaged(process.execPath, ["--import", TSX, WORKER_MAIN], {
+      const proc = spawnManaged(process.execPath, tsxArgs(WORKER_MAIN), {
         env: { ...process.env, ...workerEnv, ...env },
       });
       let out = "";

@@ -4,10 +4,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { START_TIMEOUT_MS, tsxArgs } from "../../../test/harness/entry.ts";
 import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const tsx = path.resolve(here, "../../../test/node_modules/.bin/tsx");
 const main = path.resolve(here, "../src/main.ts");
 
 async function freePort(): Promise<number> {
@@ -26,7 +26,10 @@ describe("api entry point", () => {
   afterAll(async () => infra?.stop());
 
   it("fails at start-up naming a bad variable", async () => {
-    const child = spawn(tsx, [main], { env: { ...process.env, ...infra.env, API_PORT: "http" }, stdio: "pipe" });
+    const child = spawn(process.execPath, tsxArgs(main), {
+      env: { ...process.env, ...infra.env, API_PORT: "http" },
+      stdio: "pipe",
+    });
     let stderr = "";
     child.stderr.on("data", (d) => {
       stderr += d;
@@ -38,13 +41,13 @@ describe("api entry point", () => {
 
   it("serves until SIGTERM, then closes and exits 0", async () => {
     const port = await freePort();
-    const child = spawn(tsx, [main], {
+    const child = spawn(process.execPath, tsxArgs(main), {
       env: { ...process.env, ...infra.env, API_HOST: "127.0.0.1", API_PORT: String(port), API_KEYS: "a:k" },
       stdio: "pipe",
     });
     const exited = once(child, "exit");
     let ready = false;
-    for (let i = 0; i < 100 && !ready; i++) {
+    for (const until = Date.now() + START_TIMEOUT_MS; !ready && Date.now() < until; ) {
       ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
         (r) => r.ok,
         () => false,

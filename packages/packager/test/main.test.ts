@@ -3,11 +3,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRedis, createS3, ensureBucket, Ledger, PackageStore } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { START_TIMEOUT_MS, tsxArgs } from "../../../test/harness/entry.ts";
 import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
 import { makeBatch, requestPackage, waitForPackage } from "./package-fixtures.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../../..");
 
 describe("packager main", () => {
   let infra: TestInfra;
@@ -24,7 +24,7 @@ describe("packager main", () => {
     const batch = await makeBatch({ ledger: new Ledger(redis), s3, bucket: infra.config.S3_BUCKET, tenant: "t" }, [
       { name: "a", size: 2048 },
     ]);
-    const child = spawn(path.join(root, "node_modules/.bin/tsx"), [path.join(here, "../src/main.ts")], {
+    const child = spawn(process.execPath, tsxArgs(path.join(here, "../src/main.ts")), {
       env: { ...process.env, ...infra.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -35,7 +35,7 @@ describe("packager main", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     try {
       const requested = await requestPackage({ store, config: infra.config, tenant: "t" }, batch, 1024 * 1024);
-      const record = await waitForPackage(store, requested.id, 30_000);
+      const record = await waitForPackage(store, requested.id, START_TIMEOUT_MS);
       expect(record.state).toBe("ready");
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
@@ -48,7 +48,7 @@ describe("packager main", () => {
   });
 
   it("refuses a bad PACKAGE_SWEEP_INTERVAL_SECONDS with a message naming it", async () => {
-    const child = spawn(path.join(root, "node_modules/.bin/tsx"), [path.join(here, "../src/main.ts")], {
+    const child = spawn(process.execPath, tsxArgs(path.join(here, "../src/main.ts")), {
       env: { ...process.env, ...infra.env, PACKAGE_SWEEP_INTERVAL_SECONDS: "soon" },
       stdio: ["ignore", "pipe", "pipe"],
     });

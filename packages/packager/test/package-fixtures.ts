@@ -6,6 +6,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { tsxArgs } from "../../../test/harness/entry.ts";
 import {
   type Config,
   computePackageId,
@@ -171,12 +172,10 @@ export async function requestAgain(o: { store: PackageStore; config: Config }, i
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../../..");
 
 /** The packager service as its own process (node + tsx loader, so the pid is the packager's). */
 export function spawnPackager(env: Record<string, string>): { child: ChildProcess; started: Promise<void> } {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "../src/main.ts")], {
-    cwd: path.join(root, "test"), // where tsx is installed
+  const child = spawn(process.execPath, tsxArgs(path.join(here, "../src/main.ts")), {
     env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });

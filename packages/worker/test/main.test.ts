@@ -4,12 +4,11 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { START_TIMEOUT_MS, tsxArgs } from "../../../test/harness/entry.ts";
 import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.join(here, "..", "src", "main.ts");
-// tsx is a dependency of the test workspace package; its bin wrapper execs node.
-const TSX = path.join(here, "..", "..", "..", "test", "node_modules", ".bin", "tsx");
 
 async function freePort(): Promise<number> {
   const server = net.createServer().listen(0, "127.0.0.1");
@@ -32,7 +31,7 @@ describe("worker entry point (src/main.ts)", () => {
 
   it("serves metrics and exits 0 on SIGTERM", async () => {
     const port = await freePort();
-    child = spawn(TSX, [MAIN], {
+    child = spawn(process.execPath, tsxArgs(MAIN), {
       env: { ...process.env, ...infra.env, LOG_LEVEL: "info", METRICS_PORT: String(port) },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -43,7 +42,7 @@ describe("worker entry point (src/main.ts)", () => {
     child.stderr?.on("data", (d) => {
       logs += d;
     });
-    const until = Date.now() + 20_000;
+    const until = Date.now() + START_TIMEOUT_MS;
     while (!logs.includes("worker started") && child.exitCode === null && Date.now() < until)
       await new Promise((r) => setTimeout(r, 50));
     expect(logs).toContain("worker started");

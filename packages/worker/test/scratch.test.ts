@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs";
-import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
 import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
@@ -12,12 +11,10 @@ import { jobsRoot, startWorker } from "../src/index.ts";
 import { LOCK_FILE } from "../src/scratch.ts";
 import { sweepScratch } from "../src/sweeper.ts";
 import { sleep, startWorkerHarness, type WorkerHarness } from "./helpers.ts";
+import { tsxArgs } from "../../../test/harness/entry.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.join(here, "..", "src", "main.ts");
-// node itself with tsx's loader (not the tsx CLI, which would put a wrapper process between
-// the test and the worker: SIGKILL must hit the worker).
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 
 const metricValue = (text: string, name: string) =>
   text
@@ -137,7 +134,8 @@ describe("worker scratch, disk guard and crash recovery", () => {
       WORKER_STALLED_INTERVAL_MS: "500",
     };
     const startChild = () =>
-      spawn(process.execPath, ["--import", TSX_LOADER, MAIN], { env, stdio: ["ignore", "ignore", "inherit"] });
+      // node itself with tsx's loader, so SIGKILL hits the worker, not a wrapper
+      spawn(process.execPath, tsxArgs(MAIN), { env, stdio: ["ignore", "ignore", "inherit"] });
     let child: ChildProcess = startChild();
     try {
       const { batchId, items } = await h.submit(model, [{ name: "long", video: longVideo, audio }]);
