@@ -2,8 +2,6 @@ import fs from "node:fs";
 import os from "node:os";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { createS3 } from "@mediaq/shared";
-import { MinioContainer } from "@testcontainers/minio";
-import { RedisContainer } from "@testcontainers/redis";
 
 /**
  * Redis and MinIO in containers (testcontainers), used by startInfra when a container
@@ -33,6 +31,11 @@ export interface ContainerInfra {
 }
 
 export async function startContainers(bucket: string): Promise<ContainerInfra> {
+  // Loaded only when used: testcontainers replaces the global fetch dispatcher on import.
+  const [{ MinioContainer }, { RedisContainer }] = await Promise.all([
+    import("@testcontainers/minio"),
+    import("@testcontainers/redis"),
+  ]);
   const [redis, minio] = await Promise.all([
     // The same durability settings as the embedded and documented Redis.
     new RedisContainer("redis:7-alpine")
