@@ -5,23 +5,22 @@ import { fileURLToPath } from "node:url";
 import { type EmbeddedRedis, type Managed, spawnManaged, startRedis } from "@mediaq/cli/embedded";
 import {
   type BatchItem,
-  computeJobKey,
   createInferenceQueue,
   createRedis,
   createS3,
-  enqueueInference,
   ensureBucket,
   getObjectStream,
   headObject,
   type InferenceJob,
   type ItemView,
   Ledger,
-  normalizeParams,
   OUTPUT_FILE,
   objectKeys,
   putStream,
   redisKeys,
   sha256Hex,
+  submitItems,
+  toBatchItem,
 } from "@mediaq/shared";
 import type { Queue } from "bullmq";
 import { startInfra, type TestInfra } from "../harness/infra.ts";
@@ -175,35 +174,25 @@ export async function startFaultStack(
     },
 
     async submit(specs) {
-      const batchId = randomUUID();
-      await ledger.createBatch({
-        id: batchId,
+      const batch = {
+        id: randomUUID(),
         tenant: TENANT,
         model: modelSha,
-        adapter: "wav2lip",
+        adapter: "wav2lip" as const,
         params: {},
         createdAt: new Date().toISOString(),
-      });
-      const items = specs.map((s): BatchItem => {
-        const inputs = { video: videos[s.video ?? 0] as string, audio: audios[s.audio ?? 0] as string };
-        const params = normalizeParams("wav2lip", s.params);
-        const jobKey = computeJobKey({ scope: TENANT, modelSha256: modelSha, adapter: "wav2lip", inputs, params });
-        return { name: s.name, jobKey, inputs, params };
-      });
-      const { states } = await ledger.appendItems(batchId, items);
-      const jobs = new Map<string, InferenceJob>();
-      items.forEach((item, i) => {
-        if (states[i]?.state !== "pending") return;
-        jobs.set(item.jobKey, {
-          jobKey: item.jobKey,
-          tenant: TENANT,
-          model: { sha256: modelSha, adapter: "wav2lip" },
-          inputs: item.inputs,
-          params: item.params,
-        });
-      });
-      await enqueueInference(queue, [...jobs.values()]);
-      return { batchId, items };
+      };
+      await ledger.createBatch(batch);
+      const scope = { scope: TENANT, modelSha256: modelSha, adapter: "wav2lip" as const };
+      const items = specs.map((s) =>
+        toBatchItem(scope, {
+          name: s.name,
+          inputs: { video: videos[s.video ?? 0] as string, audio: audios[s.audio ?? 0] as string },
+          params: s.params,
+        }),
+      );
+      await submitItems(ledger, queue, batch, items);
+      return { batchId: batch.id, items };
     },
 
     async waitDone(batchId, timeoutMs = 60_000) {

@@ -2,14 +2,12 @@ import {
   type AdapterName,
   type BatchItem,
   type BatchRecord,
-  computeJobKey,
   headObject,
-  type InferenceJob,
   type ItemState,
   inputsSchema,
-  normalizeParams,
   objectKeys,
-  enqueueInference,
+  submitItems,
+  toBatchItem,
 } from "@mediaq/shared";
 import { z } from "zod";
 import type { ApiDeps } from "./deps.ts";
@@ -78,25 +76,16 @@ export function prepareItems(o: {
   const items: BatchItem[] = [];
   const errors: string[] = [];
   o.items.forEach((input, i) => {
-    let params: Record<string, unknown>;
     try {
-      params = normalizeParams(o.model.adapter, { ...o.batchParams, ...input.params });
+      const scope = { scope: o.scope, modelSha256: o.model.sha256, adapter: o.model.adapter };
+      items.push(toBatchItem(scope, { ...input, params: { ...o.batchParams, ...input.params } }));
     } catch (err) {
       const issues = (err as z.ZodError).issues ?? [{ path: [], message: String(err) }];
       for (const issue of issues) {
         const where = ["params", ...issue.path.map(String)].join(".");
         errors.push(`items[${i}] "${input.name}": ${where}: ${issue.message}`);
       }
-      return;
     }
-    const jobKey = computeJobKey({
-      scope: o.scope,
-      modelSha256: o.model.sha256,
-      adapter: o.model.adapter,
-      inputs: input.inputs,
-      params,
-    });
-    items.push({ name: input.name, jobKey, inputs: input.inputs, params });
   });
   return { items, errors };
 }
@@ -172,31 +161,14 @@ export async function checkBlobs(deps: ApiDeps, tenant: string, items: ItemInput
   );
 }
 
-/**
- * Appends prepared items to a batch and queues the work that has no result yet. Every
- * pending job key goes to enqueueInference, not only those the ledger attached fresh:
- * it leaves waiting/running jobs alone and re-adds one that was lost (e.g. the API
- * died between the ledger write and the queue write, or a cancel removed it).
- */
+/** Appends prepared items to a batch and queues their work (see submitItems). */
 export async function attachItems(deps: ApiDeps, batch: BatchRecord, items: BatchItem[]): Promise<ItemSummary[]> {
-  const { firstIndex, states } = await deps.ledger.appendItems(batch.id, items);
-  const jobs = new Map<string, InferenceJob>();
-  items.forEach((item, i) => {
-    if (states[i]?.state !== "pending") return;
-    jobs.set(item.jobKey, {
-      jobKey: item.jobKey,
-      tenant: batch.tenant,
-      model: { sha256: batch.model, adapter: batch.adapter },
-      inputs: item.inputs,
-      params: item.params,
-    });
-  });
-  await enqueueInference(deps.inferenceQueue, [...jobs.values()]);
+  const { firstIndex, states } = await submitItems(deps.ledger, deps.inferenceQueue, batch, items);
   return items.map((item, i) => ({
     index: firstIndex + i,
     name: item.name,
     jobKey: item.jobKey,
-    state: states[i]?.state ?? "pending",
+    state: states[i] ?? "pending",
   }));
 }
 

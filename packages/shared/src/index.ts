@@ -11,3 +11,4 @@ export * from "./ledger.ts";
 export * from "./queues.ts";
 export * from "./packages.ts";
 export * from "./snapshot/index.ts";
+export * from "./submission.ts";

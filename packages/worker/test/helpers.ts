@@ -2,19 +2,18 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import {
-  computeJobKey,
   createInferenceQueue,
   createRedis,
   createS3,
-  enqueueInference,
   ensureBucket,
   type InferenceJob,
   Ledger,
-  normalizeParams,
   objectKeys,
   putStream,
   redisKeys,
   sha256Hex,
+  submitItems,
+  toBatchItem,
 } from "@mediaq/shared";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
@@ -48,39 +47,21 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
   const putFile = (file: string) => putBlob(fs.readFileSync(file));
 
   const submit = async (model: string, items: ItemSpec[]) => {
-    const batchId = randomUUID();
-    await ledger.createBatch({
-      id: batchId,
+    const batch = {
+      id: randomUUID(),
       tenant: TENANT,
       model,
-      adapter: "wav2lip",
+      adapter: "wav2lip" as const,
       params: {},
       createdAt: new Date().toISOString(),
-    });
-    const batchItems = items.map((i) => {
-      const params = normalizeParams("wav2lip", i.params);
-      const inputs = { video: i.video, audio: i.audio };
-      return {
-        name: i.name,
-        inputs,
-        params,
-        jobKey: computeJobKey({ scope: TENANT, modelSha256: model, adapter: "wav2lip", inputs, params }),
-      };
-    });
-    const { states } = await ledger.appendItems(batchId, batchItems);
-    await enqueueInference(
-      queue,
-      batchItems
-        .filter((_, i) => states[i]?.enqueue)
-        .map((i) => ({
-          jobKey: i.jobKey,
-          tenant: TENANT,
-          model: { sha256: model, adapter: "wav2lip" as const },
-          inputs: i.inputs,
-          params: i.params,
-        })),
+    };
+    await ledger.createBatch(batch);
+    const scope = { scope: TENANT, modelSha256: model, adapter: "wav2lip" as const };
+    const batchItems = items.map((i) =>
+      toBatchItem(scope, { name: i.name, inputs: { video: i.video, audio: i.audio }, params: i.params }),
     );
-    return { batchId, items: batchItems };
+    await submitItems(ledger, queue, batch, batchItems);
+    return { batchId: batch.id, items: batchItems };
   };
 
   const waitDone = async (batchId: string, timeoutMs = 60_000) => {

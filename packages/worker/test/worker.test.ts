@@ -4,22 +4,21 @@ import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import {
-  computeJobKey,
   createInferenceQueue,
   createRedis,
   createS3,
-  enqueueInference,
   ensureBucket,
   getObjectStream,
   headObject,
   type InferenceJob,
   Ledger,
-  normalizeParams,
   OUTPUT_FILE,
   objectKeys,
   putStream,
   redisKeys,
   sha256Hex,
+  submitItems,
+  toBatchItem,
 } from "@mediaq/shared";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
@@ -79,37 +78,21 @@ describe("inference worker", () => {
 
   /** Creates a batch through the Ledger and queues its items, as the API does. */
   async function submit(model: string, items: { name: string; video: string; audio: string; params?: unknown }[]) {
-    const batchId = randomUUID();
-    await ledger.createBatch({
-      id: batchId,
+    const batch = {
+      id: randomUUID(),
       tenant: TENANT,
       model,
-      adapter: "wav2lip",
+      adapter: "wav2lip" as const,
       params: {},
       createdAt: new Date().toISOString(),
-    });
-    const batchItems = items.map((i) => {
-      const params = normalizeParams("wav2lip", i.params);
-      const inputs = { video: i.video, audio: i.audio };
-      return {
-        name: i.name,
-        inputs,
-        params,
-        jobKey: computeJobKey({ scope: TENANT, modelSha256: model, adapter: "wav2lip", inputs, params }),
-      };
-    });
-    const { states } = await ledger.appendItems(batchId, batchItems);
-    const jobs = batchItems
-      .filter((_, i) => states[i]?.enqueue)
-      .map((i) => ({
-        jobKey: i.jobKey,
-        tenant: TENANT,
-        model: { sha256: model, adapter: "wav2lip" as const },
-        inputs: i.inputs,
-        params: i.params,
-      }));
-    await enqueueInference(queue, jobs);
-    return { batchId, items: batchItems };
+    };
+    await ledger.createBatch(batch);
+    const scope = { scope: TENANT, modelSha256: model, adapter: "wav2lip" as const };
+    const batchItems = items.map((i) =>
+      toBatchItem(scope, { name: i.name, inputs: { video: i.video, audio: i.audio }, params: i.params }),
+    );
+    await submitItems(ledger, queue, batch, batchItems);
+    return { batchId: batch.id, items: batchItems };
   }
 
   async function waitDone(batchId: string, timeoutMs = 60_000) {

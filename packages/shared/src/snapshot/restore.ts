@@ -2,6 +2,7 @@ import type { InferenceJob } from "../jobs.ts";
 import { objectKeys, redisKeys as K } from "../keys.ts";
 import { type BatchItem, type BatchRecord, type Counts, ITEM_STATES, type ItemState, Ledger } from "../ledger.ts";
 import { createInferenceQueue, enqueueInference } from "../queues.ts";
+import { inferenceJobFor } from "../submission.ts";
 import { getObjectStream, headObject } from "../s3.ts";
 import { resolveSnapshotId } from "./create.ts";
 import { readSnapshot, SnapshotError } from "./format.ts";
@@ -174,13 +175,7 @@ async function resumeUnfinished(
           counts[state]++;
           if (!unfinished.has(item.jobKey)) return;
           unfinished.delete(item.jobKey); // queued once, whichever batch names it first
-          jobs.push({
-            jobKey: item.jobKey,
-            tenant: batch.tenant,
-            model: { sha256: batch.model, adapter: batch.adapter },
-            inputs: item.inputs,
-            params: item.params,
-          });
+          jobs.push(inferenceJobFor(batch, item));
         });
         if (jobs.length > 0) await enqueueInference(queue, jobs);
         requeued += jobs.length;
