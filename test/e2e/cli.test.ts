@@ -80,6 +80,17 @@ describe("mediaq CLI", () => {
     expect(status.done).toBe(true);
   });
 
+  it("runs the demo from a fresh data dir and stops every process it started", async () => {
+    const dataDir = path.join(dir, "demo");
+    const { stdout } = await mediaq(["demo", "--data-dir", dataDir, "--items", "2"]);
+    expect(stdout).toMatch(/-part-001-of-001\.zip\s+[\d.]+ KiB\s+sha256 [0-9a-f]{64}/);
+    expect(stdout).toContain("manifest.json");
+    expect(stdout).toContain("SHA256SUMS");
+    // Its redis-server and S3 server are gone: their data directories are no longer in use.
+    const { stdout: procs } = await run("ps", ["-eo", "args"]);
+    expect(procs).not.toContain(dataDir);
+  });
+
   it("refuses unpaired files before uploading anything, with exit code 1", async () => {
     const bad = path.join(dir, "bad");
     fs.mkdirSync(bad);

@@ -50,6 +50,7 @@ export function registerDemo(program: Command): void {
         const pkg = await stack.client.createPackage(batch.id, { partSize });
         const ready = await waitForPackage(stack.client, pkg.id, (p) => progress.updatePackage(p));
         printPackage(ready);
+        if (!o.keep) console.log("\nthe links work while the stack runs: add --keep to keep it running");
         if (o.keep) {
           console.log(`\nstack still running (API key ${stack.apiKey}); Ctrl-C stops it`);
           await untilSignal();
