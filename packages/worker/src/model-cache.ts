@@ -50,8 +50,11 @@ export class ModelCache {
   }
 
   async close(): Promise<void> {
+    // A job handed back at shutdown may leave a load in flight (downloading, or loading in
+    // the thread): the closed thread refuses or finishes it, and close waits for it to settle.
+    const loads = [...this.sessions.values()];
     this.sessions.clear();
-    await this.thread.close();
+    await Promise.all([this.thread.close(), Promise.allSettled(loads)]);
   }
 
   private async load(sha256: string): Promise<ModelHandle> {

@@ -116,6 +116,8 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
     const abort = new AbortController();
     const onShutdown = () => abort.abort(new HandBackError());
     deps.shutdown.addEventListener("abort", onShutdown, { once: true });
+    // A shutdown that came while the ledger was updated or the scratch made fires no event.
+    if (deps.shutdown.aborted) onShutdown();
     const timeJob = metrics.jobSeconds.startTimer();
     try {
       const output = await runPipeline(deps, job, data, scratch, abort.signal, log);
@@ -270,6 +272,8 @@ async function runPipeline(
           batch.push(frame);
           if (batch.length === batchSize) await flush();
         }
+        // A killed ffmpeg may just end its output: that is the abort, not bad input.
+        if (signal.aborted) throw signal.reason;
         if (batch.length > 0) await flush();
         if (done === 0) throw new BadInputError(`${labels.video} decoded to zero frames`);
       } catch (err) {
@@ -303,10 +307,15 @@ async function runPipeline(
     await pipeline(fs.createReadStream(files.output), hash);
     const sha256 = hash.digest("hex");
     const size = fs.statSync(files.output).size;
+    // A hand-back stops the upload by failing its body (the result is not recorded below).
+    const body = fs.createReadStream(files.output);
+    body.on("error", () => {}); // surfaced by the upload; none may go unhandled after it stopped reading
+    const onAbort = () => body.destroy(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
     await putStream(s3, {
       bucket: config.S3_BUCKET,
       key,
-      body: fs.createReadStream(files.output),
+      body,
       contentType: "video/mp4",
       metadata: {
         jobkey: data.jobKey,
@@ -319,11 +328,14 @@ async function runPipeline(
         params: JSON.stringify(data.params),
       },
       onProgress: (loaded) => progress.report("upload", loaded, size),
-    });
+    }).finally(() => signal.removeEventListener("abort", onAbort));
     return { sha256, size };
   });
   metrics.bytesUploaded.inc(size);
 
+  // The last point a shutdown hands the job back; once the result is being recorded the
+  // job finishes (an output object uploaded meanwhile is overwritten by the next attempt).
+  if (signal.aborted) throw signal.reason;
   await ledger.recordResult({
     jobKey: data.jobKey,
     key,

@@ -243,20 +243,41 @@ describe("inference worker", () => {
     await makeVideo(long, { seconds: 8, width: W, height: H, frequency: 550 });
     const video = await putBlob(fs.readFileSync(long));
     const audio = await putBlob(fs.readFileSync(files.audio as string));
-    const { batchId, items } = await submit(modelSha, [{ name: "long", video, audio }]);
+    // Batches of 2 frames: 100 model calls, so inference lasts well past the moment it is seen.
+    const { batchId, items } = await submit(modelSha, [{ name: "long", video, audio, params: { batchSize: 2 } }]);
     const jobKey = items[0]?.jobKey as string;
-    const until = Date.now() + 30_000;
-    while ((await ledger.jobState(jobKey)).state !== "running" && Date.now() < until)
-      await new Promise((r) => setTimeout(r, 20));
     const runsBefore = await runs();
+    const waitFor = async (what: string, ok: () => Promise<boolean>) => {
+      const until = Date.now() + 30_000;
+      while (!(await ok())) {
+        if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const expectHandedBack = async () => {
+      expect((await ledger.jobState(jobKey)).state).toBe("pending");
+      const job = await queue.getJob(jobKey);
+      expect(await job?.getState()).toBe("waiting");
+      expect(job?.attemptsMade).toBe(0);
+      expect(await runs()).toBe(runsBefore);
+      expect(scratchEntries()).toEqual([]);
+    };
 
+    // Stopped in the middle of inference (a known stage, far from recording the result):
+    // the batch in flight on the inference thread completes, then the job goes back.
+    await waitFor("inference progress", async () => {
+      const progress = (await queue.getJob(jobKey))?.progress as { stage?: string; done?: number } | undefined;
+      return progress?.stage === "infer" && (progress.done ?? 0) > 0;
+    });
     await worker.close({ handBackAfterMs: 0 });
-    expect((await ledger.jobState(jobKey)).state).toBe("pending");
-    const job = await queue.getJob(jobKey);
-    expect(await job?.getState()).toBe("waiting");
-    expect(job?.attemptsMade).toBe(0);
-    expect(await runs()).toBe(runsBefore);
-    expect(scratchEntries()).toEqual([]);
+    await expectHandedBack();
+
+    // Stopped just after it started on a fresh worker, whose inference thread is still
+    // starting and loading the model: the process must survive the thread being closed.
+    worker = await startWorker(quiet());
+    await waitFor("running", async () => (await ledger.jobState(jobKey)).state === "running");
+    await worker.close({ handBackAfterMs: 0 });
+    await expectHandedBack();
 
     worker = await startWorker(quiet());
     expect(await waitDone(batchId)).toMatchObject({ succeeded: 1 });

@@ -25,6 +25,9 @@ export class InferenceThread {
   private worker?: Worker;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private nextId = 1;
+  /** Requests not answered yet; close() waits for them (see there). */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
   /** Called when the thread died: sessions it held are gone. */
   onExit?: () => void;
 
@@ -55,12 +58,22 @@ export class InferenceThread {
   }
 
   private request<T>(msg: Request, transfer: ArrayBuffer[] = []): Promise<T> {
+    // After close() no new thread is started (a model download that was in flight at
+    // shutdown would otherwise start one that nobody terminates).
+    if (this.closed && msg.type !== "release") return Promise.reject(new Error("inference thread is closed"));
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
+    const reply = new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       worker.postMessage({ ...msg, id }, transfer);
     });
+    const settled = reply.then(
+      () => {},
+      () => {},
+    );
+    this.inFlight.add(settled);
+    settled.then(() => this.inFlight.delete(settled));
+    return reply;
   }
 
   load(o: { model: string; file: string; label: string; provider: ExecutionProvider; deviceId: number }) {
@@ -91,6 +104,12 @@ export class InferenceThread {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    // Terminating the thread while onnxruntime is inside a native call (a model load, a
+    // session.run) aborts the whole process ("terminate called after throwing an instance of
+    // 'Napi::Error'"). A job handed back at shutdown can leave a model load or a batch in
+    // flight, so let every request be answered first; each is finite.
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     const worker = this.worker;
     if (!worker) return;
     await this.release().catch(() => {});

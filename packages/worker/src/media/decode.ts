@@ -45,6 +45,8 @@ export async function decodeAudio(
     .outputOptions(["-c:a pcm_f32le"]);
   const chunks: Buffer[] = [];
   for await (const chunk of ffmpegPipe(command, label, signal)) chunks.push(chunk as Buffer);
+  // A killed ffmpeg may close its output before its exit is seen: short output, not silence.
+  if (signal?.aborted) throw signal.reason;
   const bytes = Buffer.concat(chunks);
   const decoded = new Float32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4));
   const wanted = Math.max(1, Math.round(seconds * 16_000));
@@ -83,5 +85,7 @@ export async function* decodeFrames(
     pending = joined.length > 0 ? [joined] : [];
     pendingBytes = joined.length;
   }
+  // A killed ffmpeg may close its output mid-frame before its exit is seen: that is the abort.
+  if (signal?.aborted) throw signal.reason;
   if (pendingBytes > 0) throw new BadInputError(`${label} ended inside a frame (${pendingBytes} stray bytes)`);
 }
