@@ -7,6 +7,7 @@ import { registerDocs } from "./plugins/docs.ts";
 import { registerProblemHandlers } from "./plugins/errors.ts";
 import { registerHealth } from "./plugins/health.ts";
 import { registerMetrics } from "./plugins/metrics.ts";
+import { registerRateLimit } from "./plugins/rate-limit.ts";
 import { registerWeb } from "./plugins/web.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { blobRoutes } from "./routes/blobs.ts";
@@ -44,6 +45,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(
     async (v1) => {
       registerAuth(v1, deps.apiKeys);
+      await registerRateLimit(v1, deps);
       await v1.register(blobRoutes, { deps });
       await v1.register(modelRoutes, { deps });
       await v1.register(batchRoutes, { deps });

@@ -60,6 +60,8 @@ export const configSchema = z.object({
   API_PORT: int(0, 65535).default(8080),
   API_KEYS: z.string().default(""),
   ADMIN_KEY: z.string().optional(),
+  /** Requests per tenant per minute on /v1 (0 = no limit). */
+  RATE_LIMIT_PER_MINUTE: int(0).default(6000),
   DEDUP_SCOPE: z.enum(["tenant", "global"]).default("tenant"),
   MAX_JSON_BODY_BYTES: bytes.default(16 * 1024 ** 2),
   /** How many ledger snapshots to keep; older ones are deleted after each new one. */
