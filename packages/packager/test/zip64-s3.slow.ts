@@ -33,18 +33,11 @@ describe("zip64 (slow)", () => {
   });
   afterAll(async () => infra?.stop());
 
-  it("slow: packages an item over 4 GiB (Zip64) that unzip, 7z, bsdtar and Python's zipfile accept", async (ctx) => {
-    // s3rver moves ~30 MB/s here, and this test pushes > 16 GB through S3 (write, read,
-    // write, download): about 10 minutes. It runs by default against a real S3/MinIO
-    // (TEST_S3_ENDPOINT), and with s3rver only when MEDIAQ_SLOW_TESTS=1.
-    if (!process.env.TEST_S3_ENDPOINT && process.env.MEDIAQ_SLOW_TESTS !== "1") {
-      ctx.skip("zip64 test skipped with s3rver (too slow for CI); set MEDIAQ_SLOW_TESTS=1 or TEST_S3_ENDPOINT");
-      return;
-    }
-    if (free < DISK_NEEDED) {
-      ctx.skip(`zip64 test needs 15 GB free under ${infra.dir}, has ${(free / 1000 ** 3).toFixed(1)} GB; skipped`);
-      return;
-    }
+  it("packages an item over 4 GiB (Zip64) through S3 that unzip, 7z, bsdtar and Python's zipfile accept", async () => {
+    // This pushes > 16 GB through S3 (write, read, write, download): about 7 minutes on the
+    // embedded s3rver (~30 MB/s), so it is in `pnpm test:slow`, not `pnpm test`; CI covers
+    // Zip64 with the same part writer on local streams (zip64-local.test.ts).
+    expect(free, `needs 15 GB free under ${infra.dir}`).toBeGreaterThanOrEqual(DISK_NEEDED);
     const s3 = createS3(infra.config);
     const bucket = infra.config.S3_BUCKET;
     await ensureBucket(s3, bucket);
