@@ -104,16 +104,17 @@ describe("mediaq CLI", () => {
     const session = `mq${process.pid}`;
     const tty = path.join(dir, "tty");
     fs.mkdirSync(tty);
-    await makeVideo(path.join(tty, "dave.mp4"), { seconds: 4, frequency: 900 });
-    await makeAudio(path.join(tty, "dave.wav"), { seconds: 4, frequency: 333 });
+    // Long enough (300 frames) that its running line is on screen for a few seconds.
+    await makeVideo(path.join(tty, "dave.mp4"), { seconds: 12, frequency: 900 });
+    await makeAudio(path.join(tty, "dave.wav"), { seconds: 12, frequency: 333 });
     const env = `MEDIAQ_API_URL=${stack.apiUrl} MEDIAQ_API_KEY=${stack.apiKey}`;
     const cmd = `${env} ${process.execPath} ${MEDIAQ} submit ${tty} --model demo --params 'box=[40,30,80,70]' --wait; echo EXIT=$?; sleep 30`;
     await run("tmux", ["new-session", "-d", "-s", session, "-x", "160", "-y", "40", cmd]);
     try {
       let screen = "";
       let sawItemLine = false;
-      for (let i = 0; i < 600 && !screen.includes("EXIT="); i++) {
-        await new Promise((r) => setTimeout(r, 200));
+      for (let i = 0; i < 1200 && !screen.includes("EXIT="); i++) {
+        await new Promise((r) => setTimeout(r, 100));
         screen = (await run("tmux", ["capture-pane", "-p", "-t", session])).stdout;
         sawItemLine ||= /^dave\.mp4\s+\[.*\] \d+% \| \w+/m.test(screen);
       }

@@ -9,6 +9,7 @@ import {
   submitItems,
   toBatchItem,
 } from "@mediaq/shared";
+import pLimit from "p-limit";
 import { z } from "zod";
 import type { ApiDeps } from "./deps.ts";
 import { badRequest, listSome } from "./problem.ts";
@@ -121,19 +122,6 @@ export async function checkNames(deps: ApiDeps, batchId: string | undefined, ite
     });
 }
 
-async function mapLimit<T, R>(values: T[], limit: number, fn: (v: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(values.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, values.length) }, async () => {
-    while (next < values.length) {
-      const i = next++;
-      out[i] = await fn(values[i] as T);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}
-
 /**
  * Every input must be a blob this tenant uploaded (or was told exists) and that is in
  * S3 now: a presigned upload is granted when issued, before the bytes arrive.
@@ -141,11 +129,13 @@ async function mapLimit<T, R>(values: T[], limit: number, fn: (v: T) => Promise<
 export async function checkBlobs(deps: ApiDeps, tenant: string, items: ItemInput[]): Promise<void> {
   const hashes = [...new Set(items.flatMap((i) => [i.inputs.video, i.inputs.audio]))];
   const granted = await deps.ledger.hasBlobs(tenant, hashes);
-  const present = await mapLimit(
-    hashes.map((h, i) => ({ h, granted: granted[i] })),
-    16,
-    async ({ h, granted }) =>
-      granted ? (await headObject(deps.s3, deps.config.S3_BUCKET, objectKeys.blob(h))) !== undefined : false,
+  const limit = pLimit(16);
+  const present = await Promise.all(
+    hashes.map((h, i) =>
+      limit(async () =>
+        granted[i] ? (await headObject(deps.s3, deps.config.S3_BUCKET, objectKeys.blob(h))) !== undefined : false,
+      ),
+    ),
   );
   const missing = hashes.filter((_, i) => !present[i]);
   if (missing.length === 0) return;

@@ -4,6 +4,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import extract from "extract-zip";
+import pLimit from "p-limit";
 import type { PackageView } from "./api-client.ts";
 import { hashFile } from "./submit/upload.ts";
 
@@ -36,21 +37,21 @@ export async function downloadPackage(pkg: PackageView, dir: string, o: Download
   fs.writeFileSync(path.join(dir, "SHA256SUMS"), sumsText);
   fs.writeFileSync(path.join(dir, "manifest.json"), await fetchText(pkg.manifest?.url));
 
-  const queue = [...pkg.parts];
-  const files: string[] = [];
-  const worker = async () => {
-    for (let part = queue.shift(); part; part = queue.shift()) {
-      const file = path.join(dir, path.basename(part.name));
-      await downloadResumable(part.url, file, part.size, o.onBytes);
-      const { sha256 } = await hashFile(file);
-      if (sha256 !== sums.get(part.name)) {
-        fs.rmSync(file, { force: true });
-        throw new Error(`${part.name}: SHA-256 ${sha256} does not match SHA256SUMS; deleted, run the download again`);
-      }
-      files.push(file);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 3, pkg.parts.length) }, worker));
+  const limit = pLimit(o.concurrency ?? 3);
+  const files = await Promise.all(
+    pkg.parts.map((part) =>
+      limit(async () => {
+        const file = path.join(dir, path.basename(part.name));
+        await downloadResumable(part.url, file, part.size, o.onBytes);
+        const { sha256 } = await hashFile(file);
+        if (sha256 !== sums.get(part.name)) {
+          fs.rmSync(file, { force: true });
+          throw new Error(`${part.name}: SHA-256 ${sha256} does not match SHA256SUMS; deleted, run the download again`);
+        }
+        return file;
+      }),
+    ),
+  );
   if (o.extract) for (const file of files.sort()) await extract(file, { dir: path.resolve(dir) });
   return files.sort();
 }

@@ -31,10 +31,13 @@ export class LiveProgress {
     }
   }
 
-  /** Follows the event stream in the background until stop(). */
+  /**
+   * Follows the event stream in the background until stop(). It reads from the start of
+   * the batch's stream: an item can finish before the stream is open.
+   */
   follow(batchId: string): void {
     void (async () => {
-      for await (const { event } of this.client.events(batchId, { signal: this.abort.signal })) {
+      for await (const { event } of this.client.events(batchId, { lastEventId: "0-0", signal: this.abort.signal })) {
         const name = "jobKey" in event ? (this.names.get(event.jobKey) ?? event.jobKey.slice(0, 12)) : "";
         if (event.type === "progress" && this.multi && !this.finished.has(event.jobKey)) {
           let bar = this.running.get(event.jobKey);

@@ -5,6 +5,7 @@ import { objectKeys } from "../keys.ts";
 import { Ledger } from "../ledger.ts";
 import { headObject } from "../s3.ts";
 import type { SnapshotDeps } from "./settings.ts";
+import pLimit from "p-limit";
 
 /** Rebuilding the result index from output objects, for when no snapshot is usable. */
 
@@ -40,7 +41,7 @@ export async function reindexOutputs(deps: SnapshotDeps, opts: { concurrency?: n
   const bucket = config.S3_BUCKET;
   const ledger = new Ledger(redis);
   const report: ReindexReport = { objects: 0, indexed: 0, known: 0, skipped: [] };
-  const concurrency = Math.max(1, opts.concurrency ?? 16);
+  const limit = pLimit(Math.max(1, opts.concurrency ?? 16));
 
   const one = async (key: string) => {
     const head = await headObject(s3, bucket, key);
@@ -86,12 +87,7 @@ export async function reindexOutputs(deps: SnapshotDeps, opts: { concurrency?: n
     const keys = (page.Contents ?? []).map((o) => o.Key as string).filter(Boolean);
     report.objects += keys.length;
     // Bounded concurrency: `concurrency` HEADs in flight, one page at a time.
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(concurrency, keys.length) }, async () => {
-        while (next < keys.length) await one(keys[next++] as string);
-      }),
-    );
+    await Promise.all(keys.map((key) => limit(() => one(key))));
   }
   deps.logger?.info({ ...report, skipped: report.skipped.length }, "result index rebuilt from outputs");
   return report;
