@@ -6,18 +6,16 @@ import {
   createLogger,
   createPackageQueue,
   createRedis,
-  createS3,
-  ensureBucket,
-  Ledger,
+  type Ledger,
   objectKeys,
-  PackageStore,
+  type PackageStore,
   putStream,
   QUEUES,
   sha256Hex,
 } from "@mediaq/shared";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
+import type { TestInfra } from "../../../test/harness/infra.ts";
 import { type Manifest, type Packager, packageStateKeys, startPackager } from "../src/index.ts";
 import {
   download,
@@ -27,6 +25,8 @@ import {
   run,
   spawnPackager,
   waitForPackage,
+  startPackagerInfra,
+  type PackagerInfra,
 } from "./package-fixtures.ts";
 
 const TENANT = "t-flow";
@@ -34,6 +34,7 @@ const KB = 1024;
 const MB = 1024 * 1024;
 
 describe("packager flow: parts as child jobs", () => {
+  let env: PackagerInfra;
   let infra: TestInfra;
   let redis: Redis;
   let s3: S3Client;
@@ -45,21 +46,14 @@ describe("packager flow: parts as child jobs", () => {
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    infra = await startInfra();
-    bucket = infra.config.S3_BUCKET;
-    s3 = createS3(infra.config);
-    await ensureBucket(s3, bucket);
-    redis = createRedis(infra.config);
-    ledger = new Ledger(redis);
-    store = new PackageStore(redis);
+    env = await startPackagerInfra();
+    ({ infra, bucket, s3, redis, ledger, store } = env);
     tmp = fs.mkdtempSync(path.join(infra.dir, "flow-"));
   });
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
     await Promise.all(packagers.map((p) => p.close()));
-    await redis?.quit();
-    s3?.destroy();
-    await infra?.stop();
+    await env?.stop();
   });
 
   const deps = () => ({ ledger, s3, bucket, tenant: TENANT });

@@ -1,23 +1,22 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import {
-  createLogger,
-  createRedis,
-  createS3,
-  ensureBucket,
-  Ledger,
-  MAX_PRESIGN_SECONDS,
-  PackageStore,
-  presignGet,
-} from "@mediaq/shared";
+import { createLogger, Ledger, MAX_PRESIGN_SECONDS, type PackageStore, presignGet } from "@mediaq/shared";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
+import type { TestInfra } from "../../../test/harness/infra.ts";
 import { installPackageLifecycle, type Packager, packageLifecycleRule, startPackager } from "../src/index.ts";
-import { download, makeBatch, requestPackage, waitForPackage } from "./package-fixtures.ts";
+import {
+  download,
+  makeBatch,
+  requestPackage,
+  waitForPackage,
+  type PackagerInfra,
+  startPackagerInfra,
+} from "./package-fixtures.ts";
 
 const TENANT = "t-links";
 
 describe("package links", () => {
+  let env: PackagerInfra;
   let infra: TestInfra;
   let redis: Redis;
   let s3: S3Client;
@@ -26,19 +25,13 @@ describe("package links", () => {
   let bucket: string;
 
   beforeAll(async () => {
-    infra = await startInfra();
-    bucket = infra.config.S3_BUCKET;
-    s3 = createS3(infra.config);
-    await ensureBucket(s3, bucket);
-    redis = createRedis(infra.config);
-    store = new PackageStore(redis);
+    env = await startPackagerInfra();
+    ({ infra, bucket, s3, redis, store } = env);
     packager = startPackager(infra.config, { settings: { PACKAGE_SWEEP_INTERVAL_SECONDS: 3600 } });
   });
   afterAll(async () => {
     await packager?.close();
-    await redis?.quit();
-    s3?.destroy();
-    await infra?.stop();
+    await env?.stop();
   });
 
   it("serves Range requests and names the download after the part", async () => {

@@ -7,17 +7,20 @@ import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { tsxArgs } from "../../../test/harness/entry.ts";
+import { startInfra } from "../../../test/harness/infra.ts";
 import {
   type Config,
   computePackageId,
   createPackageQueue,
   createRedis,
+  createS3,
+  ensureBucket,
   HashingStream,
-  type Ledger,
+  Ledger,
   OUTPUT_FILE,
   objectKeys,
   type PackageRecord,
-  type PackageStore,
+  PackageStore,
   presignGet,
   putStream,
   QUEUES,
@@ -25,6 +28,29 @@ import {
 } from "@mediaq/shared";
 
 export const hex = () => randomBytes(32).toString("hex");
+
+/** Real Redis + S3 (startInfra) with the clients a packager test reads and writes through. */
+export async function startPackagerInfra() {
+  const infra = await startInfra();
+  const bucket = infra.config.S3_BUCKET;
+  const s3 = createS3(infra.config);
+  await ensureBucket(s3, bucket);
+  const redis = createRedis(infra.config);
+  return {
+    infra,
+    bucket,
+    s3,
+    redis,
+    ledger: new Ledger(redis),
+    store: new PackageStore(redis),
+    async stop() {
+      await redis.quit();
+      s3.destroy();
+      await infra.stop();
+    },
+  };
+}
+export type PackagerInfra = Awaited<ReturnType<typeof startPackagerInfra>>;
 
 export interface FixtureItem {
   name: string;

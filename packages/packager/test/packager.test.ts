@@ -3,27 +3,34 @@ import path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
   createLogger,
-  createRedis,
-  createS3,
-  ensureBucket,
   headObject,
-  Ledger,
+  type Ledger,
   objectKeys,
-  PackageStore,
+  type PackageStore,
   redisKeys,
   sha256Hex,
 } from "@mediaq/shared";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
+import type { TestInfra } from "../../../test/harness/infra.ts";
 import { type Manifest, PACKAGE_EXPIRY_KEY, type Packager, startPackager, sweepExpiredPackages } from "../src/index.ts";
-import { download, listFiles, makeBatch, requestPackage, run, waitForPackage } from "./package-fixtures.ts";
+import {
+  download,
+  listFiles,
+  makeBatch,
+  requestPackage,
+  run,
+  waitForPackage,
+  type PackagerInfra,
+  startPackagerInfra,
+} from "./package-fixtures.ts";
 
 const TENANT = "t1";
 const KB = 1024;
 const MB = 1024 * 1024;
 
 describe("packager", () => {
+  let env: PackagerInfra;
   let infra: TestInfra;
   let redis: Redis;
   let s3: S3Client;
@@ -34,21 +41,14 @@ describe("packager", () => {
   let tmp: string;
 
   beforeAll(async () => {
-    infra = await startInfra();
-    bucket = infra.config.S3_BUCKET;
-    s3 = createS3(infra.config);
-    await ensureBucket(s3, bucket);
-    redis = createRedis(infra.config);
-    ledger = new Ledger(redis);
-    store = new PackageStore(redis);
+    env = await startPackagerInfra();
+    ({ infra, bucket, s3, redis, ledger, store } = env);
     packager = startPackager(infra.config, { settings: { PACKAGE_SWEEP_INTERVAL_SECONDS: 3600 } });
     tmp = fs.mkdtempSync(path.join(infra.dir, "pkg-"));
   });
   afterAll(async () => {
     await packager?.close();
-    await redis?.quit();
-    s3?.destroy();
-    await infra?.stop();
+    await env?.stop();
   });
 
   const deps = () => ({ ledger, s3, bucket, tenant: TENANT });

@@ -1,37 +1,18 @@
 import { execFile } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import {
-  createInferenceQueue,
-  createRedis,
-  createS3,
-  ensureBucket,
-  getObjectStream,
-  headObject,
-  type InferenceJob,
-  Ledger,
-  OUTPUT_FILE,
-  objectKeys,
-  putStream,
-  redisKeys,
-  sha256Hex,
-  submitItems,
-  toBatchItem,
-} from "@mediaq/shared";
-import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import { getObjectStream, headObject, OUTPUT_FILE, objectKeys, sha256Hex } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
+import { type ItemSpec, startWorkerHarness, type WorkerHarness } from "./helpers.ts";
 import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
 import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
-import { jobsRoot, startWorker, type WorkerHandle } from "../src/index.ts";
+import { startWorker, type WorkerHandle } from "../src/index.ts";
 
 const run = promisify(execFile);
 const W = 160;
 const H = 120;
-const TENANT = "t1";
 
 /** Every frame of a video as rgb24 (the same decode the worker does). */
 async function frames(file: string): Promise<Buffer[]> {
@@ -54,21 +35,22 @@ function meanDiff(a: Buffer, b: Buffer, x1: number, y1: number, x2: number, y2: 
 }
 
 describe("inference worker", () => {
-  let infra: TestInfra;
-  let redis: Redis;
-  let ledger: Ledger;
-  let queue: Queue<InferenceJob>;
-  let queueRedis: Redis;
+  let h: WorkerHarness;
   let worker: WorkerHandle;
-  let s3: ReturnType<typeof createS3>;
   let modelSha: string;
   const files: Record<string, string> = {};
-
-  async function putBlob(bytes: Buffer): Promise<string> {
-    const sha = sha256Hex(bytes);
-    await putStream(s3, { bucket: infra.config.S3_BUCKET, key: objectKeys.blob(sha), body: bytes });
-    return sha;
-  }
+  // The harness's pieces under short names (set in beforeAll).
+  let infra: WorkerHarness["infra"];
+  let s3: WorkerHarness["s3"];
+  let ledger: WorkerHarness["ledger"];
+  let queue: WorkerHarness["queue"];
+  const putBlob = (bytes: Buffer) => h.putBlob(bytes);
+  const submit = (model: string, items: ItemSpec[]) => h.submit(model, items);
+  const waitDone = (batchId: string) => h.waitDone(batchId);
+  const runs = () => h.runs();
+  const scratchEntries = () => h.scratchEntries();
+  // Bad-input warnings are expected here; keep the test output to errors.
+  const quiet = () => h.config();
 
   async function download(key: string): Promise<Buffer> {
     const chunks: Buffer[] = [];
@@ -76,49 +58,9 @@ describe("inference worker", () => {
     return Buffer.concat(chunks);
   }
 
-  /** Creates a batch through the Ledger and queues its items, as the API does. */
-  async function submit(model: string, items: { name: string; video: string; audio: string; params?: unknown }[]) {
-    const batch = {
-      id: randomUUID(),
-      tenant: TENANT,
-      model,
-      adapter: "wav2lip" as const,
-      params: {},
-      createdAt: new Date().toISOString(),
-    };
-    await ledger.createBatch(batch);
-    const scope = { scope: TENANT, modelSha256: model, adapter: "wav2lip" as const };
-    const batchItems = items.map((i) =>
-      toBatchItem(scope, { name: i.name, inputs: { video: i.video, audio: i.audio }, params: i.params }),
-    );
-    await submitItems(ledger, queue, batch, batchItems);
-    return { batchId: batch.id, items: batchItems };
-  }
-
-  async function waitDone(batchId: string, timeoutMs = 60_000) {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const counts = await ledger.counts(batchId);
-      if (counts.pending + counts.running === 0) return counts;
-      if (Date.now() > until) throw new Error(`batch ${batchId} not done: ${JSON.stringify(counts)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
-  // Bad-input warnings are expected here; keep the test output to errors.
-  const quiet = () => ({ ...infra.config, LOG_LEVEL: "error" as const });
-  const runs = async () => Number((await redis.get(redisKeys.inferenceRuns)) ?? 0);
-  const scratchEntries = () =>
-    fs.existsSync(jobsRoot(infra.config.CACHE_ROOT)) ? fs.readdirSync(jobsRoot(infra.config.CACHE_ROOT)) : [];
-
   beforeAll(async () => {
-    infra = await startInfra();
-    s3 = createS3(infra.config);
-    await ensureBucket(s3, infra.config.S3_BUCKET);
-    redis = createRedis(infra.config);
-    ledger = new Ledger(redis);
-    queueRedis = createRedis(infra.config);
-    queue = createInferenceQueue(queueRedis, infra.config);
+    h = await startWorkerHarness();
+    ({ infra, s3, ledger, queue } = h);
     for (const [name, make] of [
       ["video", (f: string) => makeVideo(f, { seconds: 2, width: W, height: H })],
       ["audio", (f: string) => makeAudio(f, { seconds: 2 })],
@@ -133,11 +75,7 @@ describe("inference worker", () => {
 
   afterAll(async () => {
     await worker?.close();
-    await queue?.close();
-    queueRedis?.disconnect();
-    redis?.disconnect();
-    s3?.destroy();
-    await infra?.stop();
+    await h?.stop();
   });
 
   it("lip-syncs a video to an audio file and records the result", async () => {
