@@ -28,8 +28,11 @@ export interface ApiOptions {
   maxBlobBytes?: number;
 }
 
-export const GiB = 1024 ** 3;
-export const MiB = 1024 ** 2;
+/** S3 accepts at most 5 GiB in one PUT or CopyObject, presigned or not. */
+export const MAX_SINGLE_PUT = 5 * 1024 ** 3;
+
+/** The largest blob or model body the API takes in one request. */
+export const maxBlobBytes = (deps: ApiDeps): number => deps.options?.maxBlobBytes ?? MAX_SINGLE_PUT;
 
 declare module "fastify" {
   interface FastifyRequest {

@@ -1,6 +1,6 @@
 import { sha256Hex } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MiB } from "../src/deps.ts";
+const MiB = 1024 ** 2;
 import { problemOf, putBlob, randomBlob, startTestApi, type TestApi } from "./helpers.ts";
 
 describe("blobs, models, auth and service routes", () => {

@@ -1,31 +1,15 @@
-import type { S3Client } from "@aws-sdk/client-s3";
-import {
-  type Ledger,
-  type Logger,
-  OUTPUT_FILE,
-  objectKeys,
-  type PackageRecord,
-  type PackageStore,
-  packageJobSchema,
-  putStream,
-} from "@mediaq/shared";
+import { OUTPUT_FILE, objectKeys, type PackageRecord, packageJobSchema, putStream } from "@mediaq/shared";
 import { type FlowProducer, type Job, UnrecoverableError, WaitingChildrenError } from "bullmq";
-import type { Redis } from "ioredis";
 import { rememberExpiry } from "./expiry-index.ts";
 import { type Manifest, MANIFEST_NAME, manifestBytes, SUMS_NAME, sha256Sums, withPartDigests } from "./manifest.ts";
 import { type BuiltPart, builtParts, bytesWritten, keepPlan, type StoredPlan } from "./package-state.ts";
-import { PART_QUEUE, type PartJob } from "./part-job.ts";
+import { PART_QUEUE, type PartDeps, type PartJob } from "./part-job.ts";
 import { planPackage } from "./plan.ts";
 import { loadPlanItems } from "./plan-items.ts";
 import { publishPackage } from "./progress.ts";
 
-export interface PackageJobDeps {
-  redis: Redis;
-  ledger: Ledger;
-  store: PackageStore;
-  s3: S3Client;
-  bucket: string;
-  logger: Logger;
+/** What a part job needs, plus the flow that adds part jobs. */
+export interface PackageJobDeps extends PartDeps {
   flow: FlowProducer;
   /** BullMQ options of part jobs (attempts, backoff, retention). */
   partJobOptions: { attempts: number; backoff: { type: "exponential"; delay: number } };

@@ -5,19 +5,16 @@ import { headObject, objectKeys, sha256Schema } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { storeBlob } from "../blob-store.ts";
-import { type ApiDeps, GiB } from "../deps.ts";
+import { type ApiDeps, MAX_SINGLE_PUT, maxBlobBytes } from "../deps.ts";
 import { badRequest, notFound } from "../problem.ts";
 import { acceptRawBodies, closeOnError } from "./raw-body.ts";
-
-/** S3 accepts at most 5 GiB in one PUT, presigned or not. */
-const MAX_SINGLE_PUT = 5 * GiB;
 
 const blobAnswer = z.object({ sha256: sha256Schema, size: z.number().int() });
 
 export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
   const { s3, ledger, config } = deps;
   const bucket = config.S3_BUCKET;
-  const maxBlobBytes = deps.options?.maxBlobBytes ?? MAX_SINGLE_PUT;
+  const maxBytes = maxBlobBytes(deps);
 
   await app.register(async (raw) => {
     acceptRawBodies(raw);
@@ -31,7 +28,7 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
       },
       async (request, reply) => {
         const body = (request.body as Readable | undefined) ?? Readable.from([]);
-        const blob = await closeOnError(reply, () => storeBlob(s3, bucket, body, maxBlobBytes));
+        const blob = await closeOnError(reply, () => storeBlob(s3, bucket, body, maxBytes));
         await ledger.grantBlob(request.tenant, blob.sha256);
         return reply.code(blob.created ? 201 : 200).send({ sha256: blob.sha256, size: blob.size });
       },

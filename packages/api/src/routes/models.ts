@@ -3,7 +3,7 @@ import { adapterNameSchema, sha256Schema } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { storeBlob } from "../blob-store.ts";
-import { type ApiDeps, GiB } from "../deps.ts";
+import { type ApiDeps, maxBlobBytes } from "../deps.ts";
 import { acceptRawBodies, closeOnError } from "./raw-body.ts";
 
 /** `wav2lip@prod`, `lipsync-v2`, ... — printable, no spaces, no slashes. */
@@ -30,9 +30,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
       async (request, reply) => {
         const { tag, adapter } = request.query;
         const body = (request.body as Readable | undefined) ?? Readable.from([]);
-        const blob = await closeOnError(reply, () =>
-          storeBlob(s3, config.S3_BUCKET, body, deps.options?.maxBlobBytes ?? 5 * GiB),
-        );
+        const blob = await closeOnError(reply, () => storeBlob(s3, config.S3_BUCKET, body, maxBlobBytes(deps)));
         await ledger.grantBlob(request.tenant, blob.sha256);
         await ledger.setModel(request.tenant, { tag, sha256: blob.sha256, adapter });
         return reply.code(201).send({ tag, sha256: blob.sha256, adapter });
