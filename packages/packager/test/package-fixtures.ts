@@ -59,6 +59,21 @@ export interface FixtureItem {
   jobKey: string;
 }
 
+/** An empty batch in the ledger, with a random model hash. */
+async function newBatch(ledger: Ledger, tenant: string): Promise<{ batchId: string; model: string }> {
+  const batchId = `b${randomBytes(6).toString("hex")}`;
+  const model = hex();
+  await ledger.createBatch({
+    id: batchId,
+    tenant,
+    model,
+    adapter: "wav2lip",
+    params: {},
+    createdAt: new Date().toISOString(),
+  });
+  return { batchId, model };
+}
+
 /**
  * A batch as the API and worker leave it: items appended through the real Ledger, each
  * succeeded item's output in S3 under its job key plus a result record; failed items
@@ -68,16 +83,7 @@ export async function makeBatch(
   o: { ledger: Ledger; s3: S3Client; bucket: string; tenant: string },
   items: { name: string; size: number | null }[],
 ): Promise<{ batchId: string; items: FixtureItem[]; model: string }> {
-  const batchId = `b${randomBytes(6).toString("hex")}`;
-  const model = hex();
-  await o.ledger.createBatch({
-    id: batchId,
-    tenant: o.tenant,
-    model,
-    adapter: "wav2lip",
-    params: {},
-    createdAt: new Date().toISOString(),
-  });
+  const { batchId, model } = await newBatch(o.ledger, o.tenant);
   const fixture = items.map((i) => ({
     name: i.name,
     data: i.size === null ? null : randomBytes(i.size),
@@ -245,16 +251,7 @@ export async function makeLargeBatch(
   o: { ledger: Ledger; s3: S3Client; bucket: string; tenant: string },
   items: { name: string; size: number }[],
 ): Promise<{ batchId: string; items: (FixtureItem & { sha256: string; size: number })[] }> {
-  const batchId = `b${randomBytes(6).toString("hex")}`;
-  const model = hex();
-  await o.ledger.createBatch({
-    id: batchId,
-    tenant: o.tenant,
-    model,
-    adapter: "wav2lip",
-    params: {},
-    createdAt: new Date().toISOString(),
-  });
+  const { batchId, model } = await newBatch(o.ledger, o.tenant);
   const fixture = items.map((i) => ({ ...i, data: null, jobKey: hex(), sha256: "" }));
   await o.ledger.appendItems(
     batchId,
