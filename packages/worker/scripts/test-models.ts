@@ -6,7 +6,7 @@
  * - mismatched: a valid ONNX model whose signature is not Wav2Lip's (image in, image out).
  */
 import { InferenceSession, Tensor } from "onnxruntime-node";
-import { DataType } from "./onnx-schema.ts";
+import { DataType } from "../src/onnx-schema.ts";
 import { demoGraph, encodeModel } from "./make-demo-model.ts";
 
 function floatTensor(name: string, dims: number[], values: Float32Array) {

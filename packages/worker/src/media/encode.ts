@@ -22,6 +22,18 @@ export interface Encoder {
 }
 
 /**
+ * ffmpeg output arguments after the inputs (0 = rgb24 frames, 1 = the item's audio).
+ */
+export function encoderArgs(encoder: "libx264"): string[] {
+  return [
+    ...["-map", "0:v:0", "-map", "1:a:0"],
+    ...["-c:v", encoder, "-preset", "veryfast", "-crf", "18"],
+    ...["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-af", "apad", "-shortest"],
+    ...["-movflags", "+faststart", "-f", "mp4"],
+  ];
+}
+
+/**
  * Encodes raw rgb24 frames from a stdin pipe to H.264 (libx264, yuv420p) MP4 with the
  * item's audio. Length rule: the output is exactly as long as the video. The audio is
  * padded with silence (apad) when shorter and cut by -shortest when longer, so a short
@@ -34,20 +46,7 @@ export function startEncoder(o: EncoderOptions): Encoder {
     .inputFormat("rawvideo")
     .inputOptions(["-pix_fmt rgb24", `-video_size ${o.width}x${o.height}`, `-framerate ${o.fps}`])
     .input(o.audioFile)
-    .outputOptions([
-      "-map 0:v:0",
-      "-map 1:a:0",
-      "-c:v libx264",
-      "-preset veryfast",
-      "-crf 18",
-      "-pix_fmt yuv420p",
-      "-c:a aac",
-      "-b:a 128k",
-      "-af apad",
-      "-shortest",
-      "-movflags +faststart",
-    ])
-    .format("mp4")
+    .outputOptions(encoderArgs("libx264"))
     .output(o.outFile);
 
   let failure: Error | undefined;

@@ -2,7 +2,7 @@ import protobuf from "protobufjs";
 
 /**
  * The part of onnx.proto (https://github.com/onnx/onnx/blob/main/onnx/onnx.proto) that the
- * demo model needs. Field numbers are ONNX's; fields not listed are simply never written.
+ * models built in code need (the demo model, test models, the frame operations). Field numbers are ONNX's; fields not listed are simply never written.
  */
 const ONNX_PROTO = `
 syntax = "proto2";
@@ -49,6 +49,7 @@ message TensorProto {
 message AttributeProto {
   optional string name = 1;
   optional float f = 2;
+  optional bytes s = 4;
   optional int64 i = 3;
   repeated int64 ints = 8;
   optional int32 type = 20;
@@ -88,6 +89,22 @@ export const onnxRoot = protobuf.parse(ONNX_PROTO, { keepCase: true }).root;
 export const ModelProto = onnxRoot.lookupType("onnx.ModelProto");
 
 /** TensorProto.DataType values used here. */
-export const DataType = { FLOAT: 1, INT64: 7 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT64: 7 } as const;
 /** AttributeProto.AttributeType values used here. */
-export const AttributeType = { FLOAT: 1, INT: 2, INTS: 7 } as const;
+export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
+
+/** Wraps a graph in an opset-13 ModelProto and serializes it (checked against the schema). */
+export function encodeModel(graph: object, meta: { producer: string; doc: string }): Uint8Array {
+  const model = {
+    ir_version: 8,
+    producer_name: meta.producer,
+    producer_version: "1",
+    model_version: 1,
+    doc_string: meta.doc,
+    opset_import: [{ domain: "", version: 13 }],
+    graph,
+  };
+  const err = ModelProto.verify(model);
+  if (err) throw new Error(`model does not fit the ONNX schema: ${err}`);
+  return ModelProto.encode(ModelProto.fromObject(model)).finish();
+}
