@@ -23,9 +23,9 @@ import { melSpectrogram } from "./audio/mel.ts";
 import type { DiskGuard } from "./disk-guard.ts";
 import { BadInputError, HandBackError } from "./errors.ts";
 import { downloadBlob } from "./fetch.ts";
-import { shareMel } from "./inference/client.ts";
-import { decodeAudio, decodeFrames } from "./media/decode.ts";
-import { startEncoder } from "./media/encode.ts";
+import { FRAME_STAGES, runFramePath } from "./frames/frame-path.ts";
+import type { FrameOps } from "./frames/frame-ops.ts";
+import { decodeAudio } from "./media/decode.ts";
 import { checkBox, probeAudio, probeVideo } from "./media/probe.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { ModelCache } from "./model-cache.ts";
@@ -42,8 +42,10 @@ export interface ProcessorDeps {
   log: Logger;
   /** Aborted when the worker is stopping and must hand the current job back. */
   shutdown: AbortSignal;
-  /** Held for the whole inference section (decode frames -> model -> encode): one per card at a time. */
+  /** The card: held from a job's first model call to its last, one job at a time. */
   inferenceLock: MutexInterface;
+  /** Native crop and paste (loaded once per process). */
+  frameOps: Promise<FrameOps>;
   /** Names this process's inference-spans list in Redis. */
   workerId: string;
   /** Checked before a job starts: with too little disk the job goes back to the queue untouched. */
@@ -238,53 +240,35 @@ async function runPipeline(
 
   // Audio features cover the video's length (audio trimmed or padded with silence).
   const mel = await stage("audio", async () =>
-    shareMel(melSpectrogram(await decodeAudio(files.audio, labels.audio, video.frames / video.fps, signal))),
+    melSpectrogram(await decodeAudio(files.audio, labels.audio, video.frames / video.fps, signal)),
   );
 
-  let inferenceSeconds = 0;
-  // The inference section holds the card: with prefetch another job may be fetching and
-  // probing meanwhile, but never inside this section at the same time.
-  const frameCount = await deps.inferenceLock.runExclusive(() =>
-    stage("infer", async () => {
-      const encoder = startEncoder({
-        width: video.width,
-        height: video.height,
-        fps: video.fps,
-        audioFile: files.audio,
-        outFile: files.output,
-        signal,
-      });
-      const batchSize = model.binding.fixedBatch ?? params.batchSize;
-      const ctx = { mel, fps: video.fps, rect, width: video.width, height: video.height };
-      let done = 0;
-      let batch: Buffer[] = [];
-      const flush = async () => {
-        // Pre/post-processing and session.run happen on the inference thread (event loop stays free).
-        const result = await model.session.run(model.binding, { frames: batch, firstIndex: done }, ctx);
-        inferenceSeconds += result.runSeconds;
-        for (const frame of result.frames) await encoder.write(frame);
-        done += batch.length;
-        batch = [];
-        progress.report("infer", done, Math.max(done, video.frames));
-      };
-      try {
-        for await (const frame of decodeFrames(files.video, labels.video, video, signal)) {
-          batch.push(frame);
-          if (batch.length === batchSize) await flush();
-        }
-        // A killed ffmpeg may just end its output: that is the abort, not bad input.
-        if (signal.aborted) throw signal.reason;
-        if (batch.length > 0) await flush();
-        if (done === 0) throw new BadInputError(`${labels.video} decoded to zero frames`);
-      } catch (err) {
-        encoder.kill();
-        throw err;
-      }
-      await encoder.finish();
-      return done;
+  // The frame path holds the card only from its first model call to its last; with prefetch
+  // the next job may decode and crop meanwhile, but never run the model at the same time.
+  const framePath = await stage("infer", async () =>
+    runFramePath({
+      videoFile: files.video,
+      videoLabel: labels.video,
+      video,
+      audioFile: files.audio,
+      outFile: files.output,
+      mel,
+      rectOf: () => rect,
+      order: "rgb",
+      batchSize: params.batchSize,
+      fixedBatch: model.binding.fixedBatch,
+      ops: await deps.frameOps,
+      run: (batch) => model.session.run(model.binding, batch),
+      cardLock: deps.inferenceLock,
+      encoder: "libx264",
+      signal,
+      onProgress: (done) => progress.report("infer", done, Math.max(done, video.frames)),
     }),
   );
-  const [inferStart, inferEnd] = spans.infer as Span;
+  const frameCount = framePath.frames;
+  const inferenceSeconds = framePath.busy.inference;
+  for (const name of FRAME_STAGES) timings[name] = Math.round(framePath.busy[name] * 1000) / 1000;
+  const [inferStart, inferEnd] = framePath.cardSpan ?? (spans.infer as Span);
   const spansKey = inferenceSpansKey(deps.workerId);
   await deps.redis
     .multi()

@@ -16,6 +16,7 @@ import { Mutex } from "async-mutex";
 import { Worker } from "bullmq";
 import { DiskGuard } from "./disk-guard.ts";
 import { HandBackError } from "./errors.ts";
+import { FrameOps } from "./frames/frame-ops.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
 import { ModelCache } from "./model-cache.ts";
 import { createProcessor, type JobOutput } from "./processor.ts";
@@ -79,9 +80,12 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     log,
     metrics,
   );
+  const frameOps = FrameOps.load();
+  frameOps.catch(() => {}); // a failed load fails each job that awaits it
   const processor = createProcessor({
     workerId,
-    // The card is used by one inference at a time, also when prefetch runs two jobs.
+    frameOps,
+    // The card runs one job's model calls at a time, also when prefetch runs two jobs.
     inferenceLock: new Mutex(),
     diskGuard,
     config,
@@ -176,6 +180,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
           clearTimeout(timer);
         }
         await models.close();
+        await (await frameOps.catch(() => undefined))?.release();
         await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
         s3.destroy();
         await Promise.allSettled([queueRedis.quit(), ledgerRedis.quit()]);

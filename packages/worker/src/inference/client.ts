@@ -1,10 +1,9 @@
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { MelSpectrogram } from "../audio/mel.ts";
-import type { FrameBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
+import type { FaceBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
 import { BadInputError } from "../errors.ts";
-import type { BatchContext, ExecutionProvider, LoadReply, RunReply, ThreadReply, ThreadRequest } from "./protocol.ts";
+import type { ExecutionProvider, LoadReply, RunReply, ThreadReply, ThreadRequest } from "./protocol.ts";
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
@@ -19,7 +18,8 @@ require(${JSON.stringify(THREAD_FILE)});`;
 
 /**
  * The main thread's side of the inference thread: one per worker process. Requests are
- * answered in order; frames travel as transferred ArrayBuffers (no copy), mel as shared memory.
+ * answered in order; face and mel inputs and the prediction travel as transferred
+ * ArrayBuffers (no copy); full frames never cross.
  */
 export class InferenceThread {
   private worker?: Worker;
@@ -80,23 +80,12 @@ export class InferenceThread {
     return this.request<LoadReply>({ type: "load", ...o });
   }
 
-  /** Runs one batch; returns the frames with the prediction pasted in (new Buffers; the inputs are consumed). */
-  async run(model: string, binding: Wav2LipBinding, batch: FrameBatch, ctx: BatchContext) {
-    // A frame that owns its whole ArrayBuffer moves to the thread; one that shares a buffer
-    // (Node's small-Buffer pool) is copied, since detaching the pool would break other Buffers.
-    const frames = batch.frames.map((f) =>
-      f.byteOffset === 0 && f.byteLength === f.buffer.byteLength && f.buffer instanceof ArrayBuffer
-        ? f
-        : new Uint8Array(f),
+  /** Runs one batch; its face and mel arrays move to the thread (unusable here afterwards). */
+  async run(model: string, binding: Wav2LipBinding, batch: FaceBatch) {
+    return this.request<RunReply>(
+      { type: "run", model, binding, face: batch.face, mel: batch.mel, count: batch.count },
+      [batch.face.buffer as ArrayBuffer, batch.mel.buffer as ArrayBuffer],
     );
-    const reply = await this.request<RunReply>(
-      { type: "run", model, binding, frames, firstIndex: batch.firstIndex, ctx },
-      frames.map((f) => f.buffer as ArrayBuffer),
-    );
-    return {
-      frames: reply.frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)),
-      runSeconds: reply.runSeconds,
-    };
   }
 
   async release(model?: string): Promise<void> {
@@ -116,11 +105,4 @@ export class InferenceThread {
     this.worker = undefined;
     await worker.terminate();
   }
-}
-
-/** A copy of the mel spectrogram in shared memory, so each batch message shares it instead of copying it. */
-export function shareMel(mel: MelSpectrogram): MelSpectrogram {
-  const data = new Float32Array(new SharedArrayBuffer(mel.data.byteLength));
-  data.set(mel.data);
-  return { ...mel, data };
 }

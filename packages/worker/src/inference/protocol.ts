@@ -1,19 +1,8 @@
 import type { InferenceSession } from "onnxruntime-node";
-import type { MelSpectrogram } from "../audio/mel.ts";
-import type { Rect } from "../adapters/image.ts";
 import type { Wav2LipBinding } from "../adapters/wav2lip.ts";
 
 /** Messages between the main thread (client.ts) and the inference thread (thread.ts). */
 export type ExecutionProvider = "cpu" | "cuda" | "auto";
-
-export interface BatchContext {
-  /** Backed by a SharedArrayBuffer, so posting it per batch copies nothing. */
-  mel: MelSpectrogram;
-  fps: number;
-  rect: Rect;
-  width: number;
-  height: number;
-}
 
 export type ThreadRequest =
   | {
@@ -30,9 +19,10 @@ export type ThreadRequest =
       id: number;
       model: string;
       binding: Wav2LipBinding;
-      frames: Uint8Array[];
-      firstIndex: number;
-      ctx: BatchContext;
+      /** Transferred to the thread (see FaceBatch). */
+      face: Float32Array;
+      mel: Float32Array;
+      count: number;
     }
   | { type: "release"; id: number; model?: string };
 
@@ -44,7 +34,8 @@ export interface LoadReply {
 }
 
 export interface RunReply {
-  frames: Uint8Array[];
+  /** [count,3,96,96], transferred back. */
+  prediction: Float32Array;
   /** Seconds inside session.run (the part that holds the card). */
   runSeconds: number;
 }

@@ -1,6 +1,6 @@
 /**
- * The inference thread: owns the ONNX Runtime sessions and does each batch's CPU-heavy work
- * (crop/resize, session.run, paste back). onnxruntime-node's session.run is synchronous on
+ * The inference thread: owns the model's ONNX Runtime sessions and runs each batch of face
+ * inputs through one (the frames stay on the main thread). onnxruntime-node's session.run is synchronous on
  * the calling thread, so running it here keeps the main thread's event loop free for
  * BullMQ's lock renewal, progress and metrics during minutes-long jobs.
  */
@@ -53,20 +53,10 @@ async function load(msg: Extract<ThreadRequest, { type: "load" }>): Promise<Load
 async function run(msg: Extract<ThreadRequest, { type: "run" }>): Promise<RunReply> {
   const session = sessions.get(msg.model);
   if (!session) throw new Error(`model ${msg.model.slice(0, 12)} is not loaded in the inference thread`);
-  let runSeconds = 0;
   // Times only session.run: the part that occupies the card.
-  const timed = {
-    run: async (...args: Parameters<InferenceSession["run"]>) => {
-      const started = performance.now();
-      try {
-        return await session.run(...args);
-      } finally {
-        runSeconds += (performance.now() - started) / 1000;
-      }
-    },
-  } as unknown as InferenceSession;
-  await runWav2LipBatch(timed, msg.binding, { frames: msg.frames, firstIndex: msg.firstIndex }, msg.ctx);
-  return { frames: msg.frames, runSeconds };
+  const started = performance.now();
+  const prediction = await runWav2LipBatch(session, msg.binding, msg);
+  return { prediction, runSeconds: (performance.now() - started) / 1000 };
 }
 
 async function release(model?: string): Promise<void> {
@@ -85,7 +75,7 @@ port.on("message", async (msg: ThreadRequest) => {
     else if (msg.type === "run") {
       const reply = await run(msg);
       value = reply;
-      transfer = reply.frames.map((f) => f.buffer as ArrayBuffer);
+      transfer = [reply.prediction.buffer as ArrayBuffer];
     } else await release(msg.model);
     port.postMessage({ id: msg.id, ok: true, value } satisfies ThreadReply, transfer);
   } catch (err) {

@@ -1,6 +1,7 @@
 import { PassThrough } from "node:stream";
 import ffmpeg from "fluent-ffmpeg";
 import { BadInputError } from "../errors.ts";
+import type { FramePool } from "../frames/frame-pool.ts";
 import type { VideoInfo } from "./probe.ts";
 
 /** Runs ffmpeg with its output on a pipe; an ffmpeg failure (or an abort) errors the stream. */
@@ -56,36 +57,45 @@ export async function decodeAudio(
 }
 
 /**
- * Decodes the video's frames as raw rgb24 through a pipe at a constant `video.fps`
- * (no frame files on disk). Yields one Buffer of width*height*3 bytes per frame.
+ * Decodes the video's frames as raw rgb24 through a pipe at a constant `video.fps` (no frame
+ * files on disk), straight into buffers of `pool`: one native copy from the pipe's chunks per
+ * byte, and no frame is ever concatenated or allocated per frame. Yields each filled frame;
+ * the consumer gives it back to the pool when done with it.
  */
 export async function* decodeFrames(
   file: string,
   label: string,
   video: VideoInfo,
+  pool: FramePool,
   signal?: AbortSignal,
-): AsyncGenerator<Buffer> {
+): AsyncGenerator<Uint8Array> {
   const frameBytes = video.width * video.height * 3;
+  if (pool.frameBytes !== frameBytes) throw new Error(`frame pool holds ${pool.frameBytes}-byte frames, not ${frameBytes}`);
   const command = ffmpeg(file)
     .inputOptions(["-nostdin"])
     .noAudio()
     .outputOptions(["-pix_fmt rgb24", `-r ${video.fps}`])
     .format("rawvideo");
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
+  let frame: Uint8Array | undefined;
+  let filled = 0;
   for await (const chunk of ffmpegPipe(command, label, signal)) {
-    pending.push(chunk as Buffer);
-    pendingBytes += (chunk as Buffer).length;
-    if (pendingBytes < frameBytes) continue;
-    let joined = Buffer.concat(pending, pendingBytes);
-    while (joined.length >= frameBytes) {
-      yield Buffer.from(joined.subarray(0, frameBytes)); // a copy: the adapter draws into it
-      joined = joined.subarray(frameBytes);
+    const bytes = chunk as Buffer;
+    let at = 0;
+    while (at < bytes.length) {
+      frame ??= await pool.acquire(signal);
+      const n = Math.min(frameBytes - filled, bytes.length - at);
+      frame.set(bytes.subarray(at, at + n), filled);
+      filled += n;
+      at += n;
+      if (filled === frameBytes) {
+        yield frame;
+        frame = undefined;
+        filled = 0;
+      }
     }
-    pending = joined.length > 0 ? [joined] : [];
-    pendingBytes = joined.length;
   }
+  if (frame) pool.release(frame);
   // A killed ffmpeg may close its output mid-frame before its exit is seen: that is the abort.
   if (signal?.aborted) throw signal.reason;
-  if (pendingBytes > 0) throw new BadInputError(`${label} ended inside a frame (${pendingBytes} stray bytes)`);
+  if (filled > 0) throw new BadInputError(`${label} ended inside a frame (${filled} stray bytes)`);
 }
