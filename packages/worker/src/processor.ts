@@ -25,6 +25,7 @@ import { BadInputError, HandBackError } from "./errors.ts";
 import { downloadBlob } from "./fetch.ts";
 import { FRAME_STAGES, runFramePath } from "./frames/frame-path.ts";
 import type { FrameOps } from "./frames/frame-ops.ts";
+import type { Codecs } from "./media/codecs.ts";
 import { decodeAudio } from "./media/decode.ts";
 import { checkBox, probeAudio, probeVideo } from "./media/probe.ts";
 import type { WorkerMetrics } from "./metrics.ts";
@@ -44,6 +45,8 @@ export interface ProcessorDeps {
   shutdown: AbortSignal;
   /** The card: held from a job's first model call to its last, one job at a time. */
   inferenceLock: MutexInterface;
+  /** The video encoder and decoder chosen at start-up (media/codecs.ts). */
+  codecs: Codecs;
   /** Native crop and paste (loaded once per process). */
   frameOps: Promise<FrameOps>;
   /** Names this process's inference-spans list in Redis. */
@@ -260,7 +263,7 @@ async function runPipeline(
       ops: await deps.frameOps,
       run: (batch) => model.session.run(model.binding, batch),
       cardLock: deps.inferenceLock,
-      encoder: "libx264",
+      codecs: deps.codecs,
       signal,
       onProgress: (done) => progress.report("infer", done, Math.max(done, video.frames)),
     }),

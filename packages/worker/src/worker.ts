@@ -17,6 +17,7 @@ import { Worker } from "bullmq";
 import { DiskGuard } from "./disk-guard.ts";
 import { HandBackError } from "./errors.ts";
 import { FrameOps } from "./frames/frame-ops.ts";
+import { chooseCodecs, probeCodecCapabilities } from "./media/codecs.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
 import { ModelCache } from "./model-cache.ts";
 import { createProcessor, type JobOutput } from "./processor.ts";
@@ -63,6 +64,9 @@ export interface WorkerHandle {
 /** One BullMQ worker on QUEUES.inference with concurrency 1: one inference per process (per GPU card). */
 export async function runInferenceWorker(config: Config, opts: StartWorkerOptions): Promise<WorkerHandle> {
   const { log } = opts;
+  // Hardware codecs are decided once, before any job (an explicit one that is missing stops here).
+  const codecs = chooseCodecs(config, await probeCodecCapabilities(config.GPU_DEVICE_ID));
+  if (codecs.fallback) log.warn({ device: codecs.device }, codecs.fallback);
   const queueRedis = createRedis(config);
   const ledgerRedis = createRedis(config);
   const warning = await assertNoEviction(ledgerRedis);
@@ -85,6 +89,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const processor = createProcessor({
     workerId,
     frameOps,
+    codecs,
     // The card runs one job's model calls at a time, also when prefetch runs two jobs.
     inferenceLock: new Mutex(),
     diskGuard,
@@ -150,6 +155,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
       queue: QUEUES.inference,
       prefix: config.QUEUE_PREFIX,
       provider: config.ORT_EXECUTION_PROVIDER,
+      encoder: codecs.encoder,
+      decoder: codecs.decoder,
       device: config.GPU_DEVICE_ID,
       prefetch: opts.prefetch ?? false,
       workerId,

@@ -9,7 +9,8 @@ import { MEL, type MelSpectrogram, melWindow } from "../audio/mel.ts";
 import type { FaceBatch } from "../adapters/wav2lip.ts";
 import { BadInputError } from "../errors.ts";
 import { decodeFrames } from "../media/decode.ts";
-import { type Encoder, startEncoder, type VideoEncoderName } from "../media/encode.ts";
+import type { Codecs } from "../media/codecs.ts";
+import { type Encoder, startEncoder } from "../media/encode.ts";
 import type { VideoInfo } from "../media/probe.ts";
 import { ahead } from "./ahead.ts";
 import { type ChannelOrder, FACE_FLOATS, FACE_SIZE, type FrameOps, type Rect } from "./frame-ops.ts";
@@ -45,7 +46,7 @@ export interface FramePathOptions {
   run(batch: FaceBatch): Promise<{ prediction: Float32Array; runSeconds: number }>;
   /** The card: held from the first model call to the last. */
   cardLock: MutexInterface;
-  encoder: VideoEncoderName;
+  codecs: Codecs;
   signal: AbortSignal;
   onProgress(framesDone: number): void;
 }
@@ -83,7 +84,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
   const now = () => performance.now() / 1000;
 
   async function* decode(): AsyncGenerator<Uint8Array> {
-    const frames = decodeFrames(o.videoFile, o.videoLabel, o.video, pool, signal);
+    const frames = decodeFrames(o.videoFile, o.videoLabel, o.video, pool, o.codecs, signal);
     for (;;) {
       const started = now();
       const next = await frames.next();
@@ -175,7 +176,8 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
     fps: o.video.fps,
     audioFile: o.audioFile,
     outFile: o.outFile,
-    encoder: o.encoder,
+    encoder: o.codecs.encoder,
+    device: o.codecs.device,
     signal,
   });
   let written = 0;

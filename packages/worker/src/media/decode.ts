@@ -2,6 +2,7 @@ import { PassThrough } from "node:stream";
 import ffmpeg from "fluent-ffmpeg";
 import { BadInputError } from "../errors.ts";
 import type { FramePool } from "../frames/frame-pool.ts";
+import { type Codecs, decoderInputArgs } from "./codecs.ts";
 import type { VideoInfo } from "./probe.ts";
 
 /** Runs ffmpeg with its output on a pipe; an ffmpeg failure (or an abort) errors the stream. */
@@ -67,12 +68,13 @@ export async function* decodeFrames(
   label: string,
   video: VideoInfo,
   pool: FramePool,
+  codecs: Pick<Codecs, "decoder" | "device">,
   signal?: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
   const frameBytes = video.width * video.height * 3;
   if (pool.frameBytes !== frameBytes) throw new Error(`frame pool holds ${pool.frameBytes}-byte frames, not ${frameBytes}`);
   const command = ffmpeg(file)
-    .inputOptions(["-nostdin"])
+    .inputOptions(["-nostdin", ...decoderInputArgs(codecs)])
     .noAudio()
     .outputOptions(["-pix_fmt rgb24", `-r ${video.fps}`])
     .format("rawvideo");

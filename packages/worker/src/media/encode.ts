@@ -12,6 +12,8 @@ export interface EncoderOptions {
   audioFile: string;
   outFile: string;
   encoder?: VideoEncoderName;
+  /** The card NVENC runs on (GPU_DEVICE_ID). */
+  device?: number;
   signal?: AbortSignal;
 }
 
@@ -32,10 +34,10 @@ export interface Encoder {
  * encoders aim at the same quality (docs/architecture.md#hardware-codecs): libx264 constant
  * rate factor 18 at preset veryfast, NVENC constant quality 18 (VBR, no bitrate cap) at p4.
  */
-export function encoderArgs(encoder: VideoEncoderName): string[] {
+export function encoderArgs(encoder: VideoEncoderName, device = 0): string[] {
   const video =
     encoder === "h264_nvenc"
-      ? ["-c:v", "h264_nvenc", "-preset", "p4", "-rc", "vbr", "-cq", "18", "-b:v", "0"]
+      ? ["-c:v", "h264_nvenc", "-gpu", String(device), "-preset", "p4", "-rc", "vbr", "-cq", "18", "-b:v", "0"]
       : ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18"];
   return [
     ...["-map", "0:v:0", "-map", "1:a:0"],
@@ -56,7 +58,7 @@ export function startEncoder(o: EncoderOptions): Encoder {
     .inputFormat("rawvideo")
     .inputOptions(["-pix_fmt rgb24", `-video_size ${o.width}x${o.height}`, `-framerate ${o.fps}`])
     .input(o.audioFile)
-    .outputOptions(encoderArgs(o.encoder ?? "libx264"))
+    .outputOptions(encoderArgs(o.encoder ?? "libx264", o.device))
     .output(o.outFile);
 
   let failure: Error | undefined;
