@@ -120,7 +120,7 @@ describe("batches", () => {
     for (const item of a.items) {
       const job = await t.api.deps.inferenceQueue.getJob(item.jobKey);
       expect(job?.id).toBe(item.jobKey);
-      expect(job?.data.params).toMatchObject({ box: [10, 10, 50, 50], batchSize: 16 });
+      expect(job?.data.params).toMatchObject({ box: [10, 10, 50, 50], pads: [0, 10, 0, 0] });
       expect(job?.data.tenant).toBe("acme");
     }
     const waitingBefore = (await t.api.deps.inferenceQueue.getJobCounts("waiting")).waiting;

@@ -18,7 +18,7 @@ describe("job key", () => {
   });
 
   it("does not change with param key order, or with defaults spelled out", () => {
-    const reordered = normalizeParams("wav2lip", { batchSize: 16, pads: [0, 10, 0, 0], box: [10, 20, 30, 40] });
+    const reordered = normalizeParams("wav2lip", { pads: [0, 10, 0, 0], box: [10, 20, 30, 40] });
     expect(key({ params: reordered })).toBe(key({}));
     expect(canonicalJson({ b: 1, a: { d: 2, c: 3 } })).toBe(canonicalJson({ a: { c: 3, d: 2 }, b: 1 }));
   });
@@ -40,6 +40,8 @@ describe("job key", () => {
   it("refuses unknown or malformed params instead of hashing them", () => {
     expect(() => normalizeParams("wav2lip", { box: [1, 2, 3] })).toThrow();
     expect(() => normalizeParams("wav2lip", { colour: "red" })).toThrow();
-    expect(normalizeParams("wav2lip", undefined)).toEqual({ box: null, pads: [0, 10, 0, 0], batchSize: 16 });
+    expect(normalizeParams("wav2lip", undefined)).toEqual({ box: null, pads: [0, 10, 0, 0] });
+    // The batch size is the worker's setting (INFERENCE_BATCH_SIZE), so it cannot split a key.
+    expect(() => normalizeParams("wav2lip", { batchSize: 8 })).toThrow(/batchSize/);
   });
 });

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { canonicalJson, SHA256_HEX, sha256Hex } from "./hashing.ts";
 
 /** Bump when a change to the worker would change outputs: every job key changes with it. */
-export const PIPELINE_VERSION = "1";
+export const PIPELINE_VERSION = "2";
 
 export const QUEUES = {
   inference: "inference",
@@ -22,8 +22,8 @@ export const wav2lipParamsSchema = z
       .default(null),
     /** Padding around the box as Wav2Lip's --pads: [top, bottom, left, right]. */
     pads: z.tuple([pixel, pixel, pixel, pixel]).default([0, 10, 0, 0]),
-    /** Frames per model call. */
-    batchSize: z.number().int().min(1).max(256).default(16),
+    // Frames per model call is the worker's INFERENCE_BATCH_SIZE, not a param: it changes
+    // throughput, never the output, so identical work keeps one key.
   })
   .strict();
 

@@ -258,7 +258,7 @@ async function runPipeline(
       mel,
       rectOf: () => rect,
       order: "rgb",
-      batchSize: params.batchSize,
+      batchSize: config.INFERENCE_BATCH_SIZE,
       fixedBatch: model.binding.fixedBatch,
       ops: await deps.frameOps,
       run: (batch) => model.session.run(model.binding, batch),

@@ -45,7 +45,7 @@ describe("inference off the main thread, prefetch, execution provider", () => {
 
   it("keeps the event loop free during a job longer than the lock, so the job is not picked up twice", async () => {
     const lockDurationMs = 2000;
-    const worker = await startWorker(h.config(), { lockDurationMs, stalledIntervalMs: 500 });
+    const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: 25 }), { lockDurationMs, stalledIntervalMs: 500 });
     const events = new QueueEvents(QUEUES.inference, {
       connection: h.infra.config,
       prefix: h.infra.config.QUEUE_PREFIX,
@@ -60,7 +60,7 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       delay.enable();
       // 75 frames in batches of 25: 3 model calls of ~0.8 s, each blocking its thread.
       const { batchId, items } = await h.submit(slowModel, [
-        { name: "slow", video, audio: audios[0] as string, params: { batchSize: 25 } },
+        { name: "slow", video, audio: audios[0] as string },
       ]);
       expect(await h.waitDone(batchId)).toMatchObject({ succeeded: 1 });
       delay.disable();
@@ -80,10 +80,10 @@ describe("inference off the main thread, prefetch, execution provider", () => {
   }, 90_000);
 
   it("prefetch: the next job fetches while the card is busy; inference sections never overlap", async () => {
-    const worker = await startWorker(h.config(), { prefetch: true });
+    const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: 25 }), { prefetch: true });
     try {
       // 1 s videos, one ~0.8 s model call each: I/O of job n+1 fits inside job n's inference.
-      const items = audios.map((audio, i) => ({ name: `p${i}`, video: shortVideo, audio, params: { batchSize: 25 } }));
+      const items = audios.map((audio, i) => ({ name: `p${i}`, video: shortVideo, audio }));
       const { batchId, items: submitted } = await h.submit(slowModel, items);
       expect(await h.waitDone(batchId, 120_000)).toMatchObject({ succeeded: 4 });
       const spans = (await h.redis.lrange(inferenceSpansKey(worker.workerId), 0, -1)).map(
@@ -125,7 +125,7 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       expect(await h.waitDone(batchId)).toMatchObject({ succeeded: 1 });
       // A second model: the process already knows CUDA is missing, and says so only once.
       const second = await h.submit(slowModel, [
-        { name: "b", video, audio: audios[2] as string, params: { batchSize: 64 } },
+        { name: "b", video, audio: audios[2] as string },
       ]);
       expect(await h.waitDone(second.batchId)).toMatchObject({ succeeded: 1 });
     } finally {

@@ -182,7 +182,9 @@ describe("inference worker", () => {
     const video = await putBlob(fs.readFileSync(long));
     const audio = await putBlob(fs.readFileSync(files.audio as string));
     // Batches of 2 frames: 100 model calls, so inference lasts well past the moment it is seen.
-    const { batchId, items } = await submit(modelSha, [{ name: "long", video, audio, params: { batchSize: 2 } }]);
+    await worker.close();
+    worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: 2 }));
+    const { batchId, items } = await submit(modelSha, [{ name: "long", video, audio }]);
     const jobKey = items[0]?.jobKey as string;
     const runsBefore = await runs();
     const waitFor = async (what: string, ok: () => Promise<boolean>) => {

@@ -7,7 +7,6 @@ import { FACE_FLOATS, FACE_SIZE as S, type Rect } from "../frames/frame-ops.ts";
 export interface Wav2LipParams {
   box: [number, number, number, number] | null;
   pads: [number, number, number, number];
-  batchSize: number;
 }
 
 /** Which session input/output plays which role, read from the model (names are not assumed). */
