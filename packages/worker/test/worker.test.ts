@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { getObjectStream, headObject, OUTPUT_FILE, objectKeys, sha256Hex } from "@mediaq/shared";
+import { getObjectStream, headObject, OUTPUT_FILE, objectKeys, PIPELINE_VERSION, sha256Hex } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ItemSpec, startWorkerHarness, type WorkerHarness } from "./helpers.ts";
 import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
@@ -97,7 +97,7 @@ describe("inference worker", () => {
       audio,
       model: modelSha,
       adapter: "wav2lip",
-      pipeline: "1",
+      pipeline: PIPELINE_VERSION,
     });
     expect(JSON.parse(head?.Metadata?.params ?? "")).toEqual(items[0]?.params);
     const bytes = await download(key);
