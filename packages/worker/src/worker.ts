@@ -64,9 +64,10 @@ export interface WorkerHandle {
 /** One BullMQ worker on QUEUES.inference with concurrency 1: one inference per process (per GPU card). */
 export async function runInferenceWorker(config: Config, opts: StartWorkerOptions): Promise<WorkerHandle> {
   const { log } = opts;
-  // Hardware codecs are decided once, before any job (an explicit one that is missing stops here).
+  // Hardware codecs are decided once, before any job (an explicit one that is missing stops
+  // here). `auto` on a machine without them is the normal CPU setup: one info line says so.
   const codecs = chooseCodecs(config, await probeCodecCapabilities(config.GPU_DEVICE_ID));
-  if (codecs.fallback) log.warn({ device: codecs.device }, codecs.fallback);
+  if (codecs.fallback) log.info({ device: codecs.device }, codecs.fallback);
   const queueRedis = createRedis(config);
   const ledgerRedis = createRedis(config);
   const warning = await assertNoEviction(ledgerRedis);

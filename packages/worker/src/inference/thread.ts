@@ -5,8 +5,9 @@
  * BullMQ's lock renewal, progress and metrics during minutes-long jobs.
  */
 import { parentPort } from "node:worker_threads";
-import { InferenceSession } from "onnxruntime-node";
+import type { InferenceSession } from "onnxruntime-node";
 import { runWav2LipBatch } from "../adapters/wav2lip.ts";
+import { createSession } from "./create-session.ts";
 import type { LoadReply, RunReply, ThreadReply, ThreadRequest } from "./protocol.ts";
 
 if (!parentPort) throw new Error("inference/thread.ts runs as a worker thread (see inference/client.ts)");
@@ -20,31 +21,10 @@ async function load(msg: Extract<ThreadRequest, { type: "load" }>): Promise<Load
   let session = sessions.get(msg.model);
   let fellBackToCpu: string | undefined;
   if (!session) {
-    if (msg.provider === "auto" && cudaUnavailable) fellBackToCpu = cudaUnavailable;
-    else if (msg.provider !== "cpu") {
-      try {
-        session = await InferenceSession.create(msg.file, {
-          executionProviders: [{ name: "cuda", deviceId: msg.deviceId }],
-          logSeverityLevel: msg.provider === "auto" ? 4 : 2, // auto: our one warning says it
-        });
-      } catch (err) {
-        const detail = (err as Error).message.split("\n")[0] ?? "unknown error";
-        if (msg.provider === "cuda")
-          throw new Error(`CUDA execution provider unavailable for ${msg.label} on device ${msg.deviceId}: ${detail}`);
-        fellBackToCpu = cudaUnavailable = detail;
-      }
-    }
-    if (!session) {
-      try {
-        session = await InferenceSession.create(msg.file, { executionProviders: ["cpu"] });
-      } catch (err) {
-        const detail = (err as Error).message.split("\n")[0];
-        throw Object.assign(
-          new Error(`${msg.label} could not be loaded by onnxruntime (is it an ONNX model?): ${detail}`),
-          { name: "BadInputError" },
-        );
-      }
-    }
+    const created = await createSession(msg.file, { ...msg, knownCudaFailure: cudaUnavailable });
+    session = created.session;
+    fellBackToCpu = created.fellBackToCpu;
+    if (fellBackToCpu !== undefined) cudaUnavailable = fellBackToCpu;
     sessions.set(msg.model, session);
   }
   return { inputMetadata: session.inputMetadata, outputMetadata: session.outputMetadata, fellBackToCpu };
