@@ -26,7 +26,9 @@ const seconds = (since: number) => `${((performance.now() - since) / 1000).toFix
 
 const config = loadConfig();
 const caps = await probeCodecCapabilities(config.GPU_DEVICE_ID);
-console.log(`card ${config.GPU_DEVICE_ID}: ${caps.card ?? "not found (no /dev/nvidia* device, no nvidia-smi listing)"}`);
+console.log(
+  `card ${config.GPU_DEVICE_ID}: ${caps.card ?? "not found (no /dev/nvidia* device, no nvidia-smi listing)"}`,
+);
 console.log(
   `ffmpeg: h264_nvenc ${caps.encoders.has("h264_nvenc") ? "yes" : "no"}, cuda hwaccel ${caps.hwaccels.has("cuda") ? "yes" : "no"}`,
 );
@@ -62,7 +64,9 @@ try {
     frames++;
   }
   await encoder.finish();
-  console.log(`2-second 1280x720 clip: ${frames} frames decoded (${codecs.decoder}) and encoded (${codecs.encoder}) in ${seconds(started)}`);
+  console.log(
+    `2-second 1280x720 clip: ${frames} frames decoded (${codecs.decoder}) and encoded (${codecs.encoder}) in ${seconds(started)}`,
+  );
 
   const { session, fellBackToCpu } = await createSession(DEMO_MODEL_PATH, {
     provider: config.ORT_EXECUTION_PROVIDER,

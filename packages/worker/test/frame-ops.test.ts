@@ -104,7 +104,10 @@ function region(image: RgbImage, rect: Rect): Uint8Array {
   const w = rect.x2 - rect.x1;
   const out = new Uint8Array(w * (rect.y2 - rect.y1) * 3);
   for (let y = rect.y1; y < rect.y2; y++)
-    out.set(image.data.subarray((y * image.width + rect.x1) * 3, (y * image.width + rect.x2) * 3), (y - rect.y1) * w * 3);
+    out.set(
+      image.data.subarray((y * image.width + rect.x1) * 3, (y * image.width + rect.x2) * 3),
+      (y - rect.y1) * w * 3,
+    );
   return out;
 }
 
@@ -149,13 +152,14 @@ describe("native crop and paste (frame-ops) against the JavaScript reference", (
   });
 
   // Boxes of the test clips: the bench's, one touching the corner, odd sizes, the whole frame.
-  const rects = (w: number, h: number): Rect[] => [
-    { x1: 480, y1: 200, x2: 800, y2: 530 },
-    { x1: 0, y1: 0, x2: 97, y2: 61 },
-    { x1: w - 45, y1: h - 77, x2: w, y2: h },
-    { x1: 13, y1: 7, x2: 50, y2: 40 },
-    { x1: 0, y1: 0, x2: w, y2: h },
-  ].filter((r) => r.x2 <= w && r.y2 <= h);
+  const rects = (w: number, h: number): Rect[] =>
+    [
+      { x1: 480, y1: 200, x2: 800, y2: 530 },
+      { x1: 0, y1: 0, x2: 97, y2: 61 },
+      { x1: w - 45, y1: h - 77, x2: w, y2: h },
+      { x1: 13, y1: 7, x2: 50, y2: 40 },
+      { x1: 0, y1: 0, x2: w, y2: h },
+    ].filter((r) => r.x2 <= w && r.y2 <= h);
 
   it("crops and scales the face region as the reference does (PSNR >= 40 dB)", async () => {
     let checked = 0;

@@ -45,7 +45,10 @@ describe("inference off the main thread, prefetch, execution provider", () => {
 
   it("keeps the event loop free during a job longer than the lock, so the job is not picked up twice", async () => {
     const lockDurationMs = 2000;
-    const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: 25 }), { lockDurationMs, stalledIntervalMs: 500 });
+    const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: 25 }), {
+      lockDurationMs,
+      stalledIntervalMs: 500,
+    });
     const events = new QueueEvents(QUEUES.inference, {
       connection: h.infra.config,
       prefix: h.infra.config.QUEUE_PREFIX,
@@ -59,9 +62,7 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       const delay = monitorEventLoopDelay({ resolution: 10 });
       delay.enable();
       // 75 frames in batches of 25: 3 model calls of ~0.8 s, each blocking its thread.
-      const { batchId, items } = await h.submit(slowModel, [
-        { name: "slow", video, audio: audios[0] as string },
-      ]);
+      const { batchId, items } = await h.submit(slowModel, [{ name: "slow", video, audio: audios[0] as string }]);
       expect(await h.waitDone(batchId)).toMatchObject({ succeeded: 1 });
       delay.disable();
       const job = await h.queue.getJob(items[0]?.jobKey as string);
@@ -124,9 +125,7 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       const { batchId } = await h.submit(demoModel, [{ name: "a", video, audio: audios[1] as string }]);
       expect(await h.waitDone(batchId)).toMatchObject({ succeeded: 1 });
       // A second model: the process already knows CUDA is missing, and says so only once.
-      const second = await h.submit(slowModel, [
-        { name: "b", video, audio: audios[2] as string },
-      ]);
+      const second = await h.submit(slowModel, [{ name: "b", video, audio: audios[2] as string }]);
       expect(await h.waitDone(second.batchId)).toMatchObject({ succeeded: 1 });
     } finally {
       await worker.close();

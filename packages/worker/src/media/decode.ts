@@ -72,7 +72,8 @@ export async function* decodeFrames(
   signal?: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
   const frameBytes = video.width * video.height * 3;
-  if (pool.frameBytes !== frameBytes) throw new Error(`frame pool holds ${pool.frameBytes}-byte frames, not ${frameBytes}`);
+  if (pool.frameBytes !== frameBytes)
+    throw new Error(`frame pool holds ${pool.frameBytes}-byte frames, not ${frameBytes}`);
   const command = ffmpeg(file)
     .inputOptions(["-nostdin", ...decoderInputArgs(codecs)])
     .noAudio()
