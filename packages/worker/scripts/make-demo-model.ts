@@ -11,7 +11,15 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { AttributeType, DataType, encodeModel as encode } from "../src/onnx-schema.ts";
+import {
+  encodeModel as encode,
+  floatTensor,
+  int64Tensor,
+  intAttr as int,
+  intsAttr as ints,
+  node,
+  tensorType,
+} from "../src/onnx-schema.ts";
 
 const SIZE = 96;
 /** Mouth ellipse at full opening, in crop pixels. */
@@ -21,32 +29,6 @@ const LEVEL_CLOSED = -2.5;
 const LEVEL_OPEN = 1.5;
 const EDGE_SHARPNESS = 8;
 const DARKEN = 0.85;
-
-function floatTensor(name: string, dims: number[], values: Float32Array | number[]) {
-  const data = Float32Array.from(values);
-  return { name, dims, data_type: DataType.FLOAT, raw_data: Buffer.from(data.buffer) };
-}
-
-function int64Tensor(name: string, values: number[]) {
-  const data = BigInt64Array.from(values.map(BigInt));
-  return { name, dims: [values.length], data_type: DataType.INT64, raw_data: Buffer.from(data.buffer) };
-}
-
-const ints = (name: string, values: number[]) => ({ name, ints: values, type: AttributeType.INTS });
-const int = (name: string, value: number) => ({ name, i: value, type: AttributeType.INT });
-
-function node(op_type: string, input: string[], output: string, attribute: object[] = []) {
-  return { op_type, input, output: [output], name: output, attribute };
-}
-
-function tensorType(dims: (number | string)[]) {
-  return {
-    tensor_type: {
-      elem_type: DataType.FLOAT,
-      shape: { dim: dims.map((d) => (typeof d === "number" ? { dim_value: d } : { dim_param: d })) },
-    },
-  };
-}
 
 /** Per-pixel constants: the mouth opens where open^2 * across > down (an ellipse of height ry * open). */
 function mouthMaps() {

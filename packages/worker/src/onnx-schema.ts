@@ -93,6 +93,39 @@ export const DataType = { FLOAT: 1, UINT8: 2, INT64: 7 } as const;
 /** AttributeProto.AttributeType values used here. */
 export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
 
+// Builders for the plain objects protobufjs encodes (graph nodes, attributes, tensors).
+
+export const node = (op_type: string, input: string[], output: string, attribute: object[] = []) => ({
+  op_type,
+  input,
+  output: [output],
+  name: output,
+  attribute,
+});
+export const intAttr = (name: string, i: number) => ({ name, i, type: AttributeType.INT });
+export const intsAttr = (name: string, ints: number[]) => ({ name, ints, type: AttributeType.INTS });
+export const stringAttr = (name: string, s: string) => ({ name, s: Buffer.from(s), type: AttributeType.STRING });
+
+export function floatTensor(name: string, dims: number[], values: Float32Array | number[]) {
+  const data = Float32Array.from(values);
+  return { name, dims, data_type: DataType.FLOAT, raw_data: Buffer.from(data.buffer) };
+}
+
+export function int64Tensor(name: string, values: number[]) {
+  const data = BigInt64Array.from(values.map(BigInt));
+  return { name, dims: [values.length], data_type: DataType.INT64, raw_data: Buffer.from(data.buffer) };
+}
+
+/** A tensor's type; a string dimension is symbolic (e.g. "batch"). */
+export function tensorType(dims: (number | string)[], elem_type: number = DataType.FLOAT) {
+  return {
+    tensor_type: {
+      elem_type,
+      shape: { dim: dims.map((d) => (typeof d === "number" ? { dim_value: d } : { dim_param: d })) },
+    },
+  };
+}
+
 /** Wraps a graph in an opset-13 ModelProto and serializes it (checked against the schema). */
 export function encodeModel(graph: object, meta: { producer: string; doc: string }): Uint8Array {
   const model = {

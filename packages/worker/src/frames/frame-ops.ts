@@ -7,7 +7,17 @@
  * INTER_LINEAR (what Wav2Lip uses). The face box is an input, so it may change every frame.
  */
 import { InferenceSession, Tensor } from "onnxruntime-node";
-import { AttributeType, DataType, encodeModel } from "../onnx-schema.ts";
+import {
+  DataType,
+  encodeModel,
+  floatTensor,
+  int64Tensor,
+  intAttr as int,
+  intsAttr as ints,
+  node,
+  stringAttr as str,
+  tensorType,
+} from "../onnx-schema.ts";
 
 /** Side of Wav2Lip's square face input and output. */
 export const FACE_SIZE = 96;
@@ -31,34 +41,6 @@ const CHANNELS: Record<ChannelOrder, BigInt64Array> = {
   bgr: BigInt64Array.from([2n, 1n, 0n]), // its own inverse: the prediction comes back the same way
 };
 
-const node = (op_type: string, input: string[], output: string, attribute: object[] = []) => ({
-  op_type,
-  input,
-  output: [output],
-  name: output,
-  attribute,
-});
-const str = (name: string, s: string) => ({ name, s: Buffer.from(s), type: AttributeType.STRING });
-const int = (name: string, i: number) => ({ name, i, type: AttributeType.INT });
-const ints = (name: string, values: number[]) => ({ name, ints: values, type: AttributeType.INTS });
-const tensorType = (elem: number, dims: (number | string)[]) => ({
-  tensor_type: {
-    elem_type: elem,
-    shape: { dim: dims.map((d) => (typeof d === "number" ? { dim_value: d } : { dim_param: d })) },
-  },
-});
-const int64s = (name: string, values: number[]) => ({
-  name,
-  dims: [values.length],
-  data_type: DataType.INT64,
-  raw_data: Buffer.from(BigInt64Array.from(values.map(BigInt)).buffer),
-});
-const floats = (name: string, dims: number[], values: Float32Array) => ({
-  name,
-  dims,
-  data_type: DataType.FLOAT,
-  raw_data: Buffer.from(values.buffer, values.byteOffset, values.byteLength),
-});
 const LINEAR = [str("coordinate_transformation_mode", "half_pixel"), str("mode", "linear")];
 const META = { producer: "mediaq frame-ops", doc: "mediaq face crop and paste (docs/architecture.md#frame-path)" };
 
@@ -73,19 +55,19 @@ function cropGraph() {
   return {
     name: "face-crop",
     input: [
-      { name: "frame", type: tensorType(DataType.UINT8, ["height", "width", 3]) },
-      { name: "starts", type: tensorType(DataType.INT64, [2]) },
-      { name: "ends", type: tensorType(DataType.INT64, [2]) },
-      { name: "channels", type: tensorType(DataType.INT64, [3]) },
+      { name: "frame", type: tensorType(["height", "width", 3], DataType.UINT8) },
+      { name: "starts", type: tensorType([2], DataType.INT64) },
+      { name: "ends", type: tensorType([2], DataType.INT64) },
+      { name: "channels", type: tensorType([3], DataType.INT64) },
     ],
-    output: [{ name: "face", type: tensorType(DataType.FLOAT, [1, 6, S, S]) }],
+    output: [{ name: "face", type: tensorType([1, 6, S, S], DataType.FLOAT) }],
     initializer: [
-      int64s("yx", [0, 1]),
-      int64s("batch_axis", [0]),
-      int64s("face_sizes", [1, 3, S, S]),
-      floats("empty", [0], new Float32Array(0)),
-      floats("full_scale", [], Float32Array.of(255)),
-      floats("lower_half_zero", [1, 1, S, S], mask),
+      int64Tensor("yx", [0, 1]),
+      int64Tensor("batch_axis", [0]),
+      int64Tensor("face_sizes", [1, 3, S, S]),
+      floatTensor("empty", [0], new Float32Array(0)),
+      floatTensor("full_scale", [], Float32Array.of(255)),
+      floatTensor("lower_half_zero", [1, 1, S, S], mask),
     ],
     node: [
       node("Slice", ["frame", "starts", "ends", "yx"], "region"),
@@ -109,17 +91,17 @@ function pasteGraph() {
   return {
     name: "face-paste",
     input: [
-      { name: "prediction", type: tensorType(DataType.FLOAT, [1, 3, S, S]) },
-      { name: "sizes", type: tensorType(DataType.INT64, [4]) },
-      { name: "channels", type: tensorType(DataType.INT64, [3]) },
+      { name: "prediction", type: tensorType([1, 3, S, S], DataType.FLOAT) },
+      { name: "sizes", type: tensorType([4], DataType.INT64) },
+      { name: "channels", type: tensorType([3], DataType.INT64) },
     ],
-    output: [{ name: "patch", type: tensorType(DataType.UINT8, ["height", "width", 3]) }],
+    output: [{ name: "patch", type: tensorType(["height", "width", 3], DataType.UINT8) }],
     initializer: [
-      int64s("batch_axis", [0]),
-      floats("empty", [0], new Float32Array(0)),
-      floats("zero", [], Float32Array.of(0)),
-      floats("one", [], Float32Array.of(1)),
-      floats("full_scale", [], Float32Array.of(255)),
+      int64Tensor("batch_axis", [0]),
+      floatTensor("empty", [0], new Float32Array(0)),
+      floatTensor("zero", [], Float32Array.of(0)),
+      floatTensor("one", [], Float32Array.of(1)),
+      floatTensor("full_scale", [], Float32Array.of(255)),
     ],
     node: [
       node("Gather", ["prediction", "channels"], "ordered", [int("axis", 1)]),
