@@ -74,6 +74,20 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
     }
   };
 
+  /**
+   * The job's return value. The ledger records an item as done a moment before BullMQ marks
+   * its job completed (the processor still removes the scratch directory), so wait for that.
+   */
+  const returnValue = async <T>(jobKey: string, timeoutMs = 10_000): Promise<T> => {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await queue.getJob(jobKey);
+      if (job && (await job.isCompleted())) return job.returnvalue as T;
+      if (Date.now() > until) throw new Error(`job ${jobKey} not completed in BullMQ`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
   const runs = async () => Number((await redis.get(redisKeys.inferenceRuns)) ?? 0);
   const scratchDir = jobsRoot(infra.config.CACHE_ROOT);
   const scratchEntries = () => (fs.existsSync(scratchDir) ? fs.readdirSync(scratchDir) : []);
@@ -96,6 +110,7 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
     putFile,
     submit,
     waitDone,
+    returnValue,
     runs,
     scratchEntries,
     scratchBytes,

@@ -65,8 +65,9 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       const { batchId, items } = await h.submit(slowModel, [{ name: "slow", video, audio: audios[0] as string }]);
       expect(await h.waitDone(batchId)).toMatchObject({ succeeded: 1 });
       delay.disable();
-      const job = await h.queue.getJob(items[0]?.jobKey as string);
-      const infer = (job?.returnvalue as JobOutput).spans?.infer as Span;
+      const jobKey = items[0]?.jobKey as string;
+      const infer = (await h.returnValue<JobOutput>(jobKey)).spans?.infer as Span;
+      const job = await h.queue.getJob(jobKey);
       expect(infer[1] - infer[0]).toBeGreaterThan(lockDurationMs);
       // BullMQ renews the lock every lockDuration/2; a loop stuck for half of that would risk it.
       expect(delay.max / 1e6).toBeLessThan(lockDurationMs / 4);
@@ -94,9 +95,7 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       const infer = spans.map((s) => [s.start, s.end] as Span).sort((a, b) => a[0] - b[0]);
       for (let i = 1; i < infer.length; i++) expect(overlaps(infer[i - 1] as Span, infer[i] as Span)).toBe(false);
 
-      const outputs = await Promise.all(
-        submitted.map(async (i) => (await h.queue.getJob(i.jobKey))?.returnvalue as JobOutput),
-      );
+      const outputs = await Promise.all(submitted.map((i) => h.returnValue<JobOutput>(i.jobKey)));
       // Some job's I/O (fetch/probe/audio decode) ran while another job held the card.
       const prefetched = outputs.filter((o) =>
         outputs.some(
