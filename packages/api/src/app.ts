@@ -24,6 +24,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // JSON bodies; blob and model uploads stream and have their own limit.
     bodyLimit: deps.config.MAX_JSON_BODY_BYTES,
     trustProxy: deps.config.TRUST_PROXY,
+    // Upload ids carry a SHA-256 (64 characters) and more; longer ids are still refused (414).
+    maxParamLength: 200,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
