@@ -42,7 +42,8 @@ export function registerAuth(scope: FastifyInstance, keys: KeyRing, limits: Limi
       return sendProblem(reply, problem.toBody(request.url));
     }
     request.tenant = tenant;
-    request.log = request.log.child({ tenant });
+    // reply.log writes the "request completed" line; both carry the tenant.
+    request.log = reply.log = request.log.child({ tenant });
     if (await limits.perTenant(request, reply)) return reply;
   });
 }
