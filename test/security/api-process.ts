@@ -2,7 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { type Managed, freePort } from "@mediaq/cli/embedded";
 import { spawnService } from "@mediaq/cli/dev-stack";
-import { createRedis, createS3, type S3Client } from "@mediaq/shared";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { createRedis, createS3 } from "@mediaq/shared";
 import { START_TIMEOUT_MS } from "../harness/entry.ts";
 import { startInfra, type TestInfra } from "../harness/infra.ts";
 

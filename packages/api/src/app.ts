@@ -4,7 +4,7 @@ import type { ApiDeps } from "./deps.ts";
 import { registerAdmin } from "./plugins/admin.ts";
 import { registerAuth } from "./plugins/auth.ts";
 import { registerDocs } from "./plugins/docs.ts";
-import { registerProblemHandlers } from "./plugins/errors.ts";
+import { frameworkErrors, registerProblemHandlers } from "./plugins/errors.ts";
 import { registerHealth } from "./plugins/health.ts";
 import { registerMetrics } from "./plugins/metrics.ts";
 import { registerRateLimits } from "./plugins/rate-limit.ts";
@@ -24,8 +24,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // JSON bodies; blob and model uploads stream and have their own limit.
     bodyLimit: deps.config.MAX_JSON_BODY_BYTES,
     trustProxy: deps.config.TRUST_PROXY,
-    // Upload ids carry a SHA-256 (64 characters) and more; longer ids are still refused (414).
-    maxParamLength: 200,
+    // Ids are checked by each route's schema (400 naming the field), not cut at the router's
+    // default 100 characters (an upload id is longer); Node bounds the whole head at 16 KiB.
+    maxParamLength: 16 * 1024,
+    frameworkErrors,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -30,6 +30,12 @@ export interface ApiOptions {
   maxBlobBytes?: number;
 }
 
+/**
+ * Body limit of routes that take a few fields or none (upload offers, packaging, retry,
+ * cancel): only batch submissions may use MAX_JSON_BODY_BYTES.
+ */
+export const SMALL_BODY_BYTES = 4096;
+
 /** S3 accepts at most 5 GiB in one PUT or CopyObject, presigned or not. */
 export const MAX_SINGLE_PUT = 5 * 1024 ** 3;
 

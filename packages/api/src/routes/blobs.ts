@@ -6,7 +6,7 @@ import { headObject, objectKeys, sha256Schema } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { type StoredBlob, stagingKey, storeBlob, verifyStagedBlob } from "../blob-store.ts";
-import { type ApiDeps, MAX_SINGLE_PUT, maxBlobBytes } from "../deps.ts";
+import { type ApiDeps, MAX_SINGLE_PUT, maxBlobBytes, SMALL_BODY_BYTES } from "../deps.ts";
 import { badRequest, HttpProblem, notFound } from "../problem.ts";
 import { acceptRawBodies, closeOnError, refuseLargerThan } from "./raw-body.ts";
 
@@ -61,7 +61,7 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
   app.post(
     "/blobs/uploads",
     {
-      bodyLimit: 1024,
+      bodyLimit: SMALL_BODY_BYTES,
       schema: {
         summary: "Ask for a presigned PUT for a blob of a declared SHA-256",
         description:
@@ -122,7 +122,7 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
   app.post(
     "/blobs/uploads/:uploadId",
     {
-      bodyLimit: 1024,
+      bodyLimit: SMALL_BODY_BYTES,
       schema: {
         summary: "Complete a presigned upload: the API hashes the uploaded bytes, then grants the blob",
         params: z.object({ uploadId: uploadIdSchema }),
