@@ -65,7 +65,20 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
         ...init,
         headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(init.headers as Record<string, string>) },
       });
-  return { infra, api, url, port, env: fullEnv, logFile, acme: as(KEY_A), globex: as(KEY_B), anon: as(), s3, redis, stop };
+  return {
+    infra,
+    api,
+    url,
+    port,
+    env: fullEnv,
+    logFile,
+    acme: as(KEY_A),
+    globex: as(KEY_B),
+    anon: as(),
+    s3,
+    redis,
+    stop,
+  };
 }
 
 async function waitReady(url: string, api: Managed, logFile: string): Promise<void> {

@@ -13,7 +13,11 @@ async function shapeOf(res: Response): Promise<unknown> {
       ? Object.fromEntries(
           Object.entries(body).map(([k, v]) => [
             k,
-            ["uploadId", "url", "expiresAt", "complete", "instance"].includes(k) ? typeof v : k === "headers" ? Object.keys(v as object).sort() : v,
+            ["uploadId", "url", "expiresAt", "complete", "instance"].includes(k)
+              ? typeof v
+              : k === "headers"
+                ? Object.keys(v as object).sort()
+                : v,
           ]),
         )
       : body;
@@ -28,7 +32,11 @@ async function shapeOf(res: Response): Promise<unknown> {
 const offer = (call: Call, sha256: string, size: number) => call("/v1/blobs/uploads", json({ sha256, size }));
 const head = (call: Call, sha256: string) => call(`/v1/blobs/${sha256}`, { method: "HEAD" });
 const put = (call: Call, bytes: Buffer) =>
-  call("/v1/blobs", { method: "PUT", body: new Uint8Array(bytes), headers: { "content-type": "application/octet-stream" } });
+  call("/v1/blobs", {
+    method: "PUT",
+    body: new Uint8Array(bytes),
+    headers: { "content-type": "application/octet-stream" },
+  });
 
 describe("security: blobs are granted only to a tenant that sent the bytes", () => {
   let t: ApiProcess;
@@ -57,14 +65,21 @@ describe("security: blobs are granted only to a tenant that sent the bytes", () 
     expect((await problemOf(await t.globex(acmeTicket.complete, { method: "POST" }))).status).toBe(404);
 
     // Using the hash in a batch is refused as a blob globex never uploaded.
-    const model = await t.globex("/v1/models?tag=m&adapter=wav2lip", { method: "POST", body: new Uint8Array(randomBytes(256)) });
+    const model = await t.globex("/v1/models?tag=m&adapter=wav2lip", {
+      method: "POST",
+      body: new Uint8Array(randomBytes(256)),
+    });
     expect(model.status).toBe(201);
     const audio = randomBytes(512);
     expect((await put(t.globex, audio)).status).toBe(201);
     const batch = await problemOf(
       await t.globex(
         "/v1/batches",
-        json({ model: "m", items: [{ name: "x.mp4", inputs: { video: sha256, audio: sha256Hex(audio) } }], params: { box: [0, 0, 8, 8] } }),
+        json({
+          model: "m",
+          items: [{ name: "x.mp4", inputs: { video: sha256, audio: sha256Hex(audio) } }],
+          params: { box: [0, 0, 8, 8] },
+        }),
       ),
     );
     expect(batch.status).toBe(400);
@@ -86,7 +101,8 @@ describe("security: blobs are granted only to a tenant that sent the bytes", () 
     const onHeld = await probes(held);
     const onFresh = await probes(fresh);
     // Bodies name the probed hash; compare with the hash taken out.
-    const neutral = (p: unknown, bytes: Buffer) => JSON.parse(JSON.stringify(p).replaceAll(sha256Hex(bytes), "<sha256>"));
+    const neutral = (p: unknown, bytes: Buffer) =>
+      JSON.parse(JSON.stringify(p).replaceAll(sha256Hex(bytes), "<sha256>"));
     expect(neutral(onHeld, held)).toEqual(neutral(onFresh, fresh));
     expect(onHeld.offer).toMatchObject({ status: 201, body: { exists: false } });
     expect(onHeld.headBefore).toMatchObject({ status: 404 });
@@ -126,8 +142,14 @@ describe("security: blobs are granted only to a tenant that sent the bytes", () 
     expect((await head(t.globex, sha256)).status).toBe(404);
 
     // acme's blob is untouched: the presigned PUT never pointed at the content address.
-    const stored = await t.s3.send(new GetObjectCommand({ Bucket: t.infra.config.S3_BUCKET, Key: objectKeys.blob(sha256) }));
-    expect(sha256Hex(Buffer.from(await (stored.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()))).toBe(sha256);
+    const stored = await t.s3.send(
+      new GetObjectCommand({ Bucket: t.infra.config.S3_BUCKET, Key: objectKeys.blob(sha256) }),
+    );
+    expect(
+      sha256Hex(
+        Buffer.from(await (stored.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()),
+      ),
+    ).toBe(sha256);
     const staging = await t.s3.send(new ListObjectsV2Command({ Bucket: t.infra.config.S3_BUCKET, Prefix: "tmp/" }));
     expect(staging.KeyCount ?? 0).toBe(0);
 
@@ -137,7 +159,9 @@ describe("security: blobs are granted only to a tenant that sent the bytes", () 
       headers: Record<string, string>;
       complete: string;
     };
-    expect((await fetch(again.url, { method: "PUT", body: new Uint8Array(real), headers: again.headers })).status).toBe(200);
+    expect((await fetch(again.url, { method: "PUT", body: new Uint8Array(real), headers: again.headers })).status).toBe(
+      200,
+    );
     expect((await t.globex(again.complete, { method: "POST" })).status).toBe(201);
     expect((await head(t.globex, sha256)).status).toBe(200);
   });

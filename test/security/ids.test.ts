@@ -31,7 +31,9 @@ function raw(port: number, method: string, path: string, body?: string): Promise
         res.on("data", (d) => {
           text += d;
         });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"] ?? ""), body: text }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"] ?? ""), body: text }),
+        );
       },
     );
     req.on("error", reject);

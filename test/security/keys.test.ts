@@ -90,7 +90,9 @@ describe("security: API keys", () => {
       // A malformed file is refused and the previous keys stay.
       fs.writeFileSync(keysFile, "no colon here\n");
       t.api.child.kill("SIGHUP");
-      await expect.poll(() => fs.readFileSync(t.logFile, "utf8"), { timeout: 15_000 }).toContain("API keys not reloaded");
+      await expect
+        .poll(() => fs.readFileSync(t.logFile, "utf8"), { timeout: 15_000 })
+        .toContain("API keys not reloaded");
       expect((await asKey("rotating-key-two")).status).toBe(200);
 
       fs.writeFileSync(keysFile, `${apiKeyEntry("initech", "rotating-key-three")}\n`);

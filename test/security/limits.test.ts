@@ -88,7 +88,11 @@ describe("security: limits before work", () => {
     expect((await t.anon("/v1/models")).status).toBe(429);
     expect((await t.acme("/v1/models")).status).toBe(200);
     // Failed admin keys draw on the same budget.
-    expect((await problemOf(await t.anon("/admin/queues", { headers: { authorization: "Bearer nope" } }))).status).toBe(429);
-    expect((await t.anon("/admin/queues", { headers: { authorization: "Bearer admin-key-0123456789" } })).status).toBe(200);
+    expect((await problemOf(await t.anon("/admin/queues", { headers: { authorization: "Bearer nope" } }))).status).toBe(
+      429,
+    );
+    expect((await t.anon("/admin/queues", { headers: { authorization: "Bearer admin-key-0123456789" } })).status).toBe(
+      200,
+    );
   });
 });

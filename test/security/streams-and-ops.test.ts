@@ -7,8 +7,11 @@ const METRICS_TOKEN = "metrics-token-0123456789abcdef";
 
 async function makeBatch(call: Call): Promise<string> {
   const put = async () =>
-    ((await (await call("/v1/blobs", { method: "PUT", body: new Uint8Array(randomBytes(512)) })).json()) as { sha256: string })
-      .sha256;
+    (
+      (await (await call("/v1/blobs", { method: "PUT", body: new Uint8Array(randomBytes(512)) })).json()) as {
+        sha256: string;
+      }
+    ).sha256;
   const [video, audio] = [await put(), await put()];
   await call("/v1/models?tag=m&adapter=wav2lip", { method: "POST", body: new Uint8Array(randomBytes(128)) });
   const res = await call(
@@ -55,11 +58,13 @@ describe("security: event streams and operational endpoints", () => {
     other.abort();
     // A closed stream frees its slot.
     open.pop()?.abort();
-    await expect.poll(async () => {
-      const again = await openStream(t.acme, mine);
-      again.abort();
-      return again.res.status;
-    }).toBe(200);
+    await expect
+      .poll(async () => {
+        const again = await openStream(t.acme, mine);
+        again.abort();
+        return again.res.status;
+      })
+      .toBe(200);
     for (const s of open) s.abort();
   });
 

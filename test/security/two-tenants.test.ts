@@ -46,7 +46,11 @@ describe("security: two tenants, black box", () => {
     acme.model = sha256Hex(fs.readFileSync(demoModelPath()));
     acme.idem = "same-idempotency-key";
     const batch = await client.createBatch(
-      { model: "demo", items: [{ name: "a.mp4", inputs: { video: acme.video, audio: acme.audio } }], params: { box: [40, 30, 80, 70] } },
+      {
+        model: "demo",
+        items: [{ name: "a.mp4", inputs: { video: acme.video, audio: acme.audio } }],
+        params: { box: [40, 30, 80, 70] },
+      },
       acme.idem,
     );
     acme.batch = batch.id;
@@ -82,7 +86,9 @@ describe("security: two tenants, black box", () => {
     expect(await (await globex("/v1/models")).json()).toEqual({ models: [] });
     const items = [{ name: "b.mp4", inputs: { video: acme.video, audio: acme.audio } }];
     for (const model of ["demo", acme.model]) {
-      const refused = await problemOf(await globex("/v1/batches", json({ model, items, params: { box: [40, 30, 80, 70] } })));
+      const refused = await problemOf(
+        await globex("/v1/batches", json({ model, items, params: { box: [40, 30, 80, 70] } })),
+      );
       expect(refused.status).toBe(400);
       expect(refused.type).toContain("unknown-model");
     }
@@ -92,7 +98,9 @@ describe("security: two tenants, black box", () => {
       body: new Uint8Array(fs.readFileSync(demoModelPath())),
     });
     expect(own.status).toBe(201);
-    const inputs = await problemOf(await globex("/v1/batches", json({ model: "mine", items, params: { box: [40, 30, 80, 70] } })));
+    const inputs = await problemOf(
+      await globex("/v1/batches", json({ model: "mine", items, params: { box: [40, 30, 80, 70] } })),
+    );
     expect(inputs.status).toBe(400);
     expect(inputs.detail).toContain(acme.video);
 
@@ -120,9 +128,11 @@ describe("security: two tenants, black box", () => {
 
     // The same Idempotency-Key and the same work give globex a batch of its own, with its own job key.
     const mine = async (file: string) =>
-      ((await (await globex("/v1/blobs", { method: "PUT", body: new Uint8Array(fs.readFileSync(file)) })).json()) as {
-        sha256: string;
-      }).sha256;
+      (
+        (await (await globex("/v1/blobs", { method: "PUT", body: new Uint8Array(fs.readFileSync(file)) })).json()) as {
+          sha256: string;
+        }
+      ).sha256;
     expect(await mine(path.join(dir, "v.mp4"))).toBe(acme.video);
     expect(await mine(path.join(dir, "a.wav"))).toBe(acme.audio);
     const theirs = await globex("/v1/batches", {

@@ -65,7 +65,10 @@ export class KeyRing {
   reloadLogged(logger: Logger, reason: string): void {
     try {
       this.reload();
-      logger.info({ reason, keys: this.size, tenants: [...new Set(this.entries.map((e) => e.tenant))] }, "API keys reloaded");
+      logger.info(
+        { reason, keys: this.size, tenants: [...new Set(this.entries.map((e) => e.tenant))] },
+        "API keys reloaded",
+      );
     } catch (err) {
       logger.error({ reason, err: (err as Error).message }, "API keys not reloaded; the previous keys stay");
     }

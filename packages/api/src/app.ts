@@ -26,7 +26,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     trustProxy: deps.config.TRUST_PROXY,
     // Ids are checked by each route's schema (400 naming the field), not cut at the router's
     // default 100 characters (an upload id is longer); Node bounds the whole head at 16 KiB.
-    maxParamLength: 16 * 1024,
+    routerOptions: { maxParamLength: 16 * 1024 },
     frameworkErrors,
   });
   app.setValidatorCompiler(validatorCompiler);

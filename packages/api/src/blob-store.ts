@@ -79,7 +79,11 @@ export async function storeBlob(s3: S3Client, bucket: string, body: Readable, ma
   try {
     // Both sides must settle before the staged object is deleted below.
     const [read, write] = await Promise.allSettled([
-      pipeline(body, byteLimit(maxBytes, () => blobTooLarge(maxBytes)), hasher),
+      pipeline(
+        body,
+        byteLimit(maxBytes, () => blobTooLarge(maxBytes)),
+        hasher,
+      ),
       putStream(s3, { bucket, key: staged, body: hasher, contentType: "application/octet-stream" }),
     ]);
     if (read.status === "rejected") throw read.reason;
@@ -110,7 +114,12 @@ export async function verifyStagedBlob(
   const hasher = new HashingStream();
   try {
     const tooMany = () =>
-      new HttpProblem(400, "upload-mismatch", "Bad request", `The uploaded object is larger than the declared ${declared.size} bytes.`);
+      new HttpProblem(
+        400,
+        "upload-mismatch",
+        "Bad request",
+        `The uploaded object is larger than the declared ${declared.size} bytes.`,
+      );
     await pipeline(await getObjectStream(s3, bucket, staged), byteLimit(declared.size, tooMany), hasher, discard);
     const sha256 = hasher.digest();
     if (sha256 !== declared.sha256 || hasher.bytes !== declared.size)

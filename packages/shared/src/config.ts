@@ -141,7 +141,9 @@ export function parseApiKeys(spec: string, source = "API_KEYS"): ApiKeyEntry[] {
     .filter((s) => s && !s.startsWith("#"))) {
     const at = pair.indexOf(":");
     if (at <= 0 || at === pair.length - 1)
-      throw new ConfigError(`${source}: expected tenant:key or tenant:sha256:<hex> pairs, got "${pair.slice(0, at + 1)}..."`);
+      throw new ConfigError(
+        `${source}: expected tenant:key or tenant:sha256:<hex> pairs, got "${pair.slice(0, at + 1)}..."`,
+      );
     const tenant = pair.slice(0, at);
     const value = pair.slice(at + 1);
     const digestForm = DIGEST_FORM.exec(value);

@@ -31,7 +31,12 @@ export function registerHealth(app: FastifyInstance, deps: ApiDeps): void {
   app.get("/readyz", { schema: { hide: true } }, async () => {
     const failed = await readiness();
     if (failed.length > 0)
-      throw new HttpProblem(503, "not-ready", "Not ready", `Not reachable: ${failed.join(", ")} (details in the API log).`);
+      throw new HttpProblem(
+        503,
+        "not-ready",
+        "Not ready",
+        `Not reachable: ${failed.join(", ")} (details in the API log).`,
+      );
     return { status: "ready", redis: "ok", s3: "ok" };
   });
 }

@@ -64,7 +64,12 @@ export function registerMetrics(app: FastifyInstance, deps: ApiDeps, limits: Lim
     if (!sameSecret(bearerToken(request.headers.authorization) ?? "", METRICS_TOKEN)) {
       if (await limits.authFailures(request, reply)) return reply;
       reply.header("www-authenticate", 'Bearer realm="mediaq metrics"');
-      throw new HttpProblem(401, "unauthorized", "Unauthorized", 'Send METRICS_TOKEN as "Authorization: Bearer <token>".');
+      throw new HttpProblem(
+        401,
+        "unauthorized",
+        "Unauthorized",
+        'Send METRICS_TOKEN as "Authorization: Bearer <token>".',
+      );
     }
     reply.type(registry.contentType);
     return registry.metrics();

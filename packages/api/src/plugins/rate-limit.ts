@@ -55,7 +55,17 @@ export async function registerRateLimits(app: FastifyInstance, deps: ApiDeps): P
       (r) => r.ip,
       "This address failed to authenticate more than {max} times in a minute",
     ),
-    perTenant: limiter("tenant", config.RATE_LIMIT_PER_MINUTE, (r) => r.tenant, "This API key made more than {max} requests in a minute"),
-    admin: limiter("admin", config.RATE_LIMIT_PER_MINUTE, (r) => r.ip, "This address made more than {max} /admin requests in a minute"),
+    perTenant: limiter(
+      "tenant",
+      config.RATE_LIMIT_PER_MINUTE,
+      (r) => r.tenant,
+      "This API key made more than {max} requests in a minute",
+    ),
+    admin: limiter(
+      "admin",
+      config.RATE_LIMIT_PER_MINUTE,
+      (r) => r.ip,
+      "This address made more than {max} /admin requests in a minute",
+    ),
   };
 }
