@@ -13,8 +13,9 @@ export function sameSecret(given: string, expected: string, compare: DigestCompa
 /**
  * API key -> tenant. Only digests are kept; a lookup hashes the presented key and compares
  * it with every stored digest in constant time, without stopping at a match, so neither the
- * key's length nor its position in the list changes the work done (docs/architecture.md,
- * "Security"). reload() swaps the whole set at once: keys rotate without a restart.
+ * key's length nor its position in the list changes the work done
+ * (docs/architecture.md#security). reload() swaps the whole set at once: keys rotate
+ * without a restart.
  */
 export class KeyRing {
   private entries: ApiKeyEntry[] = [];

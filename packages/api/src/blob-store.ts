@@ -46,8 +46,7 @@ export const stagingKey = (id: string = randomUUID()) => `tmp/uploads/${id}`;
  * Moves a staged object whose bytes hash to `sha256` to blobs/sha256/<hex>. The same S3
  * work is done whether the content is stored already or not (when it is, the copy goes to
  * a scratch key instead of over the blob, which other tenants may be reading), so the time
- * an upload takes says nothing about other tenants' blobs (docs/architecture.md, "Blob
- * grants").
+ * an upload takes says nothing about other tenants' blobs (docs/architecture.md#blob-grants).
  */
 async function placeBlob(s3: S3Client, bucket: string, staged: string, sha256: string): Promise<void> {
   const exists = (await headObject(s3, bucket, objectKeys.blob(sha256))) !== undefined;
@@ -103,7 +102,7 @@ export async function storeBlob(s3: S3Client, bucket: string, body: Readable, ma
  * hash to the declared SHA-256 (and have the declared size) are placed; others are deleted
  * and refused. S3 and MinIO already refuse other bytes at the PUT (the checksum is signed),
  * but not every S3 server checks it, so the API never takes a server's word for it. The
- * cost is one read of the object by the API (docs/architecture.md, "Blob grants").
+ * cost is one read of the object by the API (docs/architecture.md#blob-grants).
  */
 export async function verifyStagedBlob(
   s3: S3Client,

@@ -24,7 +24,7 @@ const presignedStagingKey = (tenant: string, uploadId: string) =>
  * Blobs are stored once per content but granted per tenant, and only to a tenant that sent
  * the bytes: hashed by the API while streaming (PUT), or read back and hashed after a
  * presigned upload (complete). No reply depends on whether another tenant holds the
- * content (docs/architecture.md, "Blob grants").
+ * content (docs/architecture.md#blob-grants).
  */
 export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
   const { s3, ledger, config } = deps;
