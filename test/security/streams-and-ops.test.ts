@@ -78,12 +78,20 @@ describe("security: event streams and operational endpoints", () => {
     expect(await ok.text()).toContain("mediaq_queue_jobs");
   });
 
-  it("/readyz reveals no names; /docs is public", async () => {
-    const ready = await t.anon("/readyz");
-    expect(ready.status).toBe(200);
-    const text = await ready.text();
-    expect(text).not.toContain(t.infra.config.S3_BUCKET);
-    expect(text).not.toContain(t.infra.env.REDIS_URL as string);
+  it("/readyz reveals no names and probes at most once per 5 s however often it is asked; /docs is public", async () => {
+    const pings = async () => Number(/cmdstat_ping:calls=(\d+)/.exec(await t.redis.info("commandstats"))?.[1] ?? 0);
+    const before = await pings();
+    const start = Date.now();
+    for (let i = 0; i < 50; i++) {
+      const ready = await t.anon("/readyz");
+      expect(ready.status).toBe(200);
+      const text = await ready.text();
+      expect(text).not.toContain(t.infra.config.S3_BUCKET);
+      expect(text).not.toContain(t.infra.env.REDIS_URL as string);
+    }
+    const probes = (await pings()) - before;
+    // Without the cache this would be 50: one Redis PING per started 5 s period at most.
+    expect(probes).toBeLessThanOrEqual(Math.floor((Date.now() - start) / 5000) + 1);
     expect((await t.anon("/docs/json")).status).toBe(200);
   });
 
@@ -149,5 +157,24 @@ describe("security: metrics on a separate METRICS_PORT", () => {
     const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(res.status).toBe(200);
     expect(await res.text()).toContain("mediaq_http_request_duration_seconds");
+  });
+
+  it("/readyz names neither the bucket nor the endpoint when storage is down", async () => {
+    if (!t.infra.s3) return; // needs the embedded S3 server, which this test may stop
+    await t.infra.s3.stop();
+    let text = "";
+    await expect
+      .poll(
+        async () => {
+          const res = await t.anon("/readyz");
+          text = await res.text();
+          return res.status;
+        },
+        { timeout: 30_000, interval: 1000 },
+      )
+      .toBe(503);
+    expect(JSON.parse(text).detail).toContain("storage");
+    for (const secret of [t.infra.config.S3_BUCKET, t.infra.env.S3_ENDPOINT as string, "ECONNREFUSED"])
+      expect(text).not.toContain(secret);
   });
 });
