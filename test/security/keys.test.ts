@@ -1,10 +1,14 @@
+import { execFile } from "node:child_process";
 import { timingSafeEqual } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { promisify } from "node:util";
 import { type DigestCompare, KeyRing, sameSecret } from "@mediaq/api";
 import { apiKeyEntry } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiProcess, KEY_A, KEY_B, problemOf, startApiProcess } from "./api-process.ts";
+
+const MEDIAQ = path.resolve(import.meta.dirname, "../../packages/cli/bin/mediaq.js");
 
 /** crypto.timingSafeEqual, counting its calls and the sizes it was given. */
 function countingCompare(): { compare: DigestCompare; calls: number[][] } {
@@ -95,15 +99,24 @@ describe("security: API keys", () => {
         .toContain("API keys not reloaded");
       expect((await asKey("rotating-key-two")).status).toBe(200);
 
-      fs.writeFileSync(keysFile, `${apiKeyEntry("initech", "rotating-key-three")}\n`);
+      // A key made by `mediaq key`: the file holds only its digest.
+      const made = JSON.parse(
+        (await promisify(execFile)(process.execPath, [MEDIAQ, "key", "initech", "--json"])).stdout,
+      ) as {
+        key: string;
+        entry: string;
+      };
+      expect(made.entry).toBe(apiKeyEntry("initech", made.key));
+      expect(made.entry).not.toContain(made.key);
+      fs.writeFileSync(keysFile, `${made.entry}\n`);
       t.api.child.kill("SIGHUP");
-      await expect.poll(async () => (await asKey("rotating-key-three")).status, { timeout: 15_000 }).toBe(200);
+      await expect.poll(async () => (await asKey(made.key)).status, { timeout: 15_000 }).toBe(200);
       expect(fs.readFileSync(t.logFile, "utf8")).toMatch(/"reason":"SIGHUP".*"msg":"API keys reloaded"/);
 
       const log = fs.readFileSync(t.logFile, "utf8");
       expect(log).toContain('"tenant":"acme"');
       expect(log).toContain('"tenant":"initech"');
-      for (const secret of [KEY_A, KEY_B, "rotating-key-one", "rotating-key-two", "rotating-key-three"])
+      for (const secret of [KEY_A, KEY_B, "rotating-key-one", "rotating-key-two", made.key])
         expect(log).not.toContain(secret);
     });
   });

@@ -35,6 +35,7 @@ export async function registerSecurityHeaders(app: FastifyInstance): Promise<voi
     global: true,
     contentSecurityPolicy: { useDefaults: false, directives: STRICT_CSP },
     referrerPolicy: { policy: "no-referrer" },
+    frameguard: { action: "deny" },
   });
 }
 
