@@ -62,7 +62,8 @@ describe("security: two tenants, black box", () => {
     const pkg = await client.createPackage(batch.id);
     acme.pkg = pkg.id;
     expect((await waitForPackage(client, pkg.id, undefined, { timeoutMs: 120_000 })).state).toBe("ready");
-  });
+    // The set-up runs the whole pipeline (start, upload, infer, package), each wait bounded above.
+  }, 300_000);
   afterAll(async () => {
     await stack?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
