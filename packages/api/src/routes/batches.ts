@@ -11,7 +11,7 @@ import {
   itemViewSchema,
   ownBatch,
 } from "../batch-views.ts";
-import type { ApiDeps } from "../deps.ts";
+import { type ApiDeps, SMALL_BODY_BYTES } from "../deps.ts";
 import {
   appendItemsBodySchema,
   assertNoItemErrors,
@@ -171,6 +171,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
   app.post(
     "/batches/:id/retry",
     {
+      bodyLimit: SMALL_BODY_BYTES,
       schema: {
         summary: "Queue the failed items again",
         params: idParams,
@@ -217,6 +218,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
   app.delete(
     "/batches/:id",
     {
+      bodyLimit: SMALL_BODY_BYTES,
       schema: {
         summary: "Cancel the batch's waiting items (jobs no other batch waits on are removed)",
         params: idParams,
