@@ -2,6 +2,8 @@ import {
   type AdapterName,
   type BatchItem,
   type BatchRecord,
+  type ChannelOrder,
+  channelsOf,
   headObject,
   type ItemState,
   inputsSchema,
@@ -53,6 +55,7 @@ export interface ItemSummary {
 export interface ResolvedModel {
   sha256: string;
   adapter: AdapterName;
+  channels: ChannelOrder;
   tag?: string;
 }
 
@@ -78,7 +81,12 @@ export function prepareItems(o: {
   const errors: string[] = [];
   o.items.forEach((input, i) => {
     try {
-      const scope = { scope: o.scope, modelSha256: o.model.sha256, adapter: o.model.adapter };
+      const scope = {
+        scope: o.scope,
+        modelSha256: o.model.sha256,
+        adapter: o.model.adapter,
+        channels: o.model.channels,
+      };
       items.push(toBatchItem(scope, { ...input, params: { ...o.batchParams, ...input.params } }));
     } catch (err) {
       const issues = (err as z.ZodError).issues ?? [{ path: [], message: String(err) }];
@@ -94,10 +102,10 @@ export function prepareItems(o: {
 /** A model tag, or the hash of one of the tenant's models. */
 export async function resolveModel(deps: ApiDeps, tenant: string, ref: string): Promise<ResolvedModel> {
   const byTag = await deps.ledger.getModel(tenant, ref);
-  if (byTag) return { sha256: byTag.sha256, adapter: byTag.adapter, tag: byTag.tag };
+  if (byTag) return { sha256: byTag.sha256, adapter: byTag.adapter, channels: channelsOf(byTag), tag: byTag.tag };
   const models = await deps.ledger.listModels(tenant);
   const byHash = models.find((m) => m.sha256 === ref);
-  if (byHash) return { sha256: byHash.sha256, adapter: byHash.adapter };
+  if (byHash) return { sha256: byHash.sha256, adapter: byHash.adapter, channels: channelsOf(byHash) };
   const known = models.length > 0 ? `known tags: ${listSome(models.map((m) => m.tag))}` : "this key has no models yet";
   throw badRequest(
     "unknown-model",
