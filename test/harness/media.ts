@@ -20,10 +20,14 @@ export async function decodeAll(file: string): Promise<{ width: number; height: 
   ]);
   let [width, height] = size.trim().split(",").map(Number) as [number, number];
   if (Math.abs(Number(turned.trim() || 0)) % 180 === 90) [width, height] = [height, width];
-  const { stdout } = await exec("ffmpeg", ["-v", "error", "-i", file, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], {
-    encoding: "buffer",
-    maxBuffer: 1024 * 1024 * 1024,
-  });
+  const { stdout } = await exec(
+    "ffmpeg",
+    ["-v", "error", "-i", file, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+    {
+      encoding: "buffer",
+      maxBuffer: 1024 * 1024 * 1024,
+    },
+  );
   const bytes = width * height * 3;
   const frames = Array.from({ length: Math.floor(stdout.length / bytes) }, (_, i) =>
     stdout.subarray(i * bytes, (i + 1) * bytes),
@@ -123,7 +127,12 @@ export async function makeRotatedVideo(
       : ["-i", stored, "-c", "copy", "-metadata:s:v:0", `rotate=${ccw}`, file];
     await exec("ffmpeg", [...ffmpegArgs, ...rotate]);
     const shown = await decodeAll(file);
-    const red = markerAt(shown.frames[0] as Buffer, shown.width, ROTATION_MARKERS.red.x + 8, ROTATION_MARKERS.red.y + 8);
+    const red = markerAt(
+      shown.frames[0] as Buffer,
+      shown.width,
+      ROTATION_MARKERS.red.x + 8,
+      ROTATION_MARKERS.red.y + 8,
+    );
     if (shown.width !== width || shown.height !== height || red !== "red")
       throw new Error(`makeRotatedVideo: ffmpeg shows ${shown.width}x${shown.height} with ${red} at the top left`);
   } finally {

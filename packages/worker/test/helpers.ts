@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import {
+  type ChannelOrder,
   createInferenceQueue,
   createRedis,
   createS3,
@@ -46,17 +47,19 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
   };
   const putFile = (file: string) => putBlob(fs.readFileSync(file));
 
-  const submit = async (model: string, items: ItemSpec[]) => {
+  /** Submits items as the API does; `channels` is the model's registered order (default: the adapter's). */
+  const submit = async (model: string, items: ItemSpec[], o: { channels?: ChannelOrder } = {}) => {
     const batch = {
       id: randomUUID(),
       tenant: TENANT,
       model,
       adapter: "wav2lip" as const,
+      channels: o.channels,
       params: {},
       createdAt: new Date().toISOString(),
     };
     await ledger.createBatch(batch);
-    const scope = { scope: TENANT, modelSha256: model, adapter: "wav2lip" as const };
+    const scope = { scope: TENANT, modelSha256: model, adapter: "wav2lip" as const, channels: o.channels };
     const batchItems = items.map((i) =>
       toBatchItem(scope, { name: i.name, inputs: { video: i.video, audio: i.audio }, params: i.params }),
     );

@@ -40,7 +40,7 @@ export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<Timeli
     out++;
   }
   if (n === 0) throw new BadInputError(`${o.label} decoded to zero frames`);
-  if (out >= total) return;
+  if (o.frames === "clip" || out >= total) return;
   const chunkFrames = Math.max(1, Math.floor(o.bufferBytes / (o.video.width * o.video.height * 3)));
   const all = passes(n, o.loop);
   all.next(); // the first forward pass, done above
