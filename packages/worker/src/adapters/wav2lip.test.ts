@@ -13,7 +13,7 @@ function recordingSession(answer: [number, number, number]) {
     run: async (feeds: Record<string, Tensor>) => {
       seen.face = (feeds.face as Tensor).data as Float32Array;
       const out = new Float32Array(3 * PLANE);
-      answer.forEach((v, c) => out.fill(v, c * PLANE, (c + 1) * PLANE));
+      for (const [c, v] of answer.entries()) out.fill(v, c * PLANE, (c + 1) * PLANE);
       return { output: new Tensor("float32", out, [1, 3, S, S]) };
     },
   } as unknown as InferenceSession;
