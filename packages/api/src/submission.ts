@@ -19,7 +19,15 @@ import { badRequest, listSome } from "./problem.ts";
 /** Items per request; bigger batches are built with POST /v1/batches/:id/items. */
 export const MAX_ITEMS_PER_REQUEST = 10_000;
 
-const paramsSchema = z.record(z.string(), z.unknown());
+// Checked per adapter in prepareItems (every bad item reported); described here for the API docs.
+const paramsSchema = z
+  .record(z.string(), z.unknown())
+  .describe(
+    "Adapter parameters, defaults applied into the job key. wav2lip: length = audio (default: output as long " +
+      "as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then " +
+      "back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels or null " +
+      "(whole frame); pads = [top, bottom, left, right] (default [0, 10, 0, 0]); batchSize (default 16).",
+  );
 
 export const itemNameSchema = z
   .string()
