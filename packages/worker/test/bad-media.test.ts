@@ -114,13 +114,7 @@ describe("bad media fails its item alone, with a reason a person understands", (
     const videoSeconds = await duration(f("v.mp4"));
     for (const [i, item] of items.entries()) {
       const spec = specs[i] as (typeof specs)[number];
-      const result = await h.ledger.getResult(item.jobKey);
-      const out = f(`${item.name}.mp4`);
-      const { getObjectStream } = await import("@mediaq/shared");
-      const chunks: Buffer[] = [];
-      for await (const c of await getObjectStream(h.s3, h.infra.config.S3_BUCKET, result?.key as string))
-        chunks.push(c as Buffer);
-      fs.writeFileSync(out, Buffer.concat(chunks));
+      const out = await h.downloadOutput(item.jobKey, `${item.name}.mp4`);
       const expected = spec.params.length === "video" ? videoSeconds : await duration(f(spec.audio));
       expect(Math.abs((await duration(out)) - expected), item.name).toBeLessThan(0.1);
     }

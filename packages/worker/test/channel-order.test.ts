@@ -1,8 +1,6 @@
 import { execFile } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { getObjectStream } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeAll, makeAudio } from "../../../test/harness/media.ts";
 import { buildChannelProbeModel } from "../scripts/test-models.ts";
@@ -37,12 +35,7 @@ describe("the registered channel order reaches the model", () => {
   });
 
   const centre = async (jobKey: string, name: string) => {
-    const result = await h.ledger.getResult(jobKey);
-    const chunks: Buffer[] = [];
-    for await (const c of await getObjectStream(h.s3, h.infra.config.S3_BUCKET, result?.key as string))
-      chunks.push(c as Buffer);
-    fs.writeFileSync(f(name), Buffer.concat(chunks));
-    const { frames } = await decodeAll(f(name));
+    const { frames } = await decodeAll(await h.downloadOutput(jobKey, name));
     const p = ((SIZE / 2) * SIZE + SIZE / 2) * 3;
     return Array.from((frames[0] as Buffer).subarray(p, p + 3));
   };

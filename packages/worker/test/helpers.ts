@@ -1,12 +1,14 @@
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
 import {
   type ChannelOrder,
   createInferenceQueue,
   createRedis,
   createS3,
   ensureBucket,
+  getObjectStream,
   type InferenceJob,
   Ledger,
   objectKeys,
@@ -77,6 +79,15 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
     }
   };
 
+  /** Writes a job's recorded output to `file` (in the harness directory when relative); returns its path. */
+  const downloadOutput = async (jobKey: string, file: string): Promise<string> => {
+    const result = await ledger.getResult(jobKey);
+    if (!result) throw new Error(`no result recorded for job ${jobKey}`);
+    const out = path.resolve(infra.dir, file);
+    await pipeline(await getObjectStream(s3, infra.config.S3_BUCKET, result.key), fs.createWriteStream(out));
+    return out;
+  };
+
   const runs = async () => Number((await redis.get(redisKeys.inferenceRuns)) ?? 0);
   const scratchDir = jobsRoot(infra.config.CACHE_ROOT);
   const scratchEntries = () => (fs.existsSync(scratchDir) ? fs.readdirSync(scratchDir) : []);
@@ -99,6 +110,7 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
     putFile,
     submit,
     waitDone,
+    downloadOutput,
     runs,
     scratchEntries,
     scratchBytes,

@@ -1,8 +1,6 @@
 import { execFile } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { getObjectStream } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeAll, makeIndexedVideo, makeSpeech, readFrameIndex } from "../../../test/harness/media.ts";
 import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
@@ -57,20 +55,12 @@ describe("output length follows the audio; the clip loops ping-pong", () => {
   const f = (n: string) => path.join(h.infra.dir, n);
   let input: Buffer[];
 
-  const output = async (jobKey: string, name: string) => {
-    const result = await h.ledger.getResult(jobKey);
-    const chunks: Buffer[] = [];
-    for await (const c of await getObjectStream(h.s3, h.infra.config.S3_BUCKET, result?.key as string))
-      chunks.push(c as Buffer);
-    fs.writeFileSync(f(name), Buffer.concat(chunks));
-    return f(name);
-  };
   const lipSync = async (audio: string, params: Record<string, unknown>) => {
     const { batchId, items } = await h.submit(blobs.model as string, [
       { name: "x", video: blobs.clip as string, audio: blobs[audio] as string, params: { box: BOX, ...params } },
     ]);
     expect(await h.waitDone(batchId, 120_000)).toMatchObject({ succeeded: 1 });
-    return output(items[0]?.jobKey as string, `${audio}-${JSON.stringify(params).replace(/\W/g, "")}.mp4`);
+    return h.downloadOutput(items[0]?.jobKey as string, `${audio}-${JSON.stringify(params).replace(/\W/g, "")}.mp4`);
   };
 
   beforeAll(async () => {

@@ -1,8 +1,6 @@
 import { execFile } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { getObjectStream } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   decodeAll,
@@ -54,12 +52,7 @@ describe("rotated inputs come out upright", () => {
     );
     expect(await h.waitDone(batchId)).toMatchObject({ succeeded: 3 });
     for (const item of items) {
-      const result = await h.ledger.getResult(item.jobKey);
-      const chunks: Buffer[] = [];
-      for await (const c of await getObjectStream(h.s3, h.infra.config.S3_BUCKET, result?.key as string))
-        chunks.push(c as Buffer);
-      const out = f(`out-${item.name}.mp4`);
-      fs.writeFileSync(out, Buffer.concat(chunks));
+      const out = await h.downloadOutput(item.jobKey, `out-${item.name}.mp4`);
       // Stored upright: the output's own frame size is the displayed one, with no rotation to apply.
       const { stdout } = await run("ffprobe", [
         ...["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height:stream_side_data"],
