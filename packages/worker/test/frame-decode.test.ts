@@ -62,15 +62,19 @@ describe("frame decoding (real ffmpeg)", () => {
       }
     });
 
-  it("the timeline decodes ping-pong loops in bounded chunks, frame-exact", async () => {
+  it("the timeline loops frame-exact: re-decoded in bounded chunks, or held when the clip fits the buffer", async () => {
     const video = await probeVideo(f("idx25.mp4"), "video", PIXELS);
     const frameBytes = video.width * video.height * 3;
     const n = video.frames; // 75
     const total = 4 * n + 11;
+    // Buffers of 7 and 74 frames re-decode (backward chunks of 7, or one chunk of the 73
+    // inner frames); 75 frames and more hold the whole clip from the first pass.
     for (const [loop, chunk] of [
       ["pingpong", 7],
-      ["pingpong", 1000],
+      ["pingpong", 74],
+      ["pingpong", 75],
       ["forward", 7],
+      ["forward", 1000],
     ] as const) {
       const got = await collect(
         timelineFrames({
@@ -83,8 +87,14 @@ describe("frame decoding (real ffmpeg)", () => {
         }),
       );
       const expected = Array.from({ length: total }, (_, i) => sourceIndex(i, n, loop));
-      expect(got.map((g) => g.source)).toEqual(expected);
-      expect(got.map((g) => readFrameIndex(g.frame, video.width))).toEqual(expected);
+      expect(
+        got.map((g) => g.source),
+        `${loop} ${chunk}`,
+      ).toEqual(expected);
+      expect(
+        got.map((g) => readFrameIndex(g.frame, video.width)),
+        `${loop} ${chunk}`,
+      ).toEqual(expected);
     }
   });
 

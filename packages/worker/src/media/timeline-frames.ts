@@ -1,7 +1,7 @@
 import { BadInputError } from "../errors.ts";
 import { decodeFrames } from "./decode.ts";
 import type { VideoInfo } from "./probe.ts";
-import { type LoopMode, passes } from "./timeline.ts";
+import { type LoopMode, passes, sourceIndex } from "./timeline.ts";
 
 export interface TimelineFrame {
   /** rgb24, width*height*3 bytes (upright). */
@@ -25,23 +25,37 @@ export interface TimelineOptions {
 /**
  * Decodes the frames of the output timeline (see timeline.ts), in output order. The first
  * pass decodes the clip from the start and counts its frames (the probed count may be an
- * estimate); later forward passes decode it again; a backward pass decodes it in chunks of
- * at most `bufferBytes` from its end towards its start (accurate seeks) and yields each
- * chunk reversed. Memory is bounded by one chunk plus ffmpeg's pipe, whatever the clip's
- * and the output's length; no frame touches the disk.
+ * estimate). A clip that fits in `bufferBytes` is kept from that pass and every loop is
+ * served from memory. A longer one is decoded again: forward passes from the start, and
+ * backward passes in chunks of at most `bufferBytes` from its end towards its start
+ * (accurate seeks), each chunk yielded reversed. Either way at most `bufferBytes` of frames
+ * (at least one) plus ffmpeg's pipe are held, whatever the clip's and the output's length;
+ * no frame touches the disk.
  */
 export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<TimelineFrame> {
   const total = o.frames === "clip" ? Number.POSITIVE_INFINITY : o.frames;
+  const frameBytes = o.video.width * o.video.height * 3;
+  const chunkFrames = Math.max(1, Math.floor(o.bufferBytes / frameBytes));
+  // Copies of the first pass's frames while they fit (yielded frames are consumed in place).
+  let held: Buffer[] | undefined = o.frames === "clip" ? undefined : [];
   let out = 0;
   let n = 0;
   for await (const frame of decodeFrames(o.file, o.label, o.video, o.signal)) {
     if (out >= total) break;
+    if (held && held.length < chunkFrames) held.push(Buffer.from(frame));
+    else held = undefined;
     yield { frame, source: n++ };
     out++;
   }
   if (n === 0) throw new BadInputError(`${o.label} decoded to zero frames`);
   if (o.frames === "clip" || out >= total) return;
-  const chunkFrames = Math.max(1, Math.floor(o.bufferBytes / (o.video.width * o.video.height * 3)));
+  if (held) {
+    for (let i = out; i < total; i++) {
+      const source = sourceIndex(i, n, o.loop);
+      yield { frame: Buffer.from(held[source] as Buffer), source };
+    }
+    return;
+  }
   const all = passes(n, o.loop);
   all.next(); // the first forward pass, done above
   for (const pass of all) {
@@ -60,7 +74,8 @@ export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<Timeli
         for await (const frame of decodeFrames(o.file, o.label, o.video, o.signal, { start: lo, count: hi - lo + 1 }))
           chunk.push(frame);
         if (chunk.length !== hi - lo + 1) throw lostFrames(o.label, lo, hi - lo + 1, chunk.length);
-        for (let i = chunk.length - 1; i >= 0; i--) yield { frame: chunk[i] as Buffer, source: lo + i };
+        // Popped, not indexed: a frame yielded is no longer held here.
+        for (let frame = chunk.pop(); frame; frame = chunk.pop()) yield { frame, source: lo + chunk.length };
         hi = lo - 1;
       }
     }
