@@ -97,18 +97,29 @@ async function hasDisplayRotationOption(): Promise<boolean> {
  *   own autorotated decode, so the file is known to display upright.
  * - via "tag": a Matroska stream tag ROTATE=<clockwise degrees>, the legacy form ffmpeg
  *   before 5.0 read and wrote (ffmpeg 5+ ignores it when decoding).
+ * `from` turns an upright clip of your own (e.g. a face clip) instead of the marker picture;
+ * its video is re-encoded, its audio dropped, and `width`/`height` must be its size.
  */
 export async function makeRotatedVideo(
   file: string,
-  o: { clockwise: 90 | 180 | 270; via: "matrix" | "tag"; width?: number; height?: number; seconds?: number },
+  o: {
+    clockwise: 90 | 180 | 270;
+    via: "matrix" | "tag";
+    width?: number;
+    height?: number;
+    seconds?: number;
+    from?: string;
+  },
 ): Promise<void> {
   const { clockwise, via, width = 72, height = 128, seconds = 1 } = o;
   // Stored = upright turned back (counter-clockwise) by the display rotation.
   const back = { 90: "transpose=cclock", 180: "hflip,vflip", 270: "transpose=clock" }[clockwise];
   const stored = `${file}.stored.mp4`;
+  const input = o.from
+    ? ["-i", o.from, "-an", "-vf", back]
+    : ["-f", "lavfi", "-i", `${uprightSource(width, height, seconds)},${back}`];
   await exec("ffmpeg", [
-    ...ffmpegArgs,
-    ...["-f", "lavfi", "-i", `${uprightSource(width, height, seconds)},${back}`],
+    ...[...ffmpegArgs, ...input],
     ...["-c:v", "libx264", "-preset", "ultrafast", "-crf", "10", "-pix_fmt", "yuv420p", stored],
   ]);
   try {
@@ -126,15 +137,20 @@ export async function makeRotatedVideo(
       ? ["-display_rotation:v:0", String(ccw), "-i", stored, "-c", "copy", file]
       : ["-i", stored, "-c", "copy", "-metadata:s:v:0", `rotate=${ccw}`, file];
     await exec("ffmpeg", [...ffmpegArgs, ...rotate]);
+    // ffmpeg's own display of the file must be the upright picture.
     const shown = await decodeAll(file);
-    const red = markerAt(
-      shown.frames[0] as Buffer,
-      shown.width,
-      ROTATION_MARKERS.red.x + 8,
-      ROTATION_MARKERS.red.y + 8,
-    );
-    if (shown.width !== width || shown.height !== height || red !== "red")
-      throw new Error(`makeRotatedVideo: ffmpeg shows ${shown.width}x${shown.height} with ${red} at the top left`);
+    if (shown.width !== width || shown.height !== height)
+      throw new Error(`makeRotatedVideo: ffmpeg shows ${shown.width}x${shown.height}, not ${width}x${height}`);
+    const first = shown.frames[0] as Buffer;
+    if (o.from) {
+      const upright = (await decodeAll(o.from)).frames[0] as Buffer;
+      let diff = 0;
+      for (let i = 0; i < first.length; i++) diff += Math.abs((first[i] as number) - (upright[i] as number));
+      if (diff / first.length > 8) throw new Error("makeRotatedVideo: ffmpeg does not show the clip upright");
+    } else {
+      const red = markerAt(first, width, ROTATION_MARKERS.red.x + 8, ROTATION_MARKERS.red.y + 8);
+      if (red !== "red") throw new Error(`makeRotatedVideo: ffmpeg shows ${red} at the top left, not red`);
+    }
   } finally {
     fs.rmSync(stored, { force: true });
   }
