@@ -36,8 +36,9 @@ export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<Timeli
   const total = o.frames === "clip" ? Number.POSITIVE_INFINITY : o.frames;
   const frameBytes = o.video.width * o.video.height * 3;
   const chunkFrames = Math.max(1, Math.floor(o.bufferBytes / frameBytes));
-  // Copies of the first pass's frames while they fit (yielded frames are consumed in place).
-  let held: Buffer[] | undefined = o.frames === "clip" ? undefined : [];
+  // Copies of the first pass's frames while they fit (yielded frames are consumed in place);
+  // not even tried when the probe says the clip is bigger than the buffer.
+  let held: Buffer[] | undefined = o.frames !== "clip" && o.video.frames <= chunkFrames ? [] : undefined;
   let out = 0;
   let n = 0;
   for await (const frame of decodeFrames(o.file, o.label, o.video, o.signal)) {
