@@ -1,5 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { type BatchRecord, enqueueInference, type InferenceJob, ITEM_STATES, redisKeys } from "@mediaq/shared";
+import {
+  type BatchRecord,
+  channelsOf,
+  enqueueInference,
+  type InferenceJob,
+  ITEM_STATES,
+  inferenceJobFor,
+  redisKeys,
+} from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import {
@@ -80,6 +88,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
         model: model.sha256,
         ...(model.tag ? { modelTag: model.tag } : {}),
         adapter: model.adapter,
+        channels: model.channels,
         params: body.params ?? {},
         createdAt: new Date().toISOString(),
       };
@@ -153,7 +162,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
       const batch = await ownBatch(deps, request.tenant, request.params.id);
       const body = request.body;
       await checkNames(deps, batch.id, body.items);
-      const model = { sha256: batch.model, adapter: batch.adapter };
+      const model = { sha256: batch.model, adapter: batch.adapter, channels: channelsOf(batch) };
       const prepared = prepareItems({
         scope: scopeOf(batch.tenant),
         model,
@@ -190,16 +199,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
         }
         const [item] = await ledger.items(batch.id, view.index, 1);
         if (!item) continue;
-        failed.set(view.jobKey, {
-          items: 1,
-          job: {
-            jobKey: item.jobKey,
-            tenant: batch.tenant,
-            model: { sha256: batch.model, adapter: batch.adapter },
-            inputs: item.inputs,
-            params: item.params,
-          },
-        });
+        failed.set(view.jobKey, { items: 1, job: inferenceJobFor(batch, item) });
       }
       let retried = 0;
       const jobs: InferenceJob[] = [];
