@@ -66,7 +66,7 @@ function ffmpegOnly(video: string, audio: string, out: string): Promise<void> {
     ...["-hide_banner", "-loglevel", "error", "-y"],
     ...["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", `${W}x${H}`, "-framerate", String(FPS), "-i", "pipe:0"],
     ...["-i", audio],
-    ...encoderArgs("libx264"),
+    ...encoderArgs("libx264", "audio"), // the worker's default length follows the audio
     out,
   ]);
   decoder.stdout.pipe(encoder.stdin);

@@ -55,7 +55,13 @@ try {
   ]);
   const video = await probeVideo(clip, "test clip", Number.MAX_SAFE_INTEGER);
   const pool = new FramePool(video.width * video.height * 3, 4);
-  const encoder = startEncoder({ ...video, audioFile: clip, outFile: path.join(dir, "out.mp4"), ...codecs });
+  const encoder = startEncoder({
+    ...video,
+    audioFile: clip,
+    length: "video",
+    outFile: path.join(dir, "out.mp4"),
+    ...codecs,
+  });
   const started = performance.now();
   let frames = 0;
   for await (const frame of decodeFrames(clip, "test clip", video, pool, codecs)) {

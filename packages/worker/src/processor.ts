@@ -4,6 +4,7 @@ import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
   type Config,
+  channelsOf,
   type InferenceJob,
   inferenceJobSchema,
   type Ledger,
@@ -23,11 +24,13 @@ import { melSpectrogram } from "./audio/mel.ts";
 import type { DiskGuard } from "./disk-guard.ts";
 import { BadInputError, HandBackError } from "./errors.ts";
 import { downloadBlob } from "./fetch.ts";
+import type { Rect } from "./frames/frame-ops.ts";
 import { FRAME_STAGES, runFramePath } from "./frames/frame-path.ts";
 import type { FrameOps } from "./frames/frame-ops.ts";
 import type { Codecs } from "./media/codecs.ts";
-import { decodeAudio } from "./media/decode.ts";
+import { AUDIO_RATE, decodeAudio, fitSamples } from "./media/decode.ts";
 import { checkBox, probeAudio, probeVideo } from "./media/probe.ts";
+import { outputFrameCount } from "./media/timeline.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { ModelCache } from "./model-cache.ts";
 import { ProgressReporter } from "./progress.ts";
@@ -234,17 +237,28 @@ async function runPipeline(
     checkBox(params.box, video);
     return { video };
   });
+  // The face crop of each source frame (the output loops over them): one rect for the whole
+  // clip until faces are tracked per frame.
   const rect = cropRect(params, video.width, video.height);
+  const rectAt = (_source: number): Rect => rect;
 
   const model = await stage("model", async () => {
     const s = await session;
     return { session: s, binding: bindWav2Lip(s, labels.model) };
   });
 
-  // Audio features cover the video's length (audio trimmed or padded with silence).
-  const mel = await stage("audio", async () =>
-    melSpectrogram(await decodeAudio(files.audio, labels.audio, video.frames / video.fps, signal)),
-  );
+  // The output timeline (media/timeline.ts): as long as the audio, or as the video. The mel
+  // covers it exactly (audio trimmed or padded with silence), one window per output frame.
+  const { mel, outputFrames } = await stage("audio", async () => {
+    const samples = await decodeAudio(files.audio, labels.audio, signal);
+    const outputFrames = outputFrameCount({
+      length: params.length,
+      fps: video.fps,
+      audioSeconds: samples.length / AUDIO_RATE,
+      videoFrames: video.frames,
+    });
+    return { mel: melSpectrogram(fitSamples(samples, outputFrames / video.fps)), outputFrames };
+  });
 
   // The frame path holds the card only from its first model call to its last; with prefetch
   // the next job may decode and crop meanwhile, but never run the model at the same time.
@@ -256,8 +270,13 @@ async function runPipeline(
       audioFile: files.audio,
       outFile: files.output,
       mel,
-      rectOf: () => rect,
-      order: "rgb",
+      timeline: {
+        frames: params.length === "video" ? "clip" : outputFrames,
+        loop: params.loop,
+        bufferBytes: config.LOOP_BUFFER_BYTES,
+      },
+      rectOf: rectAt,
+      order: channelsOf(data.model),
       batchSize: config.INFERENCE_BATCH_SIZE,
       fixedBatch: model.binding.fixedBatch,
       ops: await deps.frameOps,
@@ -265,7 +284,7 @@ async function runPipeline(
       cardLock: deps.inferenceLock,
       codecs: deps.codecs,
       signal,
-      onProgress: (done) => progress.report("infer", done, Math.max(done, video.frames)),
+      onProgress: (done) => progress.report("infer", done, Math.max(done, outputFrames)),
     }),
   );
   const frameCount = framePath.frames;

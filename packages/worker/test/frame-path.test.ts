@@ -12,7 +12,7 @@ import type { FaceBatch } from "../src/adapters/wav2lip.ts";
 import { MEL, type MelSpectrogram, melSpectrogram, melWindow } from "../src/audio/mel.ts";
 import { FACE_FLOATS, FrameOps, type Rect } from "../src/frames/frame-ops.ts";
 import { runFramePath } from "../src/frames/frame-path.ts";
-import { decodeAudio } from "../src/media/decode.ts";
+import { decodeAudio, fitSamples } from "../src/media/decode.ts";
 import { probeVideo, type VideoInfo } from "../src/media/probe.ts";
 
 const MEL_FLOATS = 80 * MEL.stepSize;
@@ -32,7 +32,7 @@ describe("frame path", () => {
     await makeVideo(files.video, { seconds: 2, width: 160, height: 120 });
     await makeAudio(files.audio, { seconds: 2 });
     video = await probeVideo(files.video, "video", 1e7);
-    mel = melSpectrogram(await decodeAudio(files.audio, "audio", video.frames / video.fps));
+    mel = melSpectrogram(fitSamples(await decodeAudio(files.audio, "audio"), video.frames / video.fps));
     ops = await FrameOps.load();
   });
   afterAll(async () => {
@@ -52,6 +52,7 @@ describe("frame path", () => {
       audioFile: files.audio,
       outFile: path.join(dir, `out-${o.batchSize}.mp4`),
       mel,
+      timeline: { frames: "clip", loop: "forward", bufferBytes: 0 },
       rectOf: o.rectOf ?? (() => ({ x1: 40, y1: 20, x2: 120, y2: 110 })),
       order: "rgb",
       batchSize: o.batchSize,

@@ -3,10 +3,13 @@ import { Tensor } from "onnxruntime-node";
 import { MEL } from "../audio/mel.ts";
 import { BadInputError } from "../errors.ts";
 import { FACE_FLOATS, FACE_SIZE as S, type Rect } from "../frames/frame-ops.ts";
+import type { LengthMode, LoopMode } from "../media/timeline.ts";
 
 export interface Wav2LipParams {
   box: [number, number, number, number] | null;
   pads: [number, number, number, number];
+  length: LengthMode;
+  loop: LoopMode;
 }
 
 /** Which session input/output plays which role, read from the model (names are not assumed). */

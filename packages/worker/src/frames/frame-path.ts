@@ -8,7 +8,8 @@ import type { MutexInterface } from "async-mutex";
 import { MEL, type MelSpectrogram, melWindow } from "../audio/mel.ts";
 import type { FaceBatch } from "../adapters/wav2lip.ts";
 import { BadInputError } from "../errors.ts";
-import { decodeFrames } from "../media/decode.ts";
+import { timelineFrames } from "../media/timeline-frames.ts";
+import type { LoopMode } from "../media/timeline.ts";
 import type { Codecs } from "../media/codecs.ts";
 import { type Encoder, startEncoder } from "../media/encode.ts";
 import type { VideoInfo } from "../media/probe.ts";
@@ -34,9 +35,12 @@ export interface FramePathOptions {
   video: VideoInfo;
   audioFile: string;
   outFile: string;
+  /** One window per output frame (the output timeline, media/timeline.ts). */
   mel: MelSpectrogram;
-  /** The face crop of frame `index`; null passes the frame through unchanged. */
-  rectOf(index: number): Rect | null;
+  /** Output frames ("clip" = one pass over the clip), how the clip loops to cover them, and the loop's buffer. */
+  timeline: { frames: number | "clip"; loop: LoopMode; bufferBytes: number };
+  /** The face crop of source frame `source`; null passes the frame through unchanged. */
+  rectOf(source: number): Rect | null;
   order: ChannelOrder;
   /** Faces per model call; with `fixedBatch` the call is padded to it. */
   batchSize: number;
@@ -60,6 +64,7 @@ export interface FramePathResult {
 }
 
 interface Frame {
+  /** On the output timeline (selects the mel window). */
   index: number;
   data: Uint8Array;
   rect: Rect | null;
@@ -83,8 +88,16 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
   const signal = stop.signal;
   const now = () => performance.now() / 1000;
 
-  async function* decode(): AsyncGenerator<Uint8Array> {
-    const frames = decodeFrames(o.videoFile, o.videoLabel, o.video, pool, o.codecs, signal);
+  async function* decode(): AsyncGenerator<{ frame: Uint8Array; source: number }> {
+    const frames = timelineFrames({
+      file: o.videoFile,
+      label: o.videoLabel,
+      video: o.video,
+      ...o.timeline,
+      pool,
+      codecs: o.codecs,
+      signal,
+    });
     for (;;) {
       const started = now();
       const next = await frames.next();
@@ -103,12 +116,12 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
     },
   });
 
-  async function* preprocess(frames: AsyncIterable<Uint8Array>): AsyncGenerator<Batch> {
+  async function* preprocess(frames: AsyncIterable<{ frame: Uint8Array; source: number }>): AsyncGenerator<Batch> {
     let batch = newBatch();
     let index = 0;
-    for await (const data of frames) {
+    for await (const { frame: data, source } of frames) {
       const started = now();
-      const rect = o.rectOf(index);
+      const rect = o.rectOf(source);
       if (rect) {
         const { faces } = batch;
         const slot = faces.count++;
@@ -175,6 +188,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
     height: size.height,
     fps: o.video.fps,
     audioFile: o.audioFile,
+    length: o.timeline.frames === "clip" ? "video" : "audio",
     outFile: o.outFile,
     encoder: o.codecs.encoder,
     device: o.codecs.device,

@@ -1,5 +1,6 @@
 import type { Writable } from "node:stream";
 import ffmpeg from "fluent-ffmpeg";
+import type { LengthMode } from "./timeline.ts";
 
 /** The H.264 encoders a worker can use (see media/codecs.ts for how one is chosen). */
 export type VideoEncoderName = "libx264" | "h264_nvenc";
@@ -10,6 +11,8 @@ export interface EncoderOptions {
   fps: number;
   /** The item's audio input, muxed into the output as is (re-encoded to AAC). */
   audioFile: string;
+  /** What the output's length follows (see timeline.ts): the frames written cover the audio, or the audio is fitted to the frames. */
+  length: LengthMode;
   outFile: string;
   encoder?: VideoEncoderName;
   /** The card NVENC runs on (GPU_DEVICE_ID). */
@@ -34,7 +37,7 @@ export interface Encoder {
  * encoders aim at the same quality (docs/architecture.md#hardware-codecs): libx264 constant
  * rate factor 18 at preset veryfast, NVENC constant quality 18 (VBR, no bitrate cap) at p4.
  */
-export function encoderArgs(encoder: VideoEncoderName, device = 0): string[] {
+export function encoderArgs(encoder: VideoEncoderName, length: LengthMode, device = 0): string[] {
   const video =
     encoder === "h264_nvenc"
       ? ["-c:v", "h264_nvenc", "-gpu", String(device), "-preset", "p4", "-rc", "vbr", "-cq", "18", "-b:v", "0"]
@@ -42,15 +45,18 @@ export function encoderArgs(encoder: VideoEncoderName, device = 0): string[] {
   return [
     ...["-map", "0:v:0", "-map", "1:a:0"],
     ...video,
-    ...["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-af", "apad", "-shortest"],
+    ...["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k"],
+    ...(length === "video" ? ["-af", "apad", "-shortest"] : []),
     ...["-movflags", "+faststart", "-f", "mp4"],
   ];
 }
 
 /**
  * Encodes raw rgb24 frames from ffmpeg's stdin to H.264 (yuv420p) MP4 with the item's audio.
- * Length rule: the output is exactly as long as the frames written. The audio is padded with
- * silence (apad) when shorter and cut by -shortest when longer.
+ * The frames are upright: the output carries no rotation. Length rule: with length=audio the
+ * frames already span the audio (within half a frame) and both are muxed whole; with
+ * length=video the output is exactly as long as the frames, the audio padded with silence
+ * (apad) when shorter and cut by -shortest when longer.
  */
 export function startEncoder(o: EncoderOptions): Encoder {
   const command = ffmpeg()
@@ -58,7 +64,7 @@ export function startEncoder(o: EncoderOptions): Encoder {
     .inputFormat("rawvideo")
     .inputOptions(["-pix_fmt rgb24", `-video_size ${o.width}x${o.height}`, `-framerate ${o.fps}`])
     .input(o.audioFile)
-    .outputOptions(encoderArgs(o.encoder ?? "libx264", o.device))
+    .outputOptions(encoderArgs(o.encoder ?? "libx264", o.length, o.device))
     .output(o.outFile);
 
   let failure: Error | undefined;
