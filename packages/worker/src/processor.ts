@@ -74,7 +74,7 @@ export interface JobOutput {
 export const inferenceSpansKey = (workerId: string) => `mediaq:stats:inference-spans:${workerId}`;
 const SPANS_KEPT = 1000;
 
-// Bytes in this process's live scratch directories (two with prefetch), summed into the gauge.
+// Bytes in this process's live scratch directories (up to three with prefetch), summed into the gauge.
 const scratchInUse = new Map<string, number>();
 function trackScratch(metrics: WorkerMetrics, dir: string, bytes: number | undefined): void {
   if (bytes === undefined) scratchInUse.delete(dir);

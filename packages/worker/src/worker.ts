@@ -34,8 +34,9 @@ export interface StartWorkerOptions {
   /** How often this worker looks for stalled jobs (those of workers that died). */
   stalledIntervalMs?: number;
   /**
-   * Prefetch (WORKER_PREFETCH): two jobs active at once, so the next one fetches, probes and
-   * decodes its audio while the current one holds the card; inference stays one at a time.
+   * Prefetch (WORKER_PREFETCH): three jobs active at once: the next one fetches, probes,
+   * decodes and crops while the current one holds the card, and the previous one pastes,
+   * encodes and uploads after it let go of the card; model calls stay one job at a time.
    */
   prefetch?: boolean;
   /** Free-disk guard poll period (WORKER_DISK_CHECK_SECONDS); default 5000. */
@@ -91,7 +92,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     workerId,
     frameOps,
     codecs,
-    // The card runs one job's model calls at a time, also when prefetch runs two jobs.
+    // The card runs one job's model calls at a time, also when prefetch runs three jobs.
     inferenceLock: new Mutex(),
     diskGuard,
     config,
@@ -106,7 +107,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const worker = new Worker<InferenceJob, JobOutput>(QUEUES.inference, processor, {
     connection: queueRedis,
     prefix: config.QUEUE_PREFIX,
-    concurrency: opts.prefetch ? 2 : 1,
+    concurrency: opts.prefetch ? 3 : 1,
     autorun: false, // started below, once the sweeper and the free-disk guard have run
     lockDuration: opts.lockDurationMs ?? 30_000,
     stalledInterval: opts.stalledIntervalMs ?? 30_000,
