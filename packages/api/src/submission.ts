@@ -26,7 +26,8 @@ const paramsSchema = z
     "Adapter parameters, defaults applied into the job key. wav2lip: length = audio (default: output as long " +
       "as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then " +
       "back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels or null " +
-      "(whole frame); pads = [top, bottom, left, right] (default [0, 10, 0, 0]); batchSize (default 16).",
+      "(whole frame); pads = [top, bottom, left, right] (default [0, 10, 0, 0]). Frames per model call are " +
+      "the worker's setting (INFERENCE_BATCH_SIZE), not a parameter.",
   );
 
 export const itemNameSchema = z
