@@ -153,11 +153,13 @@ export class FrameOps {
 
   /** Writes the face input of `rect` of `frame` into `out` (FACE_FLOATS floats). */
   async crop(frame: Uint8Array, size: FrameSize, rect: Rect, order: ChannelOrder, out: Float32Array): Promise<void> {
+    // Only the box's rows go in (a view, no copy): the graph slices the columns.
+    const rows = frame.subarray(rect.y1 * size.width * 3, rect.y2 * size.width * 3);
     const result = await this.cropSession.run(
       {
-        frame: new Tensor("uint8", frame, [size.height, size.width, 3]),
-        starts: new Tensor("int64", BigInt64Array.of(BigInt(rect.y1), BigInt(rect.x1)), [2]),
-        ends: new Tensor("int64", BigInt64Array.of(BigInt(rect.y2), BigInt(rect.x2)), [2]),
+        frame: new Tensor("uint8", rows, [rect.y2 - rect.y1, size.width, 3]),
+        starts: new Tensor("int64", BigInt64Array.of(0n, BigInt(rect.x1)), [2]),
+        ends: new Tensor("int64", BigInt64Array.of(BigInt(rect.y2 - rect.y1), BigInt(rect.x2)), [2]),
         channels: new Tensor("int64", CHANNELS[order], [3]),
       },
       // Written in place: `out` is this frame's slice of the batch's face tensor.

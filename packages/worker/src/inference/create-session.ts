@@ -32,7 +32,10 @@ export async function createSession(
     }
   }
   try {
-    return { session: await create(model, { executionProviders: ["cpu"] }), fellBackToCpu };
+    // No spin-waiting between runs: on the CPU the model shares the cores with ffmpeg's
+    // decoder and encoder, which idle spinning threads would slow down.
+    const options = { executionProviders: ["cpu"], extra: { session: { intra_op: { allow_spinning: "0" } } } };
+    return { session: await create(model, options), fellBackToCpu };
   } catch (err) {
     const detail = (err as Error).message.split("\n")[0];
     throw Object.assign(new Error(`${o.label} could not be loaded by onnxruntime (is it an ONNX model?): ${detail}`), {
