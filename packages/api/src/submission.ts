@@ -1,5 +1,7 @@
 import {
   type AdapterName,
+  BATCH_ADAPTERS,
+  DEFAULT_FACE_DETECTOR,
   type BatchItem,
   type BatchRecord,
   headObject,
@@ -94,10 +96,17 @@ export function prepareItems(o: {
 /** A model tag, or the hash of one of the tenant's models. */
 export async function resolveModel(deps: ApiDeps, tenant: string, ref: string): Promise<ResolvedModel> {
   const byTag = await deps.ledger.getModel(tenant, ref);
+  const models = byTag ? [] : await deps.ledger.listModels(tenant);
+  const found = byTag ?? models.find((m) => m.sha256 === ref);
+  if (found && !BATCH_ADAPTERS.includes(found.adapter))
+    throw badRequest(
+      "not-a-batch-model",
+      `Model "${ref}" has adapter ${found.adapter}: it serves other models (a face detector goes in ` +
+        `params.detector as its sha256 ${found.sha256}) and cannot run a batch itself.`,
+      { model: ref },
+    );
   if (byTag) return { sha256: byTag.sha256, adapter: byTag.adapter, tag: byTag.tag };
-  const models = await deps.ledger.listModels(tenant);
-  const byHash = models.find((m) => m.sha256 === ref);
-  if (byHash) return { sha256: byHash.sha256, adapter: byHash.adapter };
+  if (found) return { sha256: found.sha256, adapter: found.adapter };
   const known = models.length > 0 ? `known tags: ${listSome(models.map((m) => m.tag))}` : "this key has no models yet";
   throw badRequest(
     "unknown-model",
@@ -122,12 +131,19 @@ export async function checkNames(deps: ApiDeps, batchId: string | undefined, ite
     });
 }
 
+/** The blobs an item reads: its inputs, and a face detector other than the one shipped. */
+function blobsUsed(item: BatchItem): string[] {
+  const detector = item.params.detector;
+  const own = typeof detector === "string" && detector !== DEFAULT_FACE_DETECTOR.sha256;
+  return [item.inputs.video, item.inputs.audio, ...(own ? [detector] : [])];
+}
+
 /**
- * Every input must be a blob this tenant uploaded (or was told exists) and that is in
+ * Every input (and a face detector of the tenant's own) must be a blob this tenant uploaded (or was told exists) and that is in
  * S3 now: a presigned upload is granted when issued, before the bytes arrive.
  */
-export async function checkBlobs(deps: ApiDeps, tenant: string, items: ItemInput[]): Promise<void> {
-  const hashes = [...new Set(items.flatMap((i) => [i.inputs.video, i.inputs.audio]))];
+export async function checkBlobs(deps: ApiDeps, tenant: string, items: BatchItem[]): Promise<void> {
+  const hashes = [...new Set(items.flatMap(blobsUsed))];
   const granted = await deps.ledger.hasBlobs(tenant, hashes);
   const limit = pLimit(16);
   const present = await Promise.all(
@@ -140,9 +156,7 @@ export async function checkBlobs(deps: ApiDeps, tenant: string, items: ItemInput
   const missing = hashes.filter((_, i) => !present[i]);
   if (missing.length === 0) return;
   const missingSet = new Set(missing);
-  const affected = items
-    .filter((i) => missingSet.has(i.inputs.video) || missingSet.has(i.inputs.audio))
-    .map((i) => i.name);
+  const affected = items.filter((i) => blobsUsed(i).some((h) => missingSet.has(h))).map((i) => i.name);
   throw badRequest(
     "unknown-blobs",
     `${missing.length} input blob(s) are not uploaded for this API key: ${listSome(missing, 10)} ` +

@@ -1,6 +1,8 @@
+import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import type { Config } from "./config.ts";
 import { sha256Schema } from "./hashing.ts";
+import { getObjectStream } from "./s3.ts";
 
 /**
  * Face tracks (docs/architecture.md, "Face tracks"): one smoothed face box per frame of a
@@ -69,3 +71,14 @@ export interface ItemFace {
 
 /** Name of the track file inside tracks/<trackKey>/. */
 export const TRACK_FILE = "track.json";
+
+/** Reads a stored track (its boxes) from S3. */
+export async function readFaceTrack(
+  s3: S3Client,
+  bucket: string,
+  record: Pick<FaceTrackRecord, "key">,
+): Promise<FaceTrack> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await getObjectStream(s3, bucket, record.key)) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as FaceTrack;
+}

@@ -15,6 +15,7 @@ import {
   objectKeys,
   PIPELINE_VERSION,
   putStream,
+  readFaceTrack,
   redisKeys,
   wav2lipParamsSchema,
 } from "@mediaq/shared";
@@ -26,7 +27,7 @@ import { melSpectrogram } from "./audio/mel.ts";
 import type { DiskGuard } from "./disk-guard.ts";
 import { BadInputError, HandBackError } from "./errors.ts";
 import { boxCrop, type CropLookup, trackCrops } from "./face/track.ts";
-import { awaitFaceTrack, loadFaceTrack } from "./face/track-wait.ts";
+import { awaitFaceTrack } from "./face/track-wait.ts";
 import { downloadBlob } from "./fetch.ts";
 import { shareMel } from "./inference/client.ts";
 import { decodeAudio, decodeFrames } from "./media/decode.ts";
@@ -198,7 +199,7 @@ async function faceCrops(
   label: string,
 ): Promise<{ lookup: CropLookup; face?: ResultRecord["face"] }> {
   if (params.box) {
-    const rect = boxCrop(params.box, video.width, video.height);
+    const rect = boxCrop(params.box); // checked against the frame at probe
     return { lookup: () => rect };
   }
   if (!record) throw new Error("no face track for an item without a box"); // awaitFaceTrack gives one
@@ -207,7 +208,7 @@ async function faceCrops(
       `no face was found in any of the ${record.frames} frames of ${label}; ` +
         "give the face's position with params.box [x, y, width, height], or lower params.faceMinScore",
     );
-  const track = await loadFaceTrack(deps.s3, deps.config.S3_BUCKET, record);
+  const track = await readFaceTrack(deps.s3, deps.config.S3_BUCKET, record);
   return {
     lookup: trackCrops(track.boxes, params.pads, video.width, video.height),
     face: { trackKey: record.trackKey, frames: record.frames, framesWithoutFace: record.framesWithoutFace },

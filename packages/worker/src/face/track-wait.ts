@@ -1,15 +1,12 @@
-import type { S3Client } from "@aws-sdk/client-s3";
 import {
   computeTrackKey,
   type Config,
   dedupScope,
-  type FaceTrack,
   type FaceTrackJob,
   type FaceTrackRecord,
   faceTrackParamsSchema,
   type InferenceJob,
   type Ledger,
-  getObjectStream,
   QUEUES,
   wav2lipParamsSchema,
 } from "@mediaq/shared";
@@ -65,12 +62,4 @@ export async function awaitFaceTrack(
     );
   await job.moveToDelayed(Date.now() + TRACK_POLL_MS, token);
   throw new DelayedError();
-}
-
-/** Reads a stored track's boxes. */
-export async function loadFaceTrack(s3: S3Client, bucket: string, record: FaceTrackRecord): Promise<FaceTrack> {
-  const body = await getObjectStream(s3, bucket, record.key);
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as FaceTrack;
 }

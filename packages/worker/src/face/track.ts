@@ -1,5 +1,4 @@
 import type { Rect } from "../adapters/image.ts";
-import { BadInputError } from "../errors.ts";
 import type { Face } from "./blazeface.ts";
 import { iou } from "./detections.ts";
 
@@ -44,25 +43,27 @@ export function followFace(perFrame: readonly (readonly Face[])[]): (TrackBox | 
 /**
  * Smooths boxes with the mean over a centred window of `window` frames (Wav2Lip's
  * get_smoothened_boxes takes the mean of 5; centred here so a steadily moving face is not
- * led or trailed). The window stays inside a run of frames with a face: a face entering or
- * leaving is not averaged with frames where it is absent. window 1 = no smoothing.
+ * led or trailed). The window stays inside a run of frames with a face (a face entering or
+ * leaving is not averaged with frames where it is absent) and stays centred there: near a
+ * run's ends it narrows on both sides, since a one-sided mean trails a moving face.
+ * window 1 = no smoothing.
  */
 export function smoothTrack(boxes: readonly (TrackBox | null)[], window: number): (TrackBox | null)[] {
+  const runStart: number[] = [];
+  const runEnd: number[] = [];
+  boxes.forEach((b, i) => {
+    runStart[i] = b && i > 0 && boxes[i - 1] ? (runStart[i - 1] as number) : i;
+  });
+  for (let i = boxes.length - 1; i >= 0; i--)
+    runEnd[i] = boxes[i] && i < boxes.length - 1 && boxes[i + 1] ? (runEnd[i + 1] as number) : i;
   const half = Math.floor((window - 1) / 2);
   return boxes.map((box, i) => {
-    if (!box || window <= 1) return box;
+    if (!box) return null;
+    const reach = Math.min(half, i - (runStart[i] as number), (runEnd[i] as number) - i);
     const sum: TrackBox = [0, 0, 0, 0];
-    let n = 0;
-    const from = i - half;
-    const to = from + window - 1;
-    // Walk out from i in both directions, stopping at the run's ends.
-    for (let j = i; j >= from && boxes[j]; j--) add(boxes[j] as TrackBox);
-    for (let j = i + 1; j <= to && boxes[j]; j++) add(boxes[j] as TrackBox);
-    function add(b: TrackBox) {
-      for (let k = 0; k < 4; k++) sum[k] = (sum[k] as number) + (b[k] as number);
-      n++;
-    }
-    return sum.map((v) => v / n) as TrackBox;
+    for (let j = i - reach; j <= i + reach; j++)
+      for (let k = 0; k < 4; k++) sum[k] = (sum[k] as number) + ((boxes[j] as TrackBox)[k] as number);
+    return sum.map((v) => v / (2 * reach + 1)) as TrackBox;
   });
 }
 
@@ -86,16 +87,10 @@ export function paddedCrop(
   return rect.x2 - rect.x1 >= 1 && rect.y2 - rect.y1 >= 1 ? rect : null;
 }
 
-/**
- * Wav2Lip's --box: the user's face box [x, y, width, height] used as given (no pads),
- * clipped to the frame.
- */
-export function boxCrop(box: readonly [number, number, number, number], width: number, height: number): Rect {
+/** Wav2Lip's --box: the user's face box [x, y, width, height] used as given (no pads). */
+export function boxCrop(box: readonly [number, number, number, number]): Rect {
   const [x, y, w, h] = box;
-  const rect = { x1: x, y1: y, x2: Math.min(width, x + w), y2: Math.min(height, y + h) };
-  if (rect.x2 - rect.x1 < 1 || rect.y2 - rect.y1 < 1)
-    throw new BadInputError(`face box [${box.join(", ")}] lies outside the ${width}x${height} frame`);
-  return rect;
+  return { x1: x, y1: y, x2: x + w, y2: y + h };
 }
 
 /** Per source frame: the crop to lip-sync, or null to pass the frame through unchanged. */
