@@ -174,7 +174,7 @@ describe("worker scratch, disk guard and crash recovery", () => {
         // every 5th item is bad: an empty video, or a face box outside the frame
         video: i % 10 === 4 ? empty : tinyVideo,
         audio,
-        params: { batchSize: 1 + i, box: i % 10 === 9 ? [60, 40, 30, 30] : null }, // distinct job keys
+        params: { batchSize: 1 + i, box: i % 10 === 9 ? [60, 40, 30, 30] : [0, 0, 16, 16] }, // distinct job keys
       }));
       const started = Date.now();
       const { batchId } = await h.submit(model, items);
