@@ -82,3 +82,9 @@ export async function readFaceTrack(
   for await (const chunk of await getObjectStream(s3, bucket, record.key)) chunks.push(chunk as Buffer);
   return JSON.parse(Buffer.concat(chunks).toString("utf8")) as FaceTrack;
 }
+
+/** "no face in N frames" for an item whose track missed the face somewhere; undefined otherwise. */
+export function noFaceNote(face: ItemFace | undefined): string | undefined {
+  if (!face || face.framesWithoutFace === 0) return undefined;
+  return `no face in ${face.framesWithoutFace} of ${face.frames} frames (passed through unchanged)`;
+}
