@@ -19,7 +19,16 @@ import { badRequest, listSome } from "./problem.ts";
 /** Items per request; bigger batches are built with POST /v1/batches/:id/items. */
 export const MAX_ITEMS_PER_REQUEST = 10_000;
 
-const paramsSchema = z.record(z.string(), z.unknown());
+const paramsSchema = z
+  .record(z.string(), z.unknown())
+  .describe(
+    "Adapter params; item params override batch params. wav2lip: box [x, y, width, height] or null " +
+      "(null = find the face with the detector; a box is used as given, without pads), pads " +
+      "[top, bottom, left, right] added to detected boxes (default [0, 10, 0, 0]), detector (SHA-256 " +
+      "of a model registered with adapter=blazeface; default the shipped BlazeFace), faceMinScore " +
+      "(0..1 or null = the model's MediaPipe threshold), smoothing (frames in the box mean, default 5), " +
+      "batchSize (frames per model call, default 16).",
+  );
 
 export const itemNameSchema = z
   .string()
