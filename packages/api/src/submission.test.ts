@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DEFAULT_FACE_DETECTOR } from "@mediaq/shared";
 import { duplicateNames, prepareItems } from "./submission.ts";
 
 const hex = (c: string) => c.repeat(64);
@@ -24,7 +25,14 @@ describe("prepareItems", () => {
       ],
     });
     expect(errors).toEqual([]);
-    expect(items[0]?.params).toEqual({ box: [1, 2, 3, 4], pads: [0, 10, 0, 0], batchSize: 8 });
+    expect(items[0]?.params).toEqual({
+      box: [1, 2, 3, 4],
+      pads: [0, 10, 0, 0],
+      batchSize: 8,
+      detector: DEFAULT_FACE_DETECTOR.sha256,
+      faceMinScore: null,
+      smoothing: 5,
+    });
     expect(items[1]?.params).toMatchObject({ box: [1, 2, 3, 4], batchSize: 4 });
     expect(items[0]?.jobKey).not.toBe(items[1]?.jobKey);
   });

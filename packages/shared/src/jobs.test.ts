@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DEFAULT_FACE_DETECTOR } from "./face-track.ts";
 import { canonicalJson } from "./hashing.ts";
 import { computeJobKey, type JobKeyParts, normalizeParams } from "./jobs.ts";
 
@@ -40,6 +41,15 @@ describe("job key", () => {
   it("refuses unknown or malformed params instead of hashing them", () => {
     expect(() => normalizeParams("wav2lip", { box: [1, 2, 3] })).toThrow();
     expect(() => normalizeParams("wav2lip", { colour: "red" })).toThrow();
-    expect(normalizeParams("wav2lip", undefined)).toEqual({ box: null, pads: [0, 10, 0, 0], batchSize: 16 });
+    expect(normalizeParams("wav2lip", undefined)).toEqual({
+      box: null,
+      pads: [0, 10, 0, 0],
+      batchSize: 16,
+      detector: DEFAULT_FACE_DETECTOR.sha256,
+      faceMinScore: null,
+      smoothing: 5,
+    });
+    expect(() => normalizeParams("wav2lip", { smoothing: 0 })).toThrow();
+    expect(() => normalizeParams("wav2lip", { detector: "not-a-hash" })).toThrow();
   });
 });
