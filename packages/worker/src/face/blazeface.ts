@@ -3,7 +3,7 @@ import { Tensor } from "onnxruntime-node";
 import { type RgbImage, resizeRegion } from "../adapters/image.ts";
 import { BadInputError } from "../errors.ts";
 import { type Anchor, type AnchorOptions, ssdAnchors } from "./anchors.ts";
-import { type DecodeOptions, decodeDetections, weightedNms } from "./detections.ts";
+import { type DecodeOptions, decodeDetections, iou, weightedNms } from "./detections.ts";
 
 /**
  * The blazeface adapter: MediaPipe's BlazeFace detectors as ONNX (input [1,S,S,3] float
@@ -105,8 +105,8 @@ export function bindBlazeFace(session: Meta, modelLabel: string): BlazeFaceBindi
   };
 }
 
-/** Where a frame sits in the square tensor after an aspect-keeping (letterboxed) resize. */
-export interface Letterbox {
+/** How frame pixels map into the square tensor: tensor = offset + frame * scale, per axis. */
+export interface Placement {
   size: number;
   offsetX: number;
   offsetY: number;
@@ -114,35 +114,47 @@ export interface Letterbox {
   scaleY: number;
 }
 
-export function letterbox(width: number, height: number, size: number): Letterbox {
-  const scale = Math.min(size / width, size / height);
-  const w = Math.max(1, Math.round(width * scale));
-  const h = Math.max(1, Math.round(height * scale));
-  return {
-    size,
-    offsetX: Math.floor((size - w) / 2),
-    offsetY: Math.floor((size - h) / 2),
-    scaleX: w / width,
-    scaleY: h / height,
-  };
+/** A square region of the frame in pixels (it may reach outside the frame). */
+export interface Region {
+  x1: number;
+  y1: number;
+  side: number;
 }
 
+/** The square around the whole frame: detecting in it is MediaPipe's letterboxed full frame. */
+export const letterboxRegion = (width: number, height: number): Region => {
+  const side = Math.max(width, height);
+  return { x1: (width - side) / 2, y1: (height - side) / 2, side };
+};
+
 /**
- * The model's input for one frame: resized keeping its aspect ratio, centred, padded with
- * black (MediaPipe's BORDER_ZERO is applied to the 8-bit image before the range change),
- * RGB scaled to [-1,1].
+ * The model's input for a square region of a frame (MediaPipe's ImageToTensor with an ROI,
+ * keep_aspect_ratio): resized to size x size, parts outside the frame black (BORDER_ZERO is
+ * applied to the 8-bit image before the range change), RGB scaled to [-1,1].
  */
-export function toInputTensor(frame: RgbImage, size: number): { data: Float32Array; box: Letterbox } {
-  const box = letterbox(frame.width, frame.height, size);
-  const w = Math.round(frame.width * box.scaleX);
-  const h = Math.round(frame.height * box.scaleY);
-  const resized = resizeRegion(frame, { x1: 0, y1: 0, x2: frame.width, y2: frame.height }, w, h);
+export function toInputTensor(
+  frame: RgbImage,
+  size: number,
+  region: Region = letterboxRegion(frame.width, frame.height),
+): { data: Float32Array; box: Placement } {
+  const s = size / region.side;
+  const ix1 = Math.max(0, Math.floor(region.x1));
+  const iy1 = Math.max(0, Math.floor(region.y1));
+  const ix2 = Math.min(frame.width, Math.ceil(region.x1 + region.side));
+  const iy2 = Math.min(frame.height, Math.ceil(region.y1 + region.side));
   const data = new Float32Array(size * size * 3).fill(-1);
+  const tx = Math.min(size - 1, Math.max(0, Math.round((ix1 - region.x1) * s)));
+  const ty = Math.min(size - 1, Math.max(0, Math.round((iy1 - region.y1) * s)));
+  const w = Math.min(size - tx, Math.max(1, Math.round((ix2 - ix1) * s)));
+  const h = Math.min(size - ty, Math.max(1, Math.round((iy2 - iy1) * s)));
+  const resized = resizeRegion(frame, { x1: ix1, y1: iy1, x2: ix2, y2: iy2 }, w, h);
   for (let y = 0; y < h; y++) {
-    const row = ((y + box.offsetY) * size + box.offsetX) * 3;
+    const row = ((y + ty) * size + tx) * 3;
     for (let i = 0; i < w * 3; i++) data[row + i] = (resized[y * w * 3 + i] as number) / 127.5 - 1;
   }
-  return { data, box };
+  const scaleX = w / (ix2 - ix1);
+  const scaleY = h / (iy2 - iy1);
+  return { data, box: { size, offsetX: tx - ix1 * scaleX, offsetY: ty - iy1 * scaleY, scaleX, scaleY } };
 }
 
 /** A face in frame pixels. */
@@ -154,15 +166,16 @@ export interface Face {
   score: number;
 }
 
-/** Runs the detector on one frame: decode, weighted NMS, letterbox removed; best face first. */
-export async function detectFaces(
+/** One detector pass over a region of the frame: decode, weighted NMS, back to frame pixels. */
+async function detectIn(
   session: InferenceSession,
   binding: BlazeFaceBinding,
   frame: RgbImage,
   minScore: number,
+  region?: Region,
 ): Promise<Face[]> {
   const conf = BLAZEFACE_CONFIGS[binding.size] as BlazeFaceConfig;
-  const { data, box } = toInputTensor(frame, binding.size);
+  const { data, box } = toInputTensor(frame, binding.size, region);
   const result = await session.run({
     [binding.input]: new Tensor("float32", data, [1, binding.size, binding.size, 3]),
   });
@@ -190,4 +203,48 @@ export async function detectFaces(
     y2: px(d.ymax, box.offsetY, box.scaleY),
     score: d.score,
   }));
+}
+
+/** A face smaller than this share of the input side is looked at again, closer. */
+export const REFINE_BELOW = 0.25;
+/** The closer look: a square this many face sizes wide, centred on the face. */
+export const REFINE_REGION = 3;
+
+/**
+ * Finds the faces in a frame, best first. The first pass sees the whole frame letterboxed,
+ * as MediaPipe's face-detection graph does. A face that came out small in that input (a
+ * face far from the camera in a wide frame, where BlazeFace's boxes are loose) is detected
+ * again in a square region around it (the graph's ROI input), where it fills a good part of
+ * the input; the refined box replaces the first when the second pass finds the face.
+ */
+export async function detectFaces(
+  session: InferenceSession,
+  binding: BlazeFaceBinding,
+  frame: RgbImage,
+  minScore: number,
+): Promise<Face[]> {
+  const whole = letterboxRegion(frame.width, frame.height);
+  const faces = await detectIn(session, binding, frame, minScore, whole);
+  const refined: Face[] = [];
+  for (const face of faces) {
+    const side = Math.max(face.x2 - face.x1, face.y2 - face.y1);
+    if (side >= REFINE_BELOW * whole.side) {
+      refined.push(face);
+      continue;
+    }
+    const region = {
+      x1: (face.x1 + face.x2) / 2 - (REFINE_REGION * side) / 2,
+      y1: (face.y1 + face.y2) / 2 - (REFINE_REGION * side) / 2,
+      side: REFINE_REGION * side,
+    };
+    const again = await detectIn(session, binding, frame, minScore, region);
+    const overlap = (f: Face) =>
+      iou(
+        { xmin: f.x1, ymin: f.y1, xmax: f.x2, ymax: f.y2 },
+        { xmin: face.x1, ymin: face.y1, xmax: face.x2, ymax: face.y2 },
+      );
+    const best = again.reduce<Face | undefined>((a, f) => (overlap(f) > (a ? overlap(a) : 0.3) ? f : a), undefined);
+    refined.push(best ?? face);
+  }
+  return refined.sort((a, b) => b.score - a.score);
 }
