@@ -64,9 +64,9 @@ export interface FrameBatch {
 
 /**
  * One model call for the frames of a batch that have a face crop (the others are left as
- * they are): face tensor = (crop with its lower half zeroed,
- * crop) as 6 channels in [0,1] (RGB, where Wav2Lip's cv2 code feeds BGR), mel tensor =
- * each frame's 16-frame mel window; the prediction is resized back and pasted into the crop.
+ * they are): face tensor = (crop with its lower half zeroed, crop) as 6 channels in [0,1]
+ * (RGB, where Wav2Lip's cv2 code feeds BGR), mel tensor = each frame's 16-frame mel window;
+ * the prediction is resized back and pasted into the crop.
  */
 export async function runWav2LipBatch(
   session: InferenceSession,
