@@ -4,6 +4,8 @@ import {
   DEFAULT_FACE_DETECTOR,
   type BatchItem,
   type BatchRecord,
+  type ChannelOrder,
+  channelsOf,
   headObject,
   type ItemState,
   inputsSchema,
@@ -19,15 +21,18 @@ import { badRequest, listSome } from "./problem.ts";
 /** Items per request; bigger batches are built with POST /v1/batches/:id/items. */
 export const MAX_ITEMS_PER_REQUEST = 10_000;
 
+// Checked per adapter in prepareItems (every bad item reported); described here for the API docs.
 const paramsSchema = z
   .record(z.string(), z.unknown())
   .describe(
-    "Adapter params; item params override batch params. wav2lip: box [x, y, width, height] or null " +
-      "(null = find the face with the detector; a box is used as given, without pads), pads " +
-      "[top, bottom, left, right] added to detected boxes (default [0, 10, 0, 0]), detector (SHA-256 " +
-      "of a model registered with adapter=blazeface; default the shipped BlazeFace), faceMinScore " +
-      "(0..1 or null = the model's MediaPipe threshold), smoothing (frames in the box mean, default 5), " +
-      "batchSize (frames per model call, default 16).",
+    "Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: " +
+      "length = audio (default: output as long as the audio, the video loops) | video (as long as the video); " +
+      "loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, " +
+      "height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: " +
+      "find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default " +
+      "[0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped " +
+      "BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the " +
+      "box mean (default 5); batchSize (default 16).",
   );
 
 export const itemNameSchema = z
@@ -64,6 +69,7 @@ export interface ItemSummary {
 export interface ResolvedModel {
   sha256: string;
   adapter: AdapterName;
+  channels: ChannelOrder;
   tag?: string;
 }
 
@@ -89,7 +95,12 @@ export function prepareItems(o: {
   const errors: string[] = [];
   o.items.forEach((input, i) => {
     try {
-      const scope = { scope: o.scope, modelSha256: o.model.sha256, adapter: o.model.adapter };
+      const scope = {
+        scope: o.scope,
+        modelSha256: o.model.sha256,
+        adapter: o.model.adapter,
+        channels: o.model.channels,
+      };
       items.push(toBatchItem(scope, { ...input, params: { ...o.batchParams, ...input.params } }));
     } catch (err) {
       const issues = (err as z.ZodError).issues ?? [{ path: [], message: String(err) }];
@@ -114,8 +125,8 @@ export async function resolveModel(deps: ApiDeps, tenant: string, ref: string): 
         `params.detector as its sha256 ${found.sha256}) and cannot run a batch itself.`,
       { model: ref },
     );
-  if (byTag) return { sha256: byTag.sha256, adapter: byTag.adapter, tag: byTag.tag };
-  if (found) return { sha256: found.sha256, adapter: found.adapter };
+  if (byTag) return { sha256: byTag.sha256, adapter: byTag.adapter, channels: channelsOf(byTag), tag: byTag.tag };
+  if (found) return { sha256: found.sha256, adapter: found.adapter, channels: channelsOf(found) };
   const known = models.length > 0 ? `known tags: ${listSome(models.map((m) => m.tag))}` : "this key has no models yet";
   throw badRequest(
     "unknown-model",

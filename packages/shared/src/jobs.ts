@@ -27,6 +27,10 @@ export const wav2lipParamsSchema = z
     pads: z.tuple([pixel, pixel, pixel, pixel]).default([0, 10, 0, 0]),
     /** Frames per model call. */
     batchSize: z.number().int().min(1).max(256).default(16),
+    /** Output length: as long as the audio (the video loops) or as long as the video (audio padded or cut). */
+    length: z.enum(["audio", "video"]).default("audio"),
+    /** How the video loops with length=audio: forward then back without repeating a frame, or forward only. */
+    loop: z.enum(["pingpong", "forward"]).default("pingpong"),
   })
   .extend(faceTrackParamsSchema.shape)
   .strict();
@@ -41,6 +45,18 @@ export const BATCH_ADAPTERS: readonly AdapterName[] = ["wav2lip"];
 export type AdapterName = keyof typeof ADAPTERS;
 export const adapterNameSchema = z.enum(Object.keys(ADAPTERS) as [AdapterName, ...AdapterName[]]);
 
+/** Colour channel order a model expects in its image tensors (and returns in its output). */
+export const channelOrderSchema = z.enum(["bgr", "rgb"]);
+export type ChannelOrder = z.infer<typeof channelOrderSchema>;
+/**
+ * The order an adapter's models were trained on, when a registration does not say (Wav2Lip:
+ * OpenCV's BGR; BlazeFace: MediaPipe's RGB, the only order the detector feeds).
+ */
+export const DEFAULT_CHANNELS: Record<AdapterName, ChannelOrder> = { wav2lip: "bgr", blazeface: "rgb" };
+/** A model's channel order: the one registered with it, else its adapter's default. */
+export const channelsOf = (model: { adapter: AdapterName; channels?: ChannelOrder }): ChannelOrder =>
+  model.channels ?? DEFAULT_CHANNELS[model.adapter];
+
 /** Applies an adapter's defaults; throws a ZodError for unknown or bad params. */
 export function normalizeParams(adapter: AdapterName, params: unknown): Record<string, unknown> {
   return ADAPTERS[adapter].parse(params ?? {});
@@ -54,6 +70,8 @@ export interface JobKeyParts {
   scope: string;
   modelSha256: string;
   adapter: AdapterName;
+  /** The model's registered channel order; the adapter's default when absent. */
+  channels?: ChannelOrder;
   inputs: Inputs;
   /** Already normalized with normalizeParams. */
   params: Record<string, unknown>;
@@ -67,6 +85,7 @@ export function computeJobKey(parts: JobKeyParts): string {
       scope: parts.scope,
       model: parts.modelSha256,
       adapter: parts.adapter,
+      channels: channelsOf(parts),
       inputs: parts.inputs,
       params: parts.params,
     }),
@@ -90,7 +109,7 @@ export function computeTrackKey(o: { scope: string; video: string; params: FaceT
 export const inferenceJobSchema = z.object({
   jobKey: sha256Schema,
   tenant: z.string(),
-  model: z.object({ sha256: sha256Schema, adapter: adapterNameSchema }),
+  model: z.object({ sha256: sha256Schema, adapter: adapterNameSchema, channels: channelOrderSchema.optional() }),
   inputs: inputsSchema,
   params: z.record(z.string(), z.unknown()),
 });

@@ -76,8 +76,8 @@ describe("per-frame crops", () => {
       const reply = await thread.run(
         "demo",
         binding,
-        { frames, firstIndex: 0, crops: [rect, null, rect, null] },
-        { mel, fps: 25, width, height },
+        { frames, firstIndex: 0, rects: [rect, null, rect, null] },
+        { mel, fps: 25, channels: "rgb", width, height },
       );
       expect(Buffer.compare(reply.frames[1] as Buffer, copies[1] as Buffer)).toBe(0);
       expect(Buffer.compare(reply.frames[3] as Buffer, copies[3] as Buffer)).toBe(0);

@@ -183,8 +183,11 @@ describe("inference worker", () => {
     await makeVideo(long, { seconds: 8, width: W, height: H, frequency: 550 });
     const video = await putBlob(fs.readFileSync(long));
     const audio = await putBlob(fs.readFileSync(files.audio as string));
-    // Batches of 2 frames: 100 model calls, so inference lasts well past the moment it is seen.
-    const { batchId, items } = await submit(modelSha, [{ name: "long", video, audio, params: { batchSize: 2 } }]);
+    // Batches of 2 frames over the whole 8 s clip (length=video): 100 model calls, so
+    // inference lasts well past the moment it is seen.
+    const { batchId, items } = await submit(modelSha, [
+      { name: "long", video, audio, params: { batchSize: 2, length: "video" } },
+    ]);
     const jobKey = items[0]?.jobKey as string;
     const runsBefore = await runs();
     const waitFor = async (what: string, ok: () => Promise<boolean>) => {

@@ -94,7 +94,7 @@ export class InferenceThread {
   async run(model: string, binding: Wav2LipBinding, batch: FrameBatch, ctx: BatchContext) {
     const frames = movable(batch.frames);
     const reply = await this.request<RunReply>(
-      { type: "run", model, binding, frames, firstIndex: batch.firstIndex, crops: batch.crops, ctx },
+      { type: "run", model, binding, frames, firstIndex: batch.firstIndex, rects: batch.rects, ctx },
       frames.map((f) => f.buffer as ArrayBuffer),
     );
     return {

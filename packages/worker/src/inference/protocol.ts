@@ -1,18 +1,13 @@
 import type { InferenceSession } from "onnxruntime-node";
-import type { MelSpectrogram } from "../audio/mel.ts";
-import type { FrameBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
+import type { Rect } from "../adapters/image.ts";
+import type { Wav2LipBinding, Wav2LipContext } from "../adapters/wav2lip.ts";
 import type { BlazeFaceBinding, Face } from "../face/blazeface.ts";
 
 /** Messages between the main thread (client.ts) and the inference thread (thread.ts). */
 export type ExecutionProvider = "cpu" | "cuda" | "auto";
 
-export interface BatchContext {
-  /** Backed by a SharedArrayBuffer, so posting it per batch copies nothing. */
-  mel: MelSpectrogram;
-  fps: number;
-  width: number;
-  height: number;
-}
+/** The adapter's per-job context; its mel is backed by a SharedArrayBuffer, so posting it per batch copies nothing. */
+export type BatchContext = Wav2LipContext;
 
 export type ThreadRequest =
   | {
@@ -31,7 +26,7 @@ export type ThreadRequest =
       binding: Wav2LipBinding;
       frames: Uint8Array[];
       firstIndex: number;
-      crops: FrameBatch["crops"];
+      rects: (Rect | null)[];
       ctx: BatchContext;
     }
   | {

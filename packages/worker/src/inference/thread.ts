@@ -75,7 +75,7 @@ async function run(msg: Extract<ThreadRequest, { type: "run" }>): Promise<RunRep
   await runWav2LipBatch(
     timed.session,
     msg.binding,
-    { frames: msg.frames, firstIndex: msg.firstIndex, crops: msg.crops },
+    { frames: msg.frames, firstIndex: msg.firstIndex, rects: msg.rects },
     msg.ctx,
   );
   return { frames: msg.frames, runSeconds: timed.seconds() };
