@@ -4,13 +4,13 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { type DevStack, startDevStack } from "@mediaq/cli";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "../harness/browser.ts";
 import { type FaceFootage, makeFaceFootage, makeSpeech } from "../harness/face-footage.ts";
 
 const run = promisify(execFile);
 const MEDIAQ = path.resolve(import.meta.dirname, "../../packages/cli/bin/mediaq.js");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /** A face that walks out of the frame: the CLI and the web page say in how many frames there was none. */
 describe("frames without a face, as a user sees them", () => {
@@ -21,7 +21,7 @@ describe("frames without a face, as a user sees them", () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "mediaq-face-"));
     stack = await startDevStack({ dataDir: path.join(dir, "stack") });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
