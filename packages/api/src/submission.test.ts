@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DEFAULT_FACE_DETECTOR } from "@mediaq/shared";
 import { duplicateNames, prepareItems } from "./submission.ts";
 
 const hex = (c: string) => c.repeat(64);
@@ -28,6 +29,9 @@ describe("prepareItems", () => {
       box: [1, 2, 3, 4],
       pads: [0, 10, 0, 0],
       batchSize: 8,
+      detector: DEFAULT_FACE_DETECTOR.sha256,
+      faceMinScore: null,
+      smoothing: 5,
       length: "audio",
       loop: "pingpong",
     });

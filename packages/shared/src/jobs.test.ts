@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DEFAULT_FACE_DETECTOR } from "./face-track.ts";
 import { canonicalJson } from "./hashing.ts";
 import { computeJobKey, type JobKeyParts, normalizeParams } from "./jobs.ts";
 
@@ -51,8 +52,13 @@ describe("job key", () => {
       box: null,
       pads: [0, 10, 0, 0],
       batchSize: 16,
+      detector: DEFAULT_FACE_DETECTOR.sha256,
+      faceMinScore: null,
+      smoothing: 5,
       length: "audio",
       loop: "pingpong",
     });
+    expect(() => normalizeParams("wav2lip", { smoothing: 0 })).toThrow();
+    expect(() => normalizeParams("wav2lip", { detector: "not-a-hash" })).toThrow();
   });
 });

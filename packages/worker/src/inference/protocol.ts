@@ -1,6 +1,7 @@
 import type { InferenceSession } from "onnxruntime-node";
 import type { Rect } from "../adapters/image.ts";
 import type { Wav2LipBinding, Wav2LipContext } from "../adapters/wav2lip.ts";
+import type { BlazeFaceBinding, Face } from "../face/blazeface.ts";
 
 /** Messages between the main thread (client.ts) and the inference thread (thread.ts). */
 export type ExecutionProvider = "cpu" | "cuda" | "auto";
@@ -25,8 +26,18 @@ export type ThreadRequest =
       binding: Wav2LipBinding;
       frames: Uint8Array[];
       firstIndex: number;
-      rects: Rect[];
+      rects: (Rect | null)[];
       ctx: BatchContext;
+    }
+  | {
+      type: "detect";
+      id: number;
+      model: string;
+      binding: BlazeFaceBinding;
+      frames: Uint8Array[];
+      width: number;
+      height: number;
+      minScore: number;
     }
   | { type: "release"; id: number; model?: string };
 
@@ -40,6 +51,19 @@ export interface LoadReply {
 export interface RunReply {
   frames: Uint8Array[];
   /** Seconds inside session.run (the part that holds the card). */
+  runSeconds: number;
+}
+
+export interface DetectBatch {
+  frames: Uint8Array[];
+  width: number;
+  height: number;
+  minScore: number;
+}
+
+export interface DetectReply {
+  /** Per frame: the faces found, best first, in frame pixels. */
+  faces: Face[][];
   runSeconds: number;
 }
 
