@@ -30,6 +30,14 @@ export const itemViewSchema = z.object({
   state: z.enum(ITEM_STATES),
   error: z.string().optional(),
   output: z.object({ sha256: z.string(), size: z.number() }).optional(),
+  face: z
+    .object({
+      trackKey: z.string().describe("GET /v1/blobs/{video}/face-track shows its boxes"),
+      frames: z.number().int(),
+      framesWithoutFace: z.number().int().describe("frames with no face, passed through unchanged"),
+    })
+    .optional()
+    .describe("the face track the item used (absent when params.box was given)"),
 });
 
 /** The tenant's batch, or a 404 that looks the same whether it is someone else's or absent. */

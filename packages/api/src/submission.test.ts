@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DEFAULT_FACE_DETECTOR } from "@mediaq/shared";
 import { duplicateNames, prepareItems } from "./submission.ts";
 
 const hex = (c: string) => c.repeat(64);
@@ -27,6 +28,9 @@ describe("prepareItems", () => {
     expect(items[0]?.params).toEqual({
       box: [1, 2, 3, 4],
       pads: [0, 8, 0, 0],
+      detector: DEFAULT_FACE_DETECTOR.sha256,
+      faceMinScore: null,
+      smoothing: 5,
       length: "audio",
       loop: "pingpong",
     });

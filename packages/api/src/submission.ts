@@ -1,5 +1,7 @@
 import {
   type AdapterName,
+  BATCH_ADAPTERS,
+  DEFAULT_FACE_DETECTOR,
   type BatchItem,
   type BatchRecord,
   type ChannelOrder,
@@ -23,11 +25,15 @@ export const MAX_ITEMS_PER_REQUEST = 10_000;
 const paramsSchema = z
   .record(z.string(), z.unknown())
   .describe(
-    "Adapter parameters, defaults applied into the job key. wav2lip: length = audio (default: output as long " +
-      "as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then " +
-      "back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels or null " +
-      "(whole frame); pads = [top, bottom, left, right] (default [0, 10, 0, 0]). Frames per model call are " +
-      "the worker's setting (INFERENCE_BATCH_SIZE), not a parameter.",
+    "Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: " +
+      "length = audio (default: output as long as the audio, the video loops) | video (as long as the video); " +
+      "loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, " +
+      "height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: " +
+      "find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default " +
+      "[0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped " +
+      "BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the " +
+      "box mean (default 5). Frames per model call are the worker's setting (INFERENCE_BATCH_SIZE), not a " +
+      "parameter.",
   );
 
 export const itemNameSchema = z
@@ -111,10 +117,17 @@ export function prepareItems(o: {
 /** A model tag, or the hash of one of the tenant's models. */
 export async function resolveModel(deps: ApiDeps, tenant: string, ref: string): Promise<ResolvedModel> {
   const byTag = await deps.ledger.getModel(tenant, ref);
+  const models = byTag ? [] : await deps.ledger.listModels(tenant);
+  const found = byTag ?? models.find((m) => m.sha256 === ref);
+  if (found && !BATCH_ADAPTERS.includes(found.adapter))
+    throw badRequest(
+      "not-a-batch-model",
+      `Model "${ref}" has adapter ${found.adapter}: it serves other models (a face detector goes in ` +
+        `params.detector as its sha256 ${found.sha256}) and cannot run a batch itself.`,
+      { model: ref },
+    );
   if (byTag) return { sha256: byTag.sha256, adapter: byTag.adapter, channels: channelsOf(byTag), tag: byTag.tag };
-  const models = await deps.ledger.listModels(tenant);
-  const byHash = models.find((m) => m.sha256 === ref);
-  if (byHash) return { sha256: byHash.sha256, adapter: byHash.adapter, channels: channelsOf(byHash) };
+  if (found) return { sha256: found.sha256, adapter: found.adapter, channels: channelsOf(found) };
   const known = models.length > 0 ? `known tags: ${listSome(models.map((m) => m.tag))}` : "this key has no models yet";
   throw badRequest(
     "unknown-model",
@@ -139,12 +152,19 @@ export async function checkNames(deps: ApiDeps, batchId: string | undefined, ite
     });
 }
 
+/** The blobs an item reads: its inputs, and a face detector other than the one shipped. */
+function blobsUsed(item: BatchItem): string[] {
+  const detector = item.params.detector;
+  const own = typeof detector === "string" && detector !== DEFAULT_FACE_DETECTOR.sha256;
+  return [item.inputs.video, item.inputs.audio, ...(own ? [detector] : [])];
+}
+
 /**
- * Every input must be a blob this tenant uploaded (or was told exists) and that is in
+ * Every input (and a face detector of the tenant's own) must be a blob this tenant uploaded (or was told exists) and that is in
  * S3 now: a presigned upload is granted when issued, before the bytes arrive.
  */
-export async function checkBlobs(deps: ApiDeps, tenant: string, items: ItemInput[]): Promise<void> {
-  const hashes = [...new Set(items.flatMap((i) => [i.inputs.video, i.inputs.audio]))];
+export async function checkBlobs(deps: ApiDeps, tenant: string, items: BatchItem[]): Promise<void> {
+  const hashes = [...new Set(items.flatMap(blobsUsed))];
   const granted = await deps.ledger.hasBlobs(tenant, hashes);
   const limit = pLimit(16);
   const present = await Promise.all(
@@ -157,9 +177,7 @@ export async function checkBlobs(deps: ApiDeps, tenant: string, items: ItemInput
   const missing = hashes.filter((_, i) => !present[i]);
   if (missing.length === 0) return;
   const missingSet = new Set(missing);
-  const affected = items
-    .filter((i) => missingSet.has(i.inputs.video) || missingSet.has(i.inputs.audio))
-    .map((i) => i.name);
+  const affected = items.filter((i) => blobsUsed(i).some((h) => missingSet.has(h))).map((i) => i.name);
   throw badRequest(
     "unknown-blobs",
     `${missing.length} input blob(s) are not uploaded for this API key: ${listSome(missing, 10)} ` +

@@ -2,6 +2,7 @@ export * from "./config.ts";
 export * from "./units.ts";
 export * from "./hashing.ts";
 export * from "./jobs.ts";
+export * from "./face-track.ts";
 export * from "./keys.ts";
 export * from "./redis.ts";
 export * from "./s3.ts";

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DEFAULT_FACE_DETECTOR } from "./face-track.ts";
 import { canonicalJson } from "./hashing.ts";
 import { computeJobKey, type JobKeyParts, normalizeParams } from "./jobs.ts";
 
@@ -50,9 +51,14 @@ describe("job key", () => {
     expect(normalizeParams("wav2lip", undefined)).toEqual({
       box: null,
       pads: [0, 10, 0, 0],
+      detector: DEFAULT_FACE_DETECTOR.sha256,
+      faceMinScore: null,
+      smoothing: 5,
       length: "audio",
       loop: "pingpong",
     });
+    expect(() => normalizeParams("wav2lip", { smoothing: 0 })).toThrow();
+    expect(() => normalizeParams("wav2lip", { detector: "not-a-hash" })).toThrow();
     // The batch size is the worker's setting (INFERENCE_BATCH_SIZE), so it cannot split a key.
     expect(() => normalizeParams("wav2lip", { batchSize: 8 })).toThrow(/batchSize/);
   });

@@ -3,6 +3,7 @@ export const objectKeys = {
   blob: (sha256: string) => `blobs/sha256/${sha256}`,
   output: (jobKey: string, file: string) => `outputs/${jobKey}/${file}`,
   outputsPrefix: "outputs/",
+  track: (trackKey: string) => `tracks/${trackKey}/track.json`,
   packagePrefix: (packageId: string) => `packages/${packageId}/`,
   packageObject: (packageId: string, name: string) => `packages/${packageId}/${name}`,
   snapshot: (id: string) => `snapshots/${id}.json.gz`,
@@ -28,6 +29,10 @@ export const redisKeys = {
   package: (id: string) => `mediaq:pkg:${id}`,
   /** How many times a model actually ran (fault tests count redone work with it). */
   inferenceRuns: "mediaq:stats:inference-runs",
+  /** Face tracks: the ledger's index of tracks/<trackKey>/track.json (JSON FaceTrackRecord, runs). */
+  track: (trackKey: string) => `mediaq:track:${trackKey}`,
+  /** How many times face detection actually ran over a video (tests assert it runs once per video). */
+  detectionRuns: "mediaq:stats:detection-runs",
   /** Prefix used inside Lua scripts to reach per-batch keys. */
   root: "mediaq:",
 };

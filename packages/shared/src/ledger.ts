@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import type { FaceTrackRecord, ItemFace } from "./face-track.ts";
 import type { AdapterName, ChannelOrder, Inputs } from "./jobs.ts";
 import { redisKeys as K } from "./keys.ts";
 
@@ -44,6 +45,8 @@ export interface ResultRecord {
   params: Record<string, unknown>;
   completedAt: string;
   timings?: Record<string, number>;
+  /** The face track the item used (absent with an explicit box). */
+  face?: ItemFace;
 }
 
 export interface ItemView {
@@ -53,6 +56,8 @@ export interface ItemView {
   state: ItemState;
   error?: string;
   output?: { sha256: string; size: number };
+  /** The face track used, with how many frames had no face (and passed through unchanged). */
+  face?: ItemFace;
 }
 
 export interface ModelRecord {
@@ -246,12 +251,12 @@ export class Ledger {
     const pipe = this.redis.pipeline();
     for (const item of items) {
       pipe.hmget(K.job(item.jobKey), "state", "error");
-      pipe.hmget(K.result(item.jobKey), "sha256", "size");
+      pipe.hmget(K.result(item.jobKey), "sha256", "size", "face");
     }
     const replies = (await pipe.exec()) ?? [];
     return items.map((item, i) => {
       const [state, error] = replies[2 * i]?.[1] as (string | null)[];
-      const [sha256, size] = replies[2 * i + 1]?.[1] as (string | null)[];
+      const [sha256, size, face] = replies[2 * i + 1]?.[1] as (string | null)[];
       const view: ItemView = {
         index: start + i,
         name: item.name,
@@ -262,6 +267,7 @@ export class Ledger {
       if (sha256) {
         view.state = "succeeded";
         view.output = { sha256, size: Number(size) };
+        if (face) view.face = JSON.parse(face) as ItemFace;
       }
       return view;
     });
@@ -318,6 +324,7 @@ export class Ledger {
       json: JSON.stringify(result),
       sha256: result.sha256,
       size: result.size,
+      ...(result.face ? { face: JSON.stringify(result.face) } : {}),
     });
     await this.transition(result.jobKey, "succeeded");
   }
@@ -332,6 +339,18 @@ export class Ledger {
     for (const k of jobKeys) pipe.hget(K.result(k), "json");
     const replies = (await pipe.exec()) ?? [];
     return replies.map(([, raw]) => (raw ? (JSON.parse(raw as string) as ResultRecord) : undefined));
+  }
+
+  // ---- face tracks ----
+
+  /** Indexes a stored track (its boxes are in S3 at record.key). */
+  async recordTrack(record: FaceTrackRecord): Promise<void> {
+    await this.redis.hset(K.track(record.trackKey), "json", JSON.stringify(record));
+  }
+
+  async getTrack(trackKey: string): Promise<FaceTrackRecord | undefined> {
+    const raw = await this.redis.hget(K.track(trackKey), "json");
+    return raw ? (JSON.parse(raw) as FaceTrackRecord) : undefined;
   }
 
   // ---- events ----

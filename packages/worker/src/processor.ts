@@ -5,26 +5,31 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import {
   type Config,
   channelsOf,
+  type FaceTrackJob,
+  type FaceTrackRecord,
   type InferenceJob,
   inferenceJobSchema,
   type Ledger,
   type Logger,
+  type ResultRecord,
   OUTPUT_FILE,
   objectKeys,
   PIPELINE_VERSION,
   putStream,
+  readFaceTrack,
   redisKeys,
   wav2lipParamsSchema,
 } from "@mediaq/shared";
 import type { MutexInterface } from "async-mutex";
-import { type Job, type Processor, UnrecoverableError, WaitingError } from "bullmq";
+import { DelayedError, type Job, type Processor, type Queue, UnrecoverableError, WaitingError } from "bullmq";
 import type { Redis } from "ioredis";
-import { bindWav2Lip, cropRect, type Wav2LipParams } from "./adapters/wav2lip.ts";
+import { bindWav2Lip, type Wav2LipParams } from "./adapters/wav2lip.ts";
 import { melSpectrogram } from "./audio/mel.ts";
 import type { DiskGuard } from "./disk-guard.ts";
 import { BadInputError, HandBackError } from "./errors.ts";
+import { boxCrop, type CropLookup, trackCrops } from "./face/track.ts";
+import { awaitFaceTrack } from "./face/track-wait.ts";
 import { downloadBlob } from "./fetch.ts";
-import type { Rect } from "./frames/frame-ops.ts";
 import { FRAME_STAGES, runFramePath } from "./frames/frame-path.ts";
 import type { FrameOps } from "./frames/frame-ops.ts";
 import type { Codecs } from "./media/codecs.ts";
@@ -56,6 +61,8 @@ export interface ProcessorDeps {
   workerId: string;
   /** Checked before a job starts: with too little disk the job goes back to the queue untouched. */
   diskGuard?: DiskGuard;
+  /** Where an item queues its video's face track (docs/architecture.md, "Face tracks"). */
+  faceTrackQueue: Queue<FaceTrackJob>;
 }
 
 /** [start, end] in epoch milliseconds. */
@@ -118,6 +125,15 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
       throw new WaitingError();
     }
 
+    // An item waits for its video's face track delayed, without spending an attempt.
+    let track: FaceTrackRecord | undefined;
+    try {
+      track = await awaitFaceTrack(deps, job, token);
+    } catch (err) {
+      if (err instanceof DelayedError) throw err;
+      throw await settleFailure(deps, job, token, data.jobKey, err, log);
+    }
+
     await ledger.transition(data.jobKey, "running");
     const scratch = await createScratch(deps.config.CACHE_ROOT, data.jobKey);
     // One controller per job: it kills this job's ffmpeg processes on failure or shutdown.
@@ -128,7 +144,7 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
     if (deps.shutdown.aborted) onShutdown();
     const timeJob = metrics.jobSeconds.startTimer();
     try {
-      const output = await runPipeline(deps, job, data, scratch, abort.signal, log);
+      const output = await runPipeline(deps, job, data, track, scratch, abort.signal, log);
       metrics.jobs.inc({ outcome: "succeeded" });
       timeJob({ outcome: "succeeded" });
       return output;
@@ -178,10 +194,39 @@ async function settleFailure(
   return err instanceof Error ? err : new Error(message);
 }
 
+/**
+ * The crop of each source frame: the user's box on every frame, or the face track's padded
+ * boxes (null where no face was found: the frame passes through unchanged).
+ */
+async function faceCrops(
+  deps: ProcessorDeps,
+  params: Wav2LipParams,
+  record: FaceTrackRecord | undefined,
+  video: { width: number; height: number; frames: number },
+  label: string,
+): Promise<{ lookup: CropLookup; face?: ResultRecord["face"] }> {
+  if (params.box) {
+    const rect = boxCrop(params.box); // checked against the frame at probe
+    return { lookup: () => rect };
+  }
+  if (!record) throw new Error("no face track for an item without a box"); // awaitFaceTrack gives one
+  if (record.framesWithoutFace >= record.frames)
+    throw new BadInputError(
+      `no face was found in any of the ${record.frames} frames of ${label}; ` +
+        "give the face's position with params.box [x, y, width, height], or lower params.faceMinScore",
+    );
+  const track = await readFaceTrack(deps.s3, deps.config.S3_BUCKET, record);
+  return {
+    lookup: trackCrops(track.boxes, params.pads, video.width, video.height),
+    face: { trackKey: record.trackKey, frames: record.frames, framesWithoutFace: record.framesWithoutFace },
+  };
+}
+
 async function runPipeline(
   deps: ProcessorDeps,
   job: Job<InferenceJob>,
   data: InferenceJob,
+  track: FaceTrackRecord | undefined,
   scratch: Scratch,
   signal: AbortSignal,
   log: Logger,
@@ -211,7 +256,7 @@ async function runPipeline(
     throw new BadInputError(
       `invalid wav2lip params: ${paramsResult.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
     );
-  const params = paramsResult.data as Wav2LipParams;
+  const params = paramsResult.data;
   const labels = {
     video: `video input ${data.inputs.video.slice(0, 12)}`,
     audio: `audio input ${data.inputs.audio.slice(0, 12)}`,
@@ -237,10 +282,8 @@ async function runPipeline(
     checkBox(params.box, video);
     return { video };
   });
-  // The face crop of each source frame (the output loops over them): one rect for the whole
-  // clip until faces are tracked per frame.
-  const rect = cropRect(params, video.width, video.height);
-  const rectAt = (_source: number): Rect => rect;
+  // The face crop of each source frame (the output loops over them), null = no face.
+  const crops = await stage("track", () => faceCrops(deps, params, track, video, labels.video));
 
   const model = await stage("model", async () => {
     const s = await session;
@@ -275,7 +318,7 @@ async function runPipeline(
         loop: params.loop,
         bufferBytes: config.LOOP_BUFFER_BYTES,
       },
-      rectOf: rectAt,
+      rectOf: crops.lookup,
       order: channelsOf(data.model),
       batchSize: config.INFERENCE_BATCH_SIZE,
       fixedBatch: model.binding.fixedBatch,
@@ -353,6 +396,7 @@ async function runPipeline(
     params: data.params,
     completedAt: new Date().toISOString(),
     timings,
+    ...(crops.face ? { face: crops.face } : {}),
   });
   await progress.flush();
   log.info({ frames: frameCount, sha256, size, timings }, "job succeeded");

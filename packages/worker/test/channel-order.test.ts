@@ -41,7 +41,9 @@ describe("the registered channel order reaches the model", () => {
   };
 
   it("bgr (the wav2lip default): channel 0 holds blue; rgb: channel 0 holds red", async () => {
-    const item = { name: "red", video: blobs.red as string, audio: blobs.audio as string };
+    // The crop is the whole frame (a plain red frame has no face to detect).
+    const params = { box: [0, 0, SIZE, SIZE] };
+    const item = { name: "red", video: blobs.red as string, audio: blobs.audio as string, params };
     const bgr = await h.submit(blobs.probe as string, [item]); // no order registered: the adapter's (bgr)
     const rgb = await h.submit(blobs.probe as string, [item], { channels: "rgb" });
     expect(bgr.items[0]?.jobKey).not.toBe(rgb.items[0]?.jobKey);

@@ -177,7 +177,7 @@ describe("worker scratch, disk guard and crash recovery", () => {
         video: i % 10 === 4 ? empty : tinyVideo,
         audio,
         // distinct job keys; length=video keeps each job to the tiny clip's 3 frames
-        params: { pads: [0, i, 0, 0], box: i % 10 === 9 ? [60, 40, 30, 30] : null, length: "video" },
+        params: { pads: [0, i, 0, 0], box: i % 10 === 9 ? [60, 40, 30, 30] : [0, 0, 16, 16], length: "video" },
       }));
       const started = Date.now();
       const { batchId } = await h.submit(model, items);

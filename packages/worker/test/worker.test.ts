@@ -159,7 +159,9 @@ describe("inference worker", () => {
       // The ledger records the failure just before BullMQ moves the job to failed.
       for (let t = 0; t < 50 && (await job?.getState()) !== "failed"; t++) await new Promise((r) => setTimeout(r, 50));
       expect(await job?.getState()).toBe("failed");
-      expect(job?.attemptsMade).toBe(1); // JOB_ATTEMPTS is 2: UnrecoverableError skipped the retry
+      // Read again: the object fetched above may predate the move to failed.
+      const failed = await queue.getJob(items[i]?.jobKey as string);
+      expect(failed?.attemptsMade).toBe(1); // JOB_ATTEMPTS is 2: UnrecoverableError skipped the retry
     }
     expect(await runs()).toBe(before + 1);
     expect(scratchEntries()).toEqual([]);

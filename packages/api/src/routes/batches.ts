@@ -80,7 +80,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
         items: body.items,
       });
       assertNoItemErrors(prepared.errors);
-      await checkBlobs(deps, tenant, body.items);
+      await checkBlobs(deps, tenant, prepared.items);
 
       const batch: BatchRecord = {
         id: randomUUID(),
@@ -170,7 +170,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
         items: body.items,
       });
       assertNoItemErrors(prepared.errors);
-      await checkBlobs(deps, batch.tenant, body.items);
+      await checkBlobs(deps, batch.tenant, prepared.items);
       const items = await attachItems(deps, batch, prepared.items);
       const summary = await batchSummary(deps, batch);
       return reply.code(201).send({ id: batch.id, total: summary.total, counts: summary.counts, items });

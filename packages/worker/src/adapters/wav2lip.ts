@@ -1,16 +1,12 @@
+import type { wav2lipParamsSchema } from "@mediaq/shared";
 import type { InferenceSession } from "onnxruntime-node";
+import type { z } from "zod";
 import { Tensor } from "onnxruntime-node";
 import { MEL } from "../audio/mel.ts";
 import { BadInputError } from "../errors.ts";
-import { FACE_FLOATS, FACE_SIZE as S, type Rect } from "../frames/frame-ops.ts";
-import type { LengthMode, LoopMode } from "../media/timeline.ts";
+import { FACE_FLOATS, FACE_SIZE as S } from "../frames/frame-ops.ts";
 
-export interface Wav2LipParams {
-  box: [number, number, number, number] | null;
-  pads: [number, number, number, number];
-  length: LengthMode;
-  loop: LoopMode;
-}
+export type Wav2LipParams = z.infer<typeof wav2lipParamsSchema>;
 
 /** Which session input/output plays which role, read from the model (names are not assumed). */
 export interface Wav2LipBinding {
@@ -52,24 +48,6 @@ export function bindWav2Lip(
     output: output.name,
     fixedBatch: typeof batch === "number" && batch > 0 ? batch : undefined,
   };
-}
-
-/**
- * Wav2Lip's crop: the face box grown by pads [top, bottom, left, right], clipped to the
- * frame (as face_detect() in inference.py). A null box means the whole frame.
- */
-export function cropRect(params: Wav2LipParams, width: number, height: number): Rect {
-  const [x, y, w, h] = params.box ?? [0, 0, width, height];
-  const [top, bottom, left, right] = params.pads;
-  const rect = {
-    x1: Math.max(0, x - left),
-    y1: Math.max(0, y - top),
-    x2: Math.min(width, x + w + right),
-    y2: Math.min(height, y + h + bottom),
-  };
-  if (rect.x2 - rect.x1 < 1 || rect.y2 - rect.y1 < 1)
-    throw new BadInputError(`face box with pads leaves an empty crop: ${JSON.stringify(params)}`);
-  return rect;
 }
 
 /** One model call's inputs, built by the frame path (frames/frame-path.ts). */

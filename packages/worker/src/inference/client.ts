@@ -3,7 +3,16 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { FaceBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
 import { BadInputError } from "../errors.ts";
-import type { ExecutionProvider, LoadReply, RunReply, ThreadReply, ThreadRequest } from "./protocol.ts";
+import type { BlazeFaceBinding } from "../face/blazeface.ts";
+import type {
+  DetectBatch,
+  DetectReply,
+  ExecutionProvider,
+  LoadReply,
+  RunReply,
+  ThreadReply,
+  ThreadRequest,
+} from "./protocol.ts";
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
@@ -88,6 +97,15 @@ export class InferenceThread {
     );
   }
 
+  /** Finds faces in each frame (the frames are consumed). */
+  detect(model: string, binding: BlazeFaceBinding, batch: DetectBatch): Promise<DetectReply> {
+    const frames = movable(batch.frames);
+    return this.request<DetectReply>(
+      { type: "detect", model, binding, ...batch, frames },
+      frames.map((f) => f.buffer as ArrayBuffer),
+    );
+  }
+
   async release(model?: string): Promise<void> {
     if (this.worker) await this.request({ type: "release", model });
   }
@@ -105,4 +123,17 @@ export class InferenceThread {
     this.worker = undefined;
     await worker.terminate();
   }
+}
+
+/**
+ * Frames ready to transfer: one that owns its whole ArrayBuffer moves to the thread; one that
+ * shares a buffer (Node's small-Buffer pool) is copied, since detaching the pool would break
+ * other Buffers.
+ */
+function movable(frames: Uint8Array[]): Uint8Array[] {
+  return frames.map((f) =>
+    f.byteOffset === 0 && f.byteLength === f.buffer.byteLength && f.buffer instanceof ArrayBuffer
+      ? f
+      : new Uint8Array(f),
+  );
 }

@@ -34,7 +34,12 @@ export async function createSession(
   try {
     // No spin-waiting between runs: on the CPU the model shares the cores with ffmpeg's
     // decoder and encoder, which idle spinning threads would slow down.
-    const options = { executionProviders: ["cpu"], extra: { session: { intra_op: { allow_spinning: "0" } } } };
+    // Severity 3: the BlazeFace exports carry unused initializers ONNX Runtime warns about.
+    const options = {
+      executionProviders: ["cpu"],
+      logSeverityLevel: 3 as const,
+      extra: { session: { intra_op: { allow_spinning: "0" } } },
+    };
     return { session: await create(model, options), fellBackToCpu };
   } catch (err) {
     const detail = (err as Error).message.split("\n")[0];

@@ -1,5 +1,6 @@
 import type { InferenceSession } from "onnxruntime-node";
 import type { Wav2LipBinding } from "../adapters/wav2lip.ts";
+import type { BlazeFaceBinding, Face } from "../face/blazeface.ts";
 
 /** Messages between the main thread (client.ts) and the inference thread (thread.ts). */
 export type ExecutionProvider = "cpu" | "cuda" | "auto";
@@ -24,6 +25,16 @@ export type ThreadRequest =
       mel: Float32Array;
       count: number;
     }
+  | {
+      type: "detect";
+      id: number;
+      model: string;
+      binding: BlazeFaceBinding;
+      frames: Uint8Array[];
+      width: number;
+      height: number;
+      minScore: number;
+    }
   | { type: "release"; id: number; model?: string };
 
 export interface LoadReply {
@@ -37,6 +48,19 @@ export interface RunReply {
   /** [count,3,96,96], transferred back. */
   prediction: Float32Array;
   /** Seconds inside session.run (the part that holds the card). */
+  runSeconds: number;
+}
+
+export interface DetectBatch {
+  frames: Uint8Array[];
+  width: number;
+  height: number;
+  minScore: number;
+}
+
+export interface DetectReply {
+  /** Per frame: the faces found, best first, in frame pixels. */
+  faces: Face[][];
   runSeconds: number;
 }
 

@@ -7,8 +7,9 @@
 import { parentPort } from "node:worker_threads";
 import type { InferenceSession } from "onnxruntime-node";
 import { runWav2LipBatch } from "../adapters/wav2lip.ts";
+import { detectFaces } from "../face/blazeface.ts";
 import { createSession } from "./create-session.ts";
-import type { LoadReply, RunReply, ThreadReply, ThreadRequest } from "./protocol.ts";
+import type { DetectReply, LoadReply, RunReply, ThreadReply, ThreadRequest } from "./protocol.ts";
 
 if (!parentPort) throw new Error("inference/thread.ts runs as a worker thread (see inference/client.ts)");
 const port = parentPort;
@@ -30,13 +31,38 @@ async function load(msg: Extract<ThreadRequest, { type: "load" }>): Promise<Load
   return { inputMetadata: session.inputMetadata, outputMetadata: session.outputMetadata, fellBackToCpu };
 }
 
+/** The model's session wrapped so only session.run is timed: the part that occupies the card. */
+function timedSession(model: string): { session: InferenceSession; seconds(): number } {
+  const session = sessions.get(model);
+  if (!session) throw new Error(`model ${model.slice(0, 12)} is not loaded in the inference thread`);
+  let runSeconds = 0;
+  const timed = {
+    run: async (...args: Parameters<InferenceSession["run"]>) => {
+      const started = performance.now();
+      try {
+        return await session.run(...args);
+      } finally {
+        runSeconds += (performance.now() - started) / 1000;
+      }
+    },
+  } as unknown as InferenceSession;
+  return { session: timed, seconds: () => runSeconds };
+}
+
 async function run(msg: Extract<ThreadRequest, { type: "run" }>): Promise<RunReply> {
-  const session = sessions.get(msg.model);
-  if (!session) throw new Error(`model ${msg.model.slice(0, 12)} is not loaded in the inference thread`);
-  // Times only session.run: the part that occupies the card.
-  const started = performance.now();
-  const prediction = await runWav2LipBatch(session, msg.binding, msg);
-  return { prediction, runSeconds: (performance.now() - started) / 1000 };
+  const timed = timedSession(msg.model);
+  const prediction = await runWav2LipBatch(timed.session, msg.binding, msg);
+  return { prediction, runSeconds: timed.seconds() };
+}
+
+async function detect(msg: Extract<ThreadRequest, { type: "detect" }>): Promise<DetectReply> {
+  const timed = timedSession(msg.model);
+  const faces = [];
+  for (const data of msg.frames)
+    faces.push(
+      await detectFaces(timed.session, msg.binding, { width: msg.width, height: msg.height, data }, msg.minScore),
+    );
+  return { faces, runSeconds: timed.seconds() };
 }
 
 async function release(model?: string): Promise<void> {
@@ -56,7 +82,8 @@ port.on("message", async (msg: ThreadRequest) => {
       const reply = await run(msg);
       value = reply;
       transfer = [reply.prediction.buffer as ArrayBuffer];
-    } else await release(msg.model);
+    } else if (msg.type === "detect") value = await detect(msg);
+    else await release(msg.model);
     port.postMessage({ id: msg.id, ok: true, value } satisfies ThreadReply, transfer);
   } catch (err) {
     const e = err as Error;
