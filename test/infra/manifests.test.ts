@@ -505,8 +505,8 @@ describe("Dockerfiles", () => {
     expect(fs.existsSync(path.join(repo, "packages/cli/bin/mediaq.js"))).toBe(true);
   });
 
-  it("the CPU image is Node 22 with Debian's ffmpeg; the GPU image adds onnxruntime's CUDA build", () => {
-    expect(read("Dockerfile")).toMatch(/^ARG NODE_IMAGE=node:22-bookworm-slim$/m);
+  it("the CPU image is Node 26 with Debian's ffmpeg; the GPU image adds onnxruntime's CUDA build", () => {
+    expect(read("Dockerfile")).toMatch(/^ARG NODE_IMAGE=node:26-trixie-slim$/m);
     expect(read("Dockerfile")).toMatch(/apt-get install[^\n]*\bffmpeg\b/);
     const gpu = read("Dockerfile.gpu");
     expect(gpu).toMatch(/^ARG CUDA_IMAGE=nvidia\/cuda:12[.\d]+-cudnn-runtime-/m);

@@ -6,7 +6,7 @@
  * with the loudness of the first 4 mel frames (~50 ms from the video frame's start).
  * Silence (mel = -4 everywhere) opens it by exactly 0, so the face stays unchanged.
  *
- * Run: npx tsx packages/worker/scripts/make-demo-model.ts [out.onnx]
+ * Run: node packages/worker/scripts/make-demo-model.ts [out.onnx]
  */
 import fs from "node:fs";
 import path from "node:path";
