@@ -499,6 +499,12 @@ describe("Dockerfiles", () => {
     const text = read(name);
     // --frozen-lockfile fails when a workspace package's manifest is missing from the deps stage.
     for (const manifest of workspaceManifests()) expect(text, manifest).toContain(`COPY ${manifest} `);
+    // and the patches pnpm-workspace.yaml applies (patchedDependencies)
+    const workspace = parse(fs.readFileSync(path.join(repo, "pnpm-workspace.yaml"), "utf8"));
+    for (const file of Object.values<string>(workspace.patchedDependencies ?? {})) {
+      expect(fs.existsSync(path.join(repo, file)), file).toBe(true);
+      expect(text, file).toContain(`COPY ${path.dirname(file)}/ `);
+    }
     expect(text).toContain("pnpm install --frozen-lockfile --prod=false");
     expect(text).toMatch(/^USER 10001/m);
     expect(text).toContain('ENTRYPOINT ["node", "packages/cli/bin/mediaq.js"]');
