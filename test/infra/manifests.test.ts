@@ -505,7 +505,7 @@ describe("Dockerfiles", () => {
       expect(fs.existsSync(path.join(repo, file)), file).toBe(true);
       expect(text, file).toContain(`COPY ${path.dirname(file)}/ `);
     }
-    expect(text).toContain("pnpm install --frozen-lockfile --prod=false");
+    expect(text).toContain("pnpm install --frozen-lockfile --prod --no-optional");
     expect(text).toMatch(/^USER 10001/m);
     expect(text).toContain('ENTRYPOINT ["node", "packages/cli/bin/mediaq.js"]');
     expect(fs.existsSync(path.join(repo, "packages/cli/bin/mediaq.js"))).toBe(true);
