@@ -74,6 +74,20 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
     }
   };
 
+  /**
+   * The item's BullMQ job once BullMQ has marked it finished. The worker records the result
+   * (what waitDone sees) before it returns, so BullMQ's completion follows a moment later.
+   */
+  const finishedJob = async (jobKey: string, timeoutMs = 30_000) => {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await queue.getJob(jobKey);
+      if (job?.finishedOn) return job;
+      if (Date.now() > until) throw new Error(`job ${jobKey} not finished in BullMQ: ${await job?.getState()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
   const runs = async () => Number((await redis.get(redisKeys.inferenceRuns)) ?? 0);
   const scratchDir = jobsRoot(infra.config.CACHE_ROOT);
   const scratchEntries = () => (fs.existsSync(scratchDir) ? fs.readdirSync(scratchDir) : []);
@@ -96,6 +110,7 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
     putFile,
     submit,
     waitDone,
+    finishedJob,
     runs,
     scratchEntries,
     scratchBytes,
