@@ -2,6 +2,8 @@ import {
   type AdapterName,
   type BatchItem,
   type BatchRecord,
+  type ChannelOrder,
+  channelsOf,
   headObject,
   type ItemState,
   inputsSchema,
@@ -17,7 +19,15 @@ import { badRequest, listSome } from "./problem.ts";
 /** Items per request; bigger batches are built with POST /v1/batches/:id/items. */
 export const MAX_ITEMS_PER_REQUEST = 10_000;
 
-const paramsSchema = z.record(z.string(), z.unknown());
+// Checked per adapter in prepareItems (every bad item reported); described here for the API docs.
+const paramsSchema = z
+  .record(z.string(), z.unknown())
+  .describe(
+    "Adapter parameters, defaults applied into the job key. wav2lip: length = audio (default: output as long " +
+      "as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then " +
+      "back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels or null " +
+      "(whole frame); pads = [top, bottom, left, right] (default [0, 10, 0, 0]); batchSize (default 16).",
+  );
 
 export const itemNameSchema = z
   .string()
@@ -53,6 +63,7 @@ export interface ItemSummary {
 export interface ResolvedModel {
   sha256: string;
   adapter: AdapterName;
+  channels: ChannelOrder;
   tag?: string;
 }
 
@@ -78,7 +89,12 @@ export function prepareItems(o: {
   const errors: string[] = [];
   o.items.forEach((input, i) => {
     try {
-      const scope = { scope: o.scope, modelSha256: o.model.sha256, adapter: o.model.adapter };
+      const scope = {
+        scope: o.scope,
+        modelSha256: o.model.sha256,
+        adapter: o.model.adapter,
+        channels: o.model.channels,
+      };
       items.push(toBatchItem(scope, { ...input, params: { ...o.batchParams, ...input.params } }));
     } catch (err) {
       const issues = (err as z.ZodError).issues ?? [{ path: [], message: String(err) }];
@@ -94,10 +110,10 @@ export function prepareItems(o: {
 /** A model tag, or the hash of one of the tenant's models. */
 export async function resolveModel(deps: ApiDeps, tenant: string, ref: string): Promise<ResolvedModel> {
   const byTag = await deps.ledger.getModel(tenant, ref);
-  if (byTag) return { sha256: byTag.sha256, adapter: byTag.adapter, tag: byTag.tag };
+  if (byTag) return { sha256: byTag.sha256, adapter: byTag.adapter, channels: channelsOf(byTag), tag: byTag.tag };
   const models = await deps.ledger.listModels(tenant);
   const byHash = models.find((m) => m.sha256 === ref);
-  if (byHash) return { sha256: byHash.sha256, adapter: byHash.adapter };
+  if (byHash) return { sha256: byHash.sha256, adapter: byHash.adapter, channels: channelsOf(byHash) };
   const known = models.length > 0 ? `known tags: ${listSome(models.map((m) => m.tag))}` : "this key has no models yet";
   throw badRequest(
     "unknown-model",

@@ -27,6 +27,12 @@ export function demoModelPath(): string {
   return createRequire(import.meta.url).resolve("@mediaq/worker/models/demo-wav2lip.onnx");
 }
 
+/** How the demo model asks to be registered (its adapter and channel order), shipped beside it. */
+export function demoModelRegistration(): { adapter: string; channels: string } {
+  const file = createRequire(import.meta.url).resolve("@mediaq/worker/models/demo-wav2lip.json");
+  return JSON.parse(fs.readFileSync(file, "utf8"));
+}
+
 /** Starts a service entry (a main.ts, run by Node itself) as a child Node process. */
 export function spawnService(
   service: ServiceName,
@@ -79,7 +85,11 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   const logDir = path.join(dataDir, "logs");
   fs.mkdirSync(logDir, { recursive: true });
   const apiKeys = opts.apiKeys || devApiKeys(dataDir);
-  const [apiKey, tenant] = [...parseApiKeys(apiKeys)][0] as [string, string];
+  // The stack drives its own API (demo model, the client it returns), so it needs one key in plain text.
+  const plain = parseApiKeys(apiKeys).find((e) => e.key !== undefined);
+  if (!plain?.key)
+    throw new Error("mediaq dev needs one API_KEYS entry with a plain key (tenant:key) to drive its stack");
+  const { key: apiKey, tenant } = plain;
 
   const redis = await startRedis({ dataDir: path.join(dataDir, "redis") });
   let s3: EmbeddedS3 | undefined;
@@ -112,7 +122,10 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     const apiUrl = `http://127.0.0.1:${port}`;
     await waitForReady(apiUrl, started.api as Managed, logDir);
     const client = new ApiClient(apiUrl, apiKey);
-    if (opts.registerDemoModel !== false) await client.putModelFile(demoModelPath(), "demo", "wav2lip");
+    if (opts.registerDemoModel !== false) {
+      const { adapter, channels } = demoModelRegistration();
+      await client.putModelFile(demoModelPath(), "demo", adapter, channels);
+    }
     return {
       apiUrl,
       apiKey,

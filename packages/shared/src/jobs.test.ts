@@ -33,13 +33,26 @@ describe("job key", () => {
       key({ inputs: { video: hex("b"), audio: hex("f") } }),
       key({ inputs: { video: hex("c"), audio: hex("b") } }),
       key({ scope: "globex" }),
+      key({ channels: "rgb" }),
+      key({ params: normalizeParams("wav2lip", { box: [10, 20, 30, 40], length: "video" }) }),
+      key({ params: normalizeParams("wav2lip", { box: [10, 20, 30, 40], loop: "forward" }) }),
     ]);
-    expect(keys.size).toBe(8);
+    expect(keys.size).toBe(11);
+    // The adapter's default order is part of the key whether or not it is spelled out.
+    expect(key({ channels: "bgr" })).toBe(key({}));
   });
 
   it("refuses unknown or malformed params instead of hashing them", () => {
     expect(() => normalizeParams("wav2lip", { box: [1, 2, 3] })).toThrow();
     expect(() => normalizeParams("wav2lip", { colour: "red" })).toThrow();
-    expect(normalizeParams("wav2lip", undefined)).toEqual({ box: null, pads: [0, 10, 0, 0], batchSize: 16 });
+    expect(() => normalizeParams("wav2lip", { length: "longest" })).toThrow();
+    expect(() => normalizeParams("wav2lip", { loop: "backward" })).toThrow();
+    expect(normalizeParams("wav2lip", undefined)).toEqual({
+      box: null,
+      pads: [0, 10, 0, 0],
+      batchSize: 16,
+      length: "audio",
+      loop: "pingpong",
+    });
   });
 });

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { canonicalJson, SHA256_HEX, sha256Hex } from "./hashing.ts";
 
 /** Bump when a change to the worker would change outputs: every job key changes with it. */
-export const PIPELINE_VERSION = "1";
+export const PIPELINE_VERSION = "2";
 
 export const QUEUES = {
   inference: "inference",
@@ -24,6 +24,10 @@ export const wav2lipParamsSchema = z
     pads: z.tuple([pixel, pixel, pixel, pixel]).default([0, 10, 0, 0]),
     /** Frames per model call. */
     batchSize: z.number().int().min(1).max(256).default(16),
+    /** Output length: as long as the audio (the video loops) or as long as the video (audio padded or cut). */
+    length: z.enum(["audio", "video"]).default("audio"),
+    /** How the video loops with length=audio: forward then back without repeating a frame, or forward only. */
+    loop: z.enum(["pingpong", "forward"]).default("pingpong"),
   })
   .strict();
 
@@ -32,6 +36,15 @@ export const ADAPTERS = {
 } as const;
 export type AdapterName = keyof typeof ADAPTERS;
 export const adapterNameSchema = z.enum(Object.keys(ADAPTERS) as [AdapterName, ...AdapterName[]]);
+
+/** Colour channel order a model expects in its image tensors (and returns in its output). */
+export const channelOrderSchema = z.enum(["bgr", "rgb"]);
+export type ChannelOrder = z.infer<typeof channelOrderSchema>;
+/** The order an adapter's models were trained on, when a registration does not say (Wav2Lip: OpenCV's BGR). */
+export const DEFAULT_CHANNELS: Record<AdapterName, ChannelOrder> = { wav2lip: "bgr" };
+/** A model's channel order: the one registered with it, else its adapter's default. */
+export const channelsOf = (model: { adapter: AdapterName; channels?: ChannelOrder }): ChannelOrder =>
+  model.channels ?? DEFAULT_CHANNELS[model.adapter];
 
 /** Applies an adapter's defaults; throws a ZodError for unknown or bad params. */
 export function normalizeParams(adapter: AdapterName, params: unknown): Record<string, unknown> {
@@ -46,6 +59,8 @@ export interface JobKeyParts {
   scope: string;
   modelSha256: string;
   adapter: AdapterName;
+  /** The model's registered channel order; the adapter's default when absent. */
+  channels?: ChannelOrder;
   inputs: Inputs;
   /** Already normalized with normalizeParams. */
   params: Record<string, unknown>;
@@ -59,6 +74,7 @@ export function computeJobKey(parts: JobKeyParts): string {
       scope: parts.scope,
       model: parts.modelSha256,
       adapter: parts.adapter,
+      channels: channelsOf(parts),
       inputs: parts.inputs,
       params: parts.params,
     }),
@@ -68,7 +84,7 @@ export function computeJobKey(parts: JobKeyParts): string {
 export const inferenceJobSchema = z.object({
   jobKey: sha256Schema,
   tenant: z.string(),
-  model: z.object({ sha256: sha256Schema, adapter: adapterNameSchema }),
+  model: z.object({ sha256: sha256Schema, adapter: adapterNameSchema, channels: channelOrderSchema.optional() }),
   inputs: inputsSchema,
   params: z.record(z.string(), z.unknown()),
 });

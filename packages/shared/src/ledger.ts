@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { AdapterName, Inputs } from "./jobs.ts";
+import type { AdapterName, ChannelOrder, Inputs } from "./jobs.ts";
 import { redisKeys as K } from "./keys.ts";
 
 /**
@@ -27,6 +27,8 @@ export interface BatchRecord {
   model: string;
   modelTag?: string;
   adapter: AdapterName;
+  /** The model's channel order (absent in batches from before it was recorded: the adapter's default). */
+  channels?: ChannelOrder;
   params: Record<string, unknown>;
   createdAt: string;
 }
@@ -57,6 +59,8 @@ export interface ModelRecord {
   tag: string;
   sha256: string;
   adapter: AdapterName;
+  /** Absent in tags registered before it was recorded: the adapter's default. */
+  channels?: ChannelOrder;
 }
 
 /** An event on a batch's stream; served to clients as Server-Sent Events. */

@@ -4,6 +4,7 @@ import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
   type Config,
+  channelsOf,
   type InferenceJob,
   inferenceJobSchema,
   type Ledger,
@@ -18,15 +19,18 @@ import {
 import type { MutexInterface } from "async-mutex";
 import { type Job, type Processor, UnrecoverableError, WaitingError } from "bullmq";
 import type { Redis } from "ioredis";
+import type { Rect } from "./adapters/image.ts";
 import { bindWav2Lip, cropRect, type Wav2LipParams } from "./adapters/wav2lip.ts";
 import { melSpectrogram } from "./audio/mel.ts";
 import type { DiskGuard } from "./disk-guard.ts";
 import { BadInputError, HandBackError } from "./errors.ts";
 import { downloadBlob } from "./fetch.ts";
 import { shareMel } from "./inference/client.ts";
-import { decodeAudio, decodeFrames } from "./media/decode.ts";
+import { AUDIO_RATE, decodeAudio, fitSamples } from "./media/decode.ts";
 import { startEncoder } from "./media/encode.ts";
 import { checkBox, probeAudio, probeVideo } from "./media/probe.ts";
+import { timelineFrames } from "./media/timeline-frames.ts";
+import { outputFrameCount } from "./media/timeline.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { ModelCache } from "./model-cache.ts";
 import { ProgressReporter } from "./progress.ts";
@@ -229,17 +233,28 @@ async function runPipeline(
     checkBox(params.box, video);
     return { video };
   });
+  // The face crop of each source frame (the output loops over them): one rect for the whole
+  // clip until faces are tracked per frame.
   const rect = cropRect(params, video.width, video.height);
+  const rectAt = (_source: number): Rect => rect;
 
   const model = await stage("model", async () => {
     const s = await session;
     return { session: s, binding: bindWav2Lip(s, labels.model) };
   });
 
-  // Audio features cover the video's length (audio trimmed or padded with silence).
-  const mel = await stage("audio", async () =>
-    shareMel(melSpectrogram(await decodeAudio(files.audio, labels.audio, video.frames / video.fps, signal))),
-  );
+  // The output timeline (media/timeline.ts): as long as the audio, or as the video. The mel
+  // covers it exactly (audio trimmed or padded with silence), one window per output frame.
+  const { mel, outputFrames } = await stage("audio", async () => {
+    const samples = await decodeAudio(files.audio, labels.audio, signal);
+    const outputFrames = outputFrameCount({
+      length: params.length,
+      fps: video.fps,
+      audioSeconds: samples.length / AUDIO_RATE,
+      videoFrames: video.frames,
+    });
+    return { mel: shareMel(melSpectrogram(fitSamples(samples, outputFrames / video.fps))), outputFrames };
+  });
 
   let inferenceSeconds = 0;
   // The inference section holds the card: with prefetch another job may be fetching and
@@ -251,31 +266,42 @@ async function runPipeline(
         height: video.height,
         fps: video.fps,
         audioFile: files.audio,
+        length: params.length,
         outFile: files.output,
         signal,
       });
       const batchSize = model.binding.fixedBatch ?? params.batchSize;
-      const ctx = { mel, fps: video.fps, rect, width: video.width, height: video.height };
+      const ctx = { mel, fps: video.fps, channels: channelsOf(data.model), width: video.width, height: video.height };
       let done = 0;
       let batch: Buffer[] = [];
+      let rects: Rect[] = [];
       const flush = async () => {
         // Pre/post-processing and session.run happen on the inference thread (event loop stays free).
-        const result = await model.session.run(model.binding, { frames: batch, firstIndex: done }, ctx);
+        const result = await model.session.run(model.binding, { frames: batch, firstIndex: done, rects }, ctx);
         inferenceSeconds += result.runSeconds;
         for (const frame of result.frames) await encoder.write(frame);
         done += batch.length;
         batch = [];
-        progress.report("infer", done, Math.max(done, video.frames));
+        rects = [];
+        progress.report("infer", done, Math.max(done, outputFrames));
       };
       try {
-        for await (const frame of decodeFrames(files.video, labels.video, video, signal)) {
+        for await (const { frame, source } of timelineFrames({
+          file: files.video,
+          label: labels.video,
+          video,
+          frames: params.length === "video" ? "clip" : outputFrames,
+          loop: params.loop,
+          bufferBytes: config.LOOP_BUFFER_BYTES,
+          signal,
+        })) {
           batch.push(frame);
+          rects.push(rectAt(source));
           if (batch.length === batchSize) await flush();
         }
         // A killed ffmpeg may just end its output: that is the abort, not bad input.
         if (signal.aborted) throw signal.reason;
         if (batch.length > 0) await flush();
-        if (done === 0) throw new BadInputError(`${labels.video} decoded to zero frames`);
       } catch (err) {
         encoder.kill();
         throw err;

@@ -1,11 +1,14 @@
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
 import {
+  type ChannelOrder,
   createInferenceQueue,
   createRedis,
   createS3,
   ensureBucket,
+  getObjectStream,
   type InferenceJob,
   Ledger,
   objectKeys,
@@ -46,17 +49,19 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
   };
   const putFile = (file: string) => putBlob(fs.readFileSync(file));
 
-  const submit = async (model: string, items: ItemSpec[]) => {
+  /** Submits items as the API does; `channels` is the model's registered order (default: the adapter's). */
+  const submit = async (model: string, items: ItemSpec[], o: { channels?: ChannelOrder } = {}) => {
     const batch = {
       id: randomUUID(),
       tenant: TENANT,
       model,
       adapter: "wav2lip" as const,
+      channels: o.channels,
       params: {},
       createdAt: new Date().toISOString(),
     };
     await ledger.createBatch(batch);
-    const scope = { scope: TENANT, modelSha256: model, adapter: "wav2lip" as const };
+    const scope = { scope: TENANT, modelSha256: model, adapter: "wav2lip" as const, channels: o.channels };
     const batchItems = items.map((i) =>
       toBatchItem(scope, { name: i.name, inputs: { video: i.video, audio: i.audio }, params: i.params }),
     );
@@ -88,6 +93,15 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
     }
   };
 
+  /** Writes a job's recorded output to `file` (in the harness directory when relative); returns its path. */
+  const downloadOutput = async (jobKey: string, file: string): Promise<string> => {
+    const result = await ledger.getResult(jobKey);
+    if (!result) throw new Error(`no result recorded for job ${jobKey}`);
+    const out = path.resolve(infra.dir, file);
+    await pipeline(await getObjectStream(s3, infra.config.S3_BUCKET, result.key), fs.createWriteStream(out));
+    return out;
+  };
+
   const runs = async () => Number((await redis.get(redisKeys.inferenceRuns)) ?? 0);
   const scratchDir = jobsRoot(infra.config.CACHE_ROOT);
   const scratchEntries = () => (fs.existsSync(scratchDir) ? fs.readdirSync(scratchDir) : []);
@@ -111,6 +125,7 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
     submit,
     waitDone,
     finishedJob,
+    downloadOutput,
     runs,
     scratchEntries,
     scratchBytes,

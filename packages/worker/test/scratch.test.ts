@@ -136,7 +136,9 @@ describe("worker scratch, disk guard and crash recovery", () => {
       spawn(process.execPath, [MAIN], { env, stdio: ["ignore", "ignore", "inherit"] });
     let child: ChildProcess = startChild();
     try {
-      const { batchId, items } = await h.submit(model, [{ name: "long", video: longVideo, audio }]);
+      const { batchId, items } = await h.submit(model, [
+        { name: "long", video: longVideo, audio, params: { length: "video" } }, // the whole 6 s clip
+      ]);
       const jobKey = items[0]?.jobKey as string;
       await until("the job to be running", async () => (await h.ledger.jobState(jobKey)).state === "running");
       await until("its scratch directory", () => h.scratchEntries().some((d) => d.startsWith(jobKey)));
@@ -172,7 +174,8 @@ describe("worker scratch, disk guard and crash recovery", () => {
         // every 5th item is bad: an empty video, or a face box outside the frame
         video: i % 10 === 4 ? empty : tinyVideo,
         audio,
-        params: { batchSize: 1 + i, box: i % 10 === 9 ? [60, 40, 30, 30] : null }, // distinct job keys
+        // distinct job keys; length=video keeps each job to the tiny clip's 3 frames
+        params: { batchSize: 1 + i, box: i % 10 === 9 ? [60, 40, 30, 30] : null, length: "video" },
       }));
       const started = Date.now();
       const { batchId } = await h.submit(model, items);

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { getObjectStream, headObject, OUTPUT_FILE, objectKeys, sha256Hex } from "@mediaq/shared";
+import { getObjectStream, headObject, OUTPUT_FILE, objectKeys, PIPELINE_VERSION, sha256Hex } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ItemSpec, startWorkerHarness, type WorkerHarness } from "./helpers.ts";
 import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
@@ -97,7 +97,7 @@ describe("inference worker", () => {
       audio,
       model: modelSha,
       adapter: "wav2lip",
-      pipeline: "1",
+      pipeline: PIPELINE_VERSION,
     });
     expect(JSON.parse(head?.Metadata?.params ?? "")).toEqual(items[0]?.params);
     const bytes = await download(key);
@@ -181,8 +181,11 @@ describe("inference worker", () => {
     await makeVideo(long, { seconds: 8, width: W, height: H, frequency: 550 });
     const video = await putBlob(fs.readFileSync(long));
     const audio = await putBlob(fs.readFileSync(files.audio as string));
-    // Batches of 2 frames: 100 model calls, so inference lasts well past the moment it is seen.
-    const { batchId, items } = await submit(modelSha, [{ name: "long", video, audio, params: { batchSize: 2 } }]);
+    // Batches of 2 frames over the whole 8 s clip (length=video): 100 model calls, so
+    // inference lasts well past the moment it is seen.
+    const { batchId, items } = await submit(modelSha, [
+      { name: "long", video, audio, params: { batchSize: 2, length: "video" } },
+    ]);
     const jobKey = items[0]?.jobKey as string;
     const runsBefore = await runs();
     const waitFor = async (what: string, ok: () => Promise<boolean>) => {

@@ -1,5 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { type BatchRecord, enqueueInference, type InferenceJob, ITEM_STATES, redisKeys } from "@mediaq/shared";
+import {
+  type BatchRecord,
+  channelsOf,
+  enqueueInference,
+  type InferenceJob,
+  ITEM_STATES,
+  inferenceJobFor,
+  redisKeys,
+} from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import {
@@ -11,7 +19,7 @@ import {
   itemViewSchema,
   ownBatch,
 } from "../batch-views.ts";
-import type { ApiDeps } from "../deps.ts";
+import { type ApiDeps, SMALL_BODY_BYTES } from "../deps.ts";
 import {
   appendItemsBodySchema,
   assertNoItemErrors,
@@ -80,6 +88,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
         model: model.sha256,
         ...(model.tag ? { modelTag: model.tag } : {}),
         adapter: model.adapter,
+        channels: model.channels,
         params: body.params ?? {},
         createdAt: new Date().toISOString(),
       };
@@ -153,7 +162,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
       const batch = await ownBatch(deps, request.tenant, request.params.id);
       const body = request.body;
       await checkNames(deps, batch.id, body.items);
-      const model = { sha256: batch.model, adapter: batch.adapter };
+      const model = { sha256: batch.model, adapter: batch.adapter, channels: channelsOf(batch) };
       const prepared = prepareItems({
         scope: scopeOf(batch.tenant),
         model,
@@ -171,6 +180,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
   app.post(
     "/batches/:id/retry",
     {
+      bodyLimit: SMALL_BODY_BYTES,
       schema: {
         summary: "Queue the failed items again",
         params: idParams,
@@ -189,16 +199,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
         }
         const [item] = await ledger.items(batch.id, view.index, 1);
         if (!item) continue;
-        failed.set(view.jobKey, {
-          items: 1,
-          job: {
-            jobKey: item.jobKey,
-            tenant: batch.tenant,
-            model: { sha256: batch.model, adapter: batch.adapter },
-            inputs: item.inputs,
-            params: item.params,
-          },
-        });
+        failed.set(view.jobKey, { items: 1, job: inferenceJobFor(batch, item) });
       }
       let retried = 0;
       const jobs: InferenceJob[] = [];
@@ -217,6 +218,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
   app.delete(
     "/batches/:id",
     {
+      bodyLimit: SMALL_BODY_BYTES,
       schema: {
         summary: "Cancel the batch's waiting items (jobs no other batch waits on are removed)",
         params: idParams,

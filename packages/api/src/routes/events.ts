@@ -4,6 +4,7 @@ import { z } from "zod";
 import { batchSummary, ownBatch } from "../batch-views.ts";
 import type { ApiDeps } from "../deps.ts";
 import { badRequest } from "../problem.ts";
+import { StreamSlots } from "../stream-slots.ts";
 
 const STREAM_ID = /^\d+(-\d+)?$/;
 
@@ -15,6 +16,7 @@ const STREAM_ID = /^\d+(-\d+)?$/;
 export const eventRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
   const heartbeatMs = deps.options?.sseHeartbeatMs ?? 15_000;
   const open = new Set<() => void>();
+  const slots = new StreamSlots(deps.config.MAX_EVENT_STREAMS_PER_TENANT);
   // Open streams would hold the server's close forever; end them first.
   app.addHook("preClose", async () => {
     for (const close of [...open]) close();
@@ -47,6 +49,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
         snapshot = JSON.stringify({ type: "snapshot", total: s.total, counts: s.counts, done: s.done });
       }
 
+      const release = slots.take(request.tenant);
       const conn = deps.redis.duplicate();
       reply.hijack();
       const res = reply.raw;
@@ -64,6 +67,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
         if (!live) return;
         live = false;
         open.delete(close);
+        release();
         conn.disconnect(); // also ends a pending XREAD BLOCK
         res.end();
       };

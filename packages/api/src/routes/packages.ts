@@ -2,7 +2,7 @@ import { computePackageId, MAX_PRESIGN_SECONDS, type PackageRecord, presignGet }
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { allItemViews, ownBatch } from "../batch-views.ts";
-import type { ApiDeps } from "../deps.ts";
+import { type ApiDeps, SMALL_BODY_BYTES } from "../deps.ts";
 import { HttpProblem, notFound } from "../problem.ts";
 
 /** Small enough for tiny test outputs; an item larger than the part size gets a part of its own. */
@@ -16,6 +16,7 @@ export const packageRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
   app.post(
     "/batches/:id/packages",
     {
+      bodyLimit: SMALL_BODY_BYTES,
       schema: {
         summary: "Package the batch's outputs into ZIP parts (asking twice returns the same package)",
         params: z.object({ id: z.string().min(1).max(200) }),

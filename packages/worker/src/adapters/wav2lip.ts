@@ -1,16 +1,25 @@
+import type { ChannelOrder } from "@mediaq/shared";
 import type { InferenceSession } from "onnxruntime-node";
 import { Tensor } from "onnxruntime-node";
 import { MEL, type MelSpectrogram, melWindow } from "../audio/mel.ts";
 import { BadInputError } from "../errors.ts";
+import type { LengthMode, LoopMode } from "../media/timeline.ts";
 import { pastePlanar, type Rect, resizeRegion } from "./image.ts";
 
 export const WAV2LIP_FACE_SIZE = 96;
+/** For each tensor channel, the rgb24 channel it holds (bgr swaps red and blue). */
+export const CHANNEL_SOURCES: Record<ChannelOrder, readonly [number, number, number]> = {
+  rgb: [0, 1, 2],
+  bgr: [2, 1, 0],
+};
 const S = WAV2LIP_FACE_SIZE;
 
 export interface Wav2LipParams {
   box: [number, number, number, number] | null;
   pads: [number, number, number, number];
   batchSize: number;
+  length: LengthMode;
+  loop: LoopMode;
 }
 
 /** Which session input/output plays which role, read from the model (names are not assumed). */
@@ -76,20 +85,32 @@ export function cropRect(params: Wav2LipParams, width: number, height: number): 
 export interface FrameBatch {
   /** rgb24 frames, changed in place. */
   frames: Uint8Array[];
-  /** Index of frames[0] in the video (selects its mel window). */
+  /** Output-timeline index of frames[0] (selects its mel window). */
   firstIndex: number;
+  /** Each frame's face crop (looked up by its source frame). */
+  rects: Rect[];
+}
+
+export interface Wav2LipContext {
+  mel: MelSpectrogram;
+  fps: number;
+  /** Channel order of the model's image tensors (frames are rgb24). */
+  channels: ChannelOrder;
+  width: number;
+  height: number;
 }
 
 /**
  * One model call for a batch of frames: face tensor = (crop with its lower half zeroed,
- * crop) as 6 channels in [0,1] (RGB, where Wav2Lip's cv2 code feeds BGR), mel tensor =
- * each frame's 16-frame mel window; the prediction is resized back and pasted into the crop.
+ * crop) as 6 channels in [0,1] in the model's channel order (Wav2Lip's cv2 code feeds BGR),
+ * mel tensor = each frame's 16-frame mel window; the prediction (same channel order) is
+ * resized back and pasted into the crop.
  */
 export async function runWav2LipBatch(
   session: InferenceSession,
   binding: Wav2LipBinding,
   batch: FrameBatch,
-  ctx: { mel: MelSpectrogram; fps: number; rect: Rect; width: number; height: number },
+  ctx: Wav2LipContext,
 ): Promise<void> {
   const n = batch.frames.length;
   const b = binding.fixedBatch ?? n;
@@ -101,15 +122,16 @@ export async function runWav2LipBatch(
     const src = Math.min(i, n - 1); // a fixed-batch model gets the last frame repeated
     const crop = resizeRegion(
       { width: ctx.width, height: ctx.height, data: batch.frames[src] as Uint8Array },
-      ctx.rect,
+      batch.rects[src] as Rect,
       S,
       S,
     );
     const base = i * 6 * plane;
+    const order = CHANNEL_SOURCES[ctx.channels];
     for (let p = 0; p < plane; p++) {
       const masked = p >= plane / 2; // rows S/2.. (the lower half) are hidden from the model
       for (let c = 0; c < 3; c++) {
-        const v = (crop[p * 3 + c] as number) / 255;
+        const v = (crop[p * 3 + (order[c] as number)] as number) / 255;
         face[base + c * plane + p] = masked ? 0 : v;
         face[base + (3 + c) * plane + p] = v;
       }
@@ -133,7 +155,8 @@ export async function runWav2LipBatch(
       pred.subarray(i * 3 * plane, (i + 1) * 3 * plane),
       S,
       { width: ctx.width, height: ctx.height, data: frame },
-      ctx.rect,
+      batch.rects[i] as Rect,
+      CHANNEL_SOURCES[ctx.channels],
     );
   }
   out.dispose();

@@ -83,7 +83,7 @@ export class InferenceThread {
         : new Uint8Array(f),
     );
     const reply = await this.request<RunReply>(
-      { type: "run", model, binding, frames, firstIndex: batch.firstIndex, ctx },
+      { type: "run", model, binding, frames, firstIndex: batch.firstIndex, rects: batch.rects, ctx },
       frames.map((f) => f.buffer as ArrayBuffer),
     );
     return {

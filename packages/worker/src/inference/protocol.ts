@@ -1,19 +1,12 @@
 import type { InferenceSession } from "onnxruntime-node";
-import type { MelSpectrogram } from "../audio/mel.ts";
 import type { Rect } from "../adapters/image.ts";
-import type { Wav2LipBinding } from "../adapters/wav2lip.ts";
+import type { Wav2LipBinding, Wav2LipContext } from "../adapters/wav2lip.ts";
 
 /** Messages between the main thread (client.ts) and the inference thread (thread.ts). */
 export type ExecutionProvider = "cpu" | "cuda" | "auto";
 
-export interface BatchContext {
-  /** Backed by a SharedArrayBuffer, so posting it per batch copies nothing. */
-  mel: MelSpectrogram;
-  fps: number;
-  rect: Rect;
-  width: number;
-  height: number;
-}
+/** The adapter's per-job context; its mel is backed by a SharedArrayBuffer, so posting it per batch copies nothing. */
+export type BatchContext = Wav2LipContext;
 
 export type ThreadRequest =
   | {
@@ -32,6 +25,7 @@ export type ThreadRequest =
       binding: Wav2LipBinding;
       frames: Uint8Array[];
       firstIndex: number;
+      rects: Rect[];
       ctx: BatchContext;
     }
   | { type: "release"; id: number; model?: string };

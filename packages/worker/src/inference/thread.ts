@@ -65,7 +65,12 @@ async function run(msg: Extract<ThreadRequest, { type: "run" }>): Promise<RunRep
       }
     },
   } as unknown as InferenceSession;
-  await runWav2LipBatch(timed, msg.binding, { frames: msg.frames, firstIndex: msg.firstIndex }, msg.ctx);
+  await runWav2LipBatch(
+    timed,
+    msg.binding,
+    { frames: msg.frames, firstIndex: msg.firstIndex, rects: msg.rects },
+    msg.ctx,
+  );
   return { frames: msg.frames, runSeconds };
 }
 
