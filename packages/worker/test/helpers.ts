@@ -82,16 +82,16 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
   };
 
   /**
-   * The job's return value. The ledger records an item as done a moment before BullMQ marks
-   * its job completed (the processor still removes the scratch directory), so wait for that.
+   * The item's BullMQ job once BullMQ has marked it finished. The worker records the result
+   * (what waitDone sees) before it returns, so BullMQ's completion follows a moment later.
    */
-  const returnValue = async <T>(jobKey: string, timeoutMs = 10_000): Promise<T> => {
+  const finishedJob = async (jobKey: string, timeoutMs = 30_000) => {
     const until = Date.now() + timeoutMs;
     for (;;) {
       const job = await queue.getJob(jobKey);
-      if (job && (await job.isCompleted())) return job.returnvalue as T;
-      if (Date.now() > until) throw new Error(`job ${jobKey} not completed in BullMQ`);
-      await new Promise((r) => setTimeout(r, 50));
+      if (job?.finishedOn) return job;
+      if (Date.now() > until) throw new Error(`job ${jobKey} not finished in BullMQ: ${await job?.getState()}`);
+      await new Promise((r) => setTimeout(r, 100));
     }
   };
 
@@ -126,7 +126,7 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
     putFile,
     submit,
     waitDone,
-    returnValue,
+    finishedJob,
     downloadOutput,
     runs,
     scratchEntries,

@@ -66,15 +66,14 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       const { batchId, items } = await h.submit(slowModel, [{ name: "slow", video, audio: audios[0] as string }]);
       expect(await h.waitDone(batchId)).toMatchObject({ succeeded: 1 });
       delay.disable();
-      const jobKey = items[0]?.jobKey as string;
-      const infer = (await h.returnValue<JobOutput>(jobKey)).spans?.infer as Span;
-      const job = await h.queue.getJob(jobKey);
+      const job = await h.finishedJob(items[0]?.jobKey as string);
+      const infer = (job.returnvalue as JobOutput).spans?.infer as Span;
       expect(infer[1] - infer[0]).toBeGreaterThan(lockDurationMs);
       // BullMQ renews the lock every lockDuration/2; a loop stuck for half of that would risk it.
       expect(delay.max / 1e6).toBeLessThan(lockDurationMs / 4);
       expect(await h.runs()).toBe(before + 1);
-      expect(job?.attemptsStarted).toBe(1);
-      expect(job?.stalledCounter ?? 0).toBe(0);
+      expect(job.attemptsStarted).toBe(1);
+      expect(job.stalledCounter).toBe(0);
       expect(stalled).toEqual([]);
     } finally {
       await events.close();
@@ -96,7 +95,9 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       const infer = spans.map((s) => [s.start, s.end] as Span).sort((a, b) => a[0] - b[0]);
       for (let i = 1; i < infer.length; i++) expect(overlaps(infer[i - 1] as Span, infer[i] as Span)).toBe(false);
 
-      const outputs = await Promise.all(submitted.map((i) => h.returnValue<JobOutput>(i.jobKey)));
+      const outputs = await Promise.all(
+        submitted.map(async (i) => (await h.finishedJob(i.jobKey)).returnvalue as JobOutput),
+      );
       // Some job's I/O (fetch/probe/audio decode) ran while another job held the card.
       const prefetched = outputs.filter((o) =>
         outputs.some(

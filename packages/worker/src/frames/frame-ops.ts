@@ -132,10 +132,13 @@ export interface FrameSize {
  * them on the main thread, next to the frames (no full frame crosses a thread).
  */
 export class FrameOps {
-  private constructor(
-    private readonly cropSession: InferenceSession,
-    private readonly pasteSession: InferenceSession,
-  ) {}
+  private readonly cropSession: InferenceSession;
+  private readonly pasteSession: InferenceSession;
+
+  private constructor(cropSession: InferenceSession, pasteSession: InferenceSession) {
+    this.cropSession = cropSession;
+    this.pasteSession = pasteSession;
+  }
 
   static async load(): Promise<FrameOps> {
     // One thread each: they run between pipe reads on the main thread, beside two ffmpeg processes.

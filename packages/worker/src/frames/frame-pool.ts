@@ -8,10 +8,13 @@ export class FramePool {
   private readonly waiters: { resolve(frame: Uint8Array): void; reject(err: unknown): void }[] = [];
   private allocated = 0;
 
-  constructor(
-    readonly frameBytes: number,
-    readonly capacity: number,
-  ) {}
+  readonly frameBytes: number;
+  readonly capacity: number;
+
+  constructor(frameBytes: number, capacity: number) {
+    this.frameBytes = frameBytes;
+    this.capacity = capacity;
+  }
 
   /** A free frame buffer (contents undefined); waits while all `capacity` are in use. */
   acquire(signal?: AbortSignal): Promise<Uint8Array> {
