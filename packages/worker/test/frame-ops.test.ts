@@ -13,46 +13,12 @@ import { InferenceSession, Tensor } from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeVideo } from "../../../test/harness/media.ts";
 import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
+import { type RgbImage, resizeRegion } from "../src/adapters/image.ts";
 import { FACE_FLOATS, FACE_SIZE as S, FrameOps, type Rect } from "../src/frames/frame-ops.ts";
 
-interface RgbImage {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
-
 // ---- the reference: the worker's JavaScript crop and paste before the native frame path ----
-
-function resizeRegion(src: RgbImage, rect: Rect, outW: number, outH: number): Float32Array {
-  const w = rect.x2 - rect.x1;
-  const h = rect.y2 - rect.y1;
-  const out = new Float32Array(outW * outH * 3);
-  const sx = w / outW;
-  const sy = h / outH;
-  for (let oy = 0; oy < outH; oy++) {
-    const fy = Math.min(Math.max((oy + 0.5) * sy - 0.5, 0), h - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, h - 1);
-    const wy = fy - y0;
-    for (let ox = 0; ox < outW; ox++) {
-      const fx = Math.min(Math.max((ox + 0.5) * sx - 0.5, 0), w - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, w - 1);
-      const wx = fx - x0;
-      const p00 = ((rect.y1 + y0) * src.width + rect.x1 + x0) * 3;
-      const p01 = ((rect.y1 + y0) * src.width + rect.x1 + x1) * 3;
-      const p10 = ((rect.y1 + y1) * src.width + rect.x1 + x0) * 3;
-      const p11 = ((rect.y1 + y1) * src.width + rect.x1 + x1) * 3;
-      const o = (oy * outW + ox) * 3;
-      for (let c = 0; c < 3; c++) {
-        const top = (src.data[p00 + c] as number) * (1 - wx) + (src.data[p01 + c] as number) * wx;
-        const bottom = (src.data[p10 + c] as number) * (1 - wx) + (src.data[p11 + c] as number) * wx;
-        out[o + c] = top * (1 - wy) + bottom * wy;
-      }
-    }
-  }
-  return out;
-}
+// (resizeRegion stays in the product for the face detector's small input; the paste was
+// removed from it and lives on here.)
 
 function pastePlanar(prediction: Float32Array, size: number, dst: RgbImage, rect: Rect): void {
   const interleaved = new Uint8Array(size * size * 3);
