@@ -56,7 +56,7 @@ export interface ProcessorDeps {
   /** The video encoder and decoder chosen at start-up (media/codecs.ts). */
   codecs: Codecs;
   /** Native crop and paste (loaded once per process). */
-  frameOps: Promise<FrameOps>;
+  frameOps: FrameOps;
   /** Names this process's inference-spans list in Redis. */
   workerId: string;
   /** Checked before a job starts: with too little disk the job goes back to the queue untouched. */
@@ -322,7 +322,7 @@ async function runPipeline(
       order: channelsOf(data.model),
       batchSize: config.INFERENCE_BATCH_SIZE,
       fixedBatch: model.binding.fixedBatch,
-      ops: await deps.frameOps,
+      ops: deps.frameOps,
       run: (batch) => model.session.run(model.binding, batch),
       cardLock: deps.inferenceLock,
       codecs: deps.codecs,

@@ -89,8 +89,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     log,
     metrics,
   );
-  const frameOps = FrameOps.load();
-  frameOps.catch(() => {}); // a failed load fails each job that awaits it
+  // Loaded before any job: creating a session blocks the event loop for a moment.
+  const frameOps = await FrameOps.load();
   // The card is used by one model at a time: lip-sync inference and face detection share the
   // lock, also when prefetch runs three jobs.
   const inferenceLock = new Mutex();
@@ -220,7 +220,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
         }
         await faceTrackQueue.close();
         await models.close();
-        await (await frameOps.catch(() => undefined))?.release();
+        await frameOps.release();
         await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
         s3.destroy();
         await Promise.allSettled([queueRedis.quit(), ledgerRedis.quit()]);
