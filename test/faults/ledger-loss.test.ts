@@ -1,6 +1,6 @@
 import { createSnapshot, reindexOutputs, restoreSnapshot, type SnapshotDeps } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { boxItems, type FaultStack, startFaultStack } from "./helpers.ts";
+import { boxItems, type FaultStack, startFaultStack, until } from "./helpers.ts";
 
 // Redis is lost entirely (FLUSHALL stands in for a new, empty Redis). S3 holds the truth:
 // from a snapshot, or from the outputs' metadata alone, re-submitting recomputes nothing.
@@ -15,6 +15,12 @@ describe("Redis ledger lost after a batch finished", () => {
     const { batchId } = await stack.submit(specs);
     expect(await stack.waitDone(batchId)).toMatchObject({ succeeded: 6 });
     expect(await stack.runs()).toBe(6);
+    // The worker records the result (what waitDone sees) before it returns to BullMQ, so
+    // BullMQ marks the last job completed a moment later.
+    await until(
+      "BullMQ to mark the 6 jobs completed",
+      async () => (await stack.queue.getJobCounts("completed")).completed === 6,
+    );
   });
   afterAll(async () => {
     await stack?.stop();
