@@ -19,7 +19,7 @@ import {
   putStream,
   redisKeys,
   sha256Hex,
-  submitItems,
+  submitBatch,
   toBatchItem,
 } from "@mediaq/shared";
 import type { Queue } from "bullmq";
@@ -182,7 +182,6 @@ export async function startFaultStack(
         params: {},
         createdAt: new Date().toISOString(),
       };
-      await ledger.createBatch(batch);
       const scope = { scope: TENANT, modelSha256: modelSha, adapter: "wav2lip" as const };
       const items = specs.map((s) =>
         toBatchItem(scope, {
@@ -191,14 +190,14 @@ export async function startFaultStack(
           params: s.params,
         }),
       );
-      await submitItems(ledger, queue, batch, items);
+      await submitBatch(ledger, queue, batch, items);
       return { batchId: batch.id, items };
     },
 
     async waitDone(batchId, timeoutMs = 60_000) {
       const until = Date.now() + timeoutMs;
       for (;;) {
-        const counts = await ledger.counts(batchId);
+        const counts = await ledger.batches.counts(batchId);
         if (counts.pending + counts.running === 0) return counts;
         if (Date.now() > until) {
           const logs = workers.map((w) => `--- ${w.name}\n${w.logs().slice(-4000)}`).join("\n");
@@ -209,7 +208,7 @@ export async function startFaultStack(
     },
 
     async views(batchId) {
-      return ledger.itemViews(batchId, 0, await ledger.total(batchId));
+      return ledger.batches.itemViews(batchId, 0, await ledger.batches.total(batchId));
     },
 
     async runs() {
@@ -233,7 +232,7 @@ export async function startFaultStack(
     async verifyOutputs(batchId) {
       const bucket = infra.config.S3_BUCKET;
       for (const view of await stack.views(batchId)) {
-        const result = await ledger.getResult(view.jobKey);
+        const result = await ledger.jobs.getResult(view.jobKey);
         if (!result) throw new Error(`item ${view.name}: no result recorded`);
         const key = objectKeys.output(view.jobKey, OUTPUT_FILE);
         const head = await headObject(s3, bucket, key);

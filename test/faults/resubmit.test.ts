@@ -23,7 +23,7 @@ describe("re-submitting a finished batch plus new items", () => {
     expect(await stack.runs()).toBe(200);
 
     const again = await stack.submit(boxItems(205, "item"));
-    const counts = await stack.ledger.counts(again.batchId);
+    const counts = await stack.ledger.batches.counts(again.batchId);
     expect(counts).toMatchObject({ succeeded: 200, pending: 5 });
     expect(await stack.waitDone(again.batchId)).toEqual({ pending: 0, running: 0, succeeded: 205, failed: 0 });
     await stack.verifyOutputs(again.batchId);

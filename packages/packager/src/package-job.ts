@@ -1,4 +1,4 @@
-import { OUTPUT_FILE, objectKeys, type PackageRecord, packageJobSchema, putStream } from "@mediaq/shared";
+import { objectKeys, type PackageRecord, packageJobSchema, putStream } from "@mediaq/shared";
 import { type FlowProducer, type Job, UnrecoverableError, WaitingChildrenError } from "bullmq";
 import { rememberExpiry } from "./expiry-index.ts";
 import { type Manifest, MANIFEST_NAME, manifestBytes, SUMS_NAME, sha256Sums, withPartDigests } from "./manifest.ts";
@@ -88,7 +88,7 @@ export async function runPackageJob(
         sources: p.entries.map((e) => ({
           index: e.index,
           entry: e.entry,
-          key: objectKeys.output(e.jobKey, OUTPUT_FILE),
+          key: e.key,
           size: e.size,
           sha256: e.sha256,
         })),

@@ -30,25 +30,19 @@ export function createPackageQueue(connection: ConnectionOptions, config: QueueC
 }
 
 /**
- * Queues inference jobs under their job key. A job key BullMQ still holds as failed is
- * retried, one it holds as completed (the ledger says otherwise) is replaced; one that
- * waits or runs is left alone, so the same work never runs twice at once.
+ * Queues inference jobs under their job key; the ledger decided they must run. BullMQ
+ * ignores an add under an id it still holds: a waiting or running job is left alone (the
+ * same work never runs twice at once), and a finished one (completed or failed, kept for
+ * a while) is removed first. One pipelined read tells which are finished.
  */
 export async function enqueueInference(queue: Queue<InferenceJob>, jobs: InferenceJob[]): Promise<void> {
-  const fresh: InferenceJob[] = [];
-  for (const data of jobs) {
-    const existing = await queue.getJob(data.jobKey);
-    if (!existing) {
-      fresh.push(data);
-      continue;
-    }
-    const state = await existing.getState();
-    if (state === "failed") await existing.retry("failed");
-    else if (state === "completed") {
-      await existing.remove();
-      fresh.push(data);
-    }
-  }
-  if (fresh.length > 0)
-    await queue.addBulk(fresh.map((data) => ({ name: QUEUES.inference, data, opts: { jobId: data.jobKey } })));
+  const unique = [...new Map(jobs.map((j) => [j.jobKey, j])).values()];
+  if (unique.length === 0) return;
+  const client = await queue.client;
+  const pipe = client.pipeline();
+  for (const j of unique) pipe.runCommand("hexists", [queue.toKey(j.jobKey), "finishedOn"]);
+  const replies = (await pipe.exec()) ?? [];
+  const finished = unique.filter((_, i) => Number(replies[i]?.[1]) === 1);
+  for (const j of finished) await queue.remove(j.jobKey);
+  await queue.addBulk(unique.map((data) => ({ name: QUEUES.inference, data, opts: { jobId: data.jobKey } })));
 }

@@ -12,7 +12,7 @@ import {
   putStream,
   redisKeys,
   sha256Hex,
-  submitItems,
+  submitBatch,
   toBatchItem,
 } from "@mediaq/shared";
 import type { Queue } from "bullmq";
@@ -55,19 +55,18 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
       params: {},
       createdAt: new Date().toISOString(),
     };
-    await ledger.createBatch(batch);
     const scope = { scope: TENANT, modelSha256: model, adapter: "wav2lip" as const };
     const batchItems = items.map((i) =>
       toBatchItem(scope, { name: i.name, inputs: { video: i.video, audio: i.audio }, params: i.params }),
     );
-    await submitItems(ledger, queue, batch, batchItems);
+    await submitBatch(ledger, queue, batch, batchItems);
     return { batchId: batch.id, items: batchItems };
   };
 
   const waitDone = async (batchId: string, timeoutMs = 60_000) => {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const counts = await ledger.counts(batchId);
+      const counts = await ledger.batches.counts(batchId);
       if (counts.pending + counts.running === 0) return counts;
       if (Date.now() > until) throw new Error(`batch ${batchId} not done: ${JSON.stringify(counts)}`);
       await new Promise((r) => setTimeout(r, 100));

@@ -8,7 +8,7 @@ export function registerHealth(app: FastifyInstance, deps: ApiDeps): void {
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
   app.get("/readyz", { schema: { hide: true } }, async () => {
     const checks = await Promise.allSettled([
-      deps.redis.ping(),
+      deps.ledger.ping(),
       deps.s3.send(new HeadBucketCommand({ Bucket: deps.config.S3_BUCKET })),
     ]);
     const failed = [

@@ -1,4 +1,5 @@
 import rateLimit from "@fastify/rate-limit";
+import { redisKeys } from "@mediaq/shared";
 import type { FastifyInstance } from "fastify";
 import type { ApiDeps } from "../deps.ts";
 import { HttpProblem } from "../problem.ts";
@@ -13,8 +14,8 @@ export async function registerRateLimit(scope: FastifyInstance, deps: ApiDeps): 
   await scope.register(rateLimit, {
     max,
     timeWindow: 60_000,
-    redis: deps.redis,
-    nameSpace: "mediaq:ratelimit:",
+    redis: deps.ledger.connection(),
+    nameSpace: redisKeys.rateLimitPrefix,
     // After auth (an onRequest hook), so the tenant is known.
     hook: "preHandler",
     keyGenerator: (request) => request.tenant,

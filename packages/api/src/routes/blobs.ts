@@ -29,7 +29,7 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
       async (request, reply) => {
         const body = (request.body as Readable | undefined) ?? Readable.from([]);
         const blob = await closeOnError(reply, () => storeBlob(s3, bucket, body, maxBytes));
-        await ledger.grantBlob(request.tenant, blob.sha256);
+        await ledger.assets.grantBlob(request.tenant, blob.sha256, true);
         return reply.code(blob.created ? 201 : 200).send({ sha256: blob.sha256, size: blob.size });
       },
     );
@@ -57,7 +57,7 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
       const key = objectKeys.blob(sha256);
       const head = await headObject(s3, bucket, key);
       if (head) {
-        await ledger.grantBlob(request.tenant, sha256);
+        await ledger.assets.grantBlob(request.tenant, sha256, true);
         return reply.code(200).send({ exists: true as const, sha256, size: head.ContentLength ?? size });
       }
       if (size > MAX_SINGLE_PUT)
@@ -76,7 +76,7 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
         },
       );
       // Granted now: the blob is only usable once the object exists (checked at submit).
-      await ledger.grantBlob(request.tenant, sha256);
+      await ledger.assets.grantBlob(request.tenant, sha256);
       return reply.code(201).send({
         exists: false as const,
         url,
@@ -91,7 +91,7 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
     { schema: { summary: "Does this tenant have the blob?", params: z.object({ sha256: sha256Schema }) } },
     async (request, reply) => {
       const { sha256 } = request.params;
-      const [granted] = await ledger.hasBlobs(request.tenant, [sha256]);
+      const [granted] = await ledger.assets.hasBlobs(request.tenant, [sha256]);
       const head = granted ? await headObject(s3, bucket, objectKeys.blob(sha256)) : undefined;
       if (!head) throw notFound("blob", sha256);
       reply.header("content-length", String(head.ContentLength ?? 0));

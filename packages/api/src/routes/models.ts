@@ -31,8 +31,8 @@ export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
         const { tag, adapter } = request.query;
         const body = (request.body as Readable | undefined) ?? Readable.from([]);
         const blob = await closeOnError(reply, () => storeBlob(s3, config.S3_BUCKET, body, maxBlobBytes(deps)));
-        await ledger.grantBlob(request.tenant, blob.sha256);
-        await ledger.setModel(request.tenant, { tag, sha256: blob.sha256, adapter });
+        await ledger.assets.grantBlob(request.tenant, blob.sha256, true);
+        await ledger.assets.setModel(request.tenant, { tag, sha256: blob.sha256, adapter });
         return reply.code(201).send({ tag, sha256: blob.sha256, adapter });
       },
     );
@@ -41,6 +41,6 @@ export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
   app.get(
     "/models",
     { schema: { summary: "This tenant's model tags", response: { 200: z.object({ models: z.array(modelSchema) }) } } },
-    async (request) => ({ models: await ledger.listModels(request.tenant) }),
+    async (request) => ({ models: await ledger.assets.listModels(request.tenant) }),
   );
 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { duplicateNames, prepareItems } from "./submission.ts";
+import { duplicateNames, prepareItems } from "./batch-input.ts";
 
 const hex = (c: string) => c.repeat(64);
 const model = { sha256: hex("a"), adapter: "wav2lip" as const };
