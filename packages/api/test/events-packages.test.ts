@@ -67,7 +67,6 @@ function resultFor(jobKey: string, bytes: string): ResultRecord {
   };
 }
 
-
 describe("events and packages", () => {
   let t: TestApi;
   beforeAll(async () => {
