@@ -14,7 +14,6 @@ import {
   type InferenceJob,
   type ItemView,
   Ledger,
-  OUTPUT_FILE,
   objectKeys,
   putStream,
   redisKeys,
@@ -234,7 +233,7 @@ export async function startFaultStack(
       for (const view of await stack.views(batchId)) {
         const result = await ledger.jobs.getResult(view.jobKey);
         if (!result) throw new Error(`item ${view.name}: no result recorded`);
-        const key = objectKeys.output(view.jobKey, OUTPUT_FILE);
+        const key = result.key;
         const head = await headObject(s3, bucket, key);
         const chunks: Buffer[] = [];
         for await (const c of await getObjectStream(s3, bucket, key)) chunks.push(c as Buffer);

@@ -1,5 +1,22 @@
 import { DeleteObjectsCommand, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
+import type { Ledger, ResultRecord } from "./ledger/index.ts";
 import { objectKeys } from "./object-keys.ts";
+
+/**
+ * Records an attempt's output as its job key's result, unless another attempt recorded
+ * first (then that one stands), and sweeps every other attempt's object: a recorded
+ * sha256 always describes the object it names, and a double run cannot fail a package.
+ */
+export async function recordOutput(
+  ledger: Ledger,
+  s3: S3Client,
+  bucket: string,
+  result: ResultRecord,
+): Promise<{ recorded: boolean; key: string }> {
+  const outcome = await ledger.jobs.recordResult(result);
+  await sweepAttempts(s3, bucket, result.jobKey, outcome.key);
+  return outcome;
+}
 
 /**
  * Deletes a job key's output objects other than `keep` (the recorded result's): attempts

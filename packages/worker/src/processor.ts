@@ -12,7 +12,7 @@ import {
   objectKeys,
   PIPELINE_VERSION,
   putStream,
-  sweepAttempts,
+  recordOutput,
   wav2lipParamsSchema,
 } from "@mediaq/shared";
 import type { MutexInterface } from "async-mutex";
@@ -329,7 +329,7 @@ async function runPipeline(
   // The last point a shutdown hands the job back; once the result is being recorded the
   // job finishes.
   if (signal.aborted) throw signal.reason;
-  const recorded = await ledger.jobs.recordResult({
+  const recorded = await recordOutput(ledger, s3, config.S3_BUCKET, {
     jobKey: data.jobKey,
     key,
     sha256,
@@ -342,11 +342,8 @@ async function runPipeline(
     timings,
   });
   // Another run of the same job key recorded first (this one lost its lock): its result
-  // stands. Either way the other attempts' objects are swept.
+  // stands, and this attempt's object was swept with the others.
   if (!recorded.recorded) log.warn({ kept: recorded.key }, "another attempt recorded this job key first");
-  await sweepAttempts(s3, config.S3_BUCKET, data.jobKey, recorded.key).catch((err) =>
-    log.warn({ err }, "could not sweep superseded output objects"),
-  );
   await progress.flush();
   log.info({ frames: frameCount, sha256, size, timings }, "job succeeded");
   return { jobKey: data.jobKey, sha256, size, spans };

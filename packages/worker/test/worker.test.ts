@@ -89,7 +89,9 @@ describe("inference worker", () => {
     expect(counts).toEqual({ pending: 0, running: 0, succeeded: 1, failed: 0 });
 
     const jobKey = items[0]?.jobKey as string;
-    const key = objectKeys.output(jobKey, OUTPUT_FILE);
+    // Each attempt writes its own object; the result names the one it hashed.
+    const key = (await ledger.jobs.getResult(jobKey))?.key as string;
+    expect(key).toMatch(new RegExp(`^${objectKeys.jobOutputsPrefix(jobKey)}[^/]+/${OUTPUT_FILE}$`));
     const head = await headObject(s3, infra.config.S3_BUCKET, key);
     expect(head?.Metadata).toMatchObject({
       jobkey: jobKey,
