@@ -72,7 +72,7 @@ function matches(selector: Record<string, string>, labels: Record<string, string
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 }
 
-// The metrics the dashboard may chart: the names the services export (see DESIGN/briefs).
+// The metrics the dashboard may chart: the names the services export (docs/architecture.md).
 const HISTOGRAMS = [
   "mediaq_job_duration_seconds",
   "mediaq_stage_duration_seconds",

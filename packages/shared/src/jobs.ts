@@ -51,7 +51,7 @@ export interface JobKeyParts {
   params: Record<string, unknown>;
 }
 
-/** SHA-256 of everything that decides an item's output (DESIGN.md: Content addressing). */
+/** SHA-256 of everything that decides an item's output (docs/architecture.md#content-addressing). */
 export function computeJobKey(parts: JobKeyParts): string {
   return sha256Hex(
     canonicalJson({

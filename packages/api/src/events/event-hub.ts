@@ -21,7 +21,7 @@ export function compareIds(a: string, b: string): number {
 /**
  * One reader of batch event streams per API process: a single connection blocks on every
  * stream some client follows and fans the events out, so open SSE clients cost no Redis
- * connections (docs/architecture.md, "Events").
+ * connections (docs/architecture.md#events).
  */
 export class EventHub {
   private readonly subs = new Map<string, Set<Subscriber>>();

@@ -33,7 +33,7 @@ type Deps = Pick<ApiDeps, "config" | "ledger" | "s3" | "inferenceQueue" | "logge
 
 /**
  * Batches as the API offers them: submit (with Idempotency-Key), append, status, items,
- * retry and cancel. Each ledger write is one atomic command (docs/architecture.md, "Ledger").
+ * retry and cancel. Each ledger write is one atomic command (docs/architecture.md#ledger).
  */
 export class BatchService {
   constructor(private readonly deps: Deps) {}

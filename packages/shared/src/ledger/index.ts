@@ -17,7 +17,7 @@ export * from "./tenant-assets.ts";
 
 /**
  * The ledger: what mediaq knows in Redis besides BullMQ's queues, and the only gate to it
- * for the services (docs/architecture.md, "Ledger"). Done-ness is decided by the result
+ * for the services (docs/architecture.md#ledger). Done-ness is decided by the result
  * index (plus the output object in S3), never by BullMQ's completed-job retention.
  */
 export class Ledger {

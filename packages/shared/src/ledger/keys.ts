@@ -2,7 +2,7 @@
  * Every Redis key mediaq writes besides BullMQ's own (those live under QUEUE_PREFIX and
  * are named by BullMQ). Each family says whether it is ledger data: a snapshot carries
  * exactly the families marked `snapshot: true`, and nothing else
- * (docs/architecture.md, "Ledger").
+ * (docs/architecture.md#ledger).
  *
  * Lua scripts reach keys of other records (a job key's waiting batches) through
  * commands/includes/keys.lua, which mirrors the builders below; keys.test.ts holds the two

@@ -1,4 +1,4 @@
-/** How long the ledger keeps what it keeps (docs/architecture.md, "Ledger: retention"). */
+/** How long the ledger keeps what it keeps (docs/architecture.md#retention). */
 export interface LedgerOptions {
   /** A finished batch (items, counters, events, job states) expires this long after it finished. */
   batchRetentionSeconds: number;

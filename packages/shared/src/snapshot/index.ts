@@ -1,5 +1,5 @@
 /**
- * Ledger snapshots (docs/architecture.md, "State snapshot and restore"). Redis holds the ledger, S3
+ * Ledger snapshots (docs/architecture.md#snapshots). Redis holds the ledger, S3
  * holds the truth: a snapshot is one gzip object of JSON lines — a header, one line per
  * ledger key (typed reads, so it loads into any Redis version), and a trailer carrying
  * the SHA-256 of every line before it. Only keys ledger/keys.ts marks as ledger data are
