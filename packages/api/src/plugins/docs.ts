@@ -8,7 +8,11 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
-      info: { title: "mediaq API", version: "1", description: "Batch lip-sync jobs over a queue; see docs/architecture.md in the repository." },
+      info: {
+        title: "mediaq API",
+        version: "1",
+        description: "Batch lip-sync jobs over a queue; see docs/architecture.md in the repository.",
+      },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: [{ bearer: [] }],
     },
