@@ -218,11 +218,12 @@ export class BatchLedger {
         jobKey: item.jobKey,
         state: (state ?? "pending") as ItemState,
       };
-      if (sha256) {
+      // A cancelled item left the batch, even if its job key succeeded later for another.
+      if (cancelled[i] === 1) view.state = "cancelled";
+      else if (sha256) {
         view.state = "succeeded";
         view.output = { sha256, size: Number(size) };
-      } else if (cancelled[i] === 1) view.state = "cancelled";
-      else if (error && state === "failed") view.error = error;
+      } else if (error && state === "failed") view.error = error;
       return view;
     });
   }
