@@ -3,11 +3,11 @@ import os from "node:os";
 import path from "node:path";
 import { type DevStack, startDevStack } from "@mediaq/cli";
 import { sha256Hex } from "@mediaq/shared";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "../harness/browser.ts";
 import { makeAudio, makeVideo } from "../harness/media.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = path.resolve(import.meta.dirname, "../artifacts");
 
 /** The web page in headless Chromium: live progress, packaging, a real download. */
@@ -19,18 +19,7 @@ describe("web page", () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "mediaq-web-"));
     stack = await startDevStack({ dataDir: path.join(dir, "stack") });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -195,7 +195,8 @@ describe("Kubernetes manifests", () => {
       const [container] = d.spec.template.spec.containers;
       expect(annotations["prometheus.io/scrape"], d.metadata.name).toBe("true");
       expect(annotations["prometheus.io/path"]).toBe("/metrics");
-      const expected = container.args[0] === "api" ? cm.data.API_PORT : cm.data.METRICS_PORT;
+      // The API too: its metrics are never on the public port (README "Security model").
+      const expected = cm.data.METRICS_PORT;
       expect(annotations["prometheus.io/port"], d.metadata.name).toBe(expected);
       expect(container.ports.map((p: Obj) => String(p.containerPort))).toContain(expected);
     }
@@ -398,7 +399,8 @@ describe("docker-compose.yml", () => {
   it("Prometheus scrapes api, worker and packager at their compose names and ports", () => {
     const prometheus = readYaml(path.join(infra, "prometheus/prometheus.yml"))[0];
     const jobs = new Map<string, Obj>(prometheus.scrape_configs.map((j: Obj) => [j.job_name, j]));
-    const portOf = (svc: Obj) => Number(svc.environment.API_PORT ?? svc.environment.METRICS_PORT);
+    // Every service, the API included, serves metrics on METRICS_PORT (README "Security model").
+    const portOf = (svc: Obj) => Number(svc.environment.METRICS_PORT);
     const expected: Record<string, string[]> = {
       api: ["api"],
       worker: ["worker-gpu", "worker-cpu"],

@@ -5,6 +5,7 @@ import path from "node:path";
 import { createInferenceQueue, createPackageQueue, createS3, Ledger, loadConfig } from "@mediaq/shared";
 import { Redis } from "ioredis";
 import { pino } from "pino";
+import { KeyRing } from "../src/api-keys.ts";
 import { buildApp } from "../src/app.ts";
 
 const target = path.resolve(import.meta.dirname, "../../../docs/openapi.json");
@@ -18,7 +19,7 @@ const deps = {
   inferenceQueue: createInferenceQueue(redis, config),
   packageQueue: createPackageQueue(redis, config),
   logger: pino({ level: "silent" }),
-  apiKeys: new Map<string, string>(),
+  keys: new KeyRing(""),
 };
 const app = await buildApp(deps);
 await app.ready();

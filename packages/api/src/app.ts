@@ -4,11 +4,11 @@ import type { ApiDeps } from "./deps.ts";
 import { registerAdmin } from "./plugins/admin.ts";
 import { registerAuth } from "./plugins/auth.ts";
 import { registerDocs } from "./plugins/docs.ts";
-import { registerProblemHandlers } from "./plugins/errors.ts";
+import { frameworkErrors, registerProblemHandlers } from "./plugins/errors.ts";
 import { registerHealth } from "./plugins/health.ts";
 import { registerMetrics } from "./plugins/metrics.ts";
-import { registerRateLimit } from "./plugins/rate-limit.ts";
-import { registerWeb } from "./plugins/web.ts";
+import { registerRateLimits } from "./plugins/rate-limit.ts";
+import { registerSecurityHeaders, registerWeb } from "./plugins/web.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { blobRoutes } from "./routes/blobs.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -26,6 +26,11 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     // JSON bodies; blob and model uploads stream and have their own limit.
     bodyLimit: deps.config.MAX_JSON_BODY_BYTES,
+    trustProxy: deps.config.TRUST_PROXY,
+    // Ids are checked by each route's schema (400 naming the field), not cut at the router's
+    // default 100 characters (an upload id is longer); Node bounds the whole head at 16 KiB.
+    routerOptions: { maxParamLength: 16 * 1024 },
+    frameworkErrors,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -39,11 +44,13 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     const field = request.routeOptions.url?.startsWith("/v1/packages") ? "packageId" : "batchId";
     request.log = request.log.child({ [field]: id });
   });
+  await registerSecurityHeaders(app);
+  const limits = await registerRateLimits(app, deps);
   await registerDocs(app);
-  registerMetrics(app, deps);
+  app.decorate("metrics", registerMetrics(app, deps, limits));
   registerHealth(app, deps);
   await registerWeb(app);
-  await registerAdmin(app, deps);
+  await registerAdmin(app, deps, limits);
 
   const batches = new BatchService(deps);
   const packages = new PackageService(deps, batches);
@@ -53,12 +60,16 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
 
   await app.register(
     async (v1) => {
-      registerAuth(v1, deps.apiKeys);
-      await registerRateLimit(v1, deps);
+      registerAuth(v1, deps.keys, limits);
       await v1.register(blobRoutes, { deps });
       await v1.register(modelRoutes, { deps });
       await v1.register(batchRoutes, { batches });
-      await v1.register(eventRoutes, { batches, hub, heartbeatMs });
+      await v1.register(eventRoutes, {
+        batches,
+        hub,
+        heartbeatMs,
+        maxStreamsPerTenant: deps.config.MAX_EVENT_STREAMS_PER_TENANT,
+      });
       await v1.register(packageRoutes, { packages });
     },
     { prefix: "/v1" },

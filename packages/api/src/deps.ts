@@ -1,6 +1,8 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Config, InferenceJob, Ledger, Logger, PackageJob } from "@mediaq/shared";
 import type { Queue } from "bullmq";
+import type { Registry } from "prom-client";
+import type { KeyRing } from "./api-keys.ts";
 
 /** Everything the API talks to; built by startApi, or by a test around its own infra. */
 export interface ApiDeps {
@@ -11,8 +13,8 @@ export interface ApiDeps {
   inferenceQueue: Queue<InferenceJob>;
   packageQueue: Queue<PackageJob>;
   logger: Logger;
-  /** API key -> tenant. */
-  apiKeys: Map<string, string>;
+  /** API key -> tenant (digests only; reloadable). */
+  keys: KeyRing;
   options?: ApiOptions;
 }
 
@@ -26,6 +28,12 @@ export interface ApiOptions {
   maxBlobBytes?: number;
 }
 
+/**
+ * Body limit of routes that take a few fields or none (upload offers, packaging, retry,
+ * cancel): only batch submissions may use MAX_JSON_BODY_BYTES.
+ */
+export const SMALL_BODY_BYTES = 4096;
+
 /** S3 accepts at most 5 GiB in one PUT or CopyObject, presigned or not. */
 export const MAX_SINGLE_PUT = 5 * 1024 ** 3;
 
@@ -33,6 +41,10 @@ export const MAX_SINGLE_PUT = 5 * 1024 ** 3;
 export const maxBlobBytes = (deps: ApiDeps): number => deps.options?.maxBlobBytes ?? MAX_SINGLE_PUT;
 
 declare module "fastify" {
+  interface FastifyInstance {
+    /** The API's Prometheus registry (served by /metrics or on METRICS_PORT). */
+    metrics: Registry;
+  }
   interface FastifyRequest {
     /** The tenant the Bearer key belongs to; set by the auth plugin on /v1 routes. */
     tenant: string;

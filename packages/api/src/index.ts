@@ -9,12 +9,14 @@ import {
   ensureBucket,
   Ledger,
   ledgerOptionsFrom,
-  parseApiKeys,
+  serveMetrics,
 } from "@mediaq/shared";
 import type { FastifyInstance } from "fastify";
+import { KeyRing } from "./api-keys.ts";
 import { buildApp } from "./app.ts";
 import type { ApiDeps, ApiOptions } from "./deps.ts";
 
+export { type DigestCompare, KeyRing, sameSecret } from "./api-keys.ts";
 export { buildApp } from "./app.ts";
 export type { ApiDeps, ApiOptions } from "./deps.ts";
 
@@ -23,14 +25,16 @@ export interface RunningApi {
   /** http://host:port the server listens on. */
   url: string;
   deps: ApiDeps;
+  /** Re-reads API_KEYS_FILE now (main.ts calls it on SIGHUP). */
+  reloadKeys(): void;
   close(): Promise<void>;
 }
 
 /** Connects to Redis and S3, builds the app and listens on API_HOST:API_PORT. */
 export async function startApi(config: Config, options?: ApiOptions): Promise<RunningApi> {
   const logger = createLogger("api", config);
-  const apiKeys = parseApiKeys(config.API_KEYS);
-  if (apiKeys.size === 0) logger.warn("API_KEYS is empty: every /v1 request will be refused (401)");
+  const keys = new KeyRing(config.API_KEYS, config.API_KEYS_FILE);
+  if (keys.size === 0) logger.warn("API_KEYS is empty: every /v1 request will be refused (401)");
   const redis = createRedis(config);
   const s3 = createS3(config);
   try {
@@ -49,17 +53,25 @@ export async function startApi(config: Config, options?: ApiOptions): Promise<Ru
     inferenceQueue: createInferenceQueue(redis, config),
     packageQueue: createPackageQueue(redis, config),
     logger,
-    apiKeys,
+    keys,
     options,
   };
   const app = await buildApp(deps);
   const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });
   logger.info({ url }, "api listening");
+  const stopWatching = keys.watch(logger);
+  const metricsServer =
+    config.METRICS_PORT === undefined
+      ? undefined
+      : await serveMetrics(app.metrics, config.METRICS_PORT, config.METRICS_HOST);
   return {
     app,
     url,
     deps,
+    reloadKeys: () => keys.reloadLogged(logger, "SIGHUP"),
     async close() {
+      stopWatching();
+      metricsServer?.close();
       await app.close();
       await Promise.all([deps.inferenceQueue.close(), deps.packageQueue.close()]);
       await redis.quit();

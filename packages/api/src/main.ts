@@ -14,6 +14,8 @@ try {
 }
 
 const api = await startApi(config);
+// Key rotation without a restart: `kill -HUP <pid>` re-reads API_KEYS_FILE.
+process.on("SIGHUP", () => api.reloadKeys());
 let closing = false;
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {

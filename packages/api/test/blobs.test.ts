@@ -6,7 +6,7 @@ import { problemOf, putBlob, randomBlob, startTestApi, type TestApi } from "./he
 describe("blobs, models, auth and service routes", () => {
   let t: TestApi;
   beforeAll(async () => {
-    t = await startTestApi({ maxBlobBytes: 13 * MiB });
+    t = await startTestApi({ maxBlobBytes: 13 * MiB }, { METRICS_TOKEN: "metrics-token-0123456789" });
   });
   afterAll(async () => t?.stop());
 
@@ -37,7 +37,7 @@ describe("blobs, models, auth and service routes", () => {
     expect(problem.detail).toMatch(/POST \/v1\/blobs\/uploads/);
   });
 
-  it("issues a presigned PUT for a declared hash; after the upload HEAD answers 200", async () => {
+  it("issues a presigned PUT for a declared hash; once completed (bytes checked) HEAD answers 200", async () => {
     const body = randomBlob(4096);
     const sha256 = sha256Hex(body);
     expect((await t.acme(`/v1/blobs/${sha256}`, { method: "HEAD" })).status).toBe(404);
@@ -52,26 +52,37 @@ describe("blobs, models, auth and service routes", () => {
       url: string;
       headers: Record<string, string>;
       expiresAt: string;
+      complete: string;
     };
     expect(offer.exists).toBe(false);
     expect(Date.parse(offer.expiresAt)).toBeGreaterThan(Date.now());
-    // Granted at issue time, but not visible until the bytes are there.
-    expect((await t.acme(`/v1/blobs/${sha256}`, { method: "HEAD" })).status).toBe(404);
 
     const put = await fetch(offer.url, { method: "PUT", body: new Uint8Array(body), headers: offer.headers });
     expect(put.status, await put.text()).toBe(200);
+    // Not granted until the API has checked the bytes.
+    expect((await t.acme(`/v1/blobs/${sha256}`, { method: "HEAD" })).status).toBe(404);
+    const done = await t.acme(offer.complete, { method: "POST" });
+    expect(done.status).toBe(201);
+    expect(await done.json()).toEqual({ sha256, size: body.length });
     expect((await t.acme(`/v1/blobs/${sha256}`, { method: "HEAD" })).status).toBe(200);
+    // Completing twice answers like an existing blob.
+    expect((await t.acme(offer.complete, { method: "POST" })).status).toBe(200);
 
-    // Asking again (or as another tenant) says it exists and grants it.
-    expect((await t.globex(`/v1/blobs/${sha256}`, { method: "HEAD" })).status).toBe(404);
-    const again = await t.globex("/v1/blobs/uploads", {
+    // Asking again says this key holds it; another tenant is offered an upload as for any new blob.
+    const mine = await t.acme("/v1/blobs/uploads", {
       method: "POST",
       body: JSON.stringify({ sha256, size: body.length }),
       headers: { "content-type": "application/json" },
     });
-    expect(again.status).toBe(200);
-    expect(await again.json()).toMatchObject({ exists: true, sha256 });
-    expect((await t.globex(`/v1/blobs/${sha256}`, { method: "HEAD" })).status).toBe(200);
+    expect(mine.status).toBe(200);
+    expect(await mine.json()).toMatchObject({ exists: true, sha256 });
+    const theirs = await t.globex("/v1/blobs/uploads", {
+      method: "POST",
+      body: JSON.stringify({ sha256, size: body.length }),
+      headers: { "content-type": "application/json" },
+    });
+    expect(theirs.status).toBe(201);
+    expect((await t.globex(`/v1/blobs/${sha256}`, { method: "HEAD" })).status).toBe(404);
   });
 
   it("rejects a malformed upload request naming the field", async () => {
@@ -122,11 +133,14 @@ describe("blobs, models, auth and service routes", () => {
     expect((await problemOf(await t.anon("/nope"))).status).toBe(404);
   });
 
-  it("serves health, readiness, metrics and the OpenAPI document without a key", async () => {
+  it("serves health, readiness and the OpenAPI document without a key, metrics with METRICS_TOKEN", async () => {
     expect(await (await t.anon("/healthz")).json()).toEqual({ status: "ok" });
     const ready = await t.anon("/readyz");
     expect(ready.status).toBe(200);
-    const metrics = await (await t.anon("/metrics")).text();
+    expect((await t.anon("/metrics")).status).toBe(401);
+    const metrics = await (
+      await t.anon("/metrics", { headers: { authorization: "Bearer metrics-token-0123456789" } })
+    ).text();
     expect(metrics).toMatch(/mediaq_http_request_duration_seconds_bucket\{[^}]*route="\/v1\/blobs"/);
     expect(metrics).toMatch(/mediaq_queue_jobs\{[^}]*queue="inference"[^}]*state="waiting"/);
     const doc = (await (await t.anon("/docs/json")).json()) as { paths: Record<string, unknown> };

@@ -7,7 +7,19 @@ const view = document.getElementById("view");
 const signout = document.getElementById("signout");
 let leaveView = () => {};
 
-const key = () => localStorage.getItem("mediaq.apiKey");
+// The key lives in sessionStorage (gone when the tab closes) unless "Remember me" was
+// ticked, which keeps it in localStorage. The page runs no inline or foreign script (its
+// Content-Security-Policy forbids both), which is what keeps either store out of reach.
+const KEY = "mediaq.apiKey";
+const key = () => sessionStorage.getItem(KEY) ?? localStorage.getItem(KEY);
+function storeKey(value, remember) {
+  forgetKey();
+  (remember ? localStorage : sessionStorage).setItem(KEY, value);
+}
+function forgetKey() {
+  sessionStorage.removeItem(KEY);
+  localStorage.removeItem(KEY);
+}
 
 async function api(method, path, body) {
   const res = await fetch(path, {
@@ -17,7 +29,7 @@ async function api(method, path, body) {
   });
   const data = await res.json().catch(() => ({}));
   if (res.status === 401) {
-    localStorage.removeItem("mediaq.apiKey");
+    forgetKey();
     route();
   }
   if (!res.ok) throw new Error(data.detail || data.title || `HTTP ${res.status}`);
@@ -56,7 +68,7 @@ function signInView() {
   signout.hidden = true;
   document.getElementById("signin").addEventListener("submit", async (e) => {
     e.preventDefault();
-    localStorage.setItem("mediaq.apiKey", document.getElementById("apikey").value.trim());
+    storeKey(document.getElementById("apikey").value.trim(), document.getElementById("remember").checked);
     try {
       await api("GET", "/v1/batches");
       route();
@@ -262,7 +274,7 @@ function route() {
 }
 
 signout.addEventListener("click", () => {
-  localStorage.removeItem("mediaq.apiKey");
+  forgetKey();
   location.hash = "#/";
   route();
 });

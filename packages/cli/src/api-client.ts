@@ -75,12 +75,17 @@ export class ApiClient {
     return this.call("PUT", "/v1/blobs", { body: stream, headers: { "content-type": "application/octet-stream" } });
   }
 
-  /** Asks for a presigned PUT for a blob the client hashed; exists=true means skip the upload. */
+  /** Asks for a presigned PUT for a blob the client hashed; exists=true means this key holds it already. */
   async requestUpload(
     sha256: string,
     size: number,
-  ): Promise<{ exists: boolean; url?: string; headers?: Record<string, string> }> {
+  ): Promise<{ exists: boolean; url?: string; headers?: Record<string, string>; complete?: string }> {
     return this.call("POST", "/v1/blobs/uploads", { json: { sha256, size } });
+  }
+
+  /** After the presigned PUT: the API hashes the uploaded bytes and grants the blob. */
+  async completeUpload(complete: string): Promise<{ sha256: string; size: number }> {
+    return this.call("POST", complete);
   }
 
   /** Uploads a file straight to S3 through a presigned PUT. */

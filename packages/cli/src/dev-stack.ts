@@ -79,7 +79,11 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   const logDir = path.join(dataDir, "logs");
   fs.mkdirSync(logDir, { recursive: true });
   const apiKeys = opts.apiKeys || devApiKeys(dataDir);
-  const [apiKey, tenant] = [...parseApiKeys(apiKeys)][0] as [string, string];
+  // The stack drives its own API (demo model, the client it returns), so it needs one key in plain text.
+  const plain = parseApiKeys(apiKeys).find((e) => e.key !== undefined);
+  if (!plain?.key)
+    throw new Error("mediaq dev needs one API_KEYS entry with a plain key (tenant:key) to drive its stack");
+  const { key: apiKey, tenant } = plain;
 
   const redis = await startRedis({ dataDir: path.join(dataDir, "redis") });
   let s3: EmbeddedS3 | undefined;

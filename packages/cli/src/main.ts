@@ -4,6 +4,7 @@ import { registerBatchCommands } from "./commands/batches.ts";
 import { registerDemo } from "./commands/demo.ts";
 import { registerDev } from "./commands/dev.ts";
 import { registerDownload } from "./commands/download.ts";
+import { registerKeyCommand } from "./commands/key.ts";
 import { registerServices } from "./commands/services.ts";
 import { registerSnapshotCommands } from "./commands/snapshot.ts";
 import { registerSubmit } from "./commands/submit.ts";
@@ -21,6 +22,7 @@ registerSubmit(program);
 registerBatchCommands(program);
 registerDownload(program);
 registerSnapshotCommands(program);
+registerKeyCommand(program);
 
 try {
   await program.parseAsync();

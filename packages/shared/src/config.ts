@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
@@ -58,10 +59,28 @@ export const configSchema = z.object({
   PRESIGN_EXPIRES_SECONDS: int(1, MAX_PRESIGN_SECONDS).default(24 * 3600),
   API_HOST: z.string().default("0.0.0.0"),
   API_PORT: int(0, 65535).default(8080),
+  /** `tenant:key` or `tenant:sha256:<hex digest of the key>` pairs, comma-separated. */
   API_KEYS: z.string().default(""),
+  /** A file of more API_KEYS pairs (one per line); re-read on change and on SIGHUP. */
+  API_KEYS_FILE: z.string().min(1).optional(),
   ADMIN_KEY: z.string().optional(),
   /** Requests per tenant per minute on /v1 (0 = no limit). */
   RATE_LIMIT_PER_MINUTE: int(0).default(6000),
+  /** Failed authentications per client address per minute before 429 (on /v1 and /admin). */
+  AUTH_FAILURES_PER_MINUTE: int(1).default(30),
+  /** Event streams one tenant may hold open on one API process. */
+  MAX_EVENT_STREAMS_PER_TENANT: int(1).default(16),
+  /** Take the client address from X-Forwarded-For: `true` (any proxy) or the proxies' addresses/CIDRs, comma-separated. */
+  TRUST_PROXY: z
+    .string()
+    .default("false")
+    .transform((v): boolean | string[] =>
+      v === "true" ? true : v === "false" ? false : v.split(",").map((s) => s.trim()),
+    ),
+  /** Bearer token for the API's /metrics; without it (and without METRICS_PORT) /metrics is off. */
+  METRICS_TOKEN: z.string().min(16, "use at least 16 characters").optional(),
+  /** Address the API's separate metrics listener binds (with METRICS_PORT). */
+  METRICS_HOST: z.string().default("127.0.0.1"),
   DEDUP_SCOPE: z.enum(["tenant", "global"]).default("tenant"),
   /** A finished batch (items, counters, events) is kept this many days after it finished. */
   BATCH_RETENTION_DAYS: z.coerce.number().positive().default(30),
@@ -72,7 +91,7 @@ export const configSchema = z.object({
   SNAPSHOT_RETENTION: int(1, 10_000).default(7),
   /** Period of the scheduled ledger snapshot; 0 disables it. */
   SNAPSHOT_EVERY_SECONDS: int(0).default(3600),
-  /** Worker and packager serve Prometheus metrics on this port when set (the API serves /metrics itself). */
+  /** Prometheus metrics on a separate listener at this port (the API binds it to METRICS_HOST). */
   METRICS_PORT: int(0, 65535).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   LOG_PRETTY: bool.default(false),
@@ -97,16 +116,46 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
 }
 
-/** `tenant:key,tenant2:key2` -> Map(key -> tenant). */
-export function parseApiKeys(spec: string): Map<string, string> {
-  const keys = new Map<string, string>();
+export interface ApiKeyEntry {
+  tenant: string;
+  /** SHA-256 of the key: the only form the API keeps. */
+  digest: Buffer;
+  /** The key itself, when the spec held it in plain text (mediaq dev needs one to drive its stack). */
+  key?: string;
+}
+
+const DIGEST_FORM = /^sha256:([0-9a-f]{64})$/;
+
+/** The SHA-256 of a secret (an API key, a token): 32 bytes whatever the secret's length. */
+export const secretDigest = (secret: string): Buffer => createHash("sha256").update(secret).digest();
+
+/** The API_KEYS entry that stores only the key's digest. */
+export const apiKeyEntry = (tenant: string, key: string): string =>
+  `${tenant}:sha256:${secretDigest(key).toString("hex")}`;
+
+/**
+ * `tenant:key` or `tenant:sha256:<hex>` pairs, separated by commas or new lines (`#` starts
+ * a comment line). A plain key is hashed at once; `mediaq key` prints the digest form.
+ */
+export function parseApiKeys(spec: string, source = "API_KEYS"): ApiKeyEntry[] {
+  const entries: ApiKeyEntry[] = [];
   for (const pair of spec
-    .split(",")
+    .split(/[,\n]/)
     .map((s) => s.trim())
-    .filter(Boolean)) {
+    .filter((s) => s && !s.startsWith("#"))) {
     const at = pair.indexOf(":");
-    if (at <= 0 || at === pair.length - 1) throw new ConfigError(`API_KEYS: expected tenant:key pairs, got "${pair}"`);
-    keys.set(pair.slice(at + 1), pair.slice(0, at));
+    if (at <= 0 || at === pair.length - 1)
+      throw new ConfigError(
+        `${source}: expected tenant:key or tenant:sha256:<hex> pairs, got "${pair.slice(0, at + 1)}..."`,
+      );
+    const tenant = pair.slice(0, at);
+    const value = pair.slice(at + 1);
+    const digestForm = DIGEST_FORM.exec(value);
+    entries.push(
+      digestForm?.[1]
+        ? { tenant, digest: Buffer.from(digestForm[1], "hex") }
+        : { tenant, digest: secretDigest(value), key: value },
+    );
   }
-  return keys;
+  return entries;
 }

@@ -52,6 +52,14 @@ export function toProblem(err: FastifyError | Error, request: FastifyRequest): P
   };
 }
 
+/**
+ * Errors Fastify raises before routing (a malformed URL such as "%ZZ", a bad Content-Type),
+ * which bypass the error handler: problem+json too (passed as the frameworkErrors option).
+ */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  sendProblem(reply, toProblem(err, request));
+}
+
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const body = toProblem(err, request);

@@ -1,7 +1,11 @@
 import { createMetricsRegistry } from "@mediaq/shared";
 import type { FastifyInstance } from "fastify";
-import { Gauge, Histogram } from "prom-client";
+import { Gauge, Histogram, type Registry } from "prom-client";
+import { sameSecret } from "../api-keys.ts";
 import type { ApiDeps } from "../deps.ts";
+import { HttpProblem } from "../problem.ts";
+import { bearerToken } from "./auth.ts";
+import type { Limiters } from "./rate-limit.ts";
 
 const QUEUE_STATES = [
   "waiting",
@@ -13,8 +17,14 @@ const QUEUE_STATES = [
   "failed",
 ] as const;
 
-/** /metrics: HTTP latency per route and the depth of each queue per job state. */
-export function registerMetrics(app: FastifyInstance, deps: ApiDeps): void {
+/**
+ * HTTP latency per route and the depth of each queue per job state. Metrics say how busy
+ * the service is and cost queue reads, so they are not public: with METRICS_PORT they are
+ * served on that separate listener only (startApi), else /metrics asks for METRICS_TOKEN as
+ * a Bearer token, else it is off.
+ */
+export function registerMetrics(app: FastifyInstance, deps: ApiDeps, limits: Limiters): Registry {
+  const { METRICS_PORT, METRICS_TOKEN } = deps.config;
   const registry = createMetricsRegistry("api");
   const latency = new Histogram({
     name: "mediaq_http_request_duration_seconds",
@@ -41,8 +51,28 @@ export function registerMetrics(app: FastifyInstance, deps: ApiDeps): void {
     const route = request.routeOptions.url ?? "unmatched";
     latency.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
-  app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
+  app.get("/metrics", { schema: { hide: true } }, async (request, reply) => {
+    if (METRICS_PORT !== undefined || !METRICS_TOKEN)
+      throw new HttpProblem(
+        404,
+        "metrics-off",
+        "Not found",
+        METRICS_PORT !== undefined
+          ? "Metrics are served on the metrics port (METRICS_PORT), not here."
+          : "Metrics are off: set METRICS_TOKEN (then scrape with it as a Bearer token) or METRICS_PORT.",
+      );
+    if (!sameSecret(bearerToken(request.headers.authorization) ?? "", METRICS_TOKEN)) {
+      if (await limits.authFailures(request, reply)) return reply;
+      reply.header("www-authenticate", 'Bearer realm="mediaq metrics"');
+      throw new HttpProblem(
+        401,
+        "unauthorized",
+        "Unauthorized",
+        'Send METRICS_TOKEN as "Authorization: Bearer <token>".',
+      );
+    }
     reply.type(registry.contentType);
     return registry.metrics();
   });
+  return registry;
 }

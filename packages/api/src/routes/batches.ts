@@ -8,6 +8,7 @@ import {
 } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { SMALL_BODY_BYTES } from "../deps.ts";
 import type { BatchService } from "../services/batch.service.ts";
 
 const idParams = z.object({ id: z.string().min(1).max(200) });
@@ -87,6 +88,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ batches: BatchService }> = asy
   app.post(
     "/batches/:id/retry",
     {
+      bodyLimit: SMALL_BODY_BYTES,
       schema: {
         summary: "Queue the failed items again",
         params: idParams,
@@ -99,6 +101,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ batches: BatchService }> = asy
   app.delete(
     "/batches/:id",
     {
+      bodyLimit: SMALL_BODY_BYTES,
       schema: {
         summary: "Cancel the batch's waiting items (jobs no other batch waits on are removed)",
         params: idParams,

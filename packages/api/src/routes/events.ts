@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { EventHub } from "../events/event-hub.ts";
 import { badRequest } from "../problem.ts";
+import { StreamSlots } from "../stream-slots.ts";
 import type { BatchService } from "../services/batch.service.ts";
 
 const STREAM_ID = /^\d+(-\d+)?$/;
@@ -16,8 +17,10 @@ export const eventRoutes: FastifyPluginAsyncZod<{
   batches: BatchService;
   hub: EventHub;
   heartbeatMs: number;
-}> = async (app, { batches, hub, heartbeatMs }) => {
+  maxStreamsPerTenant: number;
+}> = async (app, { batches, hub, heartbeatMs, maxStreamsPerTenant }) => {
   const open = new Set<() => void>();
+  const slots = new StreamSlots(maxStreamsPerTenant);
   // Open streams would hold the server's close forever; end them first.
   app.addHook("preClose", async () => {
     for (const close of [...open]) close();
@@ -39,6 +42,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{
       if (resumeFrom !== undefined && !STREAM_ID.test(resumeFrom))
         throw badRequest("bad-event-id", `Last-Event-ID "${resumeFrom}" is not an event id this API sent.`);
 
+      const release = slots.take(request.tenant);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -66,6 +70,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{
         if (!live) return;
         live = false;
         open.delete(close);
+        release();
         clearInterval(heartbeat);
         unsubscribe();
         res.end();

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provid
 import { z } from "zod";
 import { storeBlob } from "../blob-store.ts";
 import { type ApiDeps, maxBlobBytes } from "../deps.ts";
-import { acceptRawBodies, closeOnError } from "./raw-body.ts";
+import { acceptRawBodies, closeOnError, refuseLargerThan } from "./raw-body.ts";
 
 /** `wav2lip@prod`, `lipsync-v2`, ... — printable, no spaces, no slashes. */
 export const modelTagSchema = z
@@ -21,6 +21,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
     raw.withTypeProvider<ZodTypeProvider>().post(
       "/models",
       {
+        onRequest: refuseLargerThan(maxBlobBytes(deps)),
         schema: {
           summary: "Upload an ONNX model and point a tag at it",
           querystring: z.object({ tag: modelTagSchema, adapter: adapterNameSchema }),
@@ -31,7 +32,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
         const { tag, adapter } = request.query;
         const body = (request.body as Readable | undefined) ?? Readable.from([]);
         const blob = await closeOnError(reply, () => storeBlob(s3, config.S3_BUCKET, body, maxBlobBytes(deps)));
-        await ledger.assets.grantBlob(request.tenant, blob.sha256, true);
+        await ledger.assets.grantBlob(request.tenant, blob.sha256);
         await ledger.assets.setModel(request.tenant, { tag, sha256: blob.sha256, adapter });
         return reply.code(201).send({ tag, sha256: blob.sha256, adapter });
       },

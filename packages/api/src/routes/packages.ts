@@ -1,6 +1,7 @@
 import { MAX_PRESIGN_SECONDS, packageRequestAnswerSchema, packageViewSchema } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { SMALL_BODY_BYTES } from "../deps.ts";
 import type { PackageService } from "../services/package.service.ts";
 
 /** Small enough for tiny test outputs; an item larger than the part size gets a part of its own. */
@@ -11,6 +12,7 @@ export const packageRoutes: FastifyPluginAsyncZod<{ packages: PackageService }> 
   app.post(
     "/batches/:id/packages",
     {
+      bodyLimit: SMALL_BODY_BYTES,
       schema: {
         summary: "Package the batch's outputs into ZIP parts (asking twice returns the same package)",
         params: idParams,

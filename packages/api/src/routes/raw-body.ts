@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, onRequestAsyncHookHandler } from "fastify";
+import { blobTooLarge } from "../blob-store.ts";
 
 /**
  * Makes the scope's request body the raw request stream, whatever its content type, so
@@ -21,4 +22,16 @@ export async function closeOnError<T>(reply: FastifyReply, upload: () => Promise
     reply.header("connection", "close");
     throw err;
   }
+}
+
+/**
+ * Refuses a body whose declared Content-Length exceeds `max` before any of it is read
+ * (a chunked body is cut off by storeBlob's own limit while streaming).
+ */
+export function refuseLargerThan(max: number): onRequestAsyncHookHandler {
+  return async (request, reply) => {
+    if (Number(request.headers["content-length"] ?? 0) <= max) return;
+    reply.header("connection", "close");
+    throw blobTooLarge(max);
+  };
 }

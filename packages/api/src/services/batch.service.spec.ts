@@ -57,15 +57,13 @@ describe(BatchService.name, () => {
       expect(await env.redis.hget(redisKeys.idempotency("acme", "order-2"), "batch")).toBe(made.answer.id);
     });
 
-    it("should check presence in S3 only for blobs the ledger does not know", async () => {
+    it("should refuse inputs the tenant was not granted, naming them", async () => {
       const body = { model, items: await items(1, "known") };
-      // A granted blob never seen in S3 (a presigned upload whose bytes did not arrive).
-      const phantom = "f".repeat(64);
-      await env.deps.ledger.assets.grantBlob("acme", phantom);
+      const foreign = await env.blob("globex");
       const missing = await sut
-        .create("acme", { model, items: [{ name: "p", inputs: { video: phantom, audio: phantom } }] })
+        .create("acme", { model, items: [{ name: "p", inputs: { video: foreign, audio: foreign } }] })
         .catch((e: unknown) => e);
-      expect(missing).toMatchObject({ status: 400, slug: "unknown-blobs" });
+      expect(missing).toMatchObject({ status: 400, slug: "unknown-blobs", extensions: { missing: [foreign] } });
       expect((await sut.create("acme", body)).status).toBe(201);
     });
   });

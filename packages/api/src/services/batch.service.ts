@@ -7,21 +7,18 @@ import {
   type BatchSummary,
   type CreateBatchBody,
   canonicalJson,
-  headObject,
   inferenceJobFor,
   type ItemInput,
   type ItemState,
   type ItemsPage,
   type ItemView,
   MAX_ITEMS_PER_REQUEST,
-  objectKeys,
   queueAttached,
   queueOutbox,
   repairOutbox,
   type SubmitAnswer,
   sha256Hex,
 } from "@mediaq/shared";
-import pLimit from "p-limit";
 import { assertNoItemErrors, assertUniqueNames, namesTaken, prepareItems, type ResolvedModel } from "../batch-input.ts";
 import type { ApiDeps } from "../deps.ts";
 import { badRequest, HttpProblem, listSome, notFound } from "../problem.ts";
@@ -257,25 +254,13 @@ export class BatchService {
   }
 
   /**
-   * Every input must be a blob this tenant was granted and that is in S3. The ledger
-   * knows most blobs are (uploaded through the API, or found before); only the others
-   * get a HEAD — a presigned upload is granted before its bytes arrive.
+   * Every input must be a blob this tenant was granted. Grants are earned by sending the
+   * bytes (docs/architecture.md#blob-grants), so a granted blob is in S3: one round trip
+   * for all inputs, no HEAD per blob.
    */
   private async checkBlobs(tenant: string, items: ItemInput[]): Promise<void> {
-    const { ledger, s3, config } = this.deps;
     const hashes = [...new Set(items.flatMap((i) => [i.inputs.video, i.inputs.audio]))];
-    const access = await ledger.assets.blobAccess(tenant, hashes);
-    const limit = pLimit(16);
-    const present = await Promise.all(
-      hashes.map((h, i) =>
-        limit(async () => {
-          const a = access[i];
-          if (!a?.granted) return false;
-          return a.present || (await headObject(s3, config.S3_BUCKET, objectKeys.blob(h))) !== undefined;
-        }),
-      ),
-    );
-    await ledger.assets.markPresent(hashes.filter((_, i) => present[i] && !access[i]?.present));
+    const present = await this.deps.ledger.assets.hasBlobs(tenant, hashes);
     const missing = hashes.filter((_, i) => !present[i]);
     if (missing.length === 0) return;
     const missingSet = new Set(missing);

@@ -12,6 +12,7 @@ import {
   sha256Hex,
 } from "@mediaq/shared";
 import { startInfra } from "../../../../test/harness/infra.ts";
+import { KeyRing } from "../api-keys.ts";
 import type { ApiDeps } from "../deps.ts";
 
 /** The API's dependencies over a real Redis and S3 server, for the service specs. */
@@ -27,14 +28,14 @@ export async function serviceDeps(env: Record<string, string> = {}) {
     inferenceQueue: createInferenceQueue(redis, infra.config),
     packageQueue: createPackageQueue(redis, infra.config),
     logger: createLogger("api", { ...infra.config, LOG_LEVEL: "silent" }),
-    apiKeys: new Map(),
+    keys: new KeyRing(""),
   };
   /** A blob in S3, granted to the tenant as an upload through the API would. */
   const blob = async (tenant: string) => {
     const bytes = randomBytes(32);
     const sha = sha256Hex(bytes);
     await putStream(s3, { bucket: infra.config.S3_BUCKET, key: objectKeys.blob(sha), body: bytes });
-    await deps.ledger.assets.grantBlob(tenant, sha, true);
+    await deps.ledger.assets.grantBlob(tenant, sha);
     return sha;
   };
   return {

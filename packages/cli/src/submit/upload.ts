@@ -25,8 +25,9 @@ export async function hashFile(file: string, onBytes: (n: number) => void = () =
 }
 
 /**
- * Uploads the blobs the server lacks, straight to S3 through presigned PUTs. Returns how
- * many were uploaded; a blob the server has already is skipped, so a re-run uploads nothing.
+ * Uploads the blobs this API key does not hold yet, straight to S3 through presigned PUTs,
+ * each completed so the API checks its hash and grants it. Returns how many were uploaded;
+ * a blob the key holds already is skipped, so a re-run uploads nothing.
  */
 export async function uploadMissing(
   client: ApiClient,
@@ -37,8 +38,9 @@ export async function uploadMissing(
   const unique = [...new Map(blobs.map((b) => [b.sha256, b])).values()];
   for (const blob of unique) {
     const offer = await client.requestUpload(blob.sha256, blob.size);
-    if (!offer.exists && offer.url) {
+    if (!offer.exists && offer.url && offer.complete) {
       await client.uploadPresigned(offer.url, offer.headers ?? {}, blob.file);
+      await client.completeUpload(offer.complete);
       uploaded++;
     }
     onDone(blob, !offer.exists);

@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { AdapterName, Inputs } from "../jobs.ts";
 import { ITEM_STATES, type ItemState } from "./job-results.ts";
 import { redisKeys as K } from "./keys.ts";
+import { defineLedgerCommands } from "./script-loader.ts";
 import type { LedgerOptions } from "./options.ts";
 
 export type Counts = Record<ItemState, number>;
@@ -79,7 +80,9 @@ export class BatchLedger {
   constructor(
     private readonly redis: Redis,
     private readonly o: LedgerOptions,
-  ) {}
+  ) {
+    defineLedgerCommands(redis);
+  }
 
   /**
    * Creates a batch with its items, bound to an Idempotency-Key when given: the same key

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { ItemState } from "./job-results.ts";
 import { redisKeys as K } from "./keys.ts";
+import { defineLedgerCommands } from "./script-loader.ts";
 import type { LedgerOptions } from "./options.ts";
 
 /** An event on a batch's stream; served to clients as Server-Sent Events. */
@@ -27,7 +28,9 @@ export class EventLedger {
   constructor(
     private readonly redis: Redis,
     private readonly o: LedgerOptions,
-  ) {}
+  ) {
+    defineLedgerCommands(redis);
+  }
 
   async publish(batchIds: string[], event: BatchEvent): Promise<void> {
     if (batchIds.length === 0) return;

@@ -4,7 +4,6 @@ import { EventLedger } from "./events.ts";
 import { JobLedger } from "./job-results.ts";
 import { DEFAULT_LEDGER_OPTIONS, type LedgerOptions } from "./options.ts";
 import { PackageStore } from "./packages.ts";
-import { defineLedgerCommands } from "./script-loader.ts";
 import { TenantAssets } from "./tenant-assets.ts";
 
 export * from "./batches.ts";
@@ -32,7 +31,6 @@ export class Ledger {
     private readonly redis: Redis,
     options: Partial<LedgerOptions> = {},
   ) {
-    defineLedgerCommands(redis);
     this.options = { ...DEFAULT_LEDGER_OPTIONS, ...options };
     this.batches = new BatchLedger(redis, this.options);
     this.jobs = new JobLedger(redis, this.options);

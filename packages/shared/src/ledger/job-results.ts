@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Inputs } from "../jobs.ts";
 import { redisKeys as K } from "./keys.ts";
+import { defineLedgerCommands } from "./script-loader.ts";
 import type { LedgerOptions } from "./options.ts";
 
 export const ITEM_STATES = ["pending", "running", "succeeded", "failed"] as const;
@@ -39,7 +40,9 @@ export class JobLedger {
   constructor(
     private readonly redis: Redis,
     private readonly o: LedgerOptions,
-  ) {}
+  ) {
+    defineLedgerCommands(redis);
+  }
 
   async state(jobKey: string): Promise<{ state?: ItemState; error?: string; runs: number }> {
     const [state, error, runs] = await this.redis.hmget(K.job(jobKey), "state", "error", "runs");

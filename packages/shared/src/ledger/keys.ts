@@ -49,10 +49,8 @@ export const keyFamilies = {
   batchEvents: family(false, (id: string) => `${ROOT}batch:${id}:events`, `batch:${ID}:events`),
   /** Sorted set: the tenant's batch ids by creation time. */
   tenantBatches: family(true, (tenant: string) => `${ROOT}tenant:${tenant}:batches`, `tenant:${ID}:batches`),
-  /** Set: blob hashes the tenant sent the bytes of. */
+  /** Set: blob hashes the tenant sent the bytes of (earned grants: docs/architecture.md#blob-grants). */
   tenantBlobs: family(true, (tenant: string) => `${ROOT}tenant:${tenant}:blobs`, `tenant:${ID}:blobs`),
-  /** Set: blob hashes known to be in S3 (blobs are never deleted), so submit needs no HEAD for them. */
-  blobsPresent: family(true, () => `${ROOT}blobs:present`, "blobs:present"),
   /** Hash: model tag -> model record (JSON). */
   tenantModels: family(true, (tenant: string) => `${ROOT}tenant:${tenant}:models`, `tenant:${ID}:models`),
   /** Hash: an Idempotency-Key's batch id and request fingerprint; expires (IDEMPOTENCY_TTL_SECONDS). */
@@ -104,7 +102,6 @@ export const redisKeys = {
   tenantBatches: keyFamilies.tenantBatches.key,
   tenantBlobs: keyFamilies.tenantBlobs.key,
   tenantModels: keyFamilies.tenantModels.key,
-  blobsPresent: keyFamilies.blobsPresent.key(),
   idempotency: keyFamilies.idempotency.key,
   outbox: keyFamilies.outbox.key(),
   package: keyFamilies.package.key,

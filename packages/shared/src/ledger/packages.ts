@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { PackageRecord } from "../packages.ts";
 import { redisKeys as K } from "./keys.ts";
+import { defineLedgerCommands } from "./script-loader.ts";
 
 /**
  * Package records: one hash per package, each field a JSON value, expiring with the
@@ -9,7 +10,9 @@ import { redisKeys as K } from "./keys.ts";
  * writers (the package job, its part jobs, the progress reporter) lose nothing.
  */
 export class PackageStore {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: Redis) {
+    defineLedgerCommands(redis);
+  }
 
   async get(id: string): Promise<PackageRecord | undefined> {
     const raw = await this.redis.hgetall(K.package(id));

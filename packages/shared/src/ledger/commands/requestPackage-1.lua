@@ -25,4 +25,4 @@ local pairs_ = cjson.decode(ARGV[2])
 for i = 1, #pairs_, 2 do redis.call('HSET', KEYS[1], pairs_[i], pairs_[i + 1]) end
 redis.call('HSET', KEYS[1], 'buildId', cjson.encode(ARGV[4]))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {'queued', ARGV[4], 1}
+return {cjson.decode(redis.call('HGET', KEYS[1], 'state')), ARGV[4], 1}
