@@ -1,4 +1,11 @@
-import { type AdapterName, type BatchItem, type ItemInput, toBatchItem } from "@mediaq/shared";
+import {
+  type AdapterName,
+  type BatchItem,
+  canonicalJson,
+  type ItemInput,
+  normalizeParams,
+  toBatchItem,
+} from "@mediaq/shared";
 import type { z } from "zod";
 import { badRequest, listSome } from "./problem.ts";
 
@@ -30,10 +37,21 @@ export function prepareItems(o: {
 }): { items: BatchItem[]; errors: string[] } {
   const items: BatchItem[] = [];
   const errors: string[] = [];
+  const scope = { scope: o.scope, modelSha256: o.model.sha256, adapter: o.model.adapter };
+  // Most items share their params: each distinct set is validated once.
+  const normalized = new Map<string, Record<string, unknown>>();
+  const normalize = (params: Record<string, unknown>) => {
+    const key = canonicalJson(params);
+    let done = normalized.get(key);
+    if (!done) {
+      done = normalizeParams(o.model.adapter, params);
+      normalized.set(key, done);
+    }
+    return done;
+  };
   o.items.forEach((input, i) => {
     try {
-      const scope = { scope: o.scope, modelSha256: o.model.sha256, adapter: o.model.adapter };
-      items.push(toBatchItem(scope, { ...input, params: { ...o.batchParams, ...input.params } }));
+      items.push(toBatchItem(scope, input, normalize({ ...o.batchParams, ...input.params })));
     } catch (err) {
       const issues = (err as z.ZodError).issues ?? [{ path: [], message: String(err) }];
       for (const issue of issues) {

@@ -10,8 +10,10 @@ import { enqueueInference } from "./queues.ts";
 export function toBatchItem(
   o: { scope: string; modelSha256: string; adapter: AdapterName },
   input: { name: string; inputs: Inputs; params?: unknown },
+  /** The params already normalized (callers that validate each distinct set once). */
+  normalized?: Record<string, unknown>,
 ): BatchItem {
-  const params = normalizeParams(o.adapter, input.params);
+  const params = normalized ?? normalizeParams(o.adapter, input.params);
   const jobKey = computeJobKey({ ...o, inputs: input.inputs, params });
   return { name: input.name, jobKey, inputs: input.inputs, params };
 }

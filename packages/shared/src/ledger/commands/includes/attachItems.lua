@@ -9,23 +9,35 @@
   Returns: {'taken', name...} when a name is used already (nothing written), else
   {'ok', firstIndex, state1, enqueue1, state2, enqueue2, ...}.
 ]]
+-- Runs fn(chunk) over values in chunks (unpack has a stack limit).
+local function inChunks(values, fn)
+  for i = 1, #values, 1000 do fn(unpack(values, i, math.min(i + 999, #values))) end
+end
+
 local function attachItems(batchId, first, nowIso, nowMs, maxlen, retentionSeconds)
   local names = namesKeyOf(batchId)
-  local taken = {}
+  local newNames, newItems = {}, {}
   for i = first, #ARGV, 3 do
-    if redis.call('SISMEMBER', names, ARGV[i + 1]) == 1 then taken[#taken + 1] = ARGV[i + 1] end
+    newNames[#newNames + 1] = ARGV[i + 1]
+    newItems[#newItems + 1] = ARGV[i + 2]
   end
-  if #taken > 0 then
-    table.insert(taken, 1, 'taken')
-    return taken
+  if redis.call('SCARD', names) > 0 then
+    local taken = {'taken'}
+    for c = 1, #newNames, 1000 do
+      local chunk = {unpack(newNames, c, math.min(c + 999, #newNames))}
+      local found = redis.call('SMISMEMBER', names, unpack(chunk))
+      for j, f in ipairs(found) do if f == 1 then taken[#taken + 1] = chunk[j] end end
+    end
+    if #taken > 1 then return taken end
   end
-  local counts = countsKeyOf(batchId)
   local index = redis.call('LLEN', itemsKeyOf(batchId))
+  inChunks(newItems, function(...) redis.call('RPUSH', itemsKeyOf(batchId), ...) end)
+  inChunks(newNames, function(...) redis.call('SADD', names, ...) end)
   local reply = {'ok', index}
+  local added = {}
+  local outbox = {}
   for i = first, #ARGV, 3 do
     local jobKey = ARGV[i]
-    redis.call('RPUSH', itemsKeyOf(batchId), ARGV[i + 2])
-    redis.call('SADD', names, ARGV[i + 1])
     local jk = jobKeyOf(jobKey)
     local old = redis.call('HGET', jk, 'state')
     local target = old
@@ -38,16 +50,21 @@ local function attachItems(batchId, first, nowIso, nowMs, maxlen, retentionSecon
     end
     if old ~= target then moveJob(jobKey, old, target, '', nowIso, maxlen, retentionSeconds) end
     redis.call('HINCRBY', waitersKeyOf(jobKey), batchId, 1)
-    redis.call('HINCRBY', counts, target, 1)
+    added[target] = (added[target] or 0) + 1
     if target == 'pending' or target == 'running' then
       redis.call('PERSIST', jk)
       redis.call('PERSIST', waitersKeyOf(jobKey))
     end
-    if enqueue == 1 then redis.call('ZADD', OUTBOX, nowMs, batchId .. ':' .. index) end
+    if enqueue == 1 then
+      outbox[#outbox + 1] = nowMs
+      outbox[#outbox + 1] = batchId .. ':' .. index
+    end
     reply[#reply + 1] = target
     reply[#reply + 1] = enqueue
     index = index + 1
   end
+  for state, n in pairs(added) do redis.call('HINCRBY', countsKeyOf(batchId), state, n) end
+  inChunks(outbox, function(...) redis.call('ZADD', OUTBOX, ...) end)
   settleBatch(batchId, retentionSeconds, nowIso)
   return reply
 end
