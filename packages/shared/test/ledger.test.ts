@@ -17,6 +17,7 @@ import {
   repairOutbox,
   sha256Hex,
 } from "../src/index.ts";
+import { loadScript } from "../src/ledger/script-loader.ts";
 import { batchRecord, hex, item, result } from "./ledger-fixtures.ts";
 
 // Regression tests for the ledger bugs of issue 12, each driven through the interleaving or
@@ -49,6 +50,26 @@ describe("ledger", () => {
     const [stored, counted] = await Promise.all([ledger.batches.counts(batchId), ledger.batches.recount(batchId)]);
     return { stored, counted };
   }
+
+  it("builds keys inside scripts exactly as the key module does", async () => {
+    const lua = `${loadScript("includes/keys")}
+      local j, b = ARGV[2], ARGV[3]
+      return {jobKeyOf(j), waitersKeyOf(j), resultKeyOf(j), batchKeyOf(b), itemsKeyOf(b), namesKeyOf(b),
+        countsKeyOf(b), cancelledKeyOf(b), eventsKeyOf(b), OUTBOX}`;
+    const [j, b] = [hex(), "b-1"];
+    expect(await redis.eval(lua, 0, redisKeys.root, j, b)).toEqual([
+      redisKeys.job(j),
+      redisKeys.waiters(j),
+      redisKeys.result(j),
+      redisKeys.batch(b),
+      redisKeys.batchItems(b),
+      redisKeys.batchNames(b),
+      redisKeys.batchCounts(b),
+      redisKeys.batchCancelled(b),
+      redisKeys.batchEvents(b),
+      redisKeys.outbox,
+    ]);
+  });
 
   describe("cancel and a worker's start", () => {
     it("keeps counters equal to a recount whichever runs first, also when fired together", async () => {

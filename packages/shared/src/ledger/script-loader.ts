@@ -37,7 +37,7 @@ declare module "ioredis" {
     mqRetryBatch(...args: Arg[]): Result<Reply, Context>;
     mqRequestPackage(...args: Arg[]): Result<[string, string, number], Context>;
     mqUpdatePackage(...args: Arg[]): Result<number, Context>;
-    mqPublish(...args: Arg[]): Result<string, Context>;
+    mqPublish(...args: Arg[]): Result<string | null, Context>;
   }
 }
 

@@ -21,6 +21,8 @@
     {'taken', name...}     (cannot happen for a new batch; kept for one reply shape)
     {'ok', firstIndex, state1, enqueue1, ...} created
   A key whose batch is gone (expired, or lost) heals: it is bound to the new batch.
+  The tenant's batch index drops its two oldest ids when their batches expired, so it stays
+  bounded without a sweeper.
 ]]
 --- @include "includes/keys"
 --- @include "includes/batchLife"
@@ -40,5 +42,8 @@ if ARGV[6] ~= '' then
 end
 redis.call('HSET', KEYS[2], 'json', ARGV[3])
 redis.call('HSET', countsKeyOf(batchId), 'pending', 0, 'running', 0, 'succeeded', 0, 'failed', 0)
+for _, old in ipairs(redis.call('ZRANGE', KEYS[3], 0, 1)) do
+  if redis.call('EXISTS', batchKeyOf(old)) == 0 then redis.call('ZREM', KEYS[3], old) end
+end
 redis.call('ZADD', KEYS[3], ARGV[5], batchId)
 return attachItems(batchId, 10, ARGV[4], ARGV[5], ARGV[8], ARGV[9])

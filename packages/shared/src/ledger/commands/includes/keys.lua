@@ -1,6 +1,6 @@
 --[[
   Key builders for keys a script reaches through another record (a job key's waiting
-  batches). Mirrors ledger/keys.ts; keys.test.ts checks the two agree.
+  batches). Mirrors ledger/keys.ts; test/ledger.test.ts checks the two agree.
   Every script passes the ledger root ("mediaq:") as ARGV[1].
 ]]
 local ROOT = ARGV[1]
