@@ -123,17 +123,7 @@ export class BatchLedger {
 
   /** Appends items to a batch; names already used are refused with nothing written. */
   async append(batchId: string, items: BatchItem[]): Promise<AppendOutcome> {
-    const now = Date.now();
-    const reply = await this.redis.mqAppendItems(
-      K.batch(batchId),
-      K.root,
-      batchId,
-      new Date(now).toISOString(),
-      now,
-      this.o.eventsMaxLen,
-      this.o.batchRetentionSeconds,
-      ...itemArgs(items),
-    );
+    const reply = await this.redis.mqAppendItems(...this.batchArgs(batchId), ...itemArgs(items));
     if (reply[0] === "missing") return { kind: "missing" };
     if (reply[0] === "taken") return { kind: "taken", names: reply.slice(1).map(String) };
     return { kind: "appended", ...attached(batchId, reply) };
@@ -268,16 +258,7 @@ export class BatchLedger {
 
   /** Moves the batch's failed job keys back to pending; returns retried items and outbox entries to queue. */
   async retry(batchId: string): Promise<{ retried: number; outbox: string[] }> {
-    const now = Date.now();
-    const reply = await this.redis.mqRetryBatch(
-      K.batch(batchId),
-      K.root,
-      batchId,
-      new Date(now).toISOString(),
-      now,
-      this.o.eventsMaxLen,
-      this.o.batchRetentionSeconds,
-    );
+    const reply = await this.redis.mqRetryBatch(...this.batchArgs(batchId));
     return { retried: Number(reply[0] ?? 0), outbox: reply.slice(1).map(String) };
   }
 
@@ -301,6 +282,20 @@ export class BatchLedger {
     }
     if (gone.length > 0) await this.clearOutbox(gone);
     return found;
+  }
+
+  /** KEYS and ARGV shared by appendItems-1 and retryBatch-1: batch hash; root, id, now (ISO, ms), MAXLEN, retention. */
+  private batchArgs(batchId: string): (string | number)[] {
+    const now = Date.now();
+    return [
+      K.batch(batchId),
+      K.root,
+      batchId,
+      new Date(now).toISOString(),
+      now,
+      this.o.eventsMaxLen,
+      this.o.batchRetentionSeconds,
+    ];
   }
 
   /** Forgets outbox entries whose queue jobs are written. */
