@@ -217,7 +217,8 @@ describe("ledger snapshot, restore and reindex", () => {
     expect(queued[3]?.data).toEqual({
       jobKey: jobKeys[3],
       tenant: TENANT,
-      model: { sha256: MODEL, adapter: "wav2lip" },
+      // A batch recorded without a channel order re-queues with its adapter's default.
+      model: { sha256: MODEL, adapter: "wav2lip", channels: "bgr" },
       inputs: items[3]?.inputs,
       params: items[3]?.params,
     });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { DEFAULT_FACE_DETECTOR } from "@mediaq/shared";
 import { duplicateNames, prepareItems } from "./batch-input.ts";
 
 const hex = (c: string) => c.repeat(64);
-const model = { sha256: hex("a"), adapter: "wav2lip" as const };
+const model = { sha256: hex("a"), adapter: "wav2lip" as const, channels: "bgr" as const };
 const inputs = { video: hex("b"), audio: hex("c") };
 
 describe("duplicateNames", () => {
@@ -24,7 +25,16 @@ describe("prepareItems", () => {
       ],
     });
     expect(errors).toEqual([]);
-    expect(items[0]?.params).toEqual({ box: [1, 2, 3, 4], pads: [0, 10, 0, 0], batchSize: 8 });
+    expect(items[0]?.params).toEqual({
+      box: [1, 2, 3, 4],
+      pads: [0, 10, 0, 0],
+      batchSize: 8,
+      detector: DEFAULT_FACE_DETECTOR.sha256,
+      faceMinScore: null,
+      smoothing: 5,
+      length: "audio",
+      loop: "pingpong",
+    });
     expect(items[1]?.params).toMatchObject({ box: [1, 2, 3, 4], batchSize: 4 });
     expect(items[0]?.jobKey).not.toBe(items[1]?.jobKey);
   });
@@ -38,8 +48,15 @@ describe("prepareItems", () => {
       items: [{ name: "y", inputs, params: { batchSize: 16, box: null } }],
     });
     const otherTenant = prepareItems({ scope: "globex", model, batchParams: {}, items: [{ name: "x", inputs }] });
+    const rgbModel = prepareItems({
+      scope: "acme",
+      model: { ...model, channels: "rgb" },
+      batchParams: {},
+      items: [{ name: "x", inputs }],
+    });
     expect(explicitDefaults.items[0]?.jobKey).toBe(one.items[0]?.jobKey);
     expect(otherTenant.items[0]?.jobKey).not.toBe(one.items[0]?.jobKey);
+    expect(rgbModel.items[0]?.jobKey).not.toBe(one.items[0]?.jobKey);
   });
 
   it("reports every bad item with its index, name and field", () => {

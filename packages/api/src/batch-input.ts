@@ -1,7 +1,9 @@
 import {
   type AdapterName,
   type BatchItem,
+  type ChannelOrder,
   canonicalJson,
+  DEFAULT_FACE_DETECTOR,
   type ItemInput,
   normalizeParams,
   toBatchItem,
@@ -14,6 +16,7 @@ import { badRequest, listSome } from "./problem.ts";
 export interface ResolvedModel {
   sha256: string;
   adapter: AdapterName;
+  channels: ChannelOrder;
   tag?: string;
 }
 
@@ -37,7 +40,7 @@ export function prepareItems(o: {
 }): { items: BatchItem[]; errors: string[] } {
   const items: BatchItem[] = [];
   const errors: string[] = [];
-  const scope = { scope: o.scope, modelSha256: o.model.sha256, adapter: o.model.adapter };
+  const scope = { scope: o.scope, modelSha256: o.model.sha256, adapter: o.model.adapter, channels: o.model.channels };
   // Most items share their params: each distinct set is validated once.
   const normalized = new Map<string, Record<string, unknown>>();
   const normalize = (params: Record<string, unknown>) => {
@@ -69,6 +72,13 @@ export function assertNoItemErrors(errors: string[]): void {
   throw badRequest("invalid-params", `Some items have invalid params: ${listSome(errors, 10)}`, {
     errors: errors.slice(0, 1000),
   });
+}
+
+/** The blobs an item reads: its inputs, and a face detector other than the one shipped. */
+export function blobsUsed(item: BatchItem): string[] {
+  const detector = item.params.detector;
+  const own = typeof detector === "string" && detector !== DEFAULT_FACE_DETECTOR.sha256;
+  return [item.inputs.video, item.inputs.audio, ...(own ? [detector] : [])];
 }
 
 /** Throws a problem for names given twice in the request. */

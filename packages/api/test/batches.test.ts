@@ -120,7 +120,13 @@ describe("batches", () => {
     for (const item of a.items) {
       const job = await t.api.deps.inferenceQueue.getJob(item.jobKey);
       expect(job?.id).toBe(item.jobKey);
-      expect(job?.data.params).toMatchObject({ box: [10, 10, 50, 50], batchSize: 16 });
+      expect(job?.data.params).toMatchObject({
+        box: [10, 10, 50, 50],
+        batchSize: 16,
+        length: "audio",
+        loop: "pingpong",
+      });
+      expect(job?.data.model.channels).toBe("bgr"); // the model's registered order travels with the job
       expect(job?.data.tenant).toBe("acme");
     }
     const waitingBefore = (await t.api.deps.inferenceQueue.getJobCounts("waiting")).waiting;

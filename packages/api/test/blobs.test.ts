@@ -116,13 +116,25 @@ describe("blobs, models, auth and service routes", () => {
       headers: { "content-type": "application/octet-stream" },
     });
     expect(res.status).toBe(201);
-    expect(await res.json()).toEqual({ tag: "wav2lip@test", sha256: sha256Hex(bytes), adapter: "wav2lip" });
+    // Without channels= the adapter's order applies (wav2lip: bgr, as Wav2Lip was trained).
+    const model = { tag: "wav2lip@test", sha256: sha256Hex(bytes), adapter: "wav2lip", channels: "bgr" };
+    expect(await res.json()).toEqual(model);
+    const rgb = await t.acme("/v1/models?tag=wav2lip@rgb&adapter=wav2lip&channels=rgb", {
+      method: "POST",
+      body: new Uint8Array(bytes),
+      headers: { "content-type": "application/octet-stream" },
+    });
+    expect(await rgb.json()).toEqual({ ...model, tag: "wav2lip@rgb", channels: "rgb" });
     expect(await (await t.acme("/v1/models")).json()).toEqual({
-      models: [{ tag: "wav2lip@test", sha256: sha256Hex(bytes), adapter: "wav2lip" }],
+      models: [{ ...model, tag: "wav2lip@rgb", channels: "rgb" }, model],
     });
     expect(await (await t.globex("/v1/models")).json()).toEqual({ models: [] });
     const bad = await problemOf(await t.acme("/v1/models?tag=x&adapter=nope", { method: "POST", body: "x" }));
     expect(bad.detail).toContain("querystring.adapter");
+    const badOrder = await problemOf(
+      await t.acme("/v1/models?tag=x&adapter=wav2lip&channels=grb", { method: "POST", body: "x" }),
+    );
+    expect(badOrder.detail).toContain("querystring.channels");
     // A blob uploaded as a model is an ordinary blob of its owner.
     await putBlob(t.acme, bytes);
   });

@@ -155,8 +155,12 @@ async function batchView(id) {
       document.getElementById("item-rows").append(tr);
       rows.set(item.jobKey, [...(rows.get(item.jobKey) ?? []), tr]);
     }
+    const noFace = item.face?.framesWithoutFace
+      ? ` · no face in ${item.face.framesWithoutFace} of ${item.face.frames} frames (passed through unchanged)`
+      : "";
     const detail =
-      item.error ?? (item.output ? `${bytes(item.output.size)} · sha256 ${item.output.sha256.slice(0, 16)}…` : "");
+      item.error ??
+      (item.output ? `${bytes(item.output.size)} · sha256 ${item.output.sha256.slice(0, 16)}…${noFace}` : "");
     tr.replaceChildren(
       cell(String(item.index)),
       cell(item.name),

@@ -97,8 +97,9 @@ export class ApiClient {
     file: string,
     tag: string,
     adapter: string,
-  ): Promise<{ sha256: string; tag: string; adapter: string }> {
-    const q = new URLSearchParams({ tag, adapter });
+    channels?: string,
+  ): Promise<{ sha256: string; tag: string; adapter: string; channels: string }> {
+    const q = new URLSearchParams({ tag, adapter, ...(channels ? { channels } : {}) });
     return this.call("POST", `/v1/models?${q}`, {
       body: fs.readFileSync(file),
       headers: { "content-type": "application/octet-stream" },

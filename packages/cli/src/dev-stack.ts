@@ -27,6 +27,12 @@ export function demoModelPath(): string {
   return createRequire(import.meta.url).resolve("@mediaq/worker/models/demo-wav2lip.onnx");
 }
 
+/** How the demo model asks to be registered (its adapter and channel order), shipped beside it. */
+export function demoModelRegistration(): { adapter: string; channels: string } {
+  const file = createRequire(import.meta.url).resolve("@mediaq/worker/models/demo-wav2lip.json");
+  return JSON.parse(fs.readFileSync(file, "utf8"));
+}
+
 /** Starts a service entry as a child Node process running TypeScript through tsx. */
 export function spawnService(
   service: ServiceName,
@@ -116,7 +122,10 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     const apiUrl = `http://127.0.0.1:${port}`;
     await waitForReady(apiUrl, started.api as Managed, logDir);
     const client = new ApiClient(apiUrl, apiKey);
-    if (opts.registerDemoModel !== false) await client.putModelFile(demoModelPath(), "demo", "wav2lip");
+    if (opts.registerDemoModel !== false) {
+      const { adapter, channels } = demoModelRegistration();
+      await client.putModelFile(demoModelPath(), "demo", adapter, channels);
+    }
     return {
       apiUrl,
       apiKey,

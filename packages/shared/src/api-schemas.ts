@@ -10,7 +10,19 @@ import { ITEM_STATES } from "./ledger/job-results.ts";
 /** Items per request; bigger batches are built with POST /v1/batches/:id/items. */
 export const MAX_ITEMS_PER_REQUEST = 10_000;
 
-const paramsSchema = z.record(z.string(), z.unknown());
+// Checked per adapter when items are prepared (every bad item reported); described here for the API docs.
+const paramsSchema = z
+  .record(z.string(), z.unknown())
+  .describe(
+    "Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: " +
+      "length = audio (default: output as long as the audio, the video loops) | video (as long as the video); " +
+      "loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, " +
+      "height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: " +
+      "find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default " +
+      "[0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped " +
+      "BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the " +
+      "box mean (default 5); batchSize (default 16).",
+  );
 
 export const itemNameSchema = z
   .string()
@@ -67,6 +79,14 @@ export const itemViewSchema = z.object({
   state: z.enum([...ITEM_STATES, "cancelled"]),
   error: z.string().optional(),
   output: z.object({ sha256: z.string(), size: z.number() }).optional(),
+  face: z
+    .object({
+      trackKey: z.string().describe("GET /v1/blobs/{video}/face-track shows its boxes"),
+      frames: z.number().int(),
+      framesWithoutFace: z.number().int().describe("frames with no face, passed through unchanged"),
+    })
+    .optional()
+    .describe("the face track the item used (absent when params.box was given)"),
 });
 export type ItemViewBody = z.infer<typeof itemViewSchema>;
 

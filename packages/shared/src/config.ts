@@ -47,6 +47,8 @@ export const configSchema = z.object({
   /** How often each worker looks for jobs whose worker died. */
   WORKER_STALLED_INTERVAL_MS: int(100).default(30_000),
   MAX_FRAME_PIXELS: int(1).default(1920 * 1080),
+  /** Decoded frames held to play a clip backwards (ping-pong loops); at least one frame is held. */
+  LOOP_BUFFER_BYTES: bytes.default(256 * 1024 ** 2),
   PACKAGE_PART_SIZE: bytes.default(2 * 1024 ** 3),
   /** How often expired packages' objects are deleted. */
   PACKAGE_SWEEP_INTERVAL_SECONDS: int(1).default(600),

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
+import { z } from "zod";
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
+export const sha256Schema = z.string().regex(SHA256_HEX, "expected a lowercase hex SHA-256");
 
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");

@@ -3,6 +3,7 @@ export * from "./units.ts";
 export * from "./hashing.ts";
 export * from "./jobs.ts";
 export * from "./object-keys.ts";
+export * from "./face-track.ts";
 export * from "./redis.ts";
 export * from "./s3.ts";
 export * from "./outputs.ts";

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DEFAULT_FACE_DETECTOR } from "./face-track.ts";
 import { canonicalJson } from "./hashing.ts";
 import { computeJobKey, type JobKeyParts, normalizeParams } from "./jobs.ts";
 
@@ -33,13 +34,31 @@ describe("job key", () => {
       key({ inputs: { video: hex("b"), audio: hex("f") } }),
       key({ inputs: { video: hex("c"), audio: hex("b") } }),
       key({ scope: "globex" }),
+      key({ channels: "rgb" }),
+      key({ params: normalizeParams("wav2lip", { box: [10, 20, 30, 40], length: "video" }) }),
+      key({ params: normalizeParams("wav2lip", { box: [10, 20, 30, 40], loop: "forward" }) }),
     ]);
-    expect(keys.size).toBe(8);
+    expect(keys.size).toBe(11);
+    // The adapter's default order is part of the key whether or not it is spelled out.
+    expect(key({ channels: "bgr" })).toBe(key({}));
   });
 
   it("refuses unknown or malformed params instead of hashing them", () => {
     expect(() => normalizeParams("wav2lip", { box: [1, 2, 3] })).toThrow();
     expect(() => normalizeParams("wav2lip", { colour: "red" })).toThrow();
-    expect(normalizeParams("wav2lip", undefined)).toEqual({ box: null, pads: [0, 10, 0, 0], batchSize: 16 });
+    expect(() => normalizeParams("wav2lip", { length: "longest" })).toThrow();
+    expect(() => normalizeParams("wav2lip", { loop: "backward" })).toThrow();
+    expect(normalizeParams("wav2lip", undefined)).toEqual({
+      box: null,
+      pads: [0, 10, 0, 0],
+      batchSize: 16,
+      detector: DEFAULT_FACE_DETECTOR.sha256,
+      faceMinScore: null,
+      smoothing: 5,
+      length: "audio",
+      loop: "pingpong",
+    });
+    expect(() => normalizeParams("wav2lip", { smoothing: 0 })).toThrow();
+    expect(() => normalizeParams("wav2lip", { detector: "not-a-hash" })).toThrow();
   });
 });

@@ -1,37 +1,61 @@
 import { z } from "zod";
-import { canonicalJson, SHA256_HEX, sha256Hex } from "./hashing.ts";
+import { type FaceTrackParams, faceTrackParamsSchema } from "./face-track.ts";
+import { canonicalJson, sha256Hex, sha256Schema } from "./hashing.ts";
 
 /** Bump when a change to the worker would change outputs: every job key changes with it. */
-export const PIPELINE_VERSION = "1";
+export const PIPELINE_VERSION = "2";
 
 export const QUEUES = {
   inference: "inference",
   package: "package",
+  faceTrack: "face-track",
 } as const;
-
-export const sha256Schema = z.string().regex(SHA256_HEX, "expected a lowercase hex SHA-256");
 
 const pixel = z.number().int();
 /** Parameters of the wav2lip adapter, with their defaults. */
 export const wav2lipParamsSchema = z
   .object({
-    /** Face box in pixels: [x, y, width, height]; null = the whole frame. */
+    /**
+     * Face box in pixels: [x, y, width, height], used as given on every frame (Wav2Lip's
+     * --box: no detection, no pads); null = find the face with the detector.
+     */
     box: z
       .tuple([pixel.min(0), pixel.min(0), pixel.min(1), pixel.min(1)])
       .nullable()
       .default(null),
-    /** Padding around the box as Wav2Lip's --pads: [top, bottom, left, right]. */
+    /** Padding around detected boxes as Wav2Lip's --pads: [top, bottom, left, right]. */
     pads: z.tuple([pixel, pixel, pixel, pixel]).default([0, 10, 0, 0]),
     /** Frames per model call. */
     batchSize: z.number().int().min(1).max(256).default(16),
+    /** Output length: as long as the audio (the video loops) or as long as the video (audio padded or cut). */
+    length: z.enum(["audio", "video"]).default("audio"),
+    /** How the video loops with length=audio: forward then back without repeating a frame, or forward only. */
+    loop: z.enum(["pingpong", "forward"]).default("pingpong"),
   })
+  .extend(faceTrackParamsSchema.shape)
   .strict();
 
 export const ADAPTERS = {
   wav2lip: wav2lipParamsSchema,
+  /** Face detectors (MediaPipe BlazeFace as ONNX): registered as models, used through params.detector. */
+  blazeface: z.object({}).strict(),
 } as const;
+/** Adapters of models a batch can run (the others serve those, like face detectors). */
+export const BATCH_ADAPTERS: readonly AdapterName[] = ["wav2lip"];
 export type AdapterName = keyof typeof ADAPTERS;
 export const adapterNameSchema = z.enum(Object.keys(ADAPTERS) as [AdapterName, ...AdapterName[]]);
+
+/** Colour channel order a model expects in its image tensors (and returns in its output). */
+export const channelOrderSchema = z.enum(["bgr", "rgb"]);
+export type ChannelOrder = z.infer<typeof channelOrderSchema>;
+/**
+ * The order an adapter's models were trained on, when a registration does not say (Wav2Lip:
+ * OpenCV's BGR; BlazeFace: MediaPipe's RGB, the only order the detector feeds).
+ */
+export const DEFAULT_CHANNELS: Record<AdapterName, ChannelOrder> = { wav2lip: "bgr", blazeface: "rgb" };
+/** A model's channel order: the one registered with it, else its adapter's default. */
+export const channelsOf = (model: { adapter: AdapterName; channels?: ChannelOrder }): ChannelOrder =>
+  model.channels ?? DEFAULT_CHANNELS[model.adapter];
 
 /** Applies an adapter's defaults; throws a ZodError for unknown or bad params. */
 export function normalizeParams(adapter: AdapterName, params: unknown): Record<string, unknown> {
@@ -46,6 +70,8 @@ export interface JobKeyParts {
   scope: string;
   modelSha256: string;
   adapter: AdapterName;
+  /** The model's registered channel order; the adapter's default when absent. */
+  channels?: ChannelOrder;
   inputs: Inputs;
   /** Already normalized with normalizeParams. */
   params: Record<string, unknown>;
@@ -59,8 +85,23 @@ export function computeJobKey(parts: JobKeyParts): string {
       scope: parts.scope,
       model: parts.modelSha256,
       adapter: parts.adapter,
+      channels: channelsOf(parts),
       inputs: parts.inputs,
       params: parts.params,
+    }),
+  );
+}
+
+/** Key of a face track (docs/architecture.md, "Face tracks"); scope as in job keys. */
+export function computeTrackKey(o: { scope: string; video: string; params: FaceTrackParams }): string {
+  return sha256Hex(
+    canonicalJson({
+      kind: "face-track",
+      pipeline: PIPELINE_VERSION,
+      scope: o.scope,
+      video: o.video,
+      detector: o.params.detector,
+      params: { faceMinScore: o.params.faceMinScore, smoothing: o.params.smoothing },
     }),
   );
 }
@@ -68,7 +109,7 @@ export function computeJobKey(parts: JobKeyParts): string {
 export const inferenceJobSchema = z.object({
   jobKey: sha256Schema,
   tenant: z.string(),
-  model: z.object({ sha256: sha256Schema, adapter: adapterNameSchema }),
+  model: z.object({ sha256: sha256Schema, adapter: adapterNameSchema, channels: channelOrderSchema.optional() }),
   inputs: inputsSchema,
   params: z.record(z.string(), z.unknown()),
 });

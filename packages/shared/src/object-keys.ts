@@ -7,6 +7,7 @@ export const objectKeys = {
   /** Every output object of a job key (its attempts). */
   jobOutputsPrefix: (jobKey: string) => `outputs/${jobKey}/`,
   outputsPrefix: "outputs/",
+  track: (trackKey: string) => `tracks/${trackKey}/track.json`,
   packagePrefix: (packageId: string) => `packages/${packageId}/`,
   packageObject: (packageId: string, name: string) => `packages/${packageId}/${name}`,
   snapshot: (id: string) => `snapshots/${id}.json.gz`,

@@ -1,5 +1,6 @@
 import { Queue, type ConnectionOptions } from "bullmq";
 import type { Config } from "./config.ts";
+import type { FaceTrackJob } from "./face-track.ts";
 import { type InferenceJob, type PackageJob, QUEUES } from "./jobs.ts";
 
 type QueueConfig = Pick<Config, "QUEUE_PREFIX" | "JOB_ATTEMPTS">;
@@ -13,21 +14,23 @@ const retention = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
-export function createInferenceQueue(connection: ConnectionOptions, config: QueueConfig): Queue<InferenceJob> {
-  return new Queue<InferenceJob>(QUEUES.inference, {
+function createQueue<T>(name: string, connection: ConnectionOptions, config: QueueConfig): Queue<T> {
+  return new Queue<T>(name, {
     connection,
     prefix: config.QUEUE_PREFIX,
     defaultJobOptions: { attempts: config.JOB_ATTEMPTS, backoff: { type: "exponential", delay: 2000 }, ...retention },
   });
 }
 
-export function createPackageQueue(connection: ConnectionOptions, config: QueueConfig): Queue<PackageJob> {
-  return new Queue<PackageJob>(QUEUES.package, {
-    connection,
-    prefix: config.QUEUE_PREFIX,
-    defaultJobOptions: { attempts: config.JOB_ATTEMPTS, backoff: { type: "exponential", delay: 2000 }, ...retention },
-  });
-}
+export const createInferenceQueue = (connection: ConnectionOptions, config: QueueConfig) =>
+  createQueue<InferenceJob>(QUEUES.inference, connection, config);
+
+export const createPackageQueue = (connection: ConnectionOptions, config: QueueConfig) =>
+  createQueue<PackageJob>(QUEUES.package, connection, config);
+
+/** Face-track jobs, one per track key (docs/architecture.md, "Face tracks"). */
+export const createFaceTrackQueue = (connection: ConnectionOptions, config: QueueConfig) =>
+  createQueue<FaceTrackJob>(QUEUES.faceTrack, connection, config);
 
 /**
  * Queues inference jobs under their job key; the ledger decided they must run. BullMQ

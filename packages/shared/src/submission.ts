@@ -1,5 +1,13 @@
 import type { Queue } from "bullmq";
-import { type AdapterName, computeJobKey, type InferenceJob, type Inputs, normalizeParams } from "./jobs.ts";
+import {
+  type AdapterName,
+  type ChannelOrder,
+  channelsOf,
+  computeJobKey,
+  type InferenceJob,
+  type Inputs,
+  normalizeParams,
+} from "./jobs.ts";
 import type { Attached, BatchItem, BatchRecord, Ledger } from "./ledger/index.ts";
 import { enqueueInference } from "./queues.ts";
 
@@ -8,7 +16,7 @@ import { enqueueInference } from "./queues.ts";
  * job key of what it computes. Throws the adapter's ZodError for bad params.
  */
 export function toBatchItem(
-  o: { scope: string; modelSha256: string; adapter: AdapterName },
+  o: { scope: string; modelSha256: string; adapter: AdapterName; channels?: ChannelOrder },
   input: { name: string; inputs: Inputs; params?: unknown },
   /** The params already normalized (callers that validate each distinct set once). */
   normalized?: Record<string, unknown>,
@@ -20,13 +28,13 @@ export function toBatchItem(
 
 /** The queue payload that computes a batch item. */
 export function inferenceJobFor(
-  batch: Pick<BatchRecord, "tenant" | "model" | "adapter">,
+  batch: Pick<BatchRecord, "tenant" | "model" | "adapter" | "channels">,
   item: BatchItem,
 ): InferenceJob {
   return {
     jobKey: item.jobKey,
     tenant: batch.tenant,
-    model: { sha256: batch.model, adapter: batch.adapter },
+    model: { sha256: batch.model, adapter: batch.adapter, channels: channelsOf(batch) },
     inputs: item.inputs,
     params: item.params,
   };

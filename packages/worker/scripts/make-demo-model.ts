@@ -6,6 +6,10 @@
  * with the loudness of the first 4 mel frames (~50 ms from the video frame's start).
  * Silence (mel = -4 everywhere) opens it by exactly 0, so the face stays unchanged.
  *
+ * Also writes models/demo-wav2lip.json, how the model is registered: its adapter and the
+ * channel order it declares. The demo treats the three colour channels alike, so it takes
+ * frames in their decoded order (rgb) rather than Wav2Lip's bgr.
+ *
  * Run: npx tsx packages/worker/scripts/make-demo-model.ts [out.onnx]
  */
 import fs from "node:fs";
@@ -131,6 +135,10 @@ export function encodeModel(graph: object): Uint8Array {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const DEMO_MODEL_PATH = path.join(here, "..", "models", "demo-wav2lip.onnx");
+/** The demo's registration (POST /v1/models query): read by `mediaq dev` and `mediaq demo`. */
+export const DEMO_REGISTRATION_PATH = path.join(here, "..", "models", "demo-wav2lip.json");
+export const DEMO_REGISTRATION = { adapter: "wav2lip", channels: "rgb" } as const;
+export const demoRegistrationJson = () => `${JSON.stringify(DEMO_REGISTRATION, null, 2)}\n`;
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const out = process.argv[2] ?? DEMO_MODEL_PATH;
@@ -138,4 +146,5 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   const bytes = buildDemoModel();
   fs.writeFileSync(out, bytes);
   console.log(`wrote ${out} (${bytes.length} bytes)`);
+  if (out === DEMO_MODEL_PATH) fs.writeFileSync(DEMO_REGISTRATION_PATH, demoRegistrationJson());
 }

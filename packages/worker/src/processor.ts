@@ -4,28 +4,38 @@ import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
   type Config,
+  channelsOf,
+  type FaceTrackJob,
+  type FaceTrackRecord,
   type InferenceJob,
   inferenceJobSchema,
   type Ledger,
   type Logger,
+  type ResultRecord,
   OUTPUT_FILE,
   objectKeys,
   PIPELINE_VERSION,
   putStream,
+  readFaceTrack,
   recordOutput,
   wav2lipParamsSchema,
 } from "@mediaq/shared";
 import type { MutexInterface } from "async-mutex";
-import { type Job, type Processor, UnrecoverableError, WaitingError } from "bullmq";
-import { bindWav2Lip, cropRect, type Wav2LipParams } from "./adapters/wav2lip.ts";
+import { DelayedError, type Job, type Processor, type Queue, UnrecoverableError, WaitingError } from "bullmq";
+import type { Rect } from "./adapters/image.ts";
+import { bindWav2Lip, type Wav2LipParams } from "./adapters/wav2lip.ts";
 import { melSpectrogram } from "./audio/mel.ts";
 import type { DiskGuard } from "./disk-guard.ts";
 import { BadInputError, HandBackError } from "./errors.ts";
+import { boxCrop, type CropLookup, trackCrops } from "./face/track.ts";
+import { awaitFaceTrack } from "./face/track-wait.ts";
 import { downloadBlob } from "./fetch.ts";
 import { shareMel } from "./inference/client.ts";
-import { decodeAudio, decodeFrames } from "./media/decode.ts";
+import { AUDIO_RATE, decodeAudio, fitSamples } from "./media/decode.ts";
 import { startEncoder } from "./media/encode.ts";
 import { checkBox, probeAudio, probeVideo } from "./media/probe.ts";
+import { timelineFrames } from "./media/timeline-frames.ts";
+import { outputFrameCount } from "./media/timeline.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { ModelCache } from "./model-cache.ts";
 import { ProgressReporter } from "./progress.ts";
@@ -46,6 +56,8 @@ export interface ProcessorDeps {
   workerId: string;
   /** Checked before a job starts: with too little disk the job goes back to the queue untouched. */
   diskGuard?: DiskGuard;
+  /** Where an item queues its video's face track (docs/architecture.md, "Face tracks"). */
+  faceTrackQueue: Queue<FaceTrackJob>;
 }
 
 /** [start, end] in epoch milliseconds. */
@@ -99,6 +111,15 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
       throw new WaitingError();
     }
 
+    // An item waits for its video's face track delayed, without spending an attempt.
+    let track: FaceTrackRecord | undefined;
+    try {
+      track = await awaitFaceTrack(deps, job, token);
+    } catch (err) {
+      if (err instanceof DelayedError) throw err;
+      throw await settleFailure(deps, job, token, data.jobKey, err, log);
+    }
+
     // One step with cancel: either the batches still wait and the job runs, or it is skipped.
     // The result index is the record of done work: a job whose result exists never runs again.
     const start = await ledger.jobs.start(data.jobKey);
@@ -118,7 +139,7 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
     if (deps.shutdown.aborted) onShutdown();
     const timeJob = metrics.jobSeconds.startTimer();
     try {
-      const output = await runPipeline(deps, job, data, scratch, abort.signal, log);
+      const output = await runPipeline(deps, job, data, track, scratch, abort.signal, log);
       metrics.jobs.inc({ outcome: "succeeded" });
       timeJob({ outcome: "succeeded" });
       return output;
@@ -168,10 +189,39 @@ async function settleFailure(
   return err instanceof Error ? err : new Error(message);
 }
 
+/**
+ * The crop of each source frame: the user's box on every frame, or the face track's padded
+ * boxes (null where no face was found: the frame passes through unchanged).
+ */
+async function faceCrops(
+  deps: ProcessorDeps,
+  params: Wav2LipParams,
+  record: FaceTrackRecord | undefined,
+  video: { width: number; height: number; frames: number },
+  label: string,
+): Promise<{ lookup: CropLookup; face?: ResultRecord["face"] }> {
+  if (params.box) {
+    const rect = boxCrop(params.box); // checked against the frame at probe
+    return { lookup: () => rect };
+  }
+  if (!record) throw new Error("no face track for an item without a box"); // awaitFaceTrack gives one
+  if (record.framesWithoutFace >= record.frames)
+    throw new BadInputError(
+      `no face was found in any of the ${record.frames} frames of ${label}; ` +
+        "give the face's position with params.box [x, y, width, height], or lower params.faceMinScore",
+    );
+  const track = await readFaceTrack(deps.s3, deps.config.S3_BUCKET, record);
+  return {
+    lookup: trackCrops(track.boxes, params.pads, video.width, video.height),
+    face: { trackKey: record.trackKey, frames: record.frames, framesWithoutFace: record.framesWithoutFace },
+  };
+}
+
 async function runPipeline(
   deps: ProcessorDeps,
   job: Job<InferenceJob>,
   data: InferenceJob,
+  track: FaceTrackRecord | undefined,
   scratch: Scratch,
   signal: AbortSignal,
   log: Logger,
@@ -201,7 +251,7 @@ async function runPipeline(
     throw new BadInputError(
       `invalid wav2lip params: ${paramsResult.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
     );
-  const params = paramsResult.data as Wav2LipParams;
+  const params = paramsResult.data;
   const labels = {
     video: `video input ${data.inputs.video.slice(0, 12)}`,
     audio: `audio input ${data.inputs.audio.slice(0, 12)}`,
@@ -227,17 +277,26 @@ async function runPipeline(
     checkBox(params.box, video);
     return { video };
   });
-  const rect = cropRect(params, video.width, video.height);
+  // The face crop of each source frame (the output loops over them), null = no face.
+  const crops = await stage("track", () => faceCrops(deps, params, track, video, labels.video));
 
   const model = await stage("model", async () => {
     const s = await session;
     return { session: s, binding: bindWav2Lip(s, labels.model) };
   });
 
-  // Audio features cover the video's length (audio trimmed or padded with silence).
-  const mel = await stage("audio", async () =>
-    shareMel(melSpectrogram(await decodeAudio(files.audio, labels.audio, video.frames / video.fps, signal))),
-  );
+  // The output timeline (media/timeline.ts): as long as the audio, or as the video. The mel
+  // covers it exactly (audio trimmed or padded with silence), one window per output frame.
+  const { mel, outputFrames } = await stage("audio", async () => {
+    const samples = await decodeAudio(files.audio, labels.audio, signal);
+    const outputFrames = outputFrameCount({
+      length: params.length,
+      fps: video.fps,
+      audioSeconds: samples.length / AUDIO_RATE,
+      videoFrames: video.frames,
+    });
+    return { mel: shareMel(melSpectrogram(fitSamples(samples, outputFrames / video.fps))), outputFrames };
+  });
 
   let inferenceSeconds = 0;
   // The inference section holds the card: with prefetch another job may be fetching and
@@ -249,31 +308,42 @@ async function runPipeline(
         height: video.height,
         fps: video.fps,
         audioFile: files.audio,
+        length: params.length,
         outFile: files.output,
         signal,
       });
       const batchSize = model.binding.fixedBatch ?? params.batchSize;
-      const ctx = { mel, fps: video.fps, rect, width: video.width, height: video.height };
+      const ctx = { mel, fps: video.fps, channels: channelsOf(data.model), width: video.width, height: video.height };
       let done = 0;
       let batch: Buffer[] = [];
+      let rects: (Rect | null)[] = [];
       const flush = async () => {
         // Pre/post-processing and session.run happen on the inference thread (event loop stays free).
-        const result = await model.session.run(model.binding, { frames: batch, firstIndex: done }, ctx);
+        const result = await model.session.run(model.binding, { frames: batch, firstIndex: done, rects }, ctx);
         inferenceSeconds += result.runSeconds;
         for (const frame of result.frames) await encoder.write(frame);
         done += batch.length;
         batch = [];
-        progress.report("infer", done, Math.max(done, video.frames));
+        rects = [];
+        progress.report("infer", done, Math.max(done, outputFrames));
       };
       try {
-        for await (const frame of decodeFrames(files.video, labels.video, video, signal)) {
+        for await (const { frame, source } of timelineFrames({
+          file: files.video,
+          label: labels.video,
+          video,
+          frames: params.length === "video" ? "clip" : outputFrames,
+          loop: params.loop,
+          bufferBytes: config.LOOP_BUFFER_BYTES,
+          signal,
+        })) {
           batch.push(frame);
+          rects.push(crops.lookup(source));
           if (batch.length === batchSize) await flush();
         }
         // A killed ffmpeg may just end its output: that is the abort, not bad input.
         if (signal.aborted) throw signal.reason;
         if (batch.length > 0) await flush();
-        if (done === 0) throw new BadInputError(`${labels.video} decoded to zero frames`);
       } catch (err) {
         encoder.kill();
         throw err;
@@ -340,6 +410,7 @@ async function runPipeline(
     params: data.params,
     completedAt: new Date().toISOString(),
     timings,
+    ...(crops.face ? { face: crops.face } : {}),
   });
   // Another run of the same job key recorded first (this one lost its lock): its result
   // stands, and this attempt's object was swept with the others.

@@ -4,8 +4,10 @@ import os from "node:os";
 import {
   assertNoEviction,
   type Config,
+  createFaceTrackQueue,
   createRedis,
   createS3,
+  type FaceTrackJob,
   type InferenceJob,
   Ledger,
   ledgerOptionsFrom,
@@ -17,6 +19,7 @@ import { Mutex } from "async-mutex";
 import { Worker } from "bullmq";
 import { DiskGuard } from "./disk-guard.ts";
 import { HandBackError } from "./errors.ts";
+import { createTrackProcessor, type TrackJobOutput } from "./face/track-job.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
 import { ModelCache } from "./model-cache.ts";
 import { createProcessor, type JobOutput } from "./processor.ts";
@@ -80,10 +83,14 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     log,
     metrics,
   );
+  // The card is used by one model at a time: lip-sync inference and face detection share the
+  // lock, also when prefetch runs two jobs.
+  const inferenceLock = new Mutex();
+  const faceTrackQueue = createFaceTrackQueue(queueRedis, config);
   const processor = createProcessor({
     workerId,
-    // The card is used by one inference at a time, also when prefetch runs two jobs.
-    inferenceLock: new Mutex(),
+    inferenceLock,
+    faceTrackQueue,
     diskGuard,
     config,
     s3,
@@ -93,18 +100,37 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     log,
     shutdown: shutdown.signal,
   });
-  const worker = new Worker<InferenceJob, JobOutput>(QUEUES.inference, processor, {
+  const workerOptions = {
     connection: queueRedis,
     prefix: config.QUEUE_PREFIX,
-    concurrency: opts.prefetch ? 2 : 1,
     autorun: false, // started below, once the sweeper and the free-disk guard have run
     lockDuration: opts.lockDurationMs ?? 30_000,
     stalledInterval: opts.stalledIntervalMs ?? 30_000,
     // A worker that dies mid-job (SIGKILL, OOM, native crash) spends an attempt like a
     // thrown error does: after JOB_ATTEMPTS deaths on the same job, BullMQ fails it.
     maxStalledCount: Math.max(0, config.JOB_ATTEMPTS - 1),
+  };
+  const worker = new Worker<InferenceJob, JobOutput>(QUEUES.inference, processor, {
+    ...workerOptions,
+    concurrency: opts.prefetch ? 2 : 1,
   });
   worker.on("error", (err) => log.error({ err }, "worker error"));
+  // Face tracks have their own queue and worker in the same process, so an item that waits
+  // for its track (delayed) never blocks the track's job (docs/architecture.md, "Face tracks").
+  const trackWorker = new Worker<FaceTrackJob, TrackJobOutput>(
+    QUEUES.faceTrack,
+    createTrackProcessor({
+      config,
+      s3,
+      ledger,
+      models,
+      log,
+      shutdown: shutdown.signal,
+      inferenceLock,
+    }),
+    { ...workerOptions, concurrency: 1 },
+  );
+  trackWorker.on("error", (err) => log.error({ err }, "face-track worker error"));
   // A job failed by BullMQ itself (it stalled too often) never reached the processor, so
   // nothing told the ledger: record the failure with a reason a person can act on.
   worker.on("failed", (job, err) => {
@@ -143,6 +169,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   diskGuard.start();
   // With too little disk the worker starts paused; the guard's poll resumes (= runs) it.
   if (await diskGuard.check()) worker.run().catch((err) => log.error({ err }, "worker loop failed"));
+  trackWorker.run().catch((err) => log.error({ err }, "face-track worker loop failed"));
   log.info(
     {
       queue: QUEUES.inference,
@@ -173,10 +200,12 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
         const graceMs = closeOpts.handBackAfterMs ?? opts.handBackAfterMs ?? 30_000;
         const timer = setTimeout(() => shutdown.abort(new HandBackError()), graceMs);
         try {
-          await worker.close(); // waits for the active job (finished or handed back)
+          // Each waits for its active job (finished or handed back).
+          await Promise.all([worker.close(), trackWorker.close()]);
         } finally {
           clearTimeout(timer);
         }
+        await faceTrackQueue.close();
         await models.close();
         await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
         s3.destroy();

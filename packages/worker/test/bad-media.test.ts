@@ -94,22 +94,29 @@ describe("bad media fails its item alone, with a reason a person understands", (
     expect(h.scratchEntries()).toEqual([]);
   });
 
-  it("audio shorter or longer than the video: the output is as long as the video", async () => {
-    const { batchId, items } = await h.submit(blobs.model as string, [
-      { name: "short-audio", video: blobs["v.mp4"] as string, audio: blobs["short.wav"] as string },
-      { name: "long-audio", video: blobs["v.mp4"] as string, audio: blobs["long.wav"] as string },
-    ]);
-    expect(await h.waitDone(batchId)).toMatchObject({ succeeded: 2 });
+  it("audio shorter or longer than the video: as long as the audio by default, as the video with length=video", async () => {
+    const specs = [
+      { name: "short-audio", audio: "short.wav", params: { length: "video" } },
+      { name: "long-audio", audio: "long.wav", params: { length: "video" } },
+      { name: "short-audio-default", audio: "short.wav", params: {} },
+      { name: "long-audio-default", audio: "long.wav", params: {} },
+    ];
+    const { batchId, items } = await h.submit(
+      blobs.model as string,
+      specs.map((s) => ({
+        name: s.name,
+        video: blobs["v.mp4"] as string,
+        audio: blobs[s.audio] as string,
+        params: s.params,
+      })),
+    );
+    expect(await h.waitDone(batchId)).toMatchObject({ succeeded: 4 });
     const videoSeconds = await duration(f("v.mp4"));
-    for (const item of items) {
-      const result = await h.ledger.jobs.getResult(item.jobKey);
-      const out = f(`${item.name}.mp4`);
-      const { getObjectStream } = await import("@mediaq/shared");
-      const chunks: Buffer[] = [];
-      for await (const c of await getObjectStream(h.s3, h.infra.config.S3_BUCKET, result?.key as string))
-        chunks.push(c as Buffer);
-      fs.writeFileSync(out, Buffer.concat(chunks));
-      expect(Math.abs((await duration(out)) - videoSeconds), item.name).toBeLessThan(0.1);
+    for (const [i, item] of items.entries()) {
+      const spec = specs[i] as (typeof specs)[number];
+      const out = await h.downloadOutput(item.jobKey, `${item.name}.mp4`);
+      const expected = spec.params.length === "video" ? videoSeconds : await duration(f(spec.audio));
+      expect(Math.abs((await duration(out)) - expected), item.name).toBeLessThan(0.1);
     }
   });
 });

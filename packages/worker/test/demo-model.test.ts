@@ -1,7 +1,12 @@
 import fs from "node:fs";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { buildDemoModel, DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
+import {
+  buildDemoModel,
+  DEMO_MODEL_PATH,
+  DEMO_REGISTRATION_PATH,
+  demoRegistrationJson,
+} from "../scripts/make-demo-model.ts";
 
 const SIZE = 96;
 
@@ -17,6 +22,11 @@ const melTensor = (batch: number, value: number) =>
 describe("demo wav2lip model", () => {
   it("is the committed file, byte for byte", () => {
     expect(Buffer.from(buildDemoModel()).equals(fs.readFileSync(DEMO_MODEL_PATH))).toBe(true);
+  });
+
+  it("ships the registration it declares (adapter, channel order), as the script writes it", () => {
+    expect(fs.readFileSync(DEMO_REGISTRATION_PATH, "utf8")).toBe(demoRegistrationJson());
+    expect(JSON.parse(demoRegistrationJson())).toEqual({ adapter: "wav2lip", channels: "rgb" });
   });
 
   it("loads in onnxruntime with the Wav2Lip signature and animates the mouth with loudness", async () => {

@@ -1,11 +1,14 @@
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
 import {
+  type ChannelOrder,
   createInferenceQueue,
   createRedis,
   createS3,
   ensureBucket,
+  getObjectStream,
   type InferenceJob,
   Ledger,
   objectKeys,
@@ -46,18 +49,22 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
   };
   const putFile = (file: string) => putBlob(fs.readFileSync(file));
 
-  const submit = async (model: string, items: ItemSpec[]) => {
+  /** Submits items as the API does; `channels` is the model's registered order (default: the adapter's). */
+  const submit = async (model: string, items: ItemSpec[], o: { channels?: ChannelOrder } = {}) => {
     const batch = {
       id: randomUUID(),
       tenant: TENANT,
       model,
       adapter: "wav2lip" as const,
+      channels: o.channels,
       params: {},
       createdAt: new Date().toISOString(),
     };
-    const scope = { scope: TENANT, modelSha256: model, adapter: "wav2lip" as const };
+    const scope = { scope: TENANT, modelSha256: model, adapter: "wav2lip" as const, channels: o.channels };
+    // Generated clips have no face for the detector: tests of other features give a box.
+    const withBox = (params: unknown) => ({ box: [0, 0, 16, 16], ...(params as object) });
     const batchItems = items.map((i) =>
-      toBatchItem(scope, { name: i.name, inputs: { video: i.video, audio: i.audio }, params: i.params }),
+      toBatchItem(scope, { name: i.name, inputs: { video: i.video, audio: i.audio }, params: withBox(i.params) }),
     );
     await submitBatch(ledger, queue, batch, batchItems);
     return { batchId: batch.id, items: batchItems };
@@ -71,6 +78,15 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
       if (Date.now() > until) throw new Error(`batch ${batchId} not done: ${JSON.stringify(counts)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  };
+
+  /** Writes a job's recorded output to `file` (in the harness directory when relative); returns its path. */
+  const downloadOutput = async (jobKey: string, file: string): Promise<string> => {
+    const result = await ledger.jobs.getResult(jobKey);
+    if (!result) throw new Error(`no result recorded for job ${jobKey}`);
+    const out = path.resolve(infra.dir, file);
+    await pipeline(await getObjectStream(s3, infra.config.S3_BUCKET, result.key), fs.createWriteStream(out));
+    return out;
   };
 
   const runs = async () => Number((await redis.get(redisKeys.inferenceRuns)) ?? 0);
@@ -95,6 +111,7 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
     putFile,
     submit,
     waitDone,
+    downloadOutput,
     runs,
     scratchEntries,
     scratchBytes,

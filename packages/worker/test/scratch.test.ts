@@ -138,7 +138,9 @@ describe("worker scratch, disk guard and crash recovery", () => {
       spawn(process.execPath, tsxArgs(MAIN), { env, stdio: ["ignore", "ignore", "inherit"] });
     let child: ChildProcess = startChild();
     try {
-      const { batchId, items } = await h.submit(model, [{ name: "long", video: longVideo, audio }]);
+      const { batchId, items } = await h.submit(model, [
+        { name: "long", video: longVideo, audio, params: { length: "video" } }, // the whole 6 s clip
+      ]);
       const jobKey = items[0]?.jobKey as string;
       await until("the job to be running", async () => (await h.ledger.jobs.state(jobKey)).state === "running");
       await until("its scratch directory", () => h.scratchEntries().some((d) => d.startsWith(jobKey)));
@@ -174,7 +176,8 @@ describe("worker scratch, disk guard and crash recovery", () => {
         // every 5th item is bad: an empty video, or a face box outside the frame
         video: i % 10 === 4 ? empty : tinyVideo,
         audio,
-        params: { batchSize: 1 + i, box: i % 10 === 9 ? [60, 40, 30, 30] : null }, // distinct job keys
+        // distinct job keys; length=video keeps each job to the tiny clip's 3 frames
+        params: { batchSize: 1 + i, box: i % 10 === 9 ? [60, 40, 30, 30] : [0, 0, 16, 16], length: "video" },
       }));
       const started = Date.now();
       const { batchId } = await h.submit(model, items);

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { getObjectStream, headObject, OUTPUT_FILE, objectKeys, sha256Hex } from "@mediaq/shared";
+import { getObjectStream, headObject, OUTPUT_FILE, objectKeys, PIPELINE_VERSION, sha256Hex } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ItemSpec, startWorkerHarness, type WorkerHarness } from "./helpers.ts";
 import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
@@ -99,7 +99,7 @@ describe("inference worker", () => {
       audio,
       model: modelSha,
       adapter: "wav2lip",
-      pipeline: "1",
+      pipeline: PIPELINE_VERSION,
     });
     expect(JSON.parse(head?.Metadata?.params ?? "")).toEqual(items[0]?.params);
     const bytes = await download(key);
@@ -161,7 +161,9 @@ describe("inference worker", () => {
       // The ledger records the failure just before BullMQ moves the job to failed.
       for (let t = 0; t < 50 && (await job?.getState()) !== "failed"; t++) await new Promise((r) => setTimeout(r, 50));
       expect(await job?.getState()).toBe("failed");
-      expect(job?.attemptsMade).toBe(1); // JOB_ATTEMPTS is 2: UnrecoverableError skipped the retry
+      // Read again: the object fetched above may predate the move to failed.
+      const failed = await queue.getJob(items[i]?.jobKey as string);
+      expect(failed?.attemptsMade).toBe(1); // JOB_ATTEMPTS is 2: UnrecoverableError skipped the retry
     }
     expect(await runs()).toBe(before + 1);
     expect(scratchEntries()).toEqual([]);
@@ -183,8 +185,11 @@ describe("inference worker", () => {
     await makeVideo(long, { seconds: 8, width: W, height: H, frequency: 550 });
     const video = await putBlob(fs.readFileSync(long));
     const audio = await putBlob(fs.readFileSync(files.audio as string));
-    // Batches of 2 frames: 100 model calls, so inference lasts well past the moment it is seen.
-    const { batchId, items } = await submit(modelSha, [{ name: "long", video, audio, params: { batchSize: 2 } }]);
+    // Batches of 2 frames over the whole 8 s clip (length=video): 100 model calls, so
+    // inference lasts well past the moment it is seen.
+    const { batchId, items } = await submit(modelSha, [
+      { name: "long", video, audio, params: { batchSize: 2, length: "video" } },
+    ]);
     const jobKey = items[0]?.jobKey as string;
     const runsBefore = await runs();
     const waitFor = async (what: string, ok: () => Promise<boolean>) => {

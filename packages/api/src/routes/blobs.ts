@@ -2,7 +2,15 @@ import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { headObject, objectKeys, sha256Schema } from "@mediaq/shared";
+import {
+  computeTrackKey,
+  dedupScope,
+  faceTrackParamsSchema,
+  headObject,
+  readFaceTrack,
+  objectKeys,
+  sha256Schema,
+} from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { type StoredBlob, stagingKey, storeBlob, verifyStagedBlob } from "../blob-store.ts";
@@ -11,6 +19,20 @@ import { badRequest, HttpProblem, notFound } from "../problem.ts";
 import { acceptRawBodies, closeOnError, refuseLargerThan } from "./raw-body.ts";
 
 const blobAnswer = z.object({ sha256: sha256Schema, size: z.number().int() });
+
+const box = z.tuple([z.number(), z.number(), z.number(), z.number()]);
+const faceTrackAnswer = z.object({
+  trackKey: sha256Schema,
+  video: sha256Schema,
+  detector: sha256Schema,
+  params: faceTrackParamsSchema,
+  width: z.number().int(),
+  height: z.number().int(),
+  fps: z.number(),
+  frames: z.number().int(),
+  framesWithoutFace: z.number().int(),
+  boxes: z.array(box.nullable()).describe("per frame: the face box [x1, y1, x2, y2] in pixels, null = no face"),
+});
 
 /** `<sha256>-<size>-<random>`: what was declared, and a part nobody can guess. */
 const UPLOAD_ID = /^([0-9a-f]{64})-([1-9][0-9]{0,15})-[0-9a-f]{32}$/;
@@ -116,6 +138,35 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
         expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
         complete: `/v1/blobs/uploads/${uploadId}`,
       });
+    },
+  );
+
+  app.get(
+    "/blobs/:sha256/face-track",
+    {
+      schema: {
+        summary: "The face track of a video blob (its face box on every frame)",
+        description:
+          "The track computed for items on this video with the given detector params (the defaults when " +
+          "omitted). 404 until an item on the video has run, or when the blob is not this key's.",
+        params: z.object({ sha256: sha256Schema }),
+        querystring: z.object({
+          detector: sha256Schema.optional(),
+          faceMinScore: z.coerce.number().min(0).max(1).optional(),
+          smoothing: z.coerce.number().int().min(1).max(25).optional(),
+        }),
+        response: { 200: faceTrackAnswer },
+      },
+    },
+    async (request) => {
+      const { sha256 } = request.params;
+      const [granted] = await ledger.assets.hasBlobs(request.tenant, [sha256]);
+      if (!granted) throw notFound("blob", sha256);
+      const params = faceTrackParamsSchema.parse(request.query);
+      const trackKey = computeTrackKey({ scope: dedupScope(config, request.tenant), video: sha256, params });
+      const record = await ledger.tracks.get(trackKey);
+      if (!record) throw notFound("face track of blob", sha256);
+      return readFaceTrack(s3, bucket, record);
     },
   );
 

@@ -4,7 +4,9 @@ import {
   type Attached,
   type BatchItem,
   type BatchRecord,
+  BATCH_ADAPTERS,
   type BatchSummary,
+  channelsOf,
   type CreateBatchBody,
   canonicalJson,
   inferenceJobFor,
@@ -19,7 +21,14 @@ import {
   type SubmitAnswer,
   sha256Hex,
 } from "@mediaq/shared";
-import { assertNoItemErrors, assertUniqueNames, namesTaken, prepareItems, type ResolvedModel } from "../batch-input.ts";
+import {
+  assertNoItemErrors,
+  assertUniqueNames,
+  blobsUsed,
+  namesTaken,
+  prepareItems,
+  type ResolvedModel,
+} from "../batch-input.ts";
 import type { ApiDeps } from "../deps.ts";
 import { badRequest, HttpProblem, listSome, notFound } from "../problem.ts";
 
@@ -86,13 +95,14 @@ export class BatchService {
     assertUniqueNames(body.items);
     const model = await this.resolveModel(tenant, body.model);
     const items = this.prepare(tenant, model, body.params ?? {}, body.items);
-    await this.checkBlobs(tenant, body.items);
+    await this.checkBlobs(tenant, items);
     const batch: BatchRecord = {
       id: randomUUID(),
       tenant,
       model: model.sha256,
       ...(model.tag ? { modelTag: model.tag } : {}),
       adapter: model.adapter,
+      channels: model.channels,
       params: body.params ?? {},
       createdAt: new Date().toISOString(),
     };
@@ -108,8 +118,9 @@ export class BatchService {
     const batch = await this.own(tenant, id);
     await this.repairOutbox();
     assertUniqueNames(body.items);
-    const items = this.prepare(tenant, { sha256: batch.model, adapter: batch.adapter }, batch.params, body.items);
-    await this.checkBlobs(tenant, body.items);
+    const model = { sha256: batch.model, adapter: batch.adapter, channels: channelsOf(batch) };
+    const items = this.prepare(tenant, model, batch.params, body.items);
+    await this.checkBlobs(tenant, items);
     const outcome = await this.deps.ledger.batches.append(batch.id, items);
     if (outcome.kind === "missing") throw notFound("batch", id);
     if (outcome.kind === "taken") throw namesTaken(outcome.names);
@@ -236,14 +247,21 @@ export class BatchService {
     return items;
   }
 
-  /** A model tag, or the hash of one of the tenant's models. */
+  /** A model tag, or the hash of one of the tenant's models; a model that serves others cannot run a batch. */
   private async resolveModel(tenant: string, ref: string): Promise<ResolvedModel> {
     const { assets } = this.deps.ledger;
     const byTag = await assets.getModel(tenant, ref);
-    if (byTag) return { sha256: byTag.sha256, adapter: byTag.adapter, tag: byTag.tag };
-    const models = await assets.listModels(tenant);
-    const byHash = models.find((m) => m.sha256 === ref);
-    if (byHash) return { sha256: byHash.sha256, adapter: byHash.adapter };
+    const models = byTag ? [] : await assets.listModels(tenant);
+    const found = byTag ?? models.find((m) => m.sha256 === ref);
+    if (found && !BATCH_ADAPTERS.includes(found.adapter))
+      throw badRequest(
+        "not-a-batch-model",
+        `Model "${ref}" has adapter ${found.adapter}: it serves other models (a face detector goes in ` +
+          `params.detector as its sha256 ${found.sha256}) and cannot run a batch itself.`,
+        { model: ref },
+      );
+    if (byTag) return { sha256: byTag.sha256, adapter: byTag.adapter, channels: channelsOf(byTag), tag: byTag.tag };
+    if (found) return { sha256: found.sha256, adapter: found.adapter, channels: channelsOf(found) };
     const known =
       models.length > 0 ? `known tags: ${listSome(models.map((m) => m.tag))}` : "this key has no models yet";
     throw badRequest(
@@ -254,19 +272,17 @@ export class BatchService {
   }
 
   /**
-   * Every input must be a blob this tenant was granted. Grants are earned by sending the
-   * bytes (docs/architecture.md#blob-grants), so a granted blob is in S3: one round trip
-   * for all inputs, no HEAD per blob.
+   * Every input (and a face detector of the tenant's own) must be a blob this tenant was
+   * granted. Grants are earned by sending the bytes (docs/architecture.md#blob-grants), so a
+   * granted blob is in S3: one round trip for all inputs, no HEAD per blob.
    */
-  private async checkBlobs(tenant: string, items: ItemInput[]): Promise<void> {
-    const hashes = [...new Set(items.flatMap((i) => [i.inputs.video, i.inputs.audio]))];
+  private async checkBlobs(tenant: string, items: BatchItem[]): Promise<void> {
+    const hashes = [...new Set(items.flatMap(blobsUsed))];
     const present = await this.deps.ledger.assets.hasBlobs(tenant, hashes);
     const missing = hashes.filter((_, i) => !present[i]);
     if (missing.length === 0) return;
     const missingSet = new Set(missing);
-    const affected = items
-      .filter((i) => missingSet.has(i.inputs.video) || missingSet.has(i.inputs.audio))
-      .map((i) => i.name);
+    const affected = items.filter((i) => blobsUsed(i).some((h) => missingSet.has(h))).map((i) => i.name);
     throw badRequest(
       "unknown-blobs",
       `${missing.length} input blob(s) are not uploaded for this API key: ${listSome(missing, 10)} ` +

@@ -1,6 +1,7 @@
 import { parseByteSize } from "@mediaq/shared";
 import type { Command } from "commander";
 import { ApiClient } from "../api-client.ts";
+import { noFaceItems, printNoFaceItems } from "../face-notes.ts";
 import { BatchProgress, printPackage } from "../progress.ts";
 import { waitForPackage } from "../wait.ts";
 
@@ -20,12 +21,14 @@ export function registerBatchCommands(program: Command): void {
       const status = await client.getBatch(id);
       const failed =
         status.counts.failed > 0 ? (await client.listItems(id, { state: "failed", limit: 100 })).items : [];
-      if (o.json) return console.log(JSON.stringify({ ...status, failed }, null, 2));
+      const noFace = status.counts.succeeded > 0 ? await noFaceItems(client, id) : [];
+      if (o.json) return console.log(JSON.stringify({ ...status, failed, noFace }, null, 2));
       const c = status.counts;
       console.log(
         `batch ${id}: ${c.succeeded}/${status.total} succeeded, ${c.failed} failed, ${c.running} running, ${c.pending} pending${status.done ? " (done)" : ""}`,
       );
       for (const it of failed) console.log(`  failed #${it.index} ${it.name}: ${it.error ?? "unknown error"}`);
+      printNoFaceItems(noFace);
     });
 
   program

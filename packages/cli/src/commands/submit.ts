@@ -6,6 +6,7 @@ import { downloadPackage } from "../download.ts";
 import { LiveProgress } from "../submit/live-progress.ts";
 import { readSubmission } from "../submit/inputs.ts";
 import { hashFile, uploadMissing } from "../submit/upload.ts";
+import { noFaceItems } from "../face-notes.ts";
 import { waitForBatch, waitForPackage } from "../wait.ts";
 import { clientFrom } from "./batches.ts";
 
@@ -86,6 +87,7 @@ export function registerSubmit(program: Command): void {
         say(`batch ${batch.id}: ${batch.total} items, ${batch.counts.succeeded} already done`);
 
         let status = await client.getBatch(batch.id);
+        let noFace: Awaited<ReturnType<typeof noFaceItems>> = [];
         if (o.wait || o.download) {
           const live = new LiveProgress(client, new Map(batch.items.map((i) => [i.jobKey, i.name])), tty);
           live.follow(batch.id);
@@ -95,6 +97,8 @@ export function registerSubmit(program: Command): void {
             live.stop();
           }
           say(`batch ${batch.id}: ${status.counts.succeeded} succeeded, ${status.counts.failed} failed`);
+          noFace = await noFaceItems(client, batch.id);
+          for (const it of noFace) say(`  #${it.index} ${it.name}: ${it.note}`);
         }
         let downloaded: string[] = [];
         if (o.download) {
@@ -103,7 +107,7 @@ export function registerSubmit(program: Command): void {
           downloaded = await downloadPackage(pkg, o.download, { extract: o.extract });
           say(`downloaded ${downloaded.length} parts to ${o.download} (checked against SHA256SUMS)`);
         }
-        if (o.json) console.log(JSON.stringify({ batch: status, uploaded, downloaded }, null, 2));
+        if (o.json) console.log(JSON.stringify({ batch: status, uploaded, downloaded, noFace }, null, 2));
         if (status.counts.failed > 0) process.exitCode = EXIT_ITEMS_FAILED;
       },
     );

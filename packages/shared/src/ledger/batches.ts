@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
-import type { AdapterName, Inputs } from "../jobs.ts";
+import type { ItemFace } from "../face-track.ts";
+import type { AdapterName, ChannelOrder, Inputs } from "../jobs.ts";
 import { ITEM_STATES, type ItemState } from "./job-results.ts";
 import { redisKeys as K } from "./keys.ts";
 import { defineLedgerCommands } from "./script-loader.ts";
@@ -20,6 +21,8 @@ export interface BatchRecord {
   model: string;
   modelTag?: string;
   adapter: AdapterName;
+  /** The model's channel order (absent in batches from before it was recorded: the adapter's default). */
+  channels?: ChannelOrder;
   params: Record<string, unknown>;
   createdAt: string;
 }
@@ -34,6 +37,8 @@ export interface ItemView {
   state: ItemViewState;
   error?: string;
   output?: { sha256: string; size: number };
+  /** The face track used, with how many frames had no face (and passed through unchanged). */
+  face?: ItemFace;
 }
 
 export interface BatchStatus {
@@ -198,13 +203,13 @@ export class BatchLedger {
     pipe.smismember(K.batchCancelled(batchId), ...items.map((_, i) => start + i));
     for (const item of items) {
       pipe.hmget(K.job(item.jobKey), "state", "error");
-      pipe.hmget(K.result(item.jobKey), "sha256", "size");
+      pipe.hmget(K.result(item.jobKey), "sha256", "size", "face");
     }
     const replies = (await pipe.exec()) ?? [];
     const cancelled = (replies[0]?.[1] ?? []) as number[];
     return items.map((item, i) => {
       const [state, error] = replies[1 + 2 * i]?.[1] as (string | null)[];
-      const [sha256, size] = replies[2 + 2 * i]?.[1] as (string | null)[];
+      const [sha256, size, face] = replies[2 + 2 * i]?.[1] as (string | null)[];
       const view: ItemView = {
         index: start + i,
         name: item.name,
@@ -216,6 +221,7 @@ export class BatchLedger {
       else if (sha256) {
         view.state = "succeeded";
         view.output = { sha256, size: Number(size) };
+        if (face) view.face = JSON.parse(face) as ItemFace;
       } else if (error && state === "failed") view.error = error;
       return view;
     });

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { BatchLedger } from "./batches.ts";
 import { EventLedger } from "./events.ts";
+import { FaceTrackLedger } from "./face-tracks.ts";
 import { JobLedger } from "./job-results.ts";
 import { DEFAULT_LEDGER_OPTIONS, type LedgerOptions } from "./options.ts";
 import { PackageStore } from "./packages.ts";
@@ -8,6 +9,7 @@ import { TenantAssets } from "./tenant-assets.ts";
 
 export * from "./batches.ts";
 export * from "./events.ts";
+export * from "./face-tracks.ts";
 export * from "./job-results.ts";
 export * from "./keys.ts";
 export * from "./options.ts";
@@ -24,6 +26,7 @@ export class Ledger {
   readonly jobs: JobLedger;
   readonly events: EventLedger;
   readonly assets: TenantAssets;
+  readonly tracks: FaceTrackLedger;
   readonly packages: PackageStore;
   readonly options: LedgerOptions;
 
@@ -36,6 +39,7 @@ export class Ledger {
     this.jobs = new JobLedger(redis, this.options);
     this.events = new EventLedger(redis, this.options);
     this.assets = new TenantAssets(redis);
+    this.tracks = new FaceTrackLedger(redis);
     this.packages = new PackageStore(redis);
   }
 

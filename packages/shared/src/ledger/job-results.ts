@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import type { ItemFace } from "../face-track.ts";
 import type { Inputs } from "../jobs.ts";
 import { redisKeys as K } from "./keys.ts";
 import { defineLedgerCommands } from "./script-loader.ts";
@@ -19,6 +20,8 @@ export interface ResultRecord {
   params: Record<string, unknown>;
   completedAt: string;
   timings?: Record<string, number>;
+  /** The face track the item used (absent with an explicit box). */
+  face?: ItemFace;
 }
 
 /** One inference section of a worker, for the prefetch overlap checks. */
@@ -101,6 +104,7 @@ export class JobLedger {
       result.sha256,
       result.size,
       result.key,
+      result.face ? JSON.stringify(result.face) : "",
       new Date().toISOString(),
       this.o.eventsMaxLen,
       this.o.batchRetentionSeconds,

@@ -45,6 +45,8 @@ export const keyFamilies = {
   batchCounts: family(true, (id: string) => `${ROOT}batch:${id}:counts`, `batch:${ID}:counts`),
   /** Set: indexes of the batch's cancelled items. */
   batchCancelled: family(true, (id: string) => `${ROOT}batch:${id}:cancelled`, `batch:${ID}:cancelled`),
+  /** Hash: a face track's index entry (json: FaceTrackRecord; runs); its boxes are in S3. Kept like results. */
+  track: family(true, (trackKey: string) => `${ROOT}track:${trackKey}`, `track:${HEX}`),
   /** Stream: the batch's progress events (capped); not ledger data. */
   batchEvents: family(false, (id: string) => `${ROOT}batch:${id}:events`, `batch:${ID}:events`),
   /** Sorted set: the tenant's batch ids by creation time. */
@@ -78,6 +80,8 @@ export const keyFamilies = {
   packageExpiry: family(false, () => `${ROOT}packages:expiry`, "packages:expiry"),
   /** String: how many times a model actually ran (fault tests count redone work with it). */
   inferenceRuns: family(false, () => `${ROOT}stats:inference-runs`, "stats:inference-runs"),
+  /** String: how many times face detection actually ran over a video (tests assert once per video). */
+  detectionRuns: family(false, () => `${ROOT}stats:detection-runs`, "stats:detection-runs"),
   /** List: one worker's inference sections (JSON), newest last, capped. */
   inferenceSpans: family(
     false,
@@ -108,6 +112,8 @@ export const redisKeys = {
   packageState: keyFamilies.packageState.key,
   packageExpiry: keyFamilies.packageExpiry.key(),
   inferenceRuns: keyFamilies.inferenceRuns.key(),
+  track: keyFamilies.track.key,
+  detectionRuns: keyFamilies.detectionRuns.key(),
   inferenceSpans: keyFamilies.inferenceSpans.key,
   rateLimitPrefix: keyFamilies.rateLimit.key(),
   /** Prefix scripts build keys under (commands/includes/keys.lua). */

@@ -1,11 +1,13 @@
 import type { Redis } from "ioredis";
-import type { AdapterName } from "../jobs.ts";
+import type { AdapterName, ChannelOrder } from "../jobs.ts";
 import { redisKeys as K } from "./keys.ts";
 
 export interface ModelRecord {
   tag: string;
   sha256: string;
   adapter: AdapterName;
+  /** Absent in tags registered before it was recorded: the adapter's default. */
+  channels?: ChannelOrder;
 }
 
 /** What a tenant owns besides batches: model tags, and the blobs it sent the bytes of. */

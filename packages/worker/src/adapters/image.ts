@@ -47,13 +47,24 @@ export function resizeRegion(src: RgbImage, rect: Rect, outW: number, outH: numb
   return out;
 }
 
-/** Resizes a planar float [3, size, size] prediction (values 0..1) and pastes it into `rect` of `dst`. */
-export function pastePlanar(prediction: Float32Array, size: number, dst: RgbImage, rect: Rect): void {
+/**
+ * Resizes a planar float [3, size, size] prediction (values 0..1) and pastes it into `rect`
+ * of `dst`; plane c holds rgb channel `planeChannels[c]` (e.g. [2, 1, 0] for BGR).
+ */
+export function pastePlanar(
+  prediction: Float32Array,
+  size: number,
+  dst: RgbImage,
+  rect: Rect,
+  planeChannels: readonly number[] = [0, 1, 2],
+): void {
   const interleaved = new Uint8Array(size * size * 3);
   const plane = size * size;
   for (let i = 0; i < plane; i++)
     for (let c = 0; c < 3; c++)
-      interleaved[i * 3 + c] = Math.round(Math.min(1, Math.max(0, prediction[c * plane + i] as number)) * 255);
+      interleaved[i * 3 + (planeChannels[c] as number)] = Math.round(
+        Math.min(1, Math.max(0, prediction[c * plane + i] as number)) * 255,
+      );
   const w = rect.x2 - rect.x1;
   const h = rect.y2 - rect.y1;
   const resized = resizeRegion(

@@ -1,17 +1,20 @@
+import type { ChannelOrder, wav2lipParamsSchema } from "@mediaq/shared";
 import type { InferenceSession } from "onnxruntime-node";
+import type { z } from "zod";
 import { Tensor } from "onnxruntime-node";
 import { MEL, type MelSpectrogram, melWindow } from "../audio/mel.ts";
 import { BadInputError } from "../errors.ts";
 import { pastePlanar, type Rect, resizeRegion } from "./image.ts";
 
 export const WAV2LIP_FACE_SIZE = 96;
+/** For each tensor channel, the rgb24 channel it holds (bgr swaps red and blue). */
+export const CHANNEL_SOURCES: Record<ChannelOrder, readonly [number, number, number]> = {
+  rgb: [0, 1, 2],
+  bgr: [2, 1, 0],
+};
 const S = WAV2LIP_FACE_SIZE;
 
-export interface Wav2LipParams {
-  box: [number, number, number, number] | null;
-  pads: [number, number, number, number];
-  batchSize: number;
-}
+export type Wav2LipParams = z.infer<typeof wav2lipParamsSchema>;
 
 /** Which session input/output plays which role, read from the model (names are not assumed). */
 export interface Wav2LipBinding {
@@ -55,68 +58,66 @@ export function bindWav2Lip(
   };
 }
 
-/**
- * Wav2Lip's crop: the face box grown by pads [top, bottom, left, right], clipped to the
- * frame (as face_detect() in inference.py). A null box means the whole frame.
- */
-export function cropRect(params: Wav2LipParams, width: number, height: number): Rect {
-  const [x, y, w, h] = params.box ?? [0, 0, width, height];
-  const [top, bottom, left, right] = params.pads;
-  const rect = {
-    x1: Math.max(0, x - left),
-    y1: Math.max(0, y - top),
-    x2: Math.min(width, x + w + right),
-    y2: Math.min(height, y + h + bottom),
-  };
-  if (rect.x2 - rect.x1 < 1 || rect.y2 - rect.y1 < 1)
-    throw new BadInputError(`face box with pads leaves an empty crop: ${JSON.stringify(params)}`);
-  return rect;
-}
-
 export interface FrameBatch {
   /** rgb24 frames, changed in place. */
   frames: Uint8Array[];
-  /** Index of frames[0] in the video (selects its mel window). */
+  /** Output-timeline index of frames[0] (selects its mel window). */
   firstIndex: number;
+  /** Each frame's face crop (looked up by its source frame); null = no face, the frame passes through unchanged. */
+  rects: (Rect | null)[];
+}
+
+export interface Wav2LipContext {
+  mel: MelSpectrogram;
+  fps: number;
+  /** Channel order of the model's image tensors (frames are rgb24). */
+  channels: ChannelOrder;
+  width: number;
+  height: number;
 }
 
 /**
- * One model call for a batch of frames: face tensor = (crop with its lower half zeroed,
- * crop) as 6 channels in [0,1] (RGB, where Wav2Lip's cv2 code feeds BGR), mel tensor =
- * each frame's 16-frame mel window; the prediction is resized back and pasted into the crop.
+ * One model call for the frames of a batch that have a face crop (the others are left as
+ * they are): face tensor = (crop with its lower half zeroed, crop) as 6 channels in [0,1] in
+ * the model's channel order (Wav2Lip's cv2 code feeds BGR), mel tensor = each frame's 16-frame
+ * mel window; the prediction (same channel order) is resized back and pasted into the crop.
  */
 export async function runWav2LipBatch(
   session: InferenceSession,
   binding: Wav2LipBinding,
   batch: FrameBatch,
-  ctx: { mel: MelSpectrogram; fps: number; rect: Rect; width: number; height: number },
+  ctx: Wav2LipContext,
 ): Promise<void> {
-  const n = batch.frames.length;
+  const faces = batch.rects.flatMap((rect, i) => (rect ? [{ i, rect }] : []));
+  const n = faces.length;
+  if (n === 0) return;
   const b = binding.fixedBatch ?? n;
   if (n > b) throw new Error(`batch of ${n} frames exceeds the model's fixed batch size ${b}`);
   const plane = S * S;
   const face = new Float32Array(b * 6 * plane);
   const mel = new Float32Array(b * 80 * MEL.stepSize);
   for (let i = 0; i < b; i++) {
-    const src = Math.min(i, n - 1); // a fixed-batch model gets the last frame repeated
+    // a fixed-batch model gets the last face repeated
+    const src = faces[Math.min(i, n - 1)] as { i: number; rect: Rect };
     const crop = resizeRegion(
-      { width: ctx.width, height: ctx.height, data: batch.frames[src] as Uint8Array },
-      ctx.rect,
+      { width: ctx.width, height: ctx.height, data: batch.frames[src.i] as Uint8Array },
+      src.rect,
       S,
       S,
     );
     const base = i * 6 * plane;
+    const order = CHANNEL_SOURCES[ctx.channels];
     for (let p = 0; p < plane; p++) {
       const masked = p >= plane / 2; // rows S/2.. (the lower half) are hidden from the model
       for (let c = 0; c < 3; c++) {
-        const v = (crop[p * 3 + c] as number) / 255;
+        const v = (crop[p * 3 + (order[c] as number)] as number) / 255;
         face[base + c * plane + p] = masked ? 0 : v;
         face[base + (3 + c) * plane + p] = v;
       }
     }
     melWindow(
       ctx.mel,
-      batch.firstIndex + src,
+      batch.firstIndex + src.i,
       ctx.fps,
       mel.subarray(i * 80 * MEL.stepSize, (i + 1) * 80 * MEL.stepSize),
     );
@@ -127,14 +128,14 @@ export async function runWav2LipBatch(
   });
   const out = result[binding.output] as Tensor;
   const pred = out.data as Float32Array;
-  for (let i = 0; i < n; i++) {
-    const frame = batch.frames[i] as Uint8Array;
+  faces.forEach(({ i: frameIndex, rect }, i) => {
     pastePlanar(
       pred.subarray(i * 3 * plane, (i + 1) * 3 * plane),
       S,
-      { width: ctx.width, height: ctx.height, data: frame },
-      ctx.rect,
+      { width: ctx.width, height: ctx.height, data: batch.frames[frameIndex] as Uint8Array },
+      rect,
+      CHANNEL_SOURCES[ctx.channels],
     );
-  }
+  });
   out.dispose();
 }

@@ -4,7 +4,17 @@ import { Worker } from "node:worker_threads";
 import type { MelSpectrogram } from "../audio/mel.ts";
 import type { FrameBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
 import { BadInputError } from "../errors.ts";
-import type { BatchContext, ExecutionProvider, LoadReply, RunReply, ThreadReply, ThreadRequest } from "./protocol.ts";
+import type { BlazeFaceBinding } from "../face/blazeface.ts";
+import type {
+  BatchContext,
+  DetectBatch,
+  DetectReply,
+  ExecutionProvider,
+  LoadReply,
+  RunReply,
+  ThreadReply,
+  ThreadRequest,
+} from "./protocol.ts";
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
@@ -82,21 +92,24 @@ export class InferenceThread {
 
   /** Runs one batch; returns the frames with the prediction pasted in (new Buffers; the inputs are consumed). */
   async run(model: string, binding: Wav2LipBinding, batch: FrameBatch, ctx: BatchContext) {
-    // A frame that owns its whole ArrayBuffer moves to the thread; one that shares a buffer
-    // (Node's small-Buffer pool) is copied, since detaching the pool would break other Buffers.
-    const frames = batch.frames.map((f) =>
-      f.byteOffset === 0 && f.byteLength === f.buffer.byteLength && f.buffer instanceof ArrayBuffer
-        ? f
-        : new Uint8Array(f),
-    );
+    const frames = movable(batch.frames);
     const reply = await this.request<RunReply>(
-      { type: "run", model, binding, frames, firstIndex: batch.firstIndex, ctx },
+      { type: "run", model, binding, frames, firstIndex: batch.firstIndex, rects: batch.rects, ctx },
       frames.map((f) => f.buffer as ArrayBuffer),
     );
     return {
       frames: reply.frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)),
       runSeconds: reply.runSeconds,
     };
+  }
+
+  /** Finds faces in each frame (the frames are consumed). */
+  detect(model: string, binding: BlazeFaceBinding, batch: DetectBatch): Promise<DetectReply> {
+    const frames = movable(batch.frames);
+    return this.request<DetectReply>(
+      { type: "detect", model, binding, ...batch, frames },
+      frames.map((f) => f.buffer as ArrayBuffer),
+    );
   }
 
   async release(model?: string): Promise<void> {
@@ -116,6 +129,19 @@ export class InferenceThread {
     this.worker = undefined;
     await worker.terminate();
   }
+}
+
+/**
+ * Frames ready to transfer: one that owns its whole ArrayBuffer moves to the thread; one that
+ * shares a buffer (Node's small-Buffer pool) is copied, since detaching the pool would break
+ * other Buffers.
+ */
+function movable(frames: Uint8Array[]): Uint8Array[] {
+  return frames.map((f) =>
+    f.byteOffset === 0 && f.byteLength === f.buffer.byteLength && f.buffer instanceof ArrayBuffer
+      ? f
+      : new Uint8Array(f),
+  );
 }
 
 /** A copy of the mel spectrogram in shared memory, so each batch message shares it instead of copying it. */

@@ -1,19 +1,13 @@
 import type { InferenceSession } from "onnxruntime-node";
-import type { MelSpectrogram } from "../audio/mel.ts";
 import type { Rect } from "../adapters/image.ts";
-import type { Wav2LipBinding } from "../adapters/wav2lip.ts";
+import type { Wav2LipBinding, Wav2LipContext } from "../adapters/wav2lip.ts";
+import type { BlazeFaceBinding, Face } from "../face/blazeface.ts";
 
 /** Messages between the main thread (client.ts) and the inference thread (thread.ts). */
 export type ExecutionProvider = "cpu" | "cuda" | "auto";
 
-export interface BatchContext {
-  /** Backed by a SharedArrayBuffer, so posting it per batch copies nothing. */
-  mel: MelSpectrogram;
-  fps: number;
-  rect: Rect;
-  width: number;
-  height: number;
-}
+/** The adapter's per-job context; its mel is backed by a SharedArrayBuffer, so posting it per batch copies nothing. */
+export type BatchContext = Wav2LipContext;
 
 export type ThreadRequest =
   | {
@@ -32,7 +26,18 @@ export type ThreadRequest =
       binding: Wav2LipBinding;
       frames: Uint8Array[];
       firstIndex: number;
+      rects: (Rect | null)[];
       ctx: BatchContext;
+    }
+  | {
+      type: "detect";
+      id: number;
+      model: string;
+      binding: BlazeFaceBinding;
+      frames: Uint8Array[];
+      width: number;
+      height: number;
+      minScore: number;
     }
   | { type: "release"; id: number; model?: string };
 
@@ -46,6 +51,19 @@ export interface LoadReply {
 export interface RunReply {
   frames: Uint8Array[];
   /** Seconds inside session.run (the part that holds the card). */
+  runSeconds: number;
+}
+
+export interface DetectBatch {
+  frames: Uint8Array[];
+  width: number;
+  height: number;
+  minScore: number;
+}
+
+export interface DetectReply {
+  /** Per frame: the faces found, best first, in frame pixels. */
+  faces: Face[][];
   runSeconds: number;
 }
 

@@ -7,7 +7,8 @@
 import { parentPort } from "node:worker_threads";
 import { InferenceSession } from "onnxruntime-node";
 import { runWav2LipBatch } from "../adapters/wav2lip.ts";
-import type { LoadReply, RunReply, ThreadReply, ThreadRequest } from "./protocol.ts";
+import { detectFaces } from "../face/blazeface.ts";
+import type { DetectReply, LoadReply, RunReply, ThreadReply, ThreadRequest } from "./protocol.ts";
 
 if (!parentPort) throw new Error("inference/thread.ts runs as a worker thread (see inference/client.ts)");
 const port = parentPort;
@@ -36,7 +37,8 @@ async function load(msg: Extract<ThreadRequest, { type: "load" }>): Promise<Load
     }
     if (!session) {
       try {
-        session = await InferenceSession.create(msg.file, { executionProviders: ["cpu"] });
+        // Severity 3: the BlazeFace exports carry unused initializers ONNX Runtime warns about.
+        session = await InferenceSession.create(msg.file, { executionProviders: ["cpu"], logSeverityLevel: 3 });
       } catch (err) {
         const detail = (err as Error).message.split("\n")[0];
         throw Object.assign(
@@ -50,11 +52,11 @@ async function load(msg: Extract<ThreadRequest, { type: "load" }>): Promise<Load
   return { inputMetadata: session.inputMetadata, outputMetadata: session.outputMetadata, fellBackToCpu };
 }
 
-async function run(msg: Extract<ThreadRequest, { type: "run" }>): Promise<RunReply> {
-  const session = sessions.get(msg.model);
-  if (!session) throw new Error(`model ${msg.model.slice(0, 12)} is not loaded in the inference thread`);
+/** The model's session wrapped so only session.run is timed: the part that occupies the card. */
+function timedSession(model: string): { session: InferenceSession; seconds(): number } {
+  const session = sessions.get(model);
+  if (!session) throw new Error(`model ${model.slice(0, 12)} is not loaded in the inference thread`);
   let runSeconds = 0;
-  // Times only session.run: the part that occupies the card.
   const timed = {
     run: async (...args: Parameters<InferenceSession["run"]>) => {
       const started = performance.now();
@@ -65,8 +67,28 @@ async function run(msg: Extract<ThreadRequest, { type: "run" }>): Promise<RunRep
       }
     },
   } as unknown as InferenceSession;
-  await runWav2LipBatch(timed, msg.binding, { frames: msg.frames, firstIndex: msg.firstIndex }, msg.ctx);
-  return { frames: msg.frames, runSeconds };
+  return { session: timed, seconds: () => runSeconds };
+}
+
+async function run(msg: Extract<ThreadRequest, { type: "run" }>): Promise<RunReply> {
+  const timed = timedSession(msg.model);
+  await runWav2LipBatch(
+    timed.session,
+    msg.binding,
+    { frames: msg.frames, firstIndex: msg.firstIndex, rects: msg.rects },
+    msg.ctx,
+  );
+  return { frames: msg.frames, runSeconds: timed.seconds() };
+}
+
+async function detect(msg: Extract<ThreadRequest, { type: "detect" }>): Promise<DetectReply> {
+  const timed = timedSession(msg.model);
+  const faces = [];
+  for (const data of msg.frames)
+    faces.push(
+      await detectFaces(timed.session, msg.binding, { width: msg.width, height: msg.height, data }, msg.minScore),
+    );
+  return { faces, runSeconds: timed.seconds() };
 }
 
 async function release(model?: string): Promise<void> {
@@ -86,7 +108,8 @@ port.on("message", async (msg: ThreadRequest) => {
       const reply = await run(msg);
       value = reply;
       transfer = reply.frames.map((f) => f.buffer as ArrayBuffer);
-    } else await release(msg.model);
+    } else if (msg.type === "detect") value = await detect(msg);
+    else await release(msg.model);
     port.postMessage({ id: msg.id, ok: true, value } satisfies ThreadReply, transfer);
   } catch (err) {
     const e = err as Error;

@@ -2,6 +2,7 @@ import { PassThrough } from "node:stream";
 import ffmpeg from "fluent-ffmpeg";
 import { BadInputError } from "../errors.ts";
 import type { VideoInfo } from "./probe.ts";
+import { uprightFilter } from "./rotation.ts";
 
 /** Runs ffmpeg with its output on a pipe; an ffmpeg failure (or an abort) errors the stream. */
 function ffmpegPipe(command: ffmpeg.FfmpegCommand, label: string, signal?: AbortSignal): PassThrough {
@@ -26,21 +27,13 @@ function lastLine(text: string | null | undefined): string {
   return (lines[lines.length - 1] ?? "").trim();
 }
 
-/**
- * Decodes an audio file to 16 kHz mono float samples, then trims or pads it with silence
- * to `seconds` so that the audio features cover exactly the video's length.
- */
-export async function decodeAudio(
-  file: string,
-  label: string,
-  seconds: number,
-  signal?: AbortSignal,
-): Promise<Float32Array> {
+/** Decodes an audio file to 16 kHz mono float samples (its whole length). */
+export async function decodeAudio(file: string, label: string, signal?: AbortSignal): Promise<Float32Array> {
   const command = ffmpeg(file)
     .inputOptions(["-nostdin"])
     .noVideo()
     .audioChannels(1)
-    .audioFrequency(16_000)
+    .audioFrequency(AUDIO_RATE)
     .format("f32le")
     .outputOptions(["-c:a pcm_f32le"]);
   const chunks: Buffer[] = [];
@@ -48,44 +41,72 @@ export async function decodeAudio(
   // A killed ffmpeg may close its output before its exit is seen: short output, not silence.
   if (signal?.aborted) throw signal.reason;
   const bytes = Buffer.concat(chunks);
-  const decoded = new Float32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4));
-  const wanted = Math.max(1, Math.round(seconds * 16_000));
+  return new Float32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4));
+}
+
+export const AUDIO_RATE = 16_000;
+
+/** The samples trimmed, or padded with silence, to exactly `seconds`. */
+export function fitSamples(decoded: Float32Array, seconds: number): Float32Array {
+  const wanted = Math.max(1, Math.round(seconds * AUDIO_RATE));
   const samples = new Float32Array(wanted); // zero = silence past the end
   samples.set(decoded.subarray(0, wanted));
   return samples;
 }
 
+/** A stretch of the video: `count` frames from frame `start` (as numbered by a decode from 0). */
+export interface FrameRange {
+  start: number;
+  count: number;
+}
+
 /**
- * Decodes the video's frames as raw rgb24 through a pipe at a constant `video.fps`
- * (no frame files on disk). Yields one Buffer of width*height*3 bytes per frame.
+ * Decodes the video's frames as raw rgb24 through a pipe at a constant `video.fps` (no frame
+ * files on disk), turned upright by `video.rotation` (ffmpeg's own autorotation is off, so
+ * probe and decode agree whatever the ffmpeg version). Yields one Buffer of width*height*3
+ * bytes per frame. A range seeks accurately: it starts a quarter frame before frame `start`
+ * (ffmpeg drops what precedes the seek point), so on a constant-frame-rate source it yields
+ * the same frames as a decode from 0. Stopping early (break) kills ffmpeg.
  */
 export async function* decodeFrames(
   file: string,
   label: string,
   video: VideoInfo,
   signal?: AbortSignal,
+  range?: FrameRange,
 ): AsyncGenerator<Buffer> {
   const frameBytes = video.width * video.height * 3;
-  const command = ffmpeg(file)
-    .inputOptions(["-nostdin"])
-    .noAudio()
-    .outputOptions(["-pix_fmt rgb24", `-r ${video.fps}`])
-    .format("rawvideo");
+  const input = ["-nostdin", "-noautorotate"];
+  if (range && range.start > 0) input.push("-ss", ((range.start - 0.25) / video.fps).toFixed(6));
+  const output = ["-pix_fmt rgb24", `-r ${video.fps}`];
+  const upright = uprightFilter(video.rotation);
+  if (upright) output.push(`-vf ${upright}`);
+  if (range) output.push(`-frames:v ${range.count}`);
+  const command = ffmpeg(file).inputOptions(input).noAudio().outputOptions(output).format("rawvideo");
+  // Stopping early aborts this decode alone; the job's signal aborts it too.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(signal?.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
   let pending: Buffer[] = [];
   let pendingBytes = 0;
-  for await (const chunk of ffmpegPipe(command, label, signal)) {
-    pending.push(chunk as Buffer);
-    pendingBytes += (chunk as Buffer).length;
-    if (pendingBytes < frameBytes) continue;
-    let joined = Buffer.concat(pending, pendingBytes);
-    while (joined.length >= frameBytes) {
-      yield Buffer.from(joined.subarray(0, frameBytes)); // a copy: the adapter draws into it
-      joined = joined.subarray(frameBytes);
+  try {
+    for await (const chunk of ffmpegPipe(command, label, stop.signal)) {
+      pending.push(chunk as Buffer);
+      pendingBytes += (chunk as Buffer).length;
+      if (pendingBytes < frameBytes) continue;
+      let joined = Buffer.concat(pending, pendingBytes);
+      while (joined.length >= frameBytes) {
+        yield Buffer.from(joined.subarray(0, frameBytes)); // a copy: the adapter draws into it
+        joined = joined.subarray(frameBytes);
+      }
+      pending = joined.length > 0 ? [joined] : [];
+      pendingBytes = joined.length;
     }
-    pending = joined.length > 0 ? [joined] : [];
-    pendingBytes = joined.length;
+    // A killed ffmpeg may close its output mid-frame before its exit is seen: that is the abort.
+    if (signal?.aborted) throw signal.reason;
+    if (pendingBytes > 0) throw new BadInputError(`${label} ended inside a frame (${pendingBytes} stray bytes)`);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    if (!stop.signal.aborted) stop.abort(); // kills an ffmpeg still running (no-op once it ended)
   }
-  // A killed ffmpeg may close its output mid-frame before its exit is seen: that is the abort.
-  if (signal?.aborted) throw signal.reason;
-  if (pendingBytes > 0) throw new BadInputError(`${label} ended inside a frame (${pendingBytes} stray bytes)`);
 }

@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { PassThrough } from "node:stream";
 import ffmpeg from "fluent-ffmpeg";
+import type { LengthMode } from "./timeline.ts";
 
 export interface EncoderOptions {
   width: number;
@@ -8,6 +9,8 @@ export interface EncoderOptions {
   fps: number;
   /** The item's audio input, muxed into the output as is (re-encoded to AAC). */
   audioFile: string;
+  /** What the output's length follows (see timeline.ts): the frames written cover the audio, or the audio is fitted to the frames. */
+  length: LengthMode;
   outFile: string;
   signal?: AbortSignal;
 }
@@ -23,9 +26,10 @@ export interface Encoder {
 
 /**
  * Encodes raw rgb24 frames from a stdin pipe to H.264 (libx264, yuv420p) MP4 with the
- * item's audio. Length rule: the output is exactly as long as the video. The audio is
- * padded with silence (apad) when shorter and cut by -shortest when longer, so a short
- * or long audio file never changes how many frames come out.
+ * item's audio. The frames are upright: the output carries no rotation. Length rule:
+ * with length=audio the frames already span the audio (within half a frame) and both are
+ * muxed whole; with length=video the output is exactly as long as the frames, the audio
+ * padded with silence (apad) when shorter and cut by -shortest when longer.
  */
 export function startEncoder(o: EncoderOptions): Encoder {
   const frames = new PassThrough({ highWaterMark: o.width * o.height * 3 * 4 });
@@ -43,8 +47,7 @@ export function startEncoder(o: EncoderOptions): Encoder {
       "-pix_fmt yuv420p",
       "-c:a aac",
       "-b:a 128k",
-      "-af apad",
-      "-shortest",
+      ...(o.length === "video" ? ["-af apad", "-shortest"] : []),
       "-movflags +faststart",
     ])
     .format("mp4")

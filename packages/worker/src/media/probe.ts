@@ -1,10 +1,18 @@
+import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
+import { promisify } from "node:util";
 import ffmpeg, { type FfprobeData } from "fluent-ffmpeg";
 import { BadInputError } from "../errors.ts";
+import { type QuarterTurn, readRotation } from "./rotation.ts";
+
+const run = promisify(execFile);
 
 export interface VideoInfo {
+  /** The displayed frame size: after `rotation`, as decoded frames and the output have it. */
   width: number;
   height: number;
+  /** Clockwise quarter turn the decoder applies to the stored frames to show them upright. */
+  rotation: QuarterTurn;
   fps: number;
   /** Frames the decoder will deliver at `fps` (from nb_frames, else duration * fps). */
   frames: number;
@@ -59,9 +67,12 @@ export async function probeVideo(file: string, label: string, maxFramePixels: nu
   const stream = data.streams.find((s) => s.codec_type === "video" && s.disposition?.attached_pic !== 1);
   if (!stream) throw new BadInputError(`${label} has no video stream (streams found: ${streamTypes(data)})`);
   checkCodec(stream, label, "video");
-  const width = Number(stream.width);
-  const height = Number(stream.height);
-  if (!(width > 0 && height > 0)) throw new BadInputError(`${label} has a video stream without a frame size`);
+  const storedWidth = Number(stream.width);
+  const storedHeight = Number(stream.height);
+  if (!(storedWidth > 0 && storedHeight > 0))
+    throw new BadInputError(`${label} has a video stream without a frame size`);
+  const rotation = await probeRotation(file, stream, label);
+  const [width, height] = rotation % 180 === 0 ? [storedWidth, storedHeight] : [storedHeight, storedWidth];
   if (width * height > maxFramePixels)
     throw new BadInputError(
       `${label} frames are ${width}x${height} = ${width * height} pixels, more than MAX_FRAME_PIXELS=${maxFramePixels}`,
@@ -72,7 +83,32 @@ export async function probeVideo(file: string, label: string, maxFramePixels: nu
   const counted = Number(stream.nb_frames);
   const frames = counted > 0 ? counted : Math.round(duration * fps);
   if (!(frames > 0)) throw new BadInputError(`${label} has a video stream with no frames`);
-  return { width, height, fps, frames, duration: duration || frames / fps };
+  return { width, height, rotation, fps, frames, duration: duration || frames / fps };
+}
+
+/**
+ * The stream's display rotation. fluent-ffmpeg's parser drops the display matrix itself
+ * (multi-line), which is needed to tell a rotation from a mirror: ask ffprobe for it as JSON.
+ */
+async function probeRotation(file: string, stream: FfprobeData["streams"][number], label: string) {
+  const { stdout } = await run("ffprobe", [
+    ...["-v", "error", "-select_streams", String(stream.index)],
+    ...["-show_entries", "stream_side_data=side_data_type,displaymatrix", "-of", "json", file],
+  ]);
+  const sideData: { side_data_type?: string; displaymatrix?: string }[] =
+    JSON.parse(stdout).streams?.[0]?.side_data_list ?? [];
+  const matrix = sideData.find((d) => d.side_data_type === "Display Matrix");
+  const rotateTag = Object.entries(stream.tags ?? {}).find(([k]) => k.toLowerCase() === "rotate")?.[1];
+  const result = readRotation({
+    displayMatrix: matrix ? (matrix.displaymatrix ?? "") : undefined,
+    rotateTag: rotateTag === undefined ? undefined : String(rotateTag),
+  });
+  if (!result.ok)
+    throw new BadInputError(
+      `${label} cannot be shown upright: ${result.reason}; only quarter turns without mirroring are supported ` +
+        "(re-encode it upright first, e.g. with ffmpeg's rotate, transpose or hflip filters and -noautorotate)",
+    );
+  return result.clockwise;
 }
 
 export async function probeAudio(file: string, label: string): Promise<AudioInfo> {

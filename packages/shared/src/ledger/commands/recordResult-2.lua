@@ -10,9 +10,10 @@
   ARGV[4] sha256
   ARGV[5] size
   ARGV[6] object key
-  ARGV[7] now, ISO 8601
-  ARGV[8] event stream MAXLEN
-  ARGV[9] batch retention, seconds
+  ARGV[7] face track used, JSON ('' = none)
+  ARGV[8] now, ISO 8601
+  ARGV[9] event stream MAXLEN
+  ARGV[10] batch retention, seconds
 
   Returns {'recorded', key} or {'kept', key of the result recorded earlier}.
 ]]
@@ -23,6 +24,7 @@
 local existing = redis.call('HGET', KEYS[1], 'key')
 if existing and existing ~= ARGV[6] then return {'kept', existing} end
 redis.call('HSET', KEYS[1], 'json', ARGV[3], 'sha256', ARGV[4], 'size', ARGV[5], 'key', ARGV[6])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'face', ARGV[7]) end
 local old = redis.call('HGET', KEYS[2], 'state')
-if old ~= 'succeeded' then moveJob(ARGV[2], old, 'succeeded', '', ARGV[7], ARGV[8], ARGV[9]) end
+if old ~= 'succeeded' then moveJob(ARGV[2], old, 'succeeded', '', ARGV[8], ARGV[9], ARGV[10]) end
 return {'recorded', ARGV[6]}

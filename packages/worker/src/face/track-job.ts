@@ -1,0 +1,150 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import {
+  type Config,
+  type FaceTrack,
+  type FaceTrackJob,
+  faceTrackJobSchema,
+  type Ledger,
+  type Logger,
+  objectKeys,
+  putStream,
+} from "@mediaq/shared";
+import type { MutexInterface } from "async-mutex";
+import { type Processor, UnrecoverableError, WaitingError } from "bullmq";
+import { BadInputError, HandBackError } from "../errors.ts";
+import { downloadBlob } from "../fetch.ts";
+import { decodeFrames } from "../media/decode.ts";
+import { probeVideo } from "../media/probe.ts";
+import type { ModelCache } from "../model-cache.ts";
+import { createScratch } from "../scratch.ts";
+import { bindBlazeFace } from "./blazeface.ts";
+import { followFace, smoothTrack, type TrackBox } from "./track.ts";
+
+export interface TrackJobDeps {
+  config: Config;
+  s3: S3Client;
+  ledger: Ledger;
+  models: ModelCache;
+  log: Logger;
+  shutdown: AbortSignal;
+  /** The card's lock, shared with lip-sync inference: one model on the card at a time. */
+  inferenceLock: MutexInterface;
+}
+
+export interface TrackJobOutput {
+  trackKey: string;
+  skipped?: boolean;
+  frames?: number;
+  framesWithoutFace?: number;
+  /** Wall-clock seconds of the detection section (decode + detect), for the benchmark. */
+  detectSeconds?: number;
+}
+
+/** Frames per message to the inference thread. */
+const DETECT_BATCH = 8;
+
+const round = (b: TrackBox) => b.map((v) => Math.round(v * 10) / 10) as TrackBox;
+
+/**
+ * BullMQ processor for QUEUES.faceTrack: fetch the video, run the face detector on every
+ * frame, follow one face, smooth, store tracks/<trackKey>/track.json and index it
+ * (docs/architecture.md, "Face tracks").
+ */
+export function createTrackProcessor(deps: TrackJobDeps): Processor<FaceTrackJob, TrackJobOutput> {
+  return async (job, token) => {
+    const parsed = faceTrackJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`malformed face-track job: ${parsed.error.message}`);
+    const data = parsed.data;
+    const log = deps.log.child({ trackKey: data.trackKey });
+    if (await deps.ledger.tracks.get(data.trackKey)) return { trackKey: data.trackKey, skipped: true };
+    const abort = new AbortController();
+    const onShutdown = () => abort.abort(new HandBackError());
+    deps.shutdown.addEventListener("abort", onShutdown, { once: true });
+    if (deps.shutdown.aborted) onShutdown();
+    const scratch = await createScratch(deps.config.CACHE_ROOT, `track-${data.trackKey}`);
+    try {
+      return await computeTrack(deps, data, scratch.path("video"), abort.signal, log);
+    } catch (err) {
+      abort.abort(err);
+      if (deps.shutdown.aborted && !(err instanceof BadInputError)) {
+        await job.moveToWait(token);
+        log.warn("handed the face-track job back to the queue");
+        throw new WaitingError();
+      }
+      if (err instanceof BadInputError) throw new UnrecoverableError(err.message);
+      throw err;
+    } finally {
+      deps.shutdown.removeEventListener("abort", onShutdown);
+      if (deps.config.AUTO_CLEAR_CACHE) await scratch.remove().catch(() => {});
+    }
+  };
+}
+
+async function computeTrack(
+  deps: TrackJobDeps,
+  data: FaceTrackJob,
+  file: string,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<TrackJobOutput> {
+  const { config, s3, ledger } = deps;
+  const label = `video input ${data.video.slice(0, 12)}`;
+  const detectorLabel = `face detector ${data.params.detector.slice(0, 12)}`;
+  const handle = deps.models.get(data.params.detector);
+  handle.catch(() => {}); // awaited below
+  await downloadBlob(s3, config.S3_BUCKET, data.video, label, file);
+  const video = await probeVideo(file, label, config.MAX_FRAME_PIXELS);
+  const model = await handle;
+  const binding = bindBlazeFace(model, detectorLabel);
+  const minScore = data.params.faceMinScore ?? binding.minScore;
+
+  const started = performance.now();
+  const faces = await deps.inferenceLock.runExclusive(async () => {
+    const found: Awaited<ReturnType<typeof model.detect>>["faces"] = [];
+    let batch: Uint8Array[] = [];
+    const flush = async () => {
+      const reply = await model.detect(binding, { frames: batch, width: video.width, height: video.height, minScore });
+      found.push(...reply.faces);
+      batch = [];
+    };
+    for await (const frame of decodeFrames(file, label, video, signal)) {
+      batch.push(frame);
+      if (batch.length === DETECT_BATCH) await flush();
+    }
+    if (signal.aborted) throw signal.reason;
+    if (batch.length > 0) await flush();
+    return found;
+  });
+  const detectSeconds = (performance.now() - started) / 1000;
+  if (faces.length === 0) throw new BadInputError(`${label} decoded to zero frames`);
+
+  const boxes = smoothTrack(followFace(faces), data.params.smoothing).map((b) => (b ? round(b) : null));
+  const framesWithoutFace = boxes.filter((b) => !b).length;
+  const track: FaceTrack = {
+    trackKey: data.trackKey,
+    video: data.video,
+    detector: data.params.detector,
+    params: data.params,
+    width: video.width,
+    height: video.height,
+    fps: video.fps,
+    frames: boxes.length,
+    framesWithoutFace,
+    boxes,
+  };
+  const key = objectKeys.track(data.trackKey);
+  if (signal.aborted) throw signal.reason;
+  await putStream(s3, {
+    bucket: config.S3_BUCKET,
+    key,
+    body: JSON.stringify(track),
+    contentType: "application/json",
+    metadata: { trackkey: data.trackKey, video: data.video, detector: data.params.detector },
+  });
+  const { boxes: _, ...summary } = track;
+  await ledger.tracks.record({ ...summary, key, completedAt: new Date().toISOString() });
+  // Counted like inference runs: tests assert one detection per video, however many items use it.
+  await ledger.tracks.countDetectionRun(data.trackKey);
+  log.info({ frames: boxes.length, framesWithoutFace, detectSeconds }, "face track stored");
+  return { trackKey: data.trackKey, frames: boxes.length, framesWithoutFace, detectSeconds };
+}

@@ -1,0 +1,65 @@
+import {
+  computeTrackKey,
+  type Config,
+  dedupScope,
+  type FaceTrackJob,
+  type FaceTrackRecord,
+  faceTrackParamsSchema,
+  type InferenceJob,
+  type Ledger,
+  QUEUES,
+  wav2lipParamsSchema,
+} from "@mediaq/shared";
+import { DelayedError, type Job, type Queue } from "bullmq";
+import { BadInputError } from "../errors.ts";
+
+/** How long an item waits before it looks at its face track again. */
+export const TRACK_POLL_MS = 1000;
+
+export interface TrackWaitDeps {
+  config: Config;
+  ledger: Ledger;
+  faceTrackQueue: Queue<FaceTrackJob>;
+}
+
+/**
+ * The face track an inference job needs, when it exists. Otherwise makes sure the track's
+ * own job is queued and moves the inference job to delayed (no attempt spent, the worker
+ * free to run the track job meanwhile) by throwing BullMQ's DelayedError. Undefined when
+ * the item needs no track (an explicit box, or params the pipeline will refuse).
+ * A track job that failed for good fails the item with its reason (docs/architecture.md,
+ * "Face tracks").
+ */
+export async function awaitFaceTrack(
+  deps: TrackWaitDeps,
+  job: Job<InferenceJob>,
+  token: string | undefined,
+): Promise<FaceTrackRecord | undefined> {
+  const params = wav2lipParamsSchema.safeParse(job.data.params);
+  if (!params.success || params.data.box) return undefined;
+  const trackParams = faceTrackParamsSchema.parse(params.data);
+  const video = job.data.inputs.video;
+  const trackKey = computeTrackKey({ scope: dedupScope(deps.config, job.data.tenant), video, params: trackParams });
+  const record = await deps.ledger.tracks.get(trackKey);
+  if (record) return record;
+
+  const existing = await deps.faceTrackQueue.getJob(trackKey);
+  const state = existing ? await existing.getState() : undefined;
+  if (existing && state === "failed") {
+    // Removed so that a retry of the item detects again.
+    await existing.remove().catch(() => {});
+    throw new BadInputError(
+      `face detection on video input ${video.slice(0, 12)} failed: ${existing.failedReason || "unknown reason"}`,
+    );
+  }
+  // Completed without a record: the ledger lost it, so detect again.
+  if (existing && state === "completed") await existing.remove();
+  if (!existing || state === "completed")
+    await deps.faceTrackQueue.add(
+      QUEUES.faceTrack,
+      { trackKey, tenant: job.data.tenant, video, params: trackParams },
+      { jobId: trackKey },
+    );
+  await job.moveToDelayed(Date.now() + TRACK_POLL_MS, token);
+  throw new DelayedError();
+}

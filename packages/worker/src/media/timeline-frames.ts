@@ -1,0 +1,94 @@
+import { BadInputError } from "../errors.ts";
+import { decodeFrames } from "./decode.ts";
+import type { VideoInfo } from "./probe.ts";
+import { type LoopMode, passes, sourceIndex } from "./timeline.ts";
+
+export interface TimelineFrame {
+  /** rgb24, width*height*3 bytes (upright). */
+  frame: Buffer;
+  /** The source frame it shows (selects its face box). */
+  source: number;
+}
+
+export interface TimelineOptions {
+  file: string;
+  label: string;
+  video: VideoInfo;
+  /** Output frames; "clip" = one forward pass over the clip, however many frames it has. */
+  frames: number | "clip";
+  loop: LoopMode;
+  /** Decoded frames held at most to play a pass backwards (at least one frame). */
+  bufferBytes: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Decodes the frames of the output timeline (see timeline.ts), in output order. The first
+ * pass decodes the clip from the start and counts its frames (the probed count may be an
+ * estimate). A clip that fits in `bufferBytes` is kept from that pass and every loop is
+ * served from memory. A longer one is decoded again: forward passes from the start, and
+ * backward passes in chunks of at most `bufferBytes` from its end towards its start
+ * (accurate seeks), each chunk yielded reversed. Either way at most `bufferBytes` of frames
+ * (at least one) plus ffmpeg's pipe are held, whatever the clip's and the output's length;
+ * no frame touches the disk.
+ */
+export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<TimelineFrame> {
+  const total = o.frames === "clip" ? Number.POSITIVE_INFINITY : o.frames;
+  const frameBytes = o.video.width * o.video.height * 3;
+  const chunkFrames = Math.max(1, Math.floor(o.bufferBytes / frameBytes));
+  // Copies of the first pass's frames while they fit (yielded frames are consumed in place);
+  // not even tried when the probe says the clip is bigger than the buffer.
+  let held: Buffer[] | undefined = o.frames !== "clip" && o.video.frames <= chunkFrames ? [] : undefined;
+  let out = 0;
+  let n = 0;
+  for await (const frame of decodeFrames(o.file, o.label, o.video, o.signal)) {
+    if (out >= total) break;
+    if (held && held.length < chunkFrames) held.push(Buffer.from(frame));
+    else held = undefined;
+    yield { frame, source: n++ };
+    out++;
+  }
+  if (n === 0) throw new BadInputError(`${o.label} decoded to zero frames`);
+  if (o.frames === "clip" || out >= total) return;
+  if (held) {
+    for (let i = out; i < total; i++) {
+      const source = sourceIndex(i, n, o.loop);
+      yield { frame: Buffer.from(held[source] as Buffer), source };
+    }
+    return;
+  }
+  const all = passes(n, o.loop);
+  all.next(); // the first forward pass, done above
+  for (const pass of all) {
+    const count = Math.min(pass.count, total - out);
+    if (pass.step === 1) {
+      let source = pass.first;
+      for await (const frame of decodeFrames(o.file, o.label, o.video, o.signal, { start: pass.first, count }))
+        yield { frame, source: source++ };
+      if (source !== pass.first + count) throw lostFrames(o.label, pass.first, count, source - pass.first);
+    } else {
+      // Backwards: chunks [lo, hi] from the pass's first (highest) frame down.
+      const last = pass.first - count + 1;
+      for (let hi = pass.first; hi >= last; ) {
+        const lo = Math.max(last, hi - chunkFrames + 1);
+        const chunk: Buffer[] = [];
+        for await (const frame of decodeFrames(o.file, o.label, o.video, o.signal, { start: lo, count: hi - lo + 1 }))
+          chunk.push(frame);
+        if (chunk.length !== hi - lo + 1) throw lostFrames(o.label, lo, hi - lo + 1, chunk.length);
+        // Popped, not indexed: a frame yielded is no longer held here.
+        for (let frame = chunk.pop(); frame; frame = chunk.pop()) yield { frame, source: lo + chunk.length };
+        hi = lo - 1;
+      }
+    }
+    out += count;
+    if (out >= total) return;
+  }
+}
+
+/** A seek that delivers fewer frames than the first pass counted: the source is not seekable frame by frame. */
+function lostFrames(label: string, start: number, wanted: number, got: number): Error {
+  return new BadInputError(
+    `${label} could not be decoded again from frame ${start} (${got} of ${wanted} frames); ` +
+      "to loop it, re-encode it with a constant frame rate, or pass length=video",
+  );
+}
