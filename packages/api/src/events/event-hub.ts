@@ -32,11 +32,15 @@ export class EventHub {
   private loop: Promise<void> | undefined;
   private closed = false;
 
-  constructor(
-    private readonly events: EventLedger,
-    private readonly log: Logger,
-    private readonly blockMs = 1_000,
-  ) {}
+  private readonly events: EventLedger;
+  private readonly log: Logger;
+  private readonly blockMs: number;
+
+  constructor(events: EventLedger, log: Logger, blockMs: number = 1_000) {
+    this.events = events;
+    this.log = log;
+    this.blockMs = blockMs;
+  }
 
   /** Id of the newest event of a batch ("0" when none): where a new client starts. */
   newestId(batchId: string): Promise<string> {

@@ -42,7 +42,11 @@ type Deps = Pick<ApiDeps, "config" | "ledger" | "s3" | "inferenceQueue" | "logge
  * retry and cancel. Each ledger write is one atomic command (docs/architecture.md#ledger).
  */
 export class BatchService {
-  constructor(private readonly deps: Deps) {}
+  private readonly deps: Deps;
+
+  constructor(deps: Deps) {
+    this.deps = deps;
+  }
 
   /** The tenant's batch, or a 404 that looks the same whether it is someone else's or absent. */
   async own(tenant: string, id: string): Promise<BatchRecord> {

@@ -17,10 +17,13 @@ type Deps = Pick<ApiDeps, "config" | "ledger" | "s3" | "packageQueue">;
  * failed one, or one whose record expired, is built again.
  */
 export class PackageService {
-  constructor(
-    private readonly deps: Deps,
-    private readonly batches: BatchService,
-  ) {}
+  private readonly deps: Deps;
+  private readonly batches: BatchService;
+
+  constructor(deps: Deps, batches: BatchService) {
+    this.deps = deps;
+    this.batches = batches;
+  }
 
   async request(
     tenant: string,

@@ -82,10 +82,12 @@ const itemArgs = (items: BatchItem[]) => items.flatMap((i) => [i.jobKey, i.name,
  * status never scans items. Every write that moves counters is one Lua command.
  */
 export class BatchLedger {
-  constructor(
-    private readonly redis: Redis,
-    private readonly o: LedgerOptions,
-  ) {
+  private readonly redis: Redis;
+  private readonly o: LedgerOptions;
+
+  constructor(redis: Redis, o: LedgerOptions) {
+    this.redis = redis;
+    this.o = o;
     defineLedgerCommands(redis);
   }
 

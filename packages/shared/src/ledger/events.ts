@@ -25,10 +25,12 @@ const parse = ([id, fields]: [string, string[]]): StoredEvent => ({
 
 /** Batch event streams: capped, expiring with their batch. */
 export class EventLedger {
-  constructor(
-    private readonly redis: Redis,
-    private readonly o: LedgerOptions,
-  ) {
+  private readonly redis: Redis;
+  private readonly o: LedgerOptions;
+
+  constructor(redis: Redis, o: LedgerOptions) {
+    this.redis = redis;
+    this.o = o;
     defineLedgerCommands(redis);
   }
 

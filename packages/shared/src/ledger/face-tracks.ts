@@ -4,7 +4,11 @@ import { redisKeys as K } from "./keys.ts";
 
 /** Face tracks: the index of tracks/<trackKey>/track.json, one per (video, detector, params). */
 export class FaceTrackLedger {
-  constructor(private readonly redis: Redis) {}
+  private readonly redis: Redis;
+
+  constructor(redis: Redis) {
+    this.redis = redis;
+  }
 
   /** Indexes a stored track (its boxes are in S3 at record.key). */
   async record(record: FaceTrackRecord): Promise<void> {

@@ -30,10 +30,10 @@ export class Ledger {
   readonly packages: PackageStore;
   readonly options: LedgerOptions;
 
-  constructor(
-    private readonly redis: Redis,
-    options: Partial<LedgerOptions> = {},
-  ) {
+  private readonly redis: Redis;
+
+  constructor(redis: Redis, options: Partial<LedgerOptions> = {}) {
+    this.redis = redis;
     this.options = { ...DEFAULT_LEDGER_OPTIONS, ...options };
     this.batches = new BatchLedger(redis, this.options);
     this.jobs = new JobLedger(redis, this.options);

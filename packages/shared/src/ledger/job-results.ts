@@ -40,10 +40,12 @@ const SPANS_TTL_SECONDS = 7 * 24 * 3600;
  * once recorded, is never replaced, so it always names the object it hashed.
  */
 export class JobLedger {
-  constructor(
-    private readonly redis: Redis,
-    private readonly o: LedgerOptions,
-  ) {
+  private readonly redis: Redis;
+  private readonly o: LedgerOptions;
+
+  constructor(redis: Redis, o: LedgerOptions) {
+    this.redis = redis;
+    this.o = o;
     defineLedgerCommands(redis);
   }
 

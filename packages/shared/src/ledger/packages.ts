@@ -10,7 +10,10 @@ import { defineLedgerCommands } from "./script-loader.ts";
  * writers (the package job, its part jobs, the progress reporter) lose nothing.
  */
 export class PackageStore {
-  constructor(private readonly redis: Redis) {
+  private readonly redis: Redis;
+
+  constructor(redis: Redis) {
+    this.redis = redis;
     defineLedgerCommands(redis);
   }
 

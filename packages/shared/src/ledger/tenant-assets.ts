@@ -12,7 +12,11 @@ export interface ModelRecord {
 
 /** What a tenant owns besides batches: model tags, and the blobs it sent the bytes of. */
 export class TenantAssets {
-  constructor(private readonly redis: Redis) {}
+  private readonly redis: Redis;
+
+  constructor(redis: Redis) {
+    this.redis = redis;
+  }
 
   async setModel(tenant: string, model: ModelRecord): Promise<void> {
     await this.redis.hset(K.tenantModels(tenant), model.tag, JSON.stringify(model));
