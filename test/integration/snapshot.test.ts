@@ -108,6 +108,7 @@ describe("ledger snapshot, restore and reindex", () => {
         inputs: it.inputs,
         params: it.params,
       })),
+      redis,
     );
     await queue.close();
     for (const i of [0, 1]) {

@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions } from "bullmq";
+import type { Redis } from "ioredis";
 import type { Config } from "./config.ts";
 import type { FaceTrackJob } from "./face-track.ts";
 import { type InferenceJob, type PackageJob, QUEUES } from "./jobs.ts";
@@ -38,12 +39,12 @@ export const createFaceTrackQueue = (connection: ConnectionOptions, config: Queu
  * same work never runs twice at once), and a finished one (completed or failed, kept for
  * a while) is removed first. One pipelined read tells which are finished.
  */
-export async function enqueueInference(queue: Queue<InferenceJob>, jobs: InferenceJob[]): Promise<void> {
+export async function enqueueInference(queue: Queue<InferenceJob>, jobs: InferenceJob[], redis: Redis): Promise<void> {
   const unique = [...new Map(jobs.map((j) => [j.jobKey, j])).values()];
   if (unique.length === 0) return;
-  const client = await queue.client;
-  const pipe = client.pipeline();
-  for (const j of unique) pipe.runCommand("hexists", [queue.toKey(j.jobKey), "finishedOn"]);
+  // `redis` is the connection the queue was made with (its job hashes live there).
+  const pipe = redis.pipeline();
+  for (const j of unique) pipe.hexists(queue.toKey(j.jobKey), "finishedOn");
   const replies = (await pipe.exec()) ?? [];
   const finished = unique.filter((_, i) => Number(replies[i]?.[1]) === 1);
   for (const j of finished) await queue.remove(j.jobKey);

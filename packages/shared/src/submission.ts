@@ -54,6 +54,7 @@ export async function queueOutbox(
   await enqueueInference(
     queue,
     jobs.map((j) => j.job),
+    ledger.connection(),
   );
   await ledger.batches.clearOutbox(jobs.map((j) => j.entry));
 }

@@ -170,7 +170,7 @@ async function resumeUnfinished(
         const items: BatchItem[] = await ledger.batches.items(batchId, start, 1000);
         const jobs = items.filter((item) => unfinished.delete(item.jobKey)).map((item) => inferenceJobFor(batch, item));
         // queued once, whichever batch names it first
-        if (jobs.length > 0) await enqueueInference(queue, jobs);
+        if (jobs.length > 0) await enqueueInference(queue, jobs, redis);
         requeued += jobs.length;
       }
       if (await ledger.batches.repairCounts(batchId)) countsRepaired++;
