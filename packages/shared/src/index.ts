@@ -13,3 +13,5 @@ export * from "./queues.ts";
 export * from "./packages.ts";
 export * from "./snapshot/index.ts";
 export * from "./submission.ts";
+export * from "./webhooks.ts";
+export * from "./webhook-address.ts";

@@ -1,0 +1,277 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import {
+  type BatchEvent,
+  type Config,
+  type Ledger,
+  type Logger,
+  MAX_PRESIGN_SECONDS,
+  type PackageStore,
+  presignGet,
+  redisKeys,
+  sha256Hex,
+  type WebhookEndpoint,
+  type WebhookEventType,
+  type WebhookPayload,
+  type WebhookStore,
+  webhookKeys,
+} from "@mediaq/shared";
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { DeliveryJob } from "./delivery.ts";
+
+export interface ReaderDeps {
+  redis: Redis;
+  ledger: Ledger;
+  packages: PackageStore;
+  webhooks: WebhookStore;
+  s3: S3Client;
+  queue: Queue<DeliveryJob>;
+  config: Config;
+  logger: Logger;
+}
+
+/** Streams read per round; more wait for the next round. */
+const ENTRIES_PER_BATCH = 200;
+const BLOCK_MS = 1000;
+
+/**
+ * Turns the events of watched batches into delivery jobs (docs/architecture.md#webhooks).
+ * The batch event streams are the durable record: each is appended in the same Redis
+ * script that moves an item's state, so no state change is lost. A cursor per batch is
+ * saved only after its jobs are queued; after a crash the same events are read again and
+ * give the same webhook ids, which BullMQ does not queue twice (at least once).
+ */
+export class EventReader {
+  private stopped = false;
+  private readonly conn: Redis;
+  private readonly itemsByJob = new Map<
+    string,
+    { total: number; byJobKey: Map<string, { index: number; name: string }[]> }
+  >();
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly d: ReaderDeps) {
+    // Blocking reads hold their connection.
+    this.conn = d.redis.duplicate();
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    this.conn.disconnect();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.round();
+      } catch (err) {
+        if (this.stopped) return;
+        this.d.logger.error({ err }, "webhook event reader: round failed; trying again");
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  /** One blocking read over every watched batch's stream, then its events queued. */
+  async round(blockMs = BLOCK_MS): Promise<number> {
+    const { redis } = this.d;
+    const ids = await redis.zrange(webhookKeys.watched, 0, 4999);
+    if (ids.length === 0) {
+      await new Promise((r) => setTimeout(r, Math.min(blockMs, 500)));
+      return 0;
+    }
+    const cursors = await redis.hmget(webhookKeys.cursors, ...ids);
+    const reply = (await this.conn.xread(
+      "COUNT",
+      ENTRIES_PER_BATCH,
+      "BLOCK",
+      blockMs,
+      "STREAMS",
+      ...ids.map((id) => redisKeys.batchEvents(id)),
+      ...cursors.map((c) => c ?? "0"),
+    )) as [string, [string, string[]][]][] | null;
+    const byStream = new Map(ids.map((id) => [redisKeys.batchEvents(id), id]));
+    let queued = 0;
+    for (const [stream, entries] of reply ?? []) {
+      const batchId = byStream.get(stream);
+      if (batchId) queued += await this.handleBatch(batchId, entries);
+    }
+    if (!reply) await this.prune(ids);
+    return queued;
+  }
+
+  private async handleBatch(batchId: string, entries: [string, string[]][]): Promise<number> {
+    const { ledger, webhooks, redis } = this.d;
+    const last = entries[entries.length - 1]?.[0];
+    if (!last) return 0;
+    const batch = await ledger.getBatch(batchId);
+    const endpoints = batch ? await webhooks.endpointsOf(batchId) : [];
+    const jobs: DeliveryJob[] = [];
+    let terminal = false;
+    for (const [entryId, fields] of entries) {
+      const event = JSON.parse(fields[1] ?? "{}") as BatchEvent;
+      if (event.type === "item" && (event.state === "pending" || event.state === "running")) {
+        // The batch has work again: its next completion is a new one.
+        await redis.hdel(webhookKeys.completed, batchId);
+        continue;
+      }
+      const payloads = await this.payloadsOf(batchId, event);
+      if (event.type === "item") terminal = true;
+      for (const p of payloads) jobs.push(...deliveriesFor(endpoints, batchId, entryId, p));
+    }
+    if (terminal && batch) jobs.push(...(await this.completion(batchId, last, endpoints)));
+    if (jobs.length > 0) await this.enqueue(jobs);
+    await redis.hset(webhookKeys.cursors, batchId, last);
+    return jobs.length;
+  }
+
+  /** batch.completed (and batch.failed_items) once per completion of the batch. */
+  private async completion(batchId: string, entryId: string, endpoints: WebhookEndpoint[]): Promise<DeliveryJob[]> {
+    const { ledger, redis } = this.d;
+    const [counts, total] = await Promise.all([ledger.counts(batchId), ledger.total(batchId)]);
+    if (total === 0 || counts.pending + counts.running > 0) return [];
+    const signature = JSON.stringify(counts);
+    if ((await redis.hget(webhookKeys.completed, batchId)) === signature) return [];
+    await redis.hset(webhookKeys.completed, batchId, signature);
+    const timestamp = new Date().toISOString();
+    const data = { batchId, total, counts };
+    const payloads: WebhookPayload[] = [{ type: "batch.completed", timestamp, data }];
+    if (counts.failed > 0) payloads.push({ type: "batch.failed_items", timestamp, data });
+    return payloads.flatMap((p) => deliveriesFor(endpoints, batchId, entryId, p));
+  }
+
+  private async payloadsOf(batchId: string, event: BatchEvent): Promise<WebhookPayload[]> {
+    const timestamp = new Date().toISOString();
+    if (event.type === "item" && (event.state === "succeeded" || event.state === "failed")) {
+      const [items, counts] = await Promise.all([this.itemsOf(batchId, event.jobKey), this.d.ledger.counts(batchId)]);
+      return [
+        event.state === "succeeded"
+          ? { type: "item.succeeded", timestamp, data: { batchId, jobKey: event.jobKey, items, counts } }
+          : {
+              type: "item.failed",
+              timestamp,
+              data: { batchId, jobKey: event.jobKey, items, counts, ...(event.error ? { error: event.error } : {}) },
+            },
+      ];
+    }
+    if (event.type === "package" && event.state === "failed") {
+      const record = await this.d.packages.get(event.packageId);
+      return [
+        {
+          type: "package.failed",
+          timestamp,
+          data: { batchId, packageId: event.packageId, ...(record?.error ? { error: record.error } : {}) },
+        },
+      ];
+    }
+    if (event.type === "package" && event.state === "ready") {
+      const record = await this.d.packages.get(event.packageId);
+      if (!record) return [];
+      const { config, s3 } = this.d;
+      const remaining = Math.floor((Date.parse(record.expiresAt) - Date.now()) / 1000);
+      if (remaining <= 0) return [];
+      const expiresIn = Math.min(remaining, config.PRESIGN_EXPIRES_SECONDS, MAX_PRESIGN_SECONDS);
+      const sign = (key: string, name: string) => presignGet(s3, config.S3_BUCKET, key, expiresIn, name);
+      return [
+        {
+          type: "package.ready",
+          timestamp,
+          data: {
+            batchId,
+            packageId: record.id,
+            parts: await Promise.all(
+              record.parts.map(async (p) => ({
+                name: p.name,
+                size: p.size,
+                sha256: p.sha256,
+                url: await sign(p.key, p.name),
+              })),
+            ),
+            manifest: record.manifestKey ? await sign(record.manifestKey, "manifest.json") : null,
+            sha256sums: record.sumsKey ? await sign(record.sumsKey, "SHA256SUMS") : null,
+            linksExpireAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
+            expiresAt: record.expiresAt,
+          },
+        },
+      ];
+    }
+    return [];
+  }
+
+  /** The batch's items computed by a job key (one read of the item list per batch, refreshed when it grows). */
+  private async itemsOf(batchId: string, jobKey: string): Promise<{ index: number; name: string }[]> {
+    const { ledger } = this.d;
+    const total = await ledger.total(batchId);
+    let cached = this.itemsByJob.get(batchId);
+    if (!cached || cached.total !== total) {
+      const byJobKey = new Map<string, { index: number; name: string }[]>();
+      (await ledger.items(batchId, 0, total)).forEach((item, index) => {
+        const list = byJobKey.get(item.jobKey) ?? [];
+        list.push({ index, name: item.name });
+        byJobKey.set(item.jobKey, list);
+      });
+      cached = { total, byJobKey };
+      if (this.itemsByJob.size > 1000) this.itemsByJob.clear();
+      this.itemsByJob.set(batchId, cached);
+    }
+    return cached.byJobKey.get(jobKey) ?? [];
+  }
+
+  private async enqueue(jobs: DeliveryJob[]): Promise<void> {
+    const { config, queue } = this.d;
+    await queue.addBulk(
+      jobs.map((data) => ({
+        name: data.type,
+        data,
+        opts: {
+          jobId: data.webhookId,
+          attempts: config.WEBHOOK_ATTEMPTS,
+          backoff: { type: "exponential", delay: config.WEBHOOK_BACKOFF_MS },
+          // Kept a day after delivery, so an event read again after a crash is not sent twice.
+          removeOnComplete: { age: 24 * 3600 },
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+      })),
+    );
+  }
+
+  /** Forgets batches whose record expired (nothing more can happen to them). */
+  private async prune(ids: string[]): Promise<void> {
+    const { redis, ledger } = this.d;
+    for (const id of ids) {
+      if (await ledger.getBatch(id)) continue;
+      if (await redis.exists(redisKeys.batchEvents(id))) continue;
+      await redis
+        .multi()
+        .zrem(webhookKeys.watched, id)
+        .hdel(webhookKeys.cursors, id)
+        .hdel(webhookKeys.completed, id)
+        .del(webhookKeys.batchEndpoints(id))
+        .exec();
+      this.itemsByJob.delete(id);
+    }
+  }
+}
+
+/** One delivery per endpoint that wants the event; the webhook id is fixed by (event, endpoint). */
+function deliveriesFor(
+  endpoints: WebhookEndpoint[],
+  batchId: string,
+  entryId: string,
+  payload: WebhookPayload,
+): DeliveryJob[] {
+  return endpoints
+    .filter((e) => e.events.includes(payload.type as WebhookEventType))
+    .map((e) => ({
+      webhookId: `msg_${sha256Hex(`${batchId}\n${entryId}\n${payload.type}\n${e.id}`).slice(0, 32)}`,
+      endpointId: e.id,
+      batchId,
+      type: payload.type,
+      body: JSON.stringify(payload),
+    }));
+}
