@@ -14,6 +14,7 @@ import { blobRoutes } from "./routes/blobs.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { packageRoutes } from "./routes/packages.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 
 export type { ApiDeps } from "./deps.ts";
 
@@ -57,6 +58,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(batchRoutes, { deps });
       await v1.register(eventRoutes, { deps });
       await v1.register(packageRoutes, { deps });
+      await v1.register(webhookRoutes, { deps });
     },
     { prefix: "/v1" },
   );

@@ -1,5 +1,14 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { Config, InferenceJob, Ledger, Logger, PackageJob, PackageStore } from "@mediaq/shared";
+import type {
+  Config,
+  InferenceJob,
+  Ledger,
+  Logger,
+  PackageJob,
+  PackageStore,
+  Resolve,
+  WebhookStore,
+} from "@mediaq/shared";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Registry } from "prom-client";
@@ -12,6 +21,7 @@ export interface ApiDeps {
   s3: S3Client;
   ledger: Ledger;
   packages: PackageStore;
+  webhooks: WebhookStore;
   inferenceQueue: Queue<InferenceJob>;
   packageQueue: Queue<PackageJob>;
   logger: Logger;
@@ -28,6 +38,8 @@ export interface ApiOptions {
    * CopyObject, which S3 caps at 5 GiB; larger files go through presigned uploads).
    */
   maxBlobBytes?: number;
+  /** How webhook hosts are resolved when registered (tests map names to chosen addresses); dns.lookup by default. */
+  webhookResolve?: Resolve;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   ensureBucket,
   Ledger,
   PackageStore,
+  WebhookStore,
   serveMetrics,
 } from "@mediaq/shared";
 import type { FastifyInstance } from "fastify";
@@ -52,6 +53,7 @@ export async function startApi(config: Config, options?: ApiOptions): Promise<Ru
     s3,
     ledger: new Ledger(redis),
     packages: new PackageStore(redis),
+    webhooks: new WebhookStore(redis),
     inferenceQueue: createInferenceQueue(redis, config),
     packageQueue: createPackageQueue(redis, config),
     logger,

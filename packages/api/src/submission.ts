@@ -12,6 +12,7 @@ import {
   objectKeys,
   submitItems,
   toBatchItem,
+  webhookEventTypeSchema,
 } from "@mediaq/shared";
 import pLimit from "p-limit";
 import { z } from "zod";
@@ -55,7 +56,19 @@ const itemsSchema = z
   );
 
 export const createBatchBodySchema = z
-  .object({ model: z.string().min(1), items: itemsSchema, params: paramsSchema.optional() })
+  .object({
+    model: z.string().min(1),
+    items: itemsSchema,
+    params: paramsSchema.optional(),
+    webhook: z
+      .object({
+        url: z.string().min(1).max(2048),
+        events: z.array(webhookEventTypeSchema).max(20).optional(),
+      })
+      .strict()
+      .optional()
+      .describe("Call this URL when items, the batch and its packages finish (signed; secret in the answer)"),
+  })
   .strict();
 export const appendItemsBodySchema = z.object({ items: itemsSchema }).strict();
 

@@ -20,6 +20,8 @@ import {
   ownBatch,
 } from "../batch-views.ts";
 import { type ApiDeps, SMALL_BODY_BYTES } from "../deps.ts";
+import { WebhookService } from "../services/webhook.service.ts";
+import { endpointSchema } from "./webhooks.ts";
 import {
   appendItemsBodySchema,
   assertNoItemErrors,
@@ -39,10 +41,12 @@ const submitAnswer = z.object({
   total: z.number().int(),
   counts: countsSchema,
   items: z.array(itemSummarySchema),
+  webhook: endpointSchema.optional().describe("The batch's own webhook endpoint, with its secret (shown once)"),
 });
 
 export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
   const { ledger, config } = deps;
+  const webhooks = new WebhookService(deps);
   const scopeOf = (tenant: string) => (config.DEDUP_SCOPE === "global" ? "global" : tenant);
 
   app.post(
@@ -81,6 +85,7 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
       });
       assertNoItemErrors(prepared.errors);
       await checkBlobs(deps, tenant, prepared.items);
+      if (body.webhook) await webhooks.checkUrl(body.webhook.url);
 
       const batch: BatchRecord = {
         id: randomUUID(),
@@ -94,9 +99,12 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
       };
       const { id, created } = await ledger.createBatch(batch, idemKey);
       if (!created) return replay(id);
+      const webhook = await webhooks.subscribeBatch(tenant, batch, body.webhook);
       const items = await attachItems(deps, batch, prepared.items);
       request.log.info({ batch: id, tenant, items: items.length }, "batch created");
-      return reply.code(201).send({ id, total: items.length, counts: await ledger.counts(id), items });
+      return reply
+        .code(201)
+        .send({ id, total: items.length, counts: await ledger.counts(id), items, ...(webhook ? { webhook } : {}) });
     },
   );
 

@@ -1,0 +1,110 @@
+import dns from "node:dns";
+import {
+  checkWebhookUrl,
+  type DeliveryRecord,
+  type DeliveryState,
+  resolveAllowed,
+  WEBHOOK_EVENTS,
+  type WebhookEndpoint,
+  type WebhookEventType,
+} from "@mediaq/shared";
+import type { ApiDeps } from "../deps.ts";
+import { badRequest, notFound } from "../problem.ts";
+
+/** An endpoint as the API shows it: the secret only when it is made or rotated. */
+export interface EndpointView {
+  id: string;
+  url: string;
+  events: WebhookEventType[];
+  batchId?: string;
+  createdAt: string;
+  secret?: string;
+}
+
+const view = (e: WebhookEndpoint, withSecret = false): EndpointView => ({
+  id: e.id,
+  url: e.url,
+  events: e.events,
+  ...(e.batchId ? { batchId: e.batchId } : {}),
+  createdAt: e.createdAt,
+  ...(withSecret ? { secret: e.secret } : {}),
+});
+
+const systemResolve = (hostname: string) => dns.promises.lookup(hostname, { all: true, verbatim: true });
+
+/** Webhook endpoints of a tenant (docs/architecture.md#webhooks). */
+export class WebhookService {
+  constructor(private readonly deps: ApiDeps) {}
+
+  /**
+   * Checks a URL at registration: scheme, and every address its host resolves to now. The
+   * notifier checks again at connect time, so a later DNS change does not get through.
+   */
+  async checkUrl(url: string): Promise<void> {
+    const { config, options } = this.deps;
+    const policy = { allowHttp: config.WEBHOOK_ALLOW_HTTP, allowLoopback: config.WEBHOOK_ALLOW_LOOPBACK_FOR_TESTS };
+    try {
+      const parsed = checkWebhookUrl(url, policy);
+      await resolveAllowed(parsed.hostname, options?.webhookResolve ?? systemResolve, policy);
+    } catch (err) {
+      throw badRequest("webhook-url-refused", `Webhook URL refused: ${(err as Error).message}.`, { url });
+    }
+  }
+
+  async create(
+    tenant: string,
+    body: { url: string; events?: WebhookEventType[] },
+    batchId?: string,
+  ): Promise<EndpointView> {
+    await this.checkUrl(body.url);
+    const events = body.events && body.events.length > 0 ? [...new Set(body.events)] : [...WEBHOOK_EVENTS];
+    const endpoint = await this.deps.webhooks.create({
+      tenant,
+      url: body.url,
+      events,
+      ...(batchId ? { batchId } : {}),
+    });
+    return view(endpoint, true);
+  }
+
+  async list(tenant: string): Promise<EndpointView[]> {
+    return (await this.deps.webhooks.list(tenant)).map((e) => view(e));
+  }
+
+  async get(tenant: string, id: string): Promise<EndpointView> {
+    return view(await this.own(tenant, id));
+  }
+
+  async rotate(tenant: string, id: string): Promise<EndpointView> {
+    await this.own(tenant, id);
+    const next = await this.deps.webhooks.rotate(id);
+    if (!next) throw notFound("webhook", id);
+    return view(next, true);
+  }
+
+  async delete(tenant: string, id: string): Promise<void> {
+    await this.deps.webhooks.delete(await this.own(tenant, id));
+  }
+
+  async deliveries(tenant: string, id: string, state: DeliveryState, limit: number): Promise<DeliveryRecord[]> {
+    await this.own(tenant, id);
+    return this.deps.webhooks.deliveries(id, state, limit);
+  }
+
+  /** Subscribes a new batch: its own webhook (if any) and the tenant's endpoints. */
+  async subscribeBatch(
+    tenant: string,
+    batch: { id: string; createdAt: string },
+    webhook?: { url: string; events?: WebhookEventType[] },
+  ): Promise<EndpointView | undefined> {
+    const own = webhook ? await this.create(tenant, webhook, batch.id) : undefined;
+    await this.deps.webhooks.watchBatch(tenant, batch.id, batch.createdAt);
+    return own;
+  }
+
+  private async own(tenant: string, id: string): Promise<WebhookEndpoint> {
+    const endpoint = await this.deps.webhooks.get(id);
+    if (!endpoint || endpoint.tenant !== tenant) throw notFound("webhook", id);
+    return endpoint;
+  }
+}
