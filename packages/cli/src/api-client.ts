@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { Readable } from "node:stream";
-import type { BatchEvent, Counts, ItemView } from "@mediaq/shared";
+import type { BatchEvent, Counts, ItemView, WebhookEndpointView, WebhookEventType } from "@mediaq/shared";
 import { EventSourceParserStream } from "eventsource-parser/stream";
 
 /** An error answer of the API (RFC 9457 problem+json). */
@@ -114,9 +114,14 @@ export class ApiClient {
   }
 
   async createBatch(
-    body: { model: string; items: BatchItemInput[]; params?: Record<string, unknown> },
+    body: {
+      model: string;
+      items: BatchItemInput[];
+      params?: Record<string, unknown>;
+      webhook?: { url: string; events?: WebhookEventType[] };
+    },
     idempotencyKey?: string,
-  ): Promise<BatchStatus & { items: ItemView[] }> {
+  ): Promise<BatchStatus & { items: ItemView[]; webhook?: WebhookEndpointView }> {
     return this.call("POST", "/v1/batches", {
       json: body,
       headers: idempotencyKey ? { "idempotency-key": idempotencyKey } : {},

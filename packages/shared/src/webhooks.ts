@@ -110,6 +110,9 @@ export interface WebhookEndpoint {
   createdAt: string;
 }
 
+/** An endpoint as the API shows it: the secret only in the answer that makes or rotates it. */
+export type WebhookEndpointView = Omit<WebhookEndpoint, "tenant" | "secret"> & { secret?: string };
+
 /** One finished delivery: delivered, or dead (attempts exhausted, or refused by the address check). */
 export interface DeliveryRecord {
   webhookId: string;

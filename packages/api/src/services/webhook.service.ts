@@ -6,22 +6,13 @@ import {
   resolveAllowed,
   WEBHOOK_EVENTS,
   type WebhookEndpoint,
+  type WebhookEndpointView,
   type WebhookEventType,
 } from "@mediaq/shared";
 import type { ApiDeps } from "../deps.ts";
 import { badRequest, notFound } from "../problem.ts";
 
-/** An endpoint as the API shows it: the secret only when it is made or rotated. */
-export interface EndpointView {
-  id: string;
-  url: string;
-  events: WebhookEventType[];
-  batchId?: string;
-  createdAt: string;
-  secret?: string;
-}
-
-const view = (e: WebhookEndpoint, withSecret = false): EndpointView => ({
+const view = (e: WebhookEndpoint, withSecret = false): WebhookEndpointView => ({
   id: e.id,
   url: e.url,
   events: e.events,
@@ -55,7 +46,7 @@ export class WebhookService {
     tenant: string,
     body: { url: string; events?: WebhookEventType[] },
     batchId?: string,
-  ): Promise<EndpointView> {
+  ): Promise<WebhookEndpointView> {
     await this.checkUrl(body.url);
     const events = body.events && body.events.length > 0 ? [...new Set(body.events)] : [...WEBHOOK_EVENTS];
     const endpoint = await this.deps.webhooks.create({
@@ -67,15 +58,15 @@ export class WebhookService {
     return view(endpoint, true);
   }
 
-  async list(tenant: string): Promise<EndpointView[]> {
+  async list(tenant: string): Promise<WebhookEndpointView[]> {
     return (await this.deps.webhooks.list(tenant)).map((e) => view(e));
   }
 
-  async get(tenant: string, id: string): Promise<EndpointView> {
+  async get(tenant: string, id: string): Promise<WebhookEndpointView> {
     return view(await this.own(tenant, id));
   }
 
-  async rotate(tenant: string, id: string): Promise<EndpointView> {
+  async rotate(tenant: string, id: string): Promise<WebhookEndpointView> {
     await this.own(tenant, id);
     const next = await this.deps.webhooks.rotate(id);
     if (!next) throw notFound("webhook", id);
@@ -96,7 +87,7 @@ export class WebhookService {
     tenant: string,
     batch: { id: string; createdAt: string },
     webhook?: { url: string; events?: WebhookEventType[] },
-  ): Promise<EndpointView | undefined> {
+  ): Promise<WebhookEndpointView | undefined> {
     const own = webhook ? await this.create(tenant, webhook, batch.id) : undefined;
     await this.deps.webhooks.watchBatch(tenant, batch.id, batch.createdAt);
     return own;

@@ -1,5 +1,5 @@
 import { SingleBar } from "cli-progress";
-import { canonicalJson, formatBytes, parseByteSize, sha256Hex } from "@mediaq/shared";
+import { canonicalJson, formatBytes, parseByteSize, sha256Hex, type WebhookEventType } from "@mediaq/shared";
 import type { Command } from "commander";
 import fs from "node:fs";
 import { downloadPackage } from "../download.ts";
@@ -37,6 +37,8 @@ export function registerSubmit(program: Command): void {
     .option("--download <dir>", "when done, package the outputs and download them here (implies --wait)")
     .option("--part-size <size>", "largest ZIP part with --download, e.g. 2GB")
     .option("--extract", "with --download, also unzip the parts")
+    .option("--webhook <url>", "POST signed events here when items, the batch and its packages finish")
+    .option("--webhook-events <types>", "comma-separated event types for --webhook (default: all)")
     .option("--json", "machine-readable output")
     .action(
       async (
@@ -49,6 +51,8 @@ export function registerSubmit(program: Command): void {
           partSize?: string;
           extract?: boolean;
           json?: boolean;
+          webhook?: string;
+          webhookEvents?: string;
         },
       ) => {
         const client = clientFrom(program);
@@ -81,10 +85,19 @@ export function registerSubmit(program: Command): void {
             name: i.name,
             inputs: { video: hashes.get(i.video)?.sha256 as string, audio: hashes.get(i.audio)?.sha256 as string },
           })),
+          webhook: o.webhook
+            ? {
+                url: o.webhook,
+                events: o.webhookEvents?.split(",").map((e) => e.trim() as WebhookEventType),
+              }
+            : undefined,
         };
         // The same manifest gives the same key, so a re-run after Ctrl-C finds its batch.
         const batch = await client.createBatch(body, sha256Hex(canonicalJson(body)));
         say(`batch ${batch.id}: ${batch.total} items, ${batch.counts.succeeded} already done`);
+        // The secret is shown once: only the answer that made the batch carries it.
+        if (batch.webhook?.secret)
+          say(`webhook ${batch.webhook.id} -> ${batch.webhook.url}, signing secret ${batch.webhook.secret}`);
 
         let status = await client.getBatch(batch.id);
         let noFace: Awaited<ReturnType<typeof noFaceItems>> = [];
