@@ -149,7 +149,7 @@ export async function resolveAllowed(
   if (addresses.length === 0) throw new Error(`${host} resolves to no address`);
   for (const a of addresses) {
     const why = forbiddenAddressReason(a.address, policy);
-    if (why) throw new Error(`${host} resolves to ${why}`);
+    if (why) throw new Error(`${host} resolves to ${a.address}: ${why}`);
   }
   return addresses;
 }
