@@ -50,7 +50,10 @@ export class EventReader {
   >();
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly d: ReaderDeps) {
+  private readonly d: ReaderDeps;
+
+  constructor(d: ReaderDeps) {
+    this.d = d;
     // Blocking reads hold their connection.
     this.conn = d.redis.duplicate();
   }

@@ -148,7 +148,11 @@ export const newWebhookSecret = () => `whsec_${randomBytes(24).toString("base64"
 const newEndpointId = () => `wh_${randomBytes(12).toString("hex")}`;
 
 export class WebhookStore {
-  constructor(readonly redis: Redis) {}
+  readonly redis: Redis;
+
+  constructor(redis: Redis) {
+    this.redis = redis;
+  }
 
   async create(o: Omit<WebhookEndpoint, "id" | "secret" | "createdAt">): Promise<WebhookEndpoint> {
     const endpoint: WebhookEndpoint = {

@@ -25,7 +25,11 @@ const systemResolve = (hostname: string) => dns.promises.lookup(hostname, { all:
 
 /** Webhook endpoints of a tenant (docs/architecture.md#webhooks). */
 export class WebhookService {
-  constructor(private readonly deps: ApiDeps) {}
+  private readonly deps: ApiDeps;
+
+  constructor(deps: ApiDeps) {
+    this.deps = deps;
+  }
 
   /**
    * Checks a URL at registration: scheme, and every address its host resolves to now. The
