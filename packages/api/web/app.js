@@ -1,4 +1,5 @@
-// The mediaq web page: sign in with an API key, follow batches live, retry, package, download.
+// The mediaq web page: sign in with an API key, follow batches live, retry, package, download,
+// and see webhook endpoints with their dead letters.
 // Plain ES modules, no framework. Events come over Server-Sent Events read with fetch (so the
 // key travels in the Authorization header, not in the URL) and resume with Last-Event-ID.
 import { createParser } from "/ui/vendor/eventsource-parser.js";
@@ -268,11 +269,57 @@ async function pollPackage(id) {
   }
 }
 
+async function webhooksView() {
+  show("webhooks-view");
+  const { webhooks } = await api("GET", "/v1/webhooks");
+  document.getElementById("no-webhooks").hidden = webhooks.length > 0;
+  for (const w of webhooks) {
+    const link = document.createElement("a");
+    link.href = `#/webhooks/${w.id}`;
+    link.textContent = w.id;
+    const first = document.createElement("td");
+    first.append(link);
+    const tr = document.createElement("tr");
+    tr.append(first, cell(w.url), cell(w.events.join(", ")));
+    document.getElementById("webhook-rows").append(tr);
+  }
+}
+
+/** One endpoint's dead letters and recent deliveries (a batch's own endpoint is reached by its id too). */
+async function webhookView(id) {
+  show("webhook-view");
+  const [endpoint, dead, delivered] = await Promise.all([
+    api("GET", `/v1/webhooks/${id}`),
+    api("GET", `/v1/webhooks/${id}/deliveries?state=dead`),
+    api("GET", `/v1/webhooks/${id}/deliveries?state=delivered&limit=50`),
+  ]);
+  document.getElementById("webhook-id").textContent = endpoint.id;
+  document.getElementById("webhook-url").textContent = `${endpoint.url} (${endpoint.events.join(", ")})`;
+  document.getElementById("no-dead").hidden = dead.deliveries.length > 0;
+  for (const [rows, list, last] of [
+    ["dead-rows", dead.deliveries, (d) => d.error ?? ""],
+    ["delivered-rows", delivered.deliveries, (d) => String(d.status ?? "")],
+  ]) {
+    for (const d of list) {
+      const tr = document.createElement("tr");
+      tr.append(
+        cell(new Date(d.at).toLocaleString()),
+        cell(d.type),
+        cell(d.batchId),
+        cell(String(d.attempts)),
+        cell(last(d), rows === "dead-rows" ? "error" : undefined),
+      );
+      document.getElementById(rows).append(tr);
+    }
+  }
+}
+
 function route() {
   if (!key()) return signInView();
   signout.hidden = false;
   const m = /^#\/batches\/([\w-]+)/.exec(location.hash);
-  (m ? batchView(m[1]) : batchesView()).catch((err) => {
+  const w = /^#\/webhooks(?:\/(wh_[0-9a-f]+))?/.exec(location.hash);
+  (m ? batchView(m[1]) : w ? (w[1] ? webhookView(w[1]) : webhooksView()) : batchesView()).catch((err) => {
     view.textContent = `Error: ${err.message}`;
   });
 }
