@@ -10,6 +10,7 @@ import {
   type TestApi,
   uploadModel,
 } from "../../packages/api/test/helpers.ts";
+import { launchChromium } from "../harness/browser.ts";
 import { guardLoopbackOnly, startReceiver } from "../harness/webhook-receiver.ts";
 
 /**
@@ -177,6 +178,24 @@ describe("webhooks", () => {
     expect(await notifier.metrics.registry.getSingleMetricAsString("mediaq_webhook_dead_letters_total")).toMatch(
       /event="item\.succeeded"[^}]*} [1-9]/,
     );
+
+    // The web page lists it too.
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(t.api.url);
+      await page.getByLabel("API key").fill("key-acme");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForSelector("#batch-rows");
+      await page.goto(`${t.api.url}/#/webhooks/${batch.webhook.id}`);
+      await expect.poll(() => page.locator("#dead-rows tr").count()).toBe(1);
+      const row = await page.locator("#dead-rows tr").innerText();
+      expect(row).toContain("item.succeeded");
+      expect(row).toContain(batch.id);
+      expect(row).toMatch(/no answer/);
+    } finally {
+      await browser.close();
+    }
   });
 
   it("tenant endpoints: register with a filter, secret shown once, rotate, list, delete; other tenants see 404", async () => {
