@@ -4,9 +4,8 @@ import {
   type Config,
   type Ledger,
   type Logger,
-  MAX_PRESIGN_SECONDS,
   type PackageStore,
-  presignGet,
+  presignPackageLinks,
   redisKeys,
   sha256Hex,
   type WebhookEndpoint,
@@ -175,11 +174,8 @@ export class EventReader {
     if (event.type === "package" && event.state === "ready") {
       const record = await this.d.packages.get(event.packageId);
       if (!record) return [];
-      const { config, s3 } = this.d;
-      const remaining = Math.floor((Date.parse(record.expiresAt) - Date.now()) / 1000);
-      if (remaining <= 0) return [];
-      const expiresIn = Math.min(remaining, config.PRESIGN_EXPIRES_SECONDS, MAX_PRESIGN_SECONDS);
-      const sign = (key: string, name: string) => presignGet(s3, config.S3_BUCKET, key, expiresIn, name);
+      const links = await presignPackageLinks(this.d.s3, this.d.config.S3_BUCKET, record);
+      if (!links) return [];
       return [
         {
           type: "package.ready",
@@ -187,17 +183,7 @@ export class EventReader {
           data: {
             batchId,
             packageId: record.id,
-            parts: await Promise.all(
-              record.parts.map(async (p) => ({
-                name: p.name,
-                size: p.size,
-                sha256: p.sha256,
-                url: await sign(p.key, p.name),
-              })),
-            ),
-            manifest: record.manifestKey ? await sign(record.manifestKey, "manifest.json") : null,
-            sha256sums: record.sumsKey ? await sign(record.sumsKey, "SHA256SUMS") : null,
-            linksExpireAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
+            ...links,
             expiresAt: record.expiresAt,
           },
         },

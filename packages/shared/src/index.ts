@@ -15,3 +15,4 @@ export * from "./snapshot/index.ts";
 export * from "./submission.ts";
 export * from "./webhooks.ts";
 export * from "./webhook-address.ts";
+export * from "./package-links.ts";

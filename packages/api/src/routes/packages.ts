@@ -1,4 +1,4 @@
-import { computePackageId, MAX_PRESIGN_SECONDS, type PackageRecord, presignGet } from "@mediaq/shared";
+import { computePackageId, MAX_PRESIGN_SECONDS, type PackageRecord, presignPackageLinks } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { allItemViews, ownBatch } from "../batch-views.ts";
@@ -105,25 +105,15 @@ export const packageRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (ap
     async (request) => {
       const record = await packages.get(request.params.id);
       if (!record || record.tenant !== request.tenant) throw notFound("package", request.params.id);
-      const remaining = Math.floor((Date.parse(record.expiresAt) - Date.now()) / 1000);
-      if (remaining <= 0) throw notFound("package", request.params.id);
-      const expiresIn = Math.min(remaining, MAX_PRESIGN_SECONDS);
-      const bucket = config.S3_BUCKET;
-      const sign = (key: string, name: string) => presignGet(s3, bucket, key, expiresIn, name);
+      const links = await presignPackageLinks(s3, config.S3_BUCKET, record);
+      if (!links) throw notFound("package", request.params.id);
       return {
         id: record.id,
         state: record.state,
         batchId: record.batchId,
-        parts: await Promise.all(
-          record.parts.map(async (p) => ({
-            name: p.name,
-            size: p.size,
-            sha256: p.sha256,
-            url: await sign(p.key, p.name),
-          })),
-        ),
-        manifest: record.manifestKey ? { url: await sign(record.manifestKey, "manifest.json") } : null,
-        sha256sums: record.sumsKey ? { url: await sign(record.sumsKey, "SHA256SUMS") } : null,
+        parts: links.parts,
+        manifest: links.manifest ? { url: links.manifest } : null,
+        sha256sums: links.sha256sums ? { url: links.sha256sums } : null,
         expiresAt: record.expiresAt,
         ...(record.bytesWritten !== undefined ? { bytesWritten: record.bytesWritten } : {}),
         ...(record.totalBytes !== undefined ? { totalBytes: record.totalBytes } : {}),
