@@ -126,25 +126,32 @@ export class EventReader {
       if (event.type === "item") terminal = true;
       for (const p of payloads) jobs.push(...deliveriesFor(endpoints, batchId, entryId, p));
     }
-    if (terminal && batch) jobs.push(...(await this.completion(batchId, last, endpoints)));
+    const completion = terminal && batch ? await this.completion(batchId, last, endpoints) : undefined;
+    if (completion) jobs.push(...completion.jobs);
     if (jobs.length > 0) await this.enqueue(jobs);
-    await redis.hset(webhookKeys.cursors, batchId, last);
+    // Only once the jobs are queued: a crash before this reads the same events again.
+    const tx = redis.multi().hset(webhookKeys.cursors, batchId, last);
+    if (completion) tx.hset(webhookKeys.completed, batchId, completion.signature);
+    await tx.exec();
     return jobs.length;
   }
 
   /** batch.completed (and batch.failed_items) once per completion of the batch. */
-  private async completion(batchId: string, entryId: string, endpoints: WebhookEndpoint[]): Promise<DeliveryJob[]> {
+  private async completion(
+    batchId: string,
+    entryId: string,
+    endpoints: WebhookEndpoint[],
+  ): Promise<{ jobs: DeliveryJob[]; signature: string } | undefined> {
     const { ledger, redis } = this.d;
     const [counts, total] = await Promise.all([ledger.counts(batchId), ledger.total(batchId)]);
-    if (total === 0 || counts.pending + counts.running > 0) return [];
+    if (total === 0 || counts.pending + counts.running > 0) return undefined;
     const signature = JSON.stringify(counts);
-    if ((await redis.hget(webhookKeys.completed, batchId)) === signature) return [];
-    await redis.hset(webhookKeys.completed, batchId, signature);
+    if ((await redis.hget(webhookKeys.completed, batchId)) === signature) return undefined;
     const timestamp = new Date().toISOString();
     const data = { batchId, total, counts };
     const payloads: WebhookPayload[] = [{ type: "batch.completed", timestamp, data }];
     if (counts.failed > 0) payloads.push({ type: "batch.failed_items", timestamp, data });
-    return payloads.flatMap((p) => deliveriesFor(endpoints, batchId, entryId, p));
+    return { jobs: payloads.flatMap((p) => deliveriesFor(endpoints, batchId, entryId, p)), signature };
   }
 
   private async payloadsOf(batchId: string, event: BatchEvent): Promise<WebhookPayload[]> {
