@@ -1,7 +1,9 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { type DevStack, startDevStack, waitForBatch, waitForPackage } from "@mediaq/cli";
 import { createS3, loadConfig, OUTPUT_FILE, objectKeys, type WebhookPayload } from "@mediaq/shared";
@@ -9,6 +11,9 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeAudio, makeVideo } from "../harness/media.ts";
 import { startReceiver } from "../harness/webhook-receiver.ts";
+
+const run = promisify(execFile);
+const MEDIAQ = path.resolve(import.meta.dirname, "../../packages/cli/bin/mediaq.js");
 
 /**
  * Webhooks from the real pipeline: the stack of `mediaq dev` (API, worker, packager and
@@ -123,5 +128,27 @@ describe("webhooks from the pipeline", () => {
     const res = await fetch(part?.url as string);
     expect(res.status).toBe(200);
     expect(Buffer.from(await res.arrayBuffer()).length).toBe(part?.size);
+  });
+
+  it("mediaq submit --webhook prints the secret once and the receiver verifies with it", async () => {
+    const folder = path.join(dir, "cli-inbox");
+    fs.mkdirSync(folder);
+    await makeVideo(path.join(folder, "solo.mp4"), { seconds: 1, frequency: 640 });
+    await makeAudio(path.join(folder, "solo.wav"), { seconds: 1, frequency: 330 });
+    const { stderr } = await run(
+      process.execPath,
+      [MEDIAQ, "submit", folder, "--model", "demo", "--params", "box=[40,30,80,70]", "--webhook", receiver.url("/cli")],
+      { env: { ...process.env, MEDIAQ_API_URL: stack.apiUrl, MEDIAQ_API_KEY: stack.apiKey } },
+    );
+    const secret = /signing secret (whsec_\S+)/.exec(stderr)?.[1];
+    expect(secret, stderr).toBeDefined();
+    const deadline = Date.now() + 90_000;
+    while (!receiver.on("/cli").some((r) => r.body.includes("batch.completed")) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    const wh = new Webhook(secret as string);
+    const types = receiver
+      .on("/cli")
+      .map((r) => (wh.verify(r.body, r.headers as Record<string, string>) as WebhookPayload).type);
+    expect(types.sort()).toEqual(["batch.completed", "item.succeeded"]);
   });
 });
