@@ -2,7 +2,7 @@
  * How busy one worker keeps its card: a batch of 12 items through an in-process worker with
  * a fixed-cost model (~0.4 s per session.run, scripts/test-models.ts), prefetch off vs on.
  * Reports the fraction of wall time the worker was inside inference (session.run) and inside
- * its inference section (decode -> model -> encode, which holds the card's lock).
+ * its inference section (first model call to last, which holds the card's lock).
  *
  * Run: pnpm bench worker   (or: node test/bench/worker.bench.ts)
  */
@@ -32,12 +32,11 @@ export default async function workerBench(): Promise<void> {
     const model = await h.putBlob(Buffer.from(await calibratedFixedCostModel(RUN_MS)));
     const rows: string[] = [];
     for (const [round, prefetch] of [false, true].entries()) {
-      const worker = await startWorker(h.config(), { prefetch });
+      const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: 25 }), { prefetch });
       const items = Array.from({ length: ITEMS }, (_, i) => ({
         name: `i${i}`,
         video,
         audio: audios[round * ITEMS + i] as string,
-        params: { batchSize: 25 },
       }));
       const started = Date.now();
       const { batchId } = await h.submit(model, items);

@@ -294,7 +294,7 @@ export function boxItems(n: number, prefix: string, first = 0): ItemSpec[] {
       name: `${prefix}-${i}.mp4`,
       video: i % 2,
       audio: Math.floor(i / 2) % 2,
-      params: { box: [i % 40, Math.floor(i / 40), 48, 48], batchSize: 16 },
+      params: { box: [i % 40, Math.floor(i / 40), 48, 48] },
     };
   });
 }

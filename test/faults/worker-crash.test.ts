@@ -51,13 +51,12 @@ describe("worker processes killed mid-batch", () => {
 
   it("hands a killed worker's job to the other worker on the queue", async () => {
     await stack.killWorkers();
-    const a = await stack.spawnWorker("a");
-    const b = await stack.spawnWorker("b");
-    // Long enough that the kill lands mid-job; b stays busy with nothing else.
+    // One frame per model call: long enough that the kill lands mid-job.
+    const a = await stack.spawnWorker("a", { INFERENCE_BATCH_SIZE: "1" });
+    const b = await stack.spawnWorker("b", { INFERENCE_BATCH_SIZE: "1" });
+    // b stays busy with nothing else.
     const before = await stack.runs();
-    const { batchId, items } = await stack.submit(
-      boxItems(1, "pair", 100).map((s) => ({ ...s, params: { ...s.params, batchSize: 1 } })),
-    );
+    const { batchId, items } = await stack.submit(boxItems(1, "pair", 100));
     const jobKey = items[0]?.jobKey as string;
     // The worker running the job is the one with ffmpeg/ffprobe children.
     const victim = await until("one worker to run the job", async () => {

@@ -33,7 +33,8 @@ const paramsSchema = z
       "find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default " +
       "[0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped " +
       "BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the " +
-      "box mean (default 5); batchSize (default 16).",
+      "box mean (default 5). Frames per model call are the worker's setting (INFERENCE_BATCH_SIZE), not a " +
+      "parameter.",
   );
 
 export const itemNameSchema = z

@@ -122,7 +122,7 @@ describe("batches", () => {
       expect(job?.id).toBe(item.jobKey);
       expect(job?.data.params).toMatchObject({
         box: [10, 10, 50, 50],
-        batchSize: 16,
+        pads: [0, 10, 0, 0],
         length: "audio",
         loop: "pingpong",
       });

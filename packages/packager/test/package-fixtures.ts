@@ -113,7 +113,7 @@ export async function makeBatch(
       model,
       adapter: "wav2lip",
       inputs: { video: hex(), audio: hex() },
-      params: { box: null, pads: [0, 10, 0, 0], batchSize: 16 },
+      params: { box: null, pads: [0, 10, 0, 0] },
       completedAt: new Date().toISOString(),
       timings: { inferMs: 12 },
     });

@@ -23,7 +23,6 @@ import {
 import type { MutexInterface } from "async-mutex";
 import { DelayedError, type Job, type Processor, type Queue, UnrecoverableError, WaitingError } from "bullmq";
 import type { Redis } from "ioredis";
-import type { Rect } from "./adapters/image.ts";
 import { bindWav2Lip, type Wav2LipParams } from "./adapters/wav2lip.ts";
 import { melSpectrogram } from "./audio/mel.ts";
 import type { DiskGuard } from "./disk-guard.ts";
@@ -31,11 +30,11 @@ import { BadInputError, HandBackError } from "./errors.ts";
 import { boxCrop, type CropLookup, trackCrops } from "./face/track.ts";
 import { awaitFaceTrack } from "./face/track-wait.ts";
 import { downloadBlob } from "./fetch.ts";
-import { shareMel } from "./inference/client.ts";
+import { FRAME_STAGES, runFramePath } from "./frames/frame-path.ts";
+import type { FrameOps } from "./frames/frame-ops.ts";
+import type { Codecs } from "./media/codecs.ts";
 import { AUDIO_RATE, decodeAudio, fitSamples } from "./media/decode.ts";
-import { startEncoder } from "./media/encode.ts";
 import { checkBox, probeAudio, probeVideo } from "./media/probe.ts";
-import { timelineFrames } from "./media/timeline-frames.ts";
 import { outputFrameCount } from "./media/timeline.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { ModelCache } from "./model-cache.ts";
@@ -52,8 +51,12 @@ export interface ProcessorDeps {
   log: Logger;
   /** Aborted when the worker is stopping and must hand the current job back. */
   shutdown: AbortSignal;
-  /** Held for the whole inference section (decode frames -> model -> encode): one per card at a time. */
+  /** The card: held from a job's first model call to its last, one job at a time. */
   inferenceLock: MutexInterface;
+  /** The video encoder and decoder chosen at start-up (media/codecs.ts). */
+  codecs: Codecs;
+  /** Native crop and paste (loaded once per process). */
+  frameOps: FrameOps;
   /** Names this process's inference-spans list in Redis. */
   workerId: string;
   /** Checked before a job starts: with too little disk the job goes back to the queue untouched. */
@@ -78,7 +81,7 @@ export interface JobOutput {
 export const inferenceSpansKey = (workerId: string) => `mediaq:stats:inference-spans:${workerId}`;
 const SPANS_KEPT = 1000;
 
-// Bytes in this process's live scratch directories (two with prefetch), summed into the gauge.
+// Bytes in this process's live scratch directories (up to three with prefetch), summed into the gauge.
 const scratchInUse = new Map<string, number>();
 function trackScratch(metrics: WorkerMetrics, dir: string, bytes: number | undefined): void {
   if (bytes === undefined) scratchInUse.delete(dir);
@@ -297,64 +300,40 @@ async function runPipeline(
       audioSeconds: samples.length / AUDIO_RATE,
       videoFrames: video.frames,
     });
-    return { mel: shareMel(melSpectrogram(fitSamples(samples, outputFrames / video.fps))), outputFrames };
+    return { mel: melSpectrogram(fitSamples(samples, outputFrames / video.fps)), outputFrames };
   });
 
-  let inferenceSeconds = 0;
-  // The inference section holds the card: with prefetch another job may be fetching and
-  // probing meanwhile, but never inside this section at the same time.
-  const frameCount = await deps.inferenceLock.runExclusive(() =>
-    stage("infer", async () => {
-      const encoder = startEncoder({
-        width: video.width,
-        height: video.height,
-        fps: video.fps,
-        audioFile: files.audio,
-        length: params.length,
-        outFile: files.output,
-        signal,
-      });
-      const batchSize = model.binding.fixedBatch ?? params.batchSize;
-      const ctx = { mel, fps: video.fps, channels: channelsOf(data.model), width: video.width, height: video.height };
-      let done = 0;
-      let batch: Buffer[] = [];
-      let rects: (Rect | null)[] = [];
-      const flush = async () => {
-        // Pre/post-processing and session.run happen on the inference thread (event loop stays free).
-        const result = await model.session.run(model.binding, { frames: batch, firstIndex: done, rects }, ctx);
-        inferenceSeconds += result.runSeconds;
-        for (const frame of result.frames) await encoder.write(frame);
-        done += batch.length;
-        batch = [];
-        rects = [];
-        progress.report("infer", done, Math.max(done, outputFrames));
-      };
-      try {
-        for await (const { frame, source } of timelineFrames({
-          file: files.video,
-          label: labels.video,
-          video,
-          frames: params.length === "video" ? "clip" : outputFrames,
-          loop: params.loop,
-          bufferBytes: config.LOOP_BUFFER_BYTES,
-          signal,
-        })) {
-          batch.push(frame);
-          rects.push(crops.lookup(source));
-          if (batch.length === batchSize) await flush();
-        }
-        // A killed ffmpeg may just end its output: that is the abort, not bad input.
-        if (signal.aborted) throw signal.reason;
-        if (batch.length > 0) await flush();
-      } catch (err) {
-        encoder.kill();
-        throw err;
-      }
-      await encoder.finish();
-      return done;
+  // The frame path holds the card only from its first model call to its last; with prefetch
+  // the next job may decode and crop meanwhile, but never run the model at the same time.
+  const framePath = await stage("infer", async () =>
+    runFramePath({
+      videoFile: files.video,
+      videoLabel: labels.video,
+      video,
+      audioFile: files.audio,
+      outFile: files.output,
+      mel,
+      timeline: {
+        frames: params.length === "video" ? "clip" : outputFrames,
+        loop: params.loop,
+        bufferBytes: config.LOOP_BUFFER_BYTES,
+      },
+      rectOf: crops.lookup,
+      order: channelsOf(data.model),
+      batchSize: config.INFERENCE_BATCH_SIZE,
+      fixedBatch: model.binding.fixedBatch,
+      ops: deps.frameOps,
+      run: (batch) => model.session.run(model.binding, batch),
+      cardLock: deps.inferenceLock,
+      codecs: deps.codecs,
+      signal,
+      onProgress: (done) => progress.report("infer", done, Math.max(done, outputFrames)),
     }),
   );
-  const [inferStart, inferEnd] = spans.infer as Span;
+  const frameCount = framePath.frames;
+  const inferenceSeconds = framePath.busy.inference;
+  for (const name of FRAME_STAGES) timings[name] = Math.round(framePath.busy[name] * 1000) / 1000;
+  const [inferStart, inferEnd] = framePath.cardSpan ?? (spans.infer as Span);
   const spansKey = inferenceSpansKey(deps.workerId);
   await deps.redis
     .multi()

@@ -18,6 +18,8 @@ import { Mutex } from "async-mutex";
 import { Worker } from "bullmq";
 import { DiskGuard } from "./disk-guard.ts";
 import { HandBackError } from "./errors.ts";
+import { FrameOps } from "./frames/frame-ops.ts";
+import { chooseCodecs, probeCodecCapabilities } from "./media/codecs.ts";
 import { createTrackProcessor, type TrackJobOutput } from "./face/track-job.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
 import { ModelCache } from "./model-cache.ts";
@@ -35,8 +37,9 @@ export interface StartWorkerOptions {
   /** How often this worker looks for stalled jobs (those of workers that died). */
   stalledIntervalMs?: number;
   /**
-   * Prefetch (WORKER_PREFETCH): two jobs active at once, so the next one fetches, probes and
-   * decodes its audio while the current one holds the card; inference stays one at a time.
+   * Prefetch (WORKER_PREFETCH): three jobs active at once: the next one fetches, probes,
+   * decodes and crops while the current one holds the card, and the previous one pastes,
+   * encodes and uploads after it let go of the card; model calls stay one job at a time.
    */
   prefetch?: boolean;
   /** Free-disk guard poll period (WORKER_DISK_CHECK_SECONDS); default 5000. */
@@ -65,6 +68,10 @@ export interface WorkerHandle {
 /** One BullMQ worker on QUEUES.inference with concurrency 1: one inference per process (per GPU card). */
 export async function runInferenceWorker(config: Config, opts: StartWorkerOptions): Promise<WorkerHandle> {
   const { log } = opts;
+  // Hardware codecs are decided once, before any job (an explicit one that is missing stops
+  // here). `auto` on a machine without them is the normal CPU setup: one info line says so.
+  const codecs = chooseCodecs(config, await probeCodecCapabilities(config.GPU_DEVICE_ID));
+  if (codecs.fallback) log.info({ device: codecs.device }, codecs.fallback);
   const queueRedis = createRedis(config);
   const ledgerRedis = createRedis(config);
   const warning = await assertNoEviction(ledgerRedis);
@@ -82,12 +89,16 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     log,
     metrics,
   );
+  // Loaded before any job: creating a session blocks the event loop for a moment.
+  const frameOps = await FrameOps.load();
   // The card is used by one model at a time: lip-sync inference and face detection share the
-  // lock, also when prefetch runs two jobs.
+  // lock, also when prefetch runs three jobs.
   const inferenceLock = new Mutex();
   const faceTrackQueue = createFaceTrackQueue(queueRedis, config);
   const processor = createProcessor({
     workerId,
+    frameOps,
+    codecs,
     inferenceLock,
     faceTrackQueue,
     diskGuard,
@@ -112,7 +123,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   };
   const worker = new Worker<InferenceJob, JobOutput>(QUEUES.inference, processor, {
     ...workerOptions,
-    concurrency: opts.prefetch ? 2 : 1,
+    concurrency: opts.prefetch ? 3 : 1,
   });
   worker.on("error", (err) => log.error({ err }, "worker error"));
   // Face tracks have their own queue and worker in the same process, so an item that waits
@@ -120,6 +131,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const trackWorker = new Worker<FaceTrackJob, TrackJobOutput>(
     QUEUES.faceTrack,
     createTrackProcessor({
+      codecs,
       config,
       s3,
       ledger,
@@ -174,6 +186,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
       queue: QUEUES.inference,
       prefix: config.QUEUE_PREFIX,
       provider: config.ORT_EXECUTION_PROVIDER,
+      encoder: codecs.encoder,
+      decoder: codecs.decoder,
       device: config.GPU_DEVICE_ID,
       prefetch: opts.prefetch ?? false,
       workerId,
@@ -206,6 +220,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
         }
         await faceTrackQueue.close();
         await models.close();
+        await frameOps.release();
         await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
         s3.destroy();
         await Promise.allSettled([queueRedis.quit(), ledgerRedis.quit()]);

@@ -139,11 +139,16 @@ describe("face tracks", () => {
       makeSpeech(wav, `Line number ${i + 1}.`, { speed: 200 + i * 5 });
       audios.push(await h.putFile(wav));
     }
-    const items = (batchSize: number) =>
-      audios.map((audio, i) => ({ name: `line-${i}`, video, audio, params: { ...NO_BOX, batchSize } }));
+    const items = (bottomPad: number) =>
+      audios.map((audio, i) => ({
+        name: `line-${i}`,
+        video,
+        audio,
+        params: { ...NO_BOX, pads: [0, bottomPad, 0, 0] },
+      }));
     const before = await detections();
     const runsBefore = await h.runs();
-    const first = await h.submit(model, items(16));
+    const first = await h.submit(model, items(10));
     expect(await h.waitDone(first.batchId, 300_000)).toMatchObject({ succeeded: 20, failed: 0 });
     expect(await detections()).toBe(before + 1);
     const views = await h.ledger.itemViews(first.batchId, 0, 20);

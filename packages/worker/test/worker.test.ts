@@ -185,9 +185,9 @@ describe("inference worker", () => {
     const audio = await putBlob(fs.readFileSync(files.audio as string));
     // Batches of 2 frames over the whole 8 s clip (length=video): 100 model calls, so
     // inference lasts well past the moment it is seen.
-    const { batchId, items } = await submit(modelSha, [
-      { name: "long", video, audio, params: { batchSize: 2, length: "video" } },
-    ]);
+    await worker.close();
+    worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: 2 }));
+    const { batchId, items } = await submit(modelSha, [{ name: "long", video, audio, params: { length: "video" } }]);
     const jobKey = items[0]?.jobKey as string;
     const runsBefore = await runs();
     const waitFor = async (what: string, ok: () => Promise<boolean>) => {

@@ -15,6 +15,8 @@ import { type Processor, UnrecoverableError, WaitingError } from "bullmq";
 import type { Redis } from "ioredis";
 import { BadInputError, HandBackError } from "../errors.ts";
 import { downloadBlob } from "../fetch.ts";
+import { FramePool } from "../frames/frame-pool.ts";
+import type { Codecs } from "../media/codecs.ts";
 import { decodeFrames } from "../media/decode.ts";
 import { probeVideo } from "../media/probe.ts";
 import type { ModelCache } from "../model-cache.ts";
@@ -23,6 +25,8 @@ import { bindBlazeFace } from "./blazeface.ts";
 import { followFace, smoothTrack, type TrackBox } from "./track.ts";
 
 export interface TrackJobDeps {
+  /** The video decoder chosen at start-up (media/codecs.ts). */
+  codecs: Codecs;
   config: Config;
   s3: S3Client;
   ledger: Ledger;
@@ -110,8 +114,11 @@ async function computeTrack(
       found.push(...reply.faces);
       batch = [];
     };
-    for await (const frame of decodeFrames(file, label, video, signal)) {
-      batch.push(frame);
+    // Detection moves its frames to the inference thread, so each leaves the pool as a copy.
+    const pool = new FramePool(video.width * video.height * 3, 2);
+    for await (const frame of decodeFrames(file, label, video, pool, deps.codecs, signal)) {
+      batch.push(new Uint8Array(frame));
+      pool.release(frame);
       if (batch.length === DETECT_BATCH) await flush();
     }
     if (signal.aborted) throw signal.reason;
