@@ -22,7 +22,6 @@ import { calibratedFixedCostModel } from "../../packages/worker/scripts/test-mod
 import { DEMO_MODEL_PATH } from "../../packages/worker/scripts/make-demo-model.ts";
 import { startWorker } from "../../packages/worker/src/index.ts";
 import { encoderArgs } from "../../packages/worker/src/media/encode.ts";
-import { inferenceSpansKey } from "../../packages/worker/src/processor.ts";
 import { startWorkerHarness, type WorkerHarness } from "../../packages/worker/test/helpers.ts";
 import { makeAudio, makeVideo } from "../harness/media.ts";
 
@@ -100,10 +99,8 @@ async function runItems(
     const counts = await h.waitDone(batchId, 1_800_000);
     const wall = (Date.now() - started) / 1000;
     const cpu = cpuSeconds() - cpuAtStart;
-    const results = await Promise.all(submitted.map((i) => h.ledger.getResult(i.jobKey)));
-    const spans = (await h.redis.lrange(inferenceSpansKey(worker.workerId), 0, -1)).map(
-      (s) => JSON.parse(s) as { runSeconds: number },
-    );
+    const results = await Promise.all(submitted.map((i) => h.ledger.jobs.getResult(i.jobKey)));
+    const spans = await h.ledger.jobs.inferenceSpans(worker.workerId);
     return {
       ok: counts.succeeded,
       wall,

@@ -10,7 +10,6 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { calibratedFixedCostModel } from "../../packages/worker/scripts/test-models.ts";
 import { startWorker } from "../../packages/worker/src/index.ts";
-import { inferenceSpansKey } from "../../packages/worker/src/processor.ts";
 import { startWorkerHarness } from "../../packages/worker/test/helpers.ts";
 import { makeAudio, makeVideo } from "../harness/media.ts";
 
@@ -42,9 +41,7 @@ export default async function workerBench(): Promise<void> {
       const { batchId } = await h.submit(model, items);
       const counts = await h.waitDone(batchId, 600_000);
       const wall = (Date.now() - started) / 1000;
-      const spans = (await h.redis.lrange(inferenceSpansKey(worker.workerId), 0, -1)).map(
-        (s) => JSON.parse(s) as { start: number; end: number; runSeconds: number },
-      );
+      const spans = await h.ledger.jobs.inferenceSpans(worker.workerId);
       await worker.close();
       const inRun = spans.reduce((a, s) => a + s.runSeconds, 0);
       const inSection = spans.reduce((a, s) => a + (s.end - s.start) / 1000, 0);

@@ -25,7 +25,10 @@ describe("worker processes killed mid-batch", () => {
     for (let kill = 0; kill < 3; kill++) {
       // Let a few items finish, then kill at a random moment while one is running.
       const target = (kill + 1) * 6 + Math.floor(Math.random() * 3);
-      await until(`${target} items succeeded`, async () => (await stack.ledger.counts(batchId)).succeeded >= target);
+      await until(
+        `${target} items succeeded`,
+        async () => (await stack.ledger.batches.counts(batchId)).succeeded >= target,
+      );
       await sleep(Math.random() * 600);
       const running = await stack.keysInState(keys, "running");
       for (const k of await stack.keysInState(keys, "succeeded")) succeededBeforeKill.add(k);
@@ -63,7 +66,7 @@ describe("worker processes killed mid-batch", () => {
       const busy = [a, b].filter((w) => childrenOf(w.child.pid as number).length > 0);
       return busy.length === 1 ? busy[0] : undefined;
     });
-    expect(await stack.ledger.jobState(jobKey)).toMatchObject({ state: "running" });
+    expect(await stack.ledger.jobs.state(jobKey)).toMatchObject({ state: "running" });
     await victim.kill();
     expect(await stack.waitDone(batchId, 30_000)).toMatchObject({ succeeded: 1, failed: 0 });
     const after = await stack.queue.getJob(jobKey);

@@ -96,9 +96,9 @@ describe("webhooks", () => {
     };
     expect(batch.webhook.secret).toMatch(/^whsec_/);
     for (const [i, item] of batch.items.entries()) {
-      await t.ledger.transition(item.jobKey, "running");
-      if (failing.includes(i)) await t.ledger.transition(item.jobKey, "failed", "bad input: not a video");
-      else await t.ledger.recordResult(resultFor(item.jobKey));
+      await t.ledger.jobs.transition(item.jobKey, "running");
+      if (failing.includes(i)) await t.ledger.jobs.transition(item.jobKey, "failed", "bad input: not a video");
+      else await t.ledger.jobs.recordResult(resultFor(item.jobKey));
     }
     return batch;
   }
@@ -276,18 +276,18 @@ describe("webhooks", () => {
     expect(receiver.on("/rebind")).toHaveLength(0);
 
     // An endpoint stored before a policy change (here: written straight to the store) is checked again.
-    const stored = await t.api.deps.webhooks.create({
+    const stored = await t.api.deps.ledger.webhooks.create({
       tenant: "acme",
       url: "http://[::ffff:169.254.169.254]/latest",
       events: ["item.succeeded"],
     });
     const second = await runBatch(receiver.url("/unused", "hooks.test"), 1, [], ["batch.completed"]);
     const dead2 = await until("the metadata delivery dead", async () => {
-      const d = await t.api.deps.webhooks.deliveries(stored.id, "dead");
+      const d = await t.api.deps.ledger.webhooks.deliveries(stored.id, "dead");
       return d.find((x) => x.batchId === second.id);
     });
     expect(dead2.error).toMatch(/169\.254\.169\.254/);
-    await t.api.deps.webhooks.delete(stored);
+    await t.api.deps.ledger.webhooks.delete(stored);
     expect(guard.violations).toEqual([]);
   });
 });

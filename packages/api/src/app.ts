@@ -15,6 +15,10 @@ import { eventRoutes } from "./routes/events.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { packageRoutes } from "./routes/packages.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
+import { EventHub } from "./events/event-hub.ts";
+import { BatchService } from "./services/batch.service.ts";
+import { PackageService } from "./services/package.service.ts";
+import { WebhookService } from "./services/webhook.service.ts";
 
 export type { ApiDeps } from "./deps.ts";
 
@@ -50,15 +54,27 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await registerWeb(app);
   await registerAdmin(app, deps, limits);
 
+  const webhooks = new WebhookService(deps);
+  const batches = new BatchService(deps, webhooks);
+  const packages = new PackageService(deps, batches);
+  const hub = new EventHub(deps.ledger.events, deps.logger);
+  app.addHook("onClose", async () => hub.close());
+  const heartbeatMs = deps.options?.sseHeartbeatMs ?? 15_000;
+
   await app.register(
     async (v1) => {
       registerAuth(v1, deps.keys, limits);
       await v1.register(blobRoutes, { deps });
       await v1.register(modelRoutes, { deps });
-      await v1.register(batchRoutes, { deps });
-      await v1.register(eventRoutes, { deps });
-      await v1.register(packageRoutes, { deps });
-      await v1.register(webhookRoutes, { deps });
+      await v1.register(batchRoutes, { batches });
+      await v1.register(eventRoutes, {
+        batches,
+        hub,
+        heartbeatMs,
+        maxStreamsPerTenant: deps.config.MAX_EVENT_STREAMS_PER_TENANT,
+      });
+      await v1.register(packageRoutes, { packages });
+      await v1.register(webhookRoutes, { webhooks });
     },
     { prefix: "/v1" },
   );

@@ -1,4 +1,4 @@
-import type { Config, Logger, UrlPolicy, WebhookStore } from "@mediaq/shared";
+import type { Config, Logger, UrlPolicy, WebhookLedger } from "@mediaq/shared";
 import { type ConnectionOptions, type Job, UnrecoverableError, Worker } from "bullmq";
 import type { Dispatcher } from "undici";
 import { attemptDelivery, type DeliveryJob, RefusedAddressError } from "./delivery.ts";
@@ -10,7 +10,7 @@ export interface DeliveryWorkerDeps {
   connection: ConnectionOptions;
   config: Config;
   logger: Logger;
-  webhooks: WebhookStore;
+  webhooks: WebhookLedger;
   agent: Dispatcher;
   policy: UrlPolicy;
   metrics: NotifierMetrics;

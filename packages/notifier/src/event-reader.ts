@@ -1,36 +1,27 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
   type BatchEvent,
+  type StoredEvent,
   type Config,
   type Ledger,
   type Logger,
-  type PackageStore,
   presignPackageLinks,
-  redisKeys,
   sha256Hex,
   type WebhookEndpoint,
   type WebhookEventType,
   type WebhookPayload,
-  type WebhookStore,
-  webhookKeys,
 } from "@mediaq/shared";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import type { DeliveryJob } from "./delivery.ts";
 
 export interface ReaderDeps {
-  redis: Redis;
   ledger: Ledger;
-  packages: PackageStore;
-  webhooks: WebhookStore;
   s3: S3Client;
   queue: Queue<DeliveryJob>;
   config: Config;
   logger: Logger;
 }
 
-/** Streams read per round; more wait for the next round. */
-const ENTRIES_PER_BATCH = 200;
 const BLOCK_MS = 1000;
 
 /**
@@ -42,7 +33,7 @@ const BLOCK_MS = 1000;
  */
 export class EventReader {
   private stopped = false;
-  private readonly conn: Redis;
+  private readonly conn: ReturnType<Ledger["events"]["readerConnection"]>;
   private readonly itemsByJob = new Map<
     string,
     { total: number; byJobKey: Map<string, { index: number; name: string }[]> }
@@ -54,7 +45,7 @@ export class EventReader {
   constructor(d: ReaderDeps) {
     this.d = d;
     // Blocking reads hold their connection.
-    this.conn = d.redis.duplicate();
+    this.conn = d.ledger.events.readerConnection();
   }
 
   start(): void {
@@ -81,45 +72,37 @@ export class EventReader {
 
   /** One blocking read over every watched batch's stream, then its events queued. */
   async round(blockMs = BLOCK_MS): Promise<number> {
-    const { redis } = this.d;
-    const ids = await redis.zrange(webhookKeys.watched, 0, 4999);
+    const { webhooks } = this.d.ledger;
+    const ids = await webhooks.watched(5000);
     if (ids.length === 0) {
       await new Promise((r) => setTimeout(r, Math.min(blockMs, 500)));
       return 0;
     }
-    const cursors = await redis.hmget(webhookKeys.cursors, ...ids);
-    const reply = (await this.conn.xread(
-      "COUNT",
-      ENTRIES_PER_BATCH,
-      "BLOCK",
+    const cursors = await webhooks.cursors(ids);
+    const read = await this.d.ledger.events.readMany(
+      this.conn,
+      new Map(ids.map((id, i) => [id, cursors[i] ?? "0"])),
       blockMs,
-      "STREAMS",
-      ...ids.map((id) => redisKeys.batchEvents(id)),
-      ...cursors.map((c) => c ?? "0"),
-    )) as [string, [string, string[]][]][] | null;
-    const byStream = new Map(ids.map((id) => [redisKeys.batchEvents(id), id]));
+    );
     let queued = 0;
-    for (const [stream, entries] of reply ?? []) {
-      const batchId = byStream.get(stream);
-      if (batchId) queued += await this.handleBatch(batchId, entries);
-    }
-    if (!reply) await this.prune(ids);
+    for (const [batchId, events] of read) queued += await this.handleBatch(batchId, events);
+    if (read.size === 0) await this.prune(ids);
     return queued;
   }
 
-  private async handleBatch(batchId: string, entries: [string, string[]][]): Promise<number> {
-    const { ledger, webhooks, redis } = this.d;
-    const last = entries[entries.length - 1]?.[0];
+  private async handleBatch(batchId: string, entries: StoredEvent[]): Promise<number> {
+    const { ledger } = this.d;
+    const { webhooks } = ledger;
+    const last = entries[entries.length - 1]?.id;
     if (!last) return 0;
-    const batch = await ledger.getBatch(batchId);
+    const batch = await ledger.batches.get(batchId);
     const endpoints = batch ? await webhooks.endpointsOf(batchId) : [];
     const jobs: DeliveryJob[] = [];
     let terminal = false;
-    for (const [entryId, fields] of entries) {
-      const event = JSON.parse(fields[1] ?? "{}") as BatchEvent;
+    for (const { id: entryId, event } of entries) {
       if (event.type === "item" && (event.state === "pending" || event.state === "running")) {
         // The batch has work again: its next completion is a new one.
-        await redis.hdel(webhookKeys.completed, batchId);
+        await webhooks.reopen(batchId);
         continue;
       }
       const payloads = await this.payloadsOf(batchId, event);
@@ -130,9 +113,7 @@ export class EventReader {
     if (completion) jobs.push(...completion.jobs);
     if (jobs.length > 0) await this.enqueue(jobs);
     // Only once the jobs are queued: a crash before this reads the same events again.
-    const tx = redis.multi().hset(webhookKeys.cursors, batchId, last);
-    if (completion) tx.hset(webhookKeys.completed, batchId, completion.signature);
-    await tx.exec();
+    await webhooks.advance(batchId, last, completion?.signature);
     return jobs.length;
   }
 
@@ -142,11 +123,11 @@ export class EventReader {
     entryId: string,
     endpoints: WebhookEndpoint[],
   ): Promise<{ jobs: DeliveryJob[]; signature: string } | undefined> {
-    const { ledger, redis } = this.d;
-    const [counts, total] = await Promise.all([ledger.counts(batchId), ledger.total(batchId)]);
+    const { ledger } = this.d;
+    const [counts, total] = await Promise.all([ledger.batches.counts(batchId), ledger.batches.total(batchId)]);
     if (total === 0 || counts.pending + counts.running > 0) return undefined;
     const signature = JSON.stringify(counts);
-    if ((await redis.hget(webhookKeys.completed, batchId)) === signature) return undefined;
+    if ((await ledger.webhooks.lastCompletion(batchId)) === signature) return undefined;
     const timestamp = new Date().toISOString();
     const data = { batchId, total, counts };
     const payloads: WebhookPayload[] = [{ type: "batch.completed", timestamp, data }];
@@ -157,7 +138,10 @@ export class EventReader {
   private async payloadsOf(batchId: string, event: BatchEvent): Promise<WebhookPayload[]> {
     const timestamp = new Date().toISOString();
     if (event.type === "item" && (event.state === "succeeded" || event.state === "failed")) {
-      const [items, counts] = await Promise.all([this.itemsOf(batchId, event.jobKey), this.d.ledger.counts(batchId)]);
+      const [items, counts] = await Promise.all([
+        this.itemsOf(batchId, event.jobKey),
+        this.d.ledger.batches.counts(batchId),
+      ]);
       return [
         event.state === "succeeded"
           ? { type: "item.succeeded", timestamp, data: { batchId, jobKey: event.jobKey, items, counts } }
@@ -169,7 +153,7 @@ export class EventReader {
       ];
     }
     if (event.type === "package" && event.state === "failed") {
-      const record = await this.d.packages.get(event.packageId);
+      const record = await this.d.ledger.packages.get(event.packageId);
       return [
         {
           type: "package.failed",
@@ -179,7 +163,7 @@ export class EventReader {
       ];
     }
     if (event.type === "package" && event.state === "ready") {
-      const record = await this.d.packages.get(event.packageId);
+      const record = await this.d.ledger.packages.get(event.packageId);
       if (!record) return [];
       const links = await presignPackageLinks(this.d.s3, this.d.config.S3_BUCKET, record);
       if (!links) return [];
@@ -202,11 +186,11 @@ export class EventReader {
   /** The batch's items computed by a job key (one read of the item list per batch, refreshed when it grows). */
   private async itemsOf(batchId: string, jobKey: string): Promise<{ index: number; name: string }[]> {
     const { ledger } = this.d;
-    const total = await ledger.total(batchId);
+    const total = await ledger.batches.total(batchId);
     let cached = this.itemsByJob.get(batchId);
     if (!cached || cached.total !== total) {
       const byJobKey = new Map<string, { index: number; name: string }[]>();
-      (await ledger.items(batchId, 0, total)).forEach((item, index) => {
+      (await ledger.batches.items(batchId, 0, total)).forEach((item, index) => {
         const list = byJobKey.get(item.jobKey) ?? [];
         list.push({ index, name: item.name });
         byJobKey.set(item.jobKey, list);
@@ -238,17 +222,11 @@ export class EventReader {
 
   /** Forgets batches whose record expired (nothing more can happen to them). */
   private async prune(ids: string[]): Promise<void> {
-    const { redis, ledger } = this.d;
+    const { ledger } = this.d;
     for (const id of ids) {
-      if (await ledger.getBatch(id)) continue;
-      if (await redis.exists(redisKeys.batchEvents(id))) continue;
-      await redis
-        .multi()
-        .zrem(webhookKeys.watched, id)
-        .hdel(webhookKeys.cursors, id)
-        .hdel(webhookKeys.completed, id)
-        .del(webhookKeys.batchEndpoints(id))
-        .exec();
+      if (await ledger.batches.get(id)) continue;
+      if ((await ledger.events.newestId(id)) !== "0") continue;
+      await ledger.webhooks.unwatch(id);
       this.itemsByJob.delete(id);
     }
   }

@@ -3,10 +3,9 @@ import {
   createRedis,
   createS3,
   Ledger,
+  ledgerOptionsFrom,
   type Logger,
-  PackageStore,
   type Resolve,
-  WebhookStore,
 } from "@mediaq/shared";
 import { Queue } from "bullmq";
 import type { DeliveryJob } from "./delivery.ts";
@@ -37,7 +36,7 @@ export function startNotifier(config: Config, o: NotifierOptions): RunningNotifi
   const workerRedis = createRedis(config);
   const s3 = createS3(config);
   const metrics = createNotifierMetrics();
-  const webhooks = new WebhookStore(redis);
+  const ledger = new Ledger(redis, ledgerOptionsFrom(config));
   const queue = new Queue<DeliveryJob>(WEBHOOK_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
   const policy = {
     allowHttp: config.WEBHOOK_ALLOW_HTTP,
@@ -50,10 +49,7 @@ export function startNotifier(config: Config, o: NotifierOptions): RunningNotifi
     connections: 4,
   });
   const reader = new EventReader({
-    redis,
-    ledger: new Ledger(redis),
-    packages: new PackageStore(redis),
-    webhooks,
+    ledger,
     s3,
     queue,
     config,
@@ -64,7 +60,7 @@ export function startNotifier(config: Config, o: NotifierOptions): RunningNotifi
     connection: workerRedis,
     config,
     logger: o.logger,
-    webhooks,
+    webhooks: ledger.webhooks,
     agent,
     policy,
     metrics,

@@ -90,6 +90,10 @@ export const configSchema = z.object({
   /** Address the API's separate metrics listener binds (with METRICS_PORT). */
   METRICS_HOST: z.string().default("127.0.0.1"),
   DEDUP_SCOPE: z.enum(["tenant", "global"]).default("tenant"),
+  /** A finished batch (items, counters, events) is kept this many days after it finished. */
+  BATCH_RETENTION_DAYS: z.coerce.number().positive().default(30),
+  /** How long an Idempotency-Key is remembered (seconds, default 24 h). */
+  IDEMPOTENCY_TTL_SECONDS: int(1).default(24 * 3600),
   MAX_JSON_BODY_BYTES: bytes.default(16 * 1024 ** 2),
   /** How many ledger snapshots to keep; older ones are deleted after each new one. */
   SNAPSHOT_RETENTION: int(1, 10_000).default(7),

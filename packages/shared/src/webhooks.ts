@@ -1,10 +1,8 @@
-import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
 import { z } from "zod";
 
 /**
- * Webhook subscriptions and what the notifier records about deliveries
- * (docs/architecture.md#webhooks). An endpoint belongs to a tenant and hears every batch
+ * Webhook events, payloads and endpoints (docs/architecture.md#webhooks); the ledger keeps
+ * them (ledger/webhooks.ts). An endpoint belongs to a tenant and hears every batch
  * of it created after it was registered, or, made by a batch's `webhook` field, that
  * batch only.
  */
@@ -111,7 +109,23 @@ export interface WebhookEndpoint {
 }
 
 /** An endpoint as the API shows it: the secret only in the answer that makes or rotates it. */
-export type WebhookEndpointView = Omit<WebhookEndpoint, "tenant" | "secret"> & { secret?: string };
+export const webhookEndpointSchema = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(webhookEventTypeSchema),
+  batchId: z.string().optional().describe("Set when the endpoint was made by a batch's webhook field"),
+  createdAt: z.string(),
+  secret: z.string().optional().describe("whsec_… signing secret, shown only when the endpoint is made or rotated"),
+});
+export type WebhookEndpointView = z.infer<typeof webhookEndpointSchema>;
+
+/** A batch's own webhook, in a submission. */
+export const batchWebhookSchema = z
+  .object({
+    url: z.string().min(1).max(2048).describe("https URL (http only with WEBHOOK_ALLOW_HTTP=true)"),
+    events: z.array(webhookEventTypeSchema).max(20).optional().describe("Event types to send; all when absent"),
+  })
+  .strict();
 
 /** One finished delivery: delivered, or dead (attempts exhausted, or refused by the address check). */
 export interface DeliveryRecord {
@@ -125,117 +139,3 @@ export interface DeliveryRecord {
 }
 export const DELIVERY_STATES = ["delivered", "dead"] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
-
-/** Delivery lists keep the newest this many records per endpoint and state. */
-const DELIVERY_LIST_MAX = 1000;
-
-export const webhookKeys = {
-  endpoint: (id: string) => `mediaq:webhook:${id}`,
-  deliveries: (id: string, state: DeliveryState) => `mediaq:webhook:${id}:${state}`,
-  /** Set: the tenant's tenant-wide endpoint ids. */
-  tenantEndpoints: (tenant: string) => `mediaq:webhooks:tenant:${tenant}`,
-  /** Set: endpoint ids that hear one batch (tenant-wide ones registered at its creation, and its own). */
-  batchEndpoints: (batchId: string) => `mediaq:webhooks:batch:${batchId}`,
-  /** Sorted set: batch id -> creation (ms) of batches whose events the notifier reads. */
-  watched: "mediaq:webhooks:watched",
-  /** Hash: batch id -> last event-stream id turned into deliveries. */
-  cursors: "mediaq:webhooks:cursors",
-  /** Hash: batch id -> counts (JSON) of the last batch.completed, so it is sent once per completion. */
-  completed: "mediaq:webhooks:completed",
-};
-
-export const newWebhookSecret = () => `whsec_${randomBytes(24).toString("base64")}`;
-const newEndpointId = () => `wh_${randomBytes(12).toString("hex")}`;
-
-export class WebhookStore {
-  readonly redis: Redis;
-
-  constructor(redis: Redis) {
-    this.redis = redis;
-  }
-
-  async create(o: Omit<WebhookEndpoint, "id" | "secret" | "createdAt">): Promise<WebhookEndpoint> {
-    const endpoint: WebhookEndpoint = {
-      id: newEndpointId(),
-      secret: newWebhookSecret(),
-      createdAt: new Date().toISOString(),
-      ...o,
-    };
-    const tx = this.redis.multi().set(webhookKeys.endpoint(endpoint.id), JSON.stringify(endpoint));
-    if (endpoint.batchId) tx.sadd(webhookKeys.batchEndpoints(endpoint.batchId), endpoint.id);
-    else tx.sadd(webhookKeys.tenantEndpoints(endpoint.tenant), endpoint.id);
-    await tx.exec();
-    return endpoint;
-  }
-
-  async get(id: string): Promise<WebhookEndpoint | undefined> {
-    const raw = await this.redis.get(webhookKeys.endpoint(id));
-    return raw ? (JSON.parse(raw) as WebhookEndpoint) : undefined;
-  }
-
-  async getMany(ids: string[]): Promise<WebhookEndpoint[]> {
-    if (ids.length === 0) return [];
-    const raw = await this.redis.mget(...ids.map(webhookKeys.endpoint));
-    return raw.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as WebhookEndpoint);
-  }
-
-  /** The tenant's tenant-wide endpoints. */
-  async list(tenant: string): Promise<WebhookEndpoint[]> {
-    const ids = await this.redis.smembers(webhookKeys.tenantEndpoints(tenant));
-    return (await this.getMany(ids)).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-  }
-
-  async rotate(id: string): Promise<WebhookEndpoint | undefined> {
-    const endpoint = await this.get(id);
-    if (!endpoint) return undefined;
-    const next = { ...endpoint, secret: newWebhookSecret() };
-    await this.redis.set(webhookKeys.endpoint(id), JSON.stringify(next), "XX");
-    return next;
-  }
-
-  async delete(endpoint: WebhookEndpoint): Promise<void> {
-    const tx = this.redis
-      .multi()
-      .del(webhookKeys.endpoint(endpoint.id), ...DELIVERY_STATES.map((s) => webhookKeys.deliveries(endpoint.id, s)));
-    if (endpoint.batchId) tx.srem(webhookKeys.batchEndpoints(endpoint.batchId), endpoint.id);
-    else tx.srem(webhookKeys.tenantEndpoints(endpoint.tenant), endpoint.id);
-    await tx.exec();
-  }
-
-  /**
-   * Subscribes a new batch: the tenant's endpoints at this moment and the batch's own
-   * (already in its set) hear it; the notifier reads its events only when some endpoint does.
-   */
-  async watchBatch(tenant: string, batchId: string, createdAt: string): Promise<boolean> {
-    const tenantIds = await this.redis.smembers(webhookKeys.tenantEndpoints(tenant));
-    const tx = this.redis.multi();
-    if (tenantIds.length > 0) tx.sadd(webhookKeys.batchEndpoints(batchId), ...tenantIds);
-    tx.scard(webhookKeys.batchEndpoints(batchId));
-    const res = await tx.exec();
-    const count = Number(res?.[res.length - 1]?.[1] ?? 0);
-    if (count > 0) await this.redis.zadd(webhookKeys.watched, Date.parse(createdAt), batchId);
-    return count > 0;
-  }
-
-  /** Endpoints that hear a batch (deleted ones drop out). */
-  async endpointsOf(batchId: string): Promise<WebhookEndpoint[]> {
-    return this.getMany(await this.redis.smembers(webhookKeys.batchEndpoints(batchId)));
-  }
-
-  async recordDelivery(endpointId: string, state: DeliveryState, record: DeliveryRecord): Promise<void> {
-    const key = webhookKeys.deliveries(endpointId, state);
-    // Only while the endpoint exists: a delivery finishing after DELETE leaves nothing behind.
-    if (!(await this.redis.exists(webhookKeys.endpoint(endpointId)))) return;
-    await this.redis
-      .multi()
-      .lpush(key, JSON.stringify(record))
-      .ltrim(key, 0, DELIVERY_LIST_MAX - 1)
-      .exec();
-  }
-
-  /** Newest first. */
-  async deliveries(endpointId: string, state: DeliveryState, limit = 100): Promise<DeliveryRecord[]> {
-    const raw = await this.redis.lrange(webhookKeys.deliveries(endpointId, state), 0, limit - 1);
-    return raw.map((r) => JSON.parse(r) as DeliveryRecord);
-  }
-}

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -17,12 +17,11 @@ import {
   PIPELINE_VERSION,
   putStream,
   readFaceTrack,
-  redisKeys,
+  recordOutput,
   wav2lipParamsSchema,
 } from "@mediaq/shared";
 import type { MutexInterface } from "async-mutex";
 import { DelayedError, type Job, type Processor, type Queue, UnrecoverableError, WaitingError } from "bullmq";
-import type { Redis } from "ioredis";
 import { bindWav2Lip, type Wav2LipParams } from "./adapters/wav2lip.ts";
 import { melSpectrogram } from "./audio/mel.ts";
 import type { DiskGuard } from "./disk-guard.ts";
@@ -45,7 +44,6 @@ export interface ProcessorDeps {
   config: Config;
   s3: S3Client;
   ledger: Ledger;
-  redis: Redis;
   models: ModelCache;
   metrics: WorkerMetrics;
   log: Logger;
@@ -57,7 +55,7 @@ export interface ProcessorDeps {
   codecs: Codecs;
   /** Native crop and paste (loaded once per process). */
   frameOps: FrameOps;
-  /** Names this process's inference-spans list in Redis. */
+  /** Names this process's inference spans (ledger.jobs.inferenceSpans). */
   workerId: string;
   /** Checked before a job starts: with too little disk the job goes back to the queue untouched. */
   diskGuard?: DiskGuard;
@@ -77,9 +75,8 @@ export interface JobOutput {
   spans?: Record<string, Span>;
 }
 
-/** Redis list of this worker's inference sections, newest last: JSON {jobKey, start, end} (epoch ms). */
-export const inferenceSpansKey = (workerId: string) => `mediaq:stats:inference-spans:${workerId}`;
-const SPANS_KEPT = 1000;
+/** A sortable, unique name for one attempt's output folder. */
+const newAttemptId = () => `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
 
 // Bytes in this process's live scratch directories (up to three with prefetch), summed into the gauge.
 const scratchInUse = new Map<string, number>();
@@ -110,14 +107,6 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
     const data = parsed.data;
     const log = deps.log.child({ jobKey: data.jobKey, attempt: job.attemptsMade + 1 });
 
-    // The result index is the record of done work: a job whose result exists never runs again.
-    if (await ledger.getResult(data.jobKey)) {
-      await ledger.transition(data.jobKey, "succeeded");
-      metrics.jobs.inc({ outcome: "skipped" });
-      log.info("result already recorded; skipping");
-      return { jobKey: data.jobKey, skipped: true };
-    }
-
     // Free-disk guard: give the job back untouched (no attempt spent) and stop taking jobs.
     if (deps.diskGuard && !(await deps.diskGuard.check())) {
       await job.moveToWait(token);
@@ -134,7 +123,16 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
       throw await settleFailure(deps, job, token, data.jobKey, err, log);
     }
 
-    await ledger.transition(data.jobKey, "running");
+    // One step with cancel: either the batches still wait and the job runs, or it is skipped.
+    // The result index is the record of done work: a job whose result exists never runs again.
+    const start = await ledger.jobs.start(data.jobKey);
+    if (start !== "started") {
+      metrics.jobs.inc({ outcome: "skipped" });
+      log.info(
+        start === "done" ? "result already recorded; skipping" : "no batch waits on this job any more; skipping",
+      );
+      return { jobKey: data.jobKey, skipped: true };
+    }
     const scratch = await createScratch(deps.config.CACHE_ROOT, data.jobKey);
     // One controller per job: it kills this job's ffmpeg processes on failure or shutdown.
     const abort = new AbortController();
@@ -174,7 +172,7 @@ async function settleFailure(
   if (deps.shutdown.aborted && !(err instanceof BadInputError)) {
     // Shutting down (ffmpeg was killed under the job): give the job back untouched,
     // without spending an attempt.
-    await ledger.transition(jobKey, "pending");
+    await ledger.jobs.transition(jobKey, "pending");
     await job.moveToWait(token);
     metrics.jobs.inc({ outcome: "handed_back" });
     log.warn("handed the job back to the queue");
@@ -182,13 +180,13 @@ async function settleFailure(
   }
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof BadInputError) {
-    await ledger.transition(jobKey, "failed", message);
+    await ledger.jobs.transition(jobKey, "failed", message);
     metrics.jobs.inc({ outcome: "failed" });
     log.warn({ reason: message }, "bad input; not retrying");
     return new UnrecoverableError(message);
   }
   const exhausted = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  await ledger.transition(jobKey, exhausted ? "failed" : "pending", message);
+  await ledger.jobs.transition(jobKey, exhausted ? "failed" : "pending", message);
   metrics.jobs.inc({ outcome: exhausted ? "failed" : "retried" });
   log.error({ err }, exhausted ? "job failed; attempts exhausted" : "job failed; will retry");
   return err instanceof Error ? err : new Error(message);
@@ -334,23 +332,18 @@ async function runPipeline(
   const inferenceSeconds = framePath.busy.inference;
   for (const name of FRAME_STAGES) timings[name] = Math.round(framePath.busy[name] * 1000) / 1000;
   const [inferStart, inferEnd] = framePath.cardSpan ?? (spans.infer as Span);
-  const spansKey = inferenceSpansKey(deps.workerId);
-  await deps.redis
-    .multi()
-    .rpush(
-      spansKey,
-      JSON.stringify({ jobKey: data.jobKey, start: inferStart, end: inferEnd, runSeconds: inferenceSeconds }),
-    )
-    .ltrim(spansKey, -SPANS_KEPT, -1)
-    .expire(spansKey, 7 * 24 * 3600)
-    .exec();
+  // Counted overall and per job key: the fault tests assert no finished work is redone.
+  await ledger.jobs.countInferenceRun(deps.workerId, {
+    jobKey: data.jobKey,
+    start: inferStart,
+    end: inferEnd,
+    runSeconds: inferenceSeconds,
+  });
   metrics.inferenceSeconds.observe(inferenceSeconds);
   timings.inference = Math.round(inferenceSeconds * 1000) / 1000;
-  // Counted overall and per job key: the fault tests assert no finished work is redone.
-  await deps.redis.multi().incr(redisKeys.inferenceRuns).hincrby(redisKeys.job(data.jobKey), "runs", 1).exec();
   trackScratch(metrics, scratch.dir, await scratch.size());
 
-  const key = objectKeys.output(data.jobKey, OUTPUT_FILE);
+  const key = objectKeys.attemptOutput(data.jobKey, newAttemptId(), OUTPUT_FILE);
   const { sha256, size } = await stage("upload", async () => {
     const hash = createHash("sha256");
     await pipeline(fs.createReadStream(files.output), hash);
@@ -383,9 +376,9 @@ async function runPipeline(
   metrics.bytesUploaded.inc(size);
 
   // The last point a shutdown hands the job back; once the result is being recorded the
-  // job finishes (an output object uploaded meanwhile is overwritten by the next attempt).
+  // job finishes.
   if (signal.aborted) throw signal.reason;
-  await ledger.recordResult({
+  const recorded = await recordOutput(ledger, s3, config.S3_BUCKET, {
     jobKey: data.jobKey,
     key,
     sha256,
@@ -398,6 +391,9 @@ async function runPipeline(
     timings,
     ...(crops.face ? { face: crops.face } : {}),
   });
+  // Another run of the same job key recorded first (this one lost its lock): its result
+  // stands, and this attempt's object was swept with the others.
+  if (!recorded.recorded) log.warn({ kept: recorded.key }, "another attempt recorded this job key first");
   await progress.flush();
   log.info({ frames: frameCount, sha256, size, timings }, "job succeeded");
   return { jobKey: data.jobKey, sha256, size, spans };

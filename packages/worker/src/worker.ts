@@ -10,6 +10,7 @@ import {
   type FaceTrackJob,
   type InferenceJob,
   Ledger,
+  ledgerOptionsFrom,
   type Logger,
   QUEUES,
   serveMetrics,
@@ -48,7 +49,7 @@ export interface StartWorkerOptions {
 
 export interface WorkerHandle {
   worker: Worker<InferenceJob, JobOutput>;
-  /** Names this process's inference spans list (redisKeys-style: mediaq:stats:inference-spans:<workerId>). */
+  /** Names this process's inference spans (ledger.jobs.inferenceSpans). */
   workerId: string;
   /** The free-disk guard; its minFreeBytes may be changed at run time. */
   diskGuard: DiskGuard;
@@ -80,7 +81,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const metrics = createWorkerMetrics();
   const models = new ModelCache(s3, config, log);
   const shutdown = new AbortController();
-  const ledger = new Ledger(ledgerRedis);
+  const ledger = new Ledger(ledgerRedis, ledgerOptionsFrom(config));
   const workerId = `${os.hostname()}-${process.pid}-gpu${config.GPU_DEVICE_ID}-${randomBytes(3).toString("hex")}`;
   const diskGuard = new DiskGuard(
     config.CACHE_ROOT,
@@ -105,7 +106,6 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     config,
     s3,
     ledger,
-    redis: ledgerRedis,
     models,
     metrics,
     log,
@@ -135,7 +135,6 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
       config,
       s3,
       ledger,
-      redis: ledgerRedis,
       models,
       log,
       shutdown: shutdown.signal,
@@ -153,7 +152,9 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
       "(killed, out of memory, or crashed in native code); not retried again " +
       `(BullMQ: ${err.message})`;
     log.error({ jobKey: job.id, stalled: job.stalledCounter }, "job failed: its worker died too often");
-    ledger.transition(job.id as string, "failed", reason).catch((e) => log.error({ err: e }, "ledger update failed"));
+    ledger.jobs
+      .transition(job.id as string, "failed", reason)
+      .catch((e) => log.error({ err: e }, "ledger update failed"));
   });
   const metricsPort = opts.metricsPort ?? config.METRICS_PORT;
   const metricsServer = metricsPort !== undefined ? await serveMetrics(metrics.registry, metricsPort) : undefined;

@@ -53,7 +53,7 @@ describe("frame path memory (slow)", () => {
       } finally {
         clearInterval(timer);
       }
-      const result = await h.ledger.getResult(items[0]?.jobKey as string);
+      const result = await h.ledger.jobs.getResult(items[0]?.jobKey as string);
       const frameSeconds = (result?.timings as Record<string, number>).infer as number;
       const pool = framesInFlight(BATCH) * W * H * 3;
       const peak = Math.max(...samples.map((s) => s.rss));

@@ -9,7 +9,7 @@ import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
 import { calibratedFixedCostModel } from "../scripts/test-models.ts";
 import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
 import { startWorker } from "../src/index.ts";
-import { inferenceSpansKey, type JobOutput, type Span } from "../src/processor.ts";
+import type { JobOutput, Span } from "../src/processor.ts";
 import { startWorkerHarness, type WorkerHarness } from "./helpers.ts";
 
 const overlaps = (a: Span, b: Span) => a[0] < b[1] && b[0] < a[1];
@@ -88,9 +88,7 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       const items = audios.map((audio, i) => ({ name: `p${i}`, video: shortVideo, audio }));
       const { batchId, items: submitted } = await h.submit(slowModel, items);
       expect(await h.waitDone(batchId, 120_000)).toMatchObject({ succeeded: 4 });
-      const spans = (await h.redis.lrange(inferenceSpansKey(worker.workerId), 0, -1)).map(
-        (s) => JSON.parse(s) as { jobKey: string; start: number; end: number },
-      );
+      const spans = await h.ledger.jobs.inferenceSpans(worker.workerId);
       expect(spans).toHaveLength(4);
       const infer = spans.map((s) => [s.start, s.end] as Span).sort((a, b) => a[0] - b[0]);
       for (let i = 1; i < infer.length; i++) expect(overlaps(infer[i - 1] as Span, infer[i] as Span)).toBe(false);

@@ -107,7 +107,7 @@ describe("worker scratch, disk guard and crash recovery", () => {
         { name: "d2", video, audio, params: { pads: [0, 5, 0, 0] } },
       ]);
       await sleep(1500);
-      expect(await h.ledger.counts(batchId)).toMatchObject({ pending: 2, running: 0, failed: 0 });
+      expect(await h.ledger.batches.counts(batchId)).toMatchObject({ pending: 2, running: 0, failed: 0 });
       for (const i of items) expect(await (await h.queue.getJob(i.jobKey))?.getState()).toBe("waiting");
       expect(worker.diskGuard.isPaused).toBe(true);
       expect(metricValue(await worker.metrics.registry.metrics(), "mediaq_worker_disk_paused")).toBe(1);
@@ -140,7 +140,7 @@ describe("worker scratch, disk guard and crash recovery", () => {
         { name: "long", video: longVideo, audio, params: { length: "video" } }, // the whole 6 s clip
       ]);
       const jobKey = items[0]?.jobKey as string;
-      await until("the job to be running", async () => (await h.ledger.jobState(jobKey)).state === "running");
+      await until("the job to be running", async () => (await h.ledger.jobs.state(jobKey)).state === "running");
       await until("its scratch directory", () => h.scratchEntries().some((d) => d.startsWith(jobKey)));
       const [orphan] = h.scratchEntries();
       const lock = JSON.parse(

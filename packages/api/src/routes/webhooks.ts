@@ -1,24 +1,18 @@
-import { DELIVERY_STATES, WEBHOOK_EVENTS, webhookEventTypeSchema, webhookPayloadSchema } from "@mediaq/shared";
+import {
+  batchWebhookSchema,
+  DELIVERY_STATES,
+  WEBHOOK_EVENTS,
+  webhookEndpointSchema,
+  webhookEventTypeSchema,
+  webhookPayloadSchema,
+} from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { type ApiDeps, SMALL_BODY_BYTES } from "../deps.ts";
-import { WebhookService } from "../services/webhook.service.ts";
+import { SMALL_BODY_BYTES } from "../deps.ts";
+import type { WebhookService } from "../services/webhook.service.ts";
 
-export const webhookBodySchema = z
-  .object({
-    url: z.string().min(1).max(2048).describe("https URL (http only with WEBHOOK_ALLOW_HTTP=true)"),
-    events: z.array(webhookEventTypeSchema).max(20).optional().describe("Event types to send; all when absent"),
-  })
-  .strict();
-
-export const endpointSchema = z.object({
-  id: z.string(),
-  url: z.string(),
-  events: z.array(webhookEventTypeSchema),
-  batchId: z.string().optional().describe("Set when the endpoint was made by a batch's webhook field"),
-  createdAt: z.string(),
-  secret: z.string().optional().describe("whsec_… signing secret, shown only when the endpoint is made or rotated"),
-});
+const webhookBodySchema = batchWebhookSchema;
+const endpointSchema = webhookEndpointSchema;
 
 const deliverySchema = z.object({
   webhookId: z.string(),
@@ -40,9 +34,10 @@ for about a day (WEBHOOK_ATTEMPTS, WEBHOOK_BACKOFF_MS), then the delivery is lis
 state=dead. Order is not promised, not even per endpoint. Answer 2xx within WEBHOOK_TIMEOUT_MS;
 redirects are not followed.`;
 
-export const webhookRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
-  const service = new WebhookService(deps);
-
+export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> = async (
+  app,
+  { webhooks: service },
+) => {
   app.post(
     "/webhooks",
     {

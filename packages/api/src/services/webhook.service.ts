@@ -53,7 +53,7 @@ export class WebhookService {
   ): Promise<WebhookEndpointView> {
     await this.checkUrl(body.url);
     const events = body.events && body.events.length > 0 ? [...new Set(body.events)] : [...WEBHOOK_EVENTS];
-    const endpoint = await this.deps.webhooks.create({
+    const endpoint = await this.deps.ledger.webhooks.create({
       tenant,
       url: body.url,
       events,
@@ -63,7 +63,7 @@ export class WebhookService {
   }
 
   async list(tenant: string): Promise<WebhookEndpointView[]> {
-    return (await this.deps.webhooks.list(tenant)).map((e) => view(e));
+    return (await this.deps.ledger.webhooks.list(tenant)).map((e) => view(e));
   }
 
   async get(tenant: string, id: string): Promise<WebhookEndpointView> {
@@ -72,18 +72,18 @@ export class WebhookService {
 
   async rotate(tenant: string, id: string): Promise<WebhookEndpointView> {
     await this.own(tenant, id);
-    const next = await this.deps.webhooks.rotate(id);
+    const next = await this.deps.ledger.webhooks.rotate(id);
     if (!next) throw notFound("webhook", id);
     return view(next, true);
   }
 
   async delete(tenant: string, id: string): Promise<void> {
-    await this.deps.webhooks.delete(await this.own(tenant, id));
+    await this.deps.ledger.webhooks.delete(await this.own(tenant, id));
   }
 
   async deliveries(tenant: string, id: string, state: DeliveryState, limit: number): Promise<DeliveryRecord[]> {
     await this.own(tenant, id);
-    return this.deps.webhooks.deliveries(id, state, limit);
+    return this.deps.ledger.webhooks.deliveries(id, state, limit);
   }
 
   /** Subscribes a new batch: its own webhook (if any) and the tenant's endpoints. */
@@ -93,12 +93,12 @@ export class WebhookService {
     webhook?: { url: string; events?: WebhookEventType[] },
   ): Promise<WebhookEndpointView | undefined> {
     const own = webhook ? await this.create(tenant, webhook, batch.id) : undefined;
-    await this.deps.webhooks.watchBatch(tenant, batch.id, batch.createdAt);
+    await this.deps.ledger.webhooks.watchBatch(tenant, batch.id, batch.createdAt);
     return own;
   }
 
   private async own(tenant: string, id: string): Promise<WebhookEndpoint> {
-    const endpoint = await this.deps.webhooks.get(id);
+    const endpoint = await this.deps.ledger.webhooks.get(id);
     if (!endpoint || endpoint.tenant !== tenant) throw notFound("webhook", id);
     return endpoint;
   }

@@ -8,11 +8,9 @@ import {
   type Logger,
   objectKeys,
   putStream,
-  redisKeys,
 } from "@mediaq/shared";
 import type { MutexInterface } from "async-mutex";
 import { type Processor, UnrecoverableError, WaitingError } from "bullmq";
-import type { Redis } from "ioredis";
 import { BadInputError, HandBackError } from "../errors.ts";
 import { downloadBlob } from "../fetch.ts";
 import { FramePool } from "../frames/frame-pool.ts";
@@ -30,7 +28,6 @@ export interface TrackJobDeps {
   config: Config;
   s3: S3Client;
   ledger: Ledger;
-  redis: Redis;
   models: ModelCache;
   log: Logger;
   shutdown: AbortSignal;
@@ -63,7 +60,7 @@ export function createTrackProcessor(deps: TrackJobDeps): Processor<FaceTrackJob
     if (!parsed.success) throw new UnrecoverableError(`malformed face-track job: ${parsed.error.message}`);
     const data = parsed.data;
     const log = deps.log.child({ trackKey: data.trackKey });
-    if (await deps.ledger.getTrack(data.trackKey)) return { trackKey: data.trackKey, skipped: true };
+    if (await deps.ledger.tracks.get(data.trackKey)) return { trackKey: data.trackKey, skipped: true };
     const abort = new AbortController();
     const onShutdown = () => abort.abort(new HandBackError());
     deps.shutdown.addEventListener("abort", onShutdown, { once: true });
@@ -152,9 +149,9 @@ async function computeTrack(
     metadata: { trackkey: data.trackKey, video: data.video, detector: data.params.detector },
   });
   const { boxes: _, ...summary } = track;
-  await ledger.recordTrack({ ...summary, key, completedAt: new Date().toISOString() });
+  await ledger.tracks.record({ ...summary, key, completedAt: new Date().toISOString() });
   // Counted like inference runs: tests assert one detection per video, however many items use it.
-  await deps.redis.multi().incr(redisKeys.detectionRuns).hincrby(redisKeys.track(data.trackKey), "runs", 1).exec();
+  await ledger.tracks.countDetectionRun(data.trackKey);
   log.info({ frames: boxes.length, framesWithoutFace, detectSeconds }, "face track stored");
   return { trackKey: data.trackKey, frames: boxes.length, framesWithoutFace, detectSeconds };
 }

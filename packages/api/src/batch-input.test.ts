@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_FACE_DETECTOR } from "@mediaq/shared";
-import { duplicateNames, prepareItems } from "./submission.ts";
+import { duplicateNames, prepareItems } from "./batch-input.ts";
 
 const hex = (c: string) => c.repeat(64);
 const model = { sha256: hex("a"), adapter: "wav2lip" as const, channels: "bgr" as const };
