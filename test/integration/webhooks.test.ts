@@ -10,6 +10,7 @@ import {
   type TestApi,
   uploadModel,
 } from "../../packages/api/test/helpers.ts";
+import { markFailed } from "../../packages/packager/src/part-job.ts";
 import { launchChromium } from "../harness/browser.ts";
 import { guardLoopbackOnly, startReceiver } from "../harness/webhook-receiver.ts";
 
@@ -147,6 +148,24 @@ describe("webhooks", () => {
     const first = mine()[0];
     expect(() => other.verify(first?.body ?? "", first?.headers as Record<string, string>)).toThrow();
     expect((await deliveriesOf(batch.webhook.id, "delivered")).length).toBe(5);
+  });
+
+  it("tells package.failed, with the reason, when the packager gives a package up", async () => {
+    const batch = await runBatch(receiver.url("/pkg", "hooks.test"), 1, [], ["package.failed"]);
+    const res = await postJson(t.acme, `/v1/batches/${batch.id}/packages`, {});
+    expect(res.status).toBeLessThan(300);
+    const { id } = (await res.json()) as { id: string };
+    // What the packager does when a part fails for good (no packager runs in this test).
+    await markFailed({ store: t.ledger.packages, ledger: t.ledger }, id, "part 1: the output vanished");
+    const got = await until("package.failed", () => receiver.on("/pkg")[0]);
+    const payload = new Webhook(batch.webhook.secret).verify(
+      got.body,
+      got.headers as Record<string, string>,
+    ) as WebhookPayload;
+    expect(payload).toMatchObject({
+      type: "package.failed",
+      data: { batchId: batch.id, packageId: id, error: "part 1: the output vanished" },
+    });
   });
 
   it("retries 500s with the same webhook-id and delivers exactly once", async () => {
