@@ -97,7 +97,7 @@ describe("mediaq CLI", () => {
     fs.copyFileSync(path.join(folder, "alice.mp4"), path.join(bad, "carol.mp4"));
     const err = await mediaq(["submit", bad, "--model", "demo"]).catch((e) => e);
     expect(err.code).toBe(1);
-    expect(err.stderr).toContain("no partner for carol.mp4");
+    expect(err.stderr).toContain("carol.mp4: no audio named carol.wav, .mp3 or .m4a");
   });
 
   it("shows an overall bar and per-item lines on a terminal (tmux)", async () => {

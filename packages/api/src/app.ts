@@ -12,6 +12,7 @@ import { registerSecurityHeaders, registerWeb } from "./plugins/web.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { blobRoutes } from "./routes/blobs.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { itemMediaRoutes } from "./routes/item-media.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { packageRoutes } from "./routes/packages.ts";
 
@@ -56,6 +57,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       await v1.register(modelRoutes, { deps });
       await v1.register(batchRoutes, { deps });
       await v1.register(eventRoutes, { deps });
+      await v1.register(itemMediaRoutes, { deps });
       await v1.register(packageRoutes, { deps });
     },
     { prefix: "/v1" },

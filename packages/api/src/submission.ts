@@ -12,14 +12,14 @@ import {
   objectKeys,
   submitItems,
   toBatchItem,
+  MAX_ITEMS_PER_REQUEST,
 } from "@mediaq/shared";
 import pLimit from "p-limit";
 import { z } from "zod";
 import type { ApiDeps } from "./deps.ts";
 import { badRequest, listSome } from "./problem.ts";
 
-/** Items per request; bigger batches are built with POST /v1/batches/:id/items. */
-export const MAX_ITEMS_PER_REQUEST = 10_000;
+export { MAX_ITEMS_PER_REQUEST };
 
 // Checked per adapter in prepareItems (every bad item reported); described here for the API docs.
 const paramsSchema = z

@@ -123,6 +123,11 @@ export class ApiClient {
     });
   }
 
+  /** Appends items to a batch (at most 10,000 per call). */
+  async appendItems(id: string, items: BatchItemInput[]): Promise<BatchStatus & { items: ItemView[] }> {
+    return this.call("POST", `/v1/batches/${id}/items`, { json: { items } });
+  }
+
   async getBatch(id: string): Promise<BatchStatus> {
     return this.call("GET", `/v1/batches/${id}`);
   }

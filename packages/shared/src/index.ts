@@ -13,3 +13,4 @@ export * from "./queues.ts";
 export * from "./packages.ts";
 export * from "./snapshot/index.ts";
 export * from "./submission.ts";
+export * from "./submission-plan.ts";

@@ -13,6 +13,7 @@ import {
   type Logger,
   type ResultRecord,
   OUTPUT_FILE,
+  POSTER_FILE,
   objectKeys,
   PIPELINE_VERSION,
   putStream,
@@ -34,6 +35,7 @@ import { downloadBlob } from "./fetch.ts";
 import { shareMel } from "./inference/client.ts";
 import { AUDIO_RATE, decodeAudio, fitSamples } from "./media/decode.ts";
 import { startEncoder } from "./media/encode.ts";
+import { makePoster } from "./media/poster.ts";
 import { checkBox, probeAudio, probeVideo } from "./media/probe.ts";
 import { timelineFrames } from "./media/timeline-frames.ts";
 import { outputFrameCount } from "./media/timeline.ts";
@@ -399,6 +401,15 @@ async function runPipeline(
       },
       onProgress: (loaded) => progress.report("upload", loaded, size),
     }).finally(() => signal.removeEventListener("abort", onAbort));
+    // The page's thumbnail, stored beside the output.
+    const poster = scratch.path(POSTER_FILE);
+    await makePoster(files.output, poster, signal);
+    await putStream(s3, {
+      bucket: config.S3_BUCKET,
+      key: objectKeys.output(data.jobKey, POSTER_FILE),
+      body: fs.createReadStream(poster),
+      contentType: "image/jpeg",
+    });
     return { sha256, size };
   });
   metrics.bytesUploaded.inc(size);

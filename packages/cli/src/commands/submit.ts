@@ -1,7 +1,16 @@
 import { SingleBar } from "cli-progress";
-import { canonicalJson, formatBytes, parseByteSize, sha256Hex } from "@mediaq/shared";
+import {
+  formatBytes,
+  idempotencyKey,
+  MAX_ITEMS_PER_REQUEST,
+  parseByteSize,
+  sha256Hex,
+  type SubmissionBody,
+  submissionBody,
+} from "@mediaq/shared";
 import type { Command } from "commander";
 import fs from "node:fs";
+import type { ApiClient } from "../api-client.ts";
 import { downloadPackage } from "../download.ts";
 import { LiveProgress } from "../submit/live-progress.ts";
 import { readSubmission } from "../submit/inputs.ts";
@@ -25,6 +34,22 @@ function collectParam(pair: string, acc: Record<string, unknown>): Record<string
     // plain text value
   }
   return { ...acc, [pair.slice(0, at)]: value };
+}
+
+/**
+ * One batch of the first MAX_ITEMS_PER_REQUEST items, then appends of the rest. The key is
+ * the whole manifest's (the page derives it the same way), so a re-run finds the batch and
+ * appends only what its total says is missing.
+ */
+async function submitInChunks(client: ApiClient, body: SubmissionBody) {
+  const key = await idempotencyKey(body, sha256Hex);
+  const first = await client.createBatch({ ...body, items: body.items.slice(0, MAX_ITEMS_PER_REQUEST) }, key);
+  let batch = first;
+  for (let start = first.total; start < body.items.length; start += MAX_ITEMS_PER_REQUEST) {
+    const appended = await client.appendItems(first.id, body.items.slice(start, start + MAX_ITEMS_PER_REQUEST));
+    batch = { ...appended, items: [...batch.items, ...appended.items] };
+  }
+  return batch;
 }
 
 export function registerSubmit(program: Command): void {
@@ -74,16 +99,16 @@ export function registerSubmit(program: Command): void {
           `${files.length} files hashed (${formatBytes(totalBytes)}), ${uploaded} uploaded, ${new Set([...hashes.values()].map((h) => h.sha256)).size - uploaded} already on the server`,
         );
 
-        const body = {
+        const body = submissionBody({
           model: o.model,
-          params: Object.keys(o.params).length > 0 ? o.params : undefined,
+          params: o.params,
           items: items.map((i) => ({
             name: i.name,
-            inputs: { video: hashes.get(i.video)?.sha256 as string, audio: hashes.get(i.audio)?.sha256 as string },
+            video: hashes.get(i.video)?.sha256 as string,
+            audio: hashes.get(i.audio)?.sha256 as string,
           })),
-        };
-        // The same manifest gives the same key, so a re-run after Ctrl-C finds its batch.
-        const batch = await client.createBatch(body, sha256Hex(canonicalJson(body)));
+        });
+        const batch = await submitInChunks(client, body);
         say(`batch ${batch.id}: ${batch.total} items, ${batch.counts.succeeded} already done`);
 
         let status = await client.getBatch(batch.id);
