@@ -42,7 +42,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     const field = request.routeOptions.url?.startsWith("/v1/packages") ? "packageId" : "batchId";
     request.log = request.log.child({ [field]: id });
   });
-  await registerSecurityHeaders(app);
+  await registerSecurityHeaders(app, deps.config);
   const limits = await registerRateLimits(app, deps);
   await registerDocs(app);
   app.decorate("metrics", registerMetrics(app, deps, limits));

@@ -126,3 +126,27 @@ export async function idempotencyKey(
 ): Promise<string> {
   return sha256Hex(canonicalJson(body));
 }
+
+/** The two calls a submission makes; the CLI's ApiClient and the page's fetch wrapper both fit. */
+export interface SubmitCalls<Answer extends { id: string; total: number }> {
+  createBatch(body: SubmissionBody, key: string): Promise<Answer>;
+  appendItems(id: string, items: SubmissionBody["items"]): Promise<Answer>;
+}
+
+/**
+ * Submits one batch of the first MAX_ITEMS_PER_REQUEST items, then appends the rest. The
+ * key is the whole manifest's, so a re-run finds the batch and appends only what its total
+ * says is missing. Returns every answer, the batch's first.
+ */
+export async function submitInChunks<Answer extends { id: string; total: number }>(
+  calls: SubmitCalls<Answer>,
+  body: SubmissionBody,
+  sha256Hex: (text: string) => string | Promise<string>,
+): Promise<[Answer, ...Answer[]]> {
+  const key = await idempotencyKey(body, sha256Hex);
+  const first = await calls.createBatch({ ...body, items: body.items.slice(0, MAX_ITEMS_PER_REQUEST) }, key);
+  const answers: [Answer, ...Answer[]] = [first];
+  for (let start = first.total; start < body.items.length; start += MAX_ITEMS_PER_REQUEST)
+    answers.push(await calls.appendItems(first.id, body.items.slice(start, start + MAX_ITEMS_PER_REQUEST)));
+  return answers;
+}

@@ -20,6 +20,7 @@ import {
   ownBatch,
 } from "../batch-views.ts";
 import { type ApiDeps, SMALL_BODY_BYTES } from "../deps.ts";
+import { withPosters } from "./item-media.ts";
 import {
   appendItemsBodySchema,
   assertNoItemErrors,
@@ -137,14 +138,24 @@ export const batchRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
           state: z.enum(ITEM_STATES).optional(),
           cursor: z.string().regex(/^\d+$/, "expected the nextCursor of an earlier page").optional(),
           limit: z.coerce.number().int().min(1).max(1000).default(100),
+          posters: z
+            .enum(["true", "false"])
+            .default("false")
+            .describe("true: each finished item carries a presigned link to its poster thumbnail"),
         }),
-        response: { 200: z.object({ items: z.array(itemViewSchema), nextCursor: z.string().nullable() }) },
+        response: {
+          200: z.object({
+            items: z.array(itemViewSchema.extend({ poster: z.string().optional() })),
+            nextCursor: z.string().nullable(),
+          }),
+        },
       },
     },
     async (request) => {
       const batch = await ownBatch(deps, request.tenant, request.params.id);
-      const { state, cursor, limit } = request.query;
-      return itemsPage(deps, batch.id, { cursor: Number(cursor ?? 0), limit, state });
+      const { state, cursor, limit, posters } = request.query;
+      const page = await itemsPage(deps, batch.id, { cursor: Number(cursor ?? 0), limit, state });
+      return posters === "true" ? { ...page, items: await withPosters(deps, page.items) } : page;
     },
   );
 

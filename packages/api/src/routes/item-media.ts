@@ -1,4 +1,4 @@
-import { headObject, OUTPUT_FILE, objectKeys, POSTER_FILE, presignGet } from "@mediaq/shared";
+import { headObject, type ItemView, OUTPUT_FILE, objectKeys, POSTER_FILE, presignGet } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { ownBatch } from "../batch-views.ts";
@@ -14,6 +14,24 @@ const mediaAnswer = z.object({
   size: z.number().int(),
   expiresAt: z.string(),
 });
+
+/**
+ * Finished items with a presigned link to their poster. Signing is local (no request to
+ * S3), so a page of 100 costs little; an output made before posters shows a broken image.
+ */
+export async function withPosters(deps: ApiDeps, items: ItemView[]): Promise<(ItemView & { poster?: string })[]> {
+  const expiresIn = deps.config.PRESIGN_EXPIRES_SECONDS;
+  return Promise.all(
+    items.map(async (item) =>
+      item.output
+        ? {
+            ...item,
+            poster: await presignGet(deps.s3, deps.config.S3_BUCKET, objectKeys.output(item.jobKey, POSTER_FILE), expiresIn),
+          }
+        : item,
+    ),
+  );
+}
 
 /** What the web page plays: presigned links to one finished item's output and poster. */
 export const itemMediaRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {

@@ -1,16 +1,7 @@
 import { SingleBar } from "cli-progress";
-import {
-  formatBytes,
-  idempotencyKey,
-  MAX_ITEMS_PER_REQUEST,
-  parseByteSize,
-  sha256Hex,
-  type SubmissionBody,
-  submissionBody,
-} from "@mediaq/shared";
+import { formatBytes, parseByteSize, sha256Hex, submissionBody, submitInChunks } from "@mediaq/shared";
 import type { Command } from "commander";
 import fs from "node:fs";
-import type { ApiClient } from "../api-client.ts";
 import { downloadPackage } from "../download.ts";
 import { LiveProgress } from "../submit/live-progress.ts";
 import { readSubmission } from "../submit/inputs.ts";
@@ -34,22 +25,6 @@ function collectParam(pair: string, acc: Record<string, unknown>): Record<string
     // plain text value
   }
   return { ...acc, [pair.slice(0, at)]: value };
-}
-
-/**
- * One batch of the first MAX_ITEMS_PER_REQUEST items, then appends of the rest. The key is
- * the whole manifest's (the page derives it the same way), so a re-run finds the batch and
- * appends only what its total says is missing.
- */
-async function submitInChunks(client: ApiClient, body: SubmissionBody) {
-  const key = await idempotencyKey(body, sha256Hex);
-  const first = await client.createBatch({ ...body, items: body.items.slice(0, MAX_ITEMS_PER_REQUEST) }, key);
-  let batch = first;
-  for (let start = first.total; start < body.items.length; start += MAX_ITEMS_PER_REQUEST) {
-    const appended = await client.appendItems(first.id, body.items.slice(start, start + MAX_ITEMS_PER_REQUEST));
-    batch = { ...appended, items: [...batch.items, ...appended.items] };
-  }
-  return batch;
 }
 
 export function registerSubmit(program: Command): void {
@@ -108,7 +83,9 @@ export function registerSubmit(program: Command): void {
             audio: hashes.get(i.audio)?.sha256 as string,
           })),
         });
-        const batch = await submitInChunks(client, body);
+        const answers = await submitInChunks(client, body, sha256Hex);
+        const last = answers[answers.length - 1] ?? answers[0];
+        const batch = { ...last, id: answers[0].id, items: answers.flatMap((a) => a.items) };
         say(`batch ${batch.id}: ${batch.total} items, ${batch.counts.succeeded} already done`);
 
         let status = await client.getBatch(batch.id);
