@@ -99,7 +99,13 @@ export async function batchView(id) {
     return tr;
   }
 
-  async function loadPage() {
+  function loadPage() {
+    return showPage().catch((err) => {
+      if ($("page-info")) $("page-info").textContent = `Could not load items: ${err.message}`;
+    });
+  }
+
+  async function showPage() {
     const state = $("state-filter").value;
     const cursor = cursors[cursors.length - 1];
     const page = await api(
