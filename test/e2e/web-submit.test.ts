@@ -50,13 +50,15 @@ describe("web page: submit, play, share", () => {
     return { context, page, errors };
   }
 
-  /** PUTs the browser sent to S3, by the SHA-256 in their presigned staging key. */
+  /** PUTs S3 accepted from the browser, by the SHA-256 in their presigned staging key. */
   function countPuts(page: Page): Map<string, number> {
     const puts = new Map<string, number>();
-    page.on("request", (r: Request) => {
+    page.on("requestfinished", async (r: Request) => {
       const sha = /\/([0-9a-f]{64})-\d+-[0-9a-f]{32}/.exec(r.url())?.[1];
-      if (r.method() === "PUT" && sha) puts.set(sha, (puts.get(sha) ?? 0) + 1);
+      if (r.method() === "PUT" && sha && ((await r.response())?.status() ?? 0) < 300)
+        puts.set(sha, (puts.get(sha) ?? 0) + 1);
     });
+
     return puts;
   }
 
@@ -79,8 +81,7 @@ describe("web page: submit, play, share", () => {
     }));
     const dataTransfer = await page.evaluateHandle((list) => {
       const dt = new DataTransfer();
-      for (const f of list)
-        dt.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name));
+      for (const f of list) dt.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name));
       return dt;
     }, files);
     await page.locator("#drop").dispatchEvent("drop", { dataTransfer });
@@ -175,7 +176,18 @@ describe("web page: submit, play, share", () => {
     await makeVideo(path.join(folder, "long.mp4"), { seconds: 2, frequency: 640 });
     // 48 kHz stereo 16-bit for 150 s: about 29 MB.
     const big = path.join(folder, "long.wav");
-    await run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=330:duration=150:sample_rate=48000", "-ac", "2", big]);
+    await run("ffmpeg", [
+      "-v",
+      "error",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      "sine=frequency=330:duration=150:sample_rate=48000",
+      "-ac",
+      "2",
+      big,
+    ]);
     const bigSha = sha256Hex(fs.readFileSync(big));
     const { context, page, errors } = await signedIn();
     const puts = countPuts(page);
@@ -202,7 +214,8 @@ describe("web page: submit, play, share", () => {
     await page.getByRole("button", { name: "Upload and submit" }).click();
     await held;
     const state = (file: string) => page.locator(`#file-rows tr[data-file="long/${file}"] .file-state`);
-    for (const f of ["short.mp4", "short.wav", "long.mp4"]) await expect.poll(() => state(f).textContent()).toBe("uploaded");
+    for (const f of ["short.mp4", "short.wav", "long.mp4"])
+      await expect.poll(() => state(f).textContent()).toBe("uploaded");
     expect(await state("long.wav").textContent()).toMatch(/^uploading/);
     const before = new Map(puts);
 
@@ -232,7 +245,10 @@ describe("web page: submit, play, share", () => {
     const audio = path.join(dir, "p.wav");
     await makeVideo(video, { seconds: 1, frequency: 700 });
     await makeAudio(audio, { seconds: 1, frequency: 300 });
-    const inputs = { video: (await stack.client.putBlobFile(video)).sha256, audio: (await stack.client.putBlobFile(audio)).sha256 };
+    const inputs = {
+      video: (await stack.client.putBlobFile(video)).sha256,
+      audio: (await stack.client.putBlobFile(audio)).sha256,
+    };
     const items = Array.from({ length: 10_000 }, (_, i) => ({ name: `n-${String(i).padStart(5, "0")}.mp4`, inputs }));
     const batch = await stack.client.createBatch({ model: "demo", items, params: { box: [40, 30, 80, 70] } });
     expect(batch.total).toBe(10_000);

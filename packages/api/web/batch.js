@@ -94,7 +94,13 @@ export async function batchView(id) {
       button.addEventListener("click", retry);
       output = button;
     }
-    tr.append(cell(String(item.index)), cell(output), cell(item.name), cell(item.state, `state-${item.state}`), cell(itemDetail(item)));
+    tr.append(
+      cell(String(item.index)),
+      cell(output),
+      cell(item.name),
+      cell(item.state, `state-${item.state}`),
+      cell(itemDetail(item)),
+    );
     rows.set(item.jobKey, [...(rows.get(item.jobKey) ?? []), tr]);
     return tr;
   }

@@ -4,7 +4,15 @@
 // CLI's Idempotency-Key, so a second click or a reload finds the same batch.
 import { parse as parseCsv } from "/ui/vendor/csv-parse.js";
 import { createSHA256, sha256 } from "/ui/vendor/hash-wasm.js";
-import { avatarPlan, csvPlan, duplicateNames, isVideo, pairFiles, submissionBody, submitInChunks } from "/ui/shared/submission-plan.ts";
+import {
+  avatarPlan,
+  csvPlan,
+  duplicateNames,
+  isVideo,
+  pairFiles,
+  submissionBody,
+  submitInChunks,
+} from "/ui/shared/submission-plan.ts";
 import { $, bytes, cell, onLeave, show } from "./dom.js";
 import { api } from "./session.js";
 
@@ -113,7 +121,9 @@ export async function submitView() {
         const resolve = (f) => (files.has(base + f) ? base + f : f);
         const items = p.items.map((i) => ({ ...i, video: resolve(i.video), audio: resolve(i.audio) }));
         const missing = items.flatMap((i) =>
-          [i.video, i.audio].filter((f) => !files.has(f)).map((f) => ({ file: f, reason: `${i.name}: not among the files` })),
+          [i.video, i.audio]
+            .filter((f) => !files.has(f))
+            .map((f) => ({ file: f, reason: `${i.name}: not among the files` })),
         );
         const used = new Set(items.flatMap((i) => [i.video, i.audio]));
         plan = {
@@ -121,7 +131,9 @@ export async function submitView() {
           refused: [
             ...p.refused,
             ...missing,
-            ...paths.filter((f) => f !== csv && !used.has(f)).map((file) => ({ file, reason: "the CSV does not name it" })),
+            ...paths
+              .filter((f) => f !== csv && !used.has(f))
+              .map((file) => ({ file, reason: "the CSV does not name it" })),
           ],
         };
       }
@@ -179,12 +191,11 @@ export async function submitView() {
     e.preventDefault();
     drop.classList.remove("over");
     const entries = [...e.dataTransfer.items].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
-    const list = entries.length
-      ? (await Promise.all(entries.map(filesOfEntry))).flat()
-      : [...e.dataTransfer.files];
+    const list = entries.length ? (await Promise.all(entries.map(filesOfEntry))).flat() : [...e.dataTransfer.files];
     await addFiles(list);
   });
-  for (const id of ["pick-folder", "pick-files"]) $(id).addEventListener("change", (e) => addFiles([...e.target.files]));
+  for (const id of ["pick-folder", "pick-files"])
+    $(id).addEventListener("change", (e) => addFiles([...e.target.files]));
   for (const radio of document.querySelectorAll('input[name="mode"]')) radio.addEventListener("change", replan);
   $("avatar").addEventListener("change", replan);
 

@@ -49,17 +49,16 @@ export function pairFiles(files: string[]): Plan {
   for (const [stem, group] of byStem) {
     const video = group.find(isVideo);
     const audio = AUDIO_EXTENSIONS.map((ext) => group.find((f) => extension(f) === ext)).find(Boolean);
-    if (video && audio) items.push({ name: `${stem}.mp4`, video, audio });
-    for (const f of group.filter((f) => f !== video && f !== audio)) {
-      refused.push({
-        file: f,
-        reason:
-          video && audio
-            ? `${stem} is paired already (${baseName(video)} with ${baseName(audio)})`
-            : isVideo(f)
-              ? `no audio named ${stem}.wav, .mp3 or .m4a`
-              : `no video named ${stem}.mp4`,
-      });
+    if (video && audio) {
+      items.push({ name: `${stem}.mp4`, video, audio });
+      for (const f of group.filter((f) => f !== video && f !== audio))
+        refused.push({ file: f, reason: `${stem} is paired already (${baseName(video)} with ${baseName(audio)})` });
+    } else {
+      for (const f of group)
+        refused.push({
+          file: f,
+          reason: isVideo(f) ? `no audio named ${stem}.wav, .mp3 or .m4a` : `no video named ${stem}.mp4`,
+        });
     }
   }
   return { items, refused };

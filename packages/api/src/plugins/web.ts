@@ -83,9 +83,7 @@ export async function registerWeb(app: FastifyInstance): Promise<void> {
   const shared = new Map<string, string>(
     SHARED.map((file) => [file, stripTypeScriptTypes(fs.readFileSync(path.join(sharedDir, file), "utf8"))]),
   );
-  app.get(
-    "/ui/shared/:file",
-    { schema: { hide: true, params: z.object({ file: z.enum(SHARED) }) } },
-    (req, reply) => reply.type("text/javascript; charset=utf-8").send(shared.get((req.params as { file: string }).file)),
+  app.get("/ui/shared/:file", { schema: { hide: true, params: z.object({ file: z.enum(SHARED) }) } }, (req, reply) =>
+    reply.type("text/javascript; charset=utf-8").send(shared.get((req.params as { file: string }).file)),
   );
 }

@@ -26,7 +26,12 @@ export async function withPosters(deps: ApiDeps, items: ItemView[]): Promise<(It
       item.output
         ? {
             ...item,
-            poster: await presignGet(deps.s3, deps.config.S3_BUCKET, objectKeys.output(item.jobKey, POSTER_FILE), expiresIn),
+            poster: await presignGet(
+              deps.s3,
+              deps.config.S3_BUCKET,
+              objectKeys.output(item.jobKey, POSTER_FILE),
+              expiresIn,
+            ),
           }
         : item,
     ),
@@ -59,9 +64,7 @@ export const itemMediaRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (
       const posterKey = objectKeys.output(item.jobKey, POSTER_FILE);
       const [video, poster] = await Promise.all([
         presignGet(s3, bucket, objectKeys.output(item.jobKey, OUTPUT_FILE), expiresIn),
-        headObject(s3, bucket, posterKey).then((head) =>
-          head ? presignGet(s3, bucket, posterKey, expiresIn) : null,
-        ),
+        headObject(s3, bucket, posterKey).then((head) => (head ? presignGet(s3, bucket, posterKey, expiresIn) : null)),
       ]);
       return {
         index,
