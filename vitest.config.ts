@@ -6,7 +6,6 @@ export default defineConfig({
     // Integration files start their own servers and child processes; two files at a time
     // suit a 2-core CI machine.
     maxWorkers: 2,
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
     projects: [
       { extends: true, test: { name: "unit", include: ["packages/*/src/**/*.test.ts"] } },
       {

@@ -4,7 +4,7 @@
  * detector), and detection's share of one item's time (track job + lip-sync job), against a
  * baseline measured in the same run: the same item with an explicit box (no detection).
  *
- * Run: pnpm bench face   (or: npx tsx test/bench/face.bench.ts)
+ * Run: pnpm bench face   (or: node test/bench/face.bench.ts)
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";

@@ -4,7 +4,7 @@
  * repeated) measured in the same run. Each case runs in its own process so its peak RSS is its
  * own: the frames held stay within LOOP_BUFFER_BYTES whatever the clip's length.
  *
- * Run: pnpm bench loop   (or: npx tsx test/bench/loop.bench.ts)
+ * Run: pnpm bench loop   (or: node test/bench/loop.bench.ts)
  */
 import { execFile } from "node:child_process";
 import fs from "node:fs";
@@ -53,11 +53,9 @@ async function runCase(file: string, loop: "pingpong" | "forward" | "decode", lo
 }
 
 async function inChild(file: string, loop: string, loops: number, bufferBytes: number): Promise<CaseResult> {
-  const { stdout } = await run(
-    process.execPath,
-    ["--import", "tsx", here, "--case", file, loop, String(loops), String(bufferBytes)],
-    { maxBuffer: 1024 * 1024 },
-  );
+  const { stdout } = await run(process.execPath, [here, "--case", file, loop, String(loops), String(bufferBytes)], {
+    maxBuffer: 1024 * 1024,
+  });
   return JSON.parse(stdout.trim().split("\n").pop() as string) as CaseResult;
 }
 

@@ -4,7 +4,6 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 // Runs every *.bench.ts in this folder, one after another (benches measure; running them
 // side by side would skew each other). `pnpm bench [filter]` runs the files whose name matches.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const filter = process.argv[2];
 const files = fs

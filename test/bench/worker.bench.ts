@@ -4,7 +4,7 @@
  * Reports the fraction of wall time the worker was inside inference (session.run) and inside
  * its inference section (decode -> model -> encode, which holds the card's lock).
  *
- * Run: pnpm bench worker   (or: npx tsx test/bench/worker.bench.ts)
+ * Run: pnpm bench worker   (or: node test/bench/worker.bench.ts)
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";

@@ -25,7 +25,6 @@ import {
 import type { Queue } from "bullmq";
 import { startInfra, type TestInfra } from "../harness/infra.ts";
 import { makeAudio, makeVideo } from "../harness/media.ts";
-import { tsxArgs } from "../harness/entry.ts";
 
 /**
  * The fault tests' world: a real redis-server (AOF) and S3 server, the real ledger and
@@ -134,7 +133,6 @@ export async function startFaultStack(
     ...FAST_STALLS,
     LOG_LEVEL: "info",
     WORKER_SHUTDOWN_GRACE_SECONDS: "1",
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   };
 
   const stack: FaultStack = {
@@ -149,7 +147,7 @@ export async function startFaultStack(
     workerEnv,
 
     async spawnWorker(name = `worker-${workers.length + 1}`, env = {}) {
-      const proc = spawnManaged(process.execPath, tsxArgs(WORKER_MAIN), {
+      const proc = spawnManaged(process.execPath, [WORKER_MAIN], {
         env: { ...process.env, ...workerEnv, ...env },
       });
       let out = "";

@@ -501,14 +501,20 @@ describe("Dockerfiles", () => {
     const text = read(name);
     // --frozen-lockfile fails when a workspace package's manifest is missing from the deps stage.
     for (const manifest of workspaceManifests()) expect(text, manifest).toContain(`COPY ${manifest} `);
-    expect(text).toContain("pnpm install --frozen-lockfile --prod=false");
+    // and the patches pnpm-workspace.yaml applies (patchedDependencies)
+    const workspace = parse(fs.readFileSync(path.join(repo, "pnpm-workspace.yaml"), "utf8"));
+    for (const file of Object.values<string>(workspace.patchedDependencies ?? {})) {
+      expect(fs.existsSync(path.join(repo, file)), file).toBe(true);
+      expect(text, file).toContain(`COPY ${path.dirname(file)}/ `);
+    }
+    expect(text).toContain("pnpm install --frozen-lockfile --prod --no-optional");
     expect(text).toMatch(/^USER 10001/m);
     expect(text).toContain('ENTRYPOINT ["node", "packages/cli/bin/mediaq.js"]');
     expect(fs.existsSync(path.join(repo, "packages/cli/bin/mediaq.js"))).toBe(true);
   });
 
-  it("the CPU image is Node 22 with Debian's ffmpeg; the GPU image adds onnxruntime's CUDA build", () => {
-    expect(read("Dockerfile")).toMatch(/^ARG NODE_IMAGE=node:22-bookworm-slim$/m);
+  it("the CPU image is Node 26 with Debian's ffmpeg; the GPU image adds onnxruntime's CUDA build", () => {
+    expect(read("Dockerfile")).toMatch(/^ARG NODE_IMAGE=node:26-trixie-slim$/m);
     expect(read("Dockerfile")).toMatch(/apt-get install[^\n]*\bffmpeg\b/);
     const gpu = read("Dockerfile.gpu");
     expect(gpu).toMatch(/^ARG CUDA_IMAGE=nvidia\/cuda:12[.\d]+-cudnn-runtime-/m);

@@ -20,11 +20,14 @@ export function sameSecret(given: string, expected: string, compare: DigestCompa
 export class KeyRing {
   private entries: ApiKeyEntry[] = [];
 
-  constructor(
-    private readonly spec: string,
-    private readonly file?: string,
-    private readonly compare: DigestCompare = timingSafeEqual,
-  ) {
+  private readonly spec: string;
+  private readonly file?: string;
+  private readonly compare: DigestCompare;
+
+  constructor(spec: string, file?: string, compare: DigestCompare = timingSafeEqual) {
+    this.spec = spec;
+    this.file = file;
+    this.compare = compare;
     this.reload();
   }
 

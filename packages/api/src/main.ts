@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from "@mediaq/shared";
 import { startApi } from "./index.ts";
 
-// Entry point: `tsx packages/api/src/main.ts` (mediaq api / the container run this).
+// Entry point: `node packages/api/src/main.ts` (mediaq api / the container run this).
 let config: ReturnType<typeof loadConfig>;
 try {
   config = loadConfig();

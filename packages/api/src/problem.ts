@@ -17,15 +17,20 @@ export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 export const problemType = (slug: string) => `urn:mediaq:problem:${slug}`;
 
 export class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    readonly slug: string,
-    readonly title: string,
-    readonly detail: string,
-    /** Extra members, e.g. the list of missing blobs. */
-    readonly extensions: Record<string, unknown> = {},
-  ) {
+  readonly status: number;
+  readonly slug: string;
+  readonly title: string;
+  readonly detail: string;
+  /** Extra members, e.g. the list of missing blobs. */
+  readonly extensions: Record<string, unknown>;
+
+  constructor(status: number, slug: string, title: string, detail: string, extensions: Record<string, unknown> = {}) {
     super(detail);
+    this.status = status;
+    this.slug = slug;
+    this.title = title;
+    this.detail = detail;
+    this.extensions = extensions;
     this.name = "HttpProblem";
   }
 

@@ -8,7 +8,11 @@ import { HttpProblem } from "./problem.ts";
 export class StreamSlots {
   private readonly open = new Map<string, number>();
 
-  constructor(private readonly max: number) {}
+  private readonly max: number;
+
+  constructor(max: number) {
+    this.max = max;
+  }
 
   /** Takes a slot for the tenant, or throws 429. Returns the release (safe to call twice). */
   take(tenant: string): () => void {

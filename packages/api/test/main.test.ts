@@ -4,7 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { START_TIMEOUT_MS, tsxArgs } from "../../../test/harness/entry.ts";
+import { START_TIMEOUT_MS } from "../../../test/harness/entry.ts";
 import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -26,7 +26,7 @@ describe("api entry point", () => {
   afterAll(async () => infra?.stop());
 
   it("fails at start-up naming a bad variable", async () => {
-    const child = spawn(process.execPath, tsxArgs(main), {
+    const child = spawn(process.execPath, [main], {
       env: { ...process.env, ...infra.env, API_PORT: "http" },
       stdio: "pipe",
     });
@@ -41,7 +41,7 @@ describe("api entry point", () => {
 
   it("serves until SIGTERM, then closes and exits 0", async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, tsxArgs(main), {
+    const child = spawn(process.execPath, [main], {
       env: { ...process.env, ...infra.env, API_HOST: "127.0.0.1", API_PORT: String(port), API_KEYS: "a:k" },
       stdio: "pipe",
     });

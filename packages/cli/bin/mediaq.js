@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// The `mediaq` command. Runs the TypeScript sources through tsx, so no build step is needed.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-const { register } = await import("tsx/esm/api");
-register();
+// The `mediaq` command. Node runs the TypeScript sources itself (type stripping), so no build
+// step is needed; see docs/architecture.md "Runtime".
 await import("../src/main.ts");

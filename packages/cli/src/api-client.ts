@@ -5,11 +5,13 @@ import { EventSourceParserStream } from "eventsource-parser/stream";
 
 /** An error answer of the API (RFC 9457 problem+json). */
 export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly problem: { title?: string; detail?: string; type?: string },
-  ) {
+  readonly status: number;
+  readonly problem: { title?: string; detail?: string; type?: string };
+
+  constructor(status: number, problem: { title?: string; detail?: string; type?: string }) {
     super(`${status} ${problem.title ?? "error"}: ${problem.detail ?? ""}`.trim());
+    this.status = status;
+    this.problem = problem;
   }
 }
 
@@ -41,10 +43,13 @@ export interface PackageView {
 
 /** The mediaq HTTP API (v1) over fetch. */
 export class ApiClient {
-  constructor(
-    readonly baseUrl: string,
-    readonly apiKey: string,
-  ) {}
+  readonly baseUrl: string;
+  readonly apiKey: string;
+
+  constructor(baseUrl: string, apiKey: string) {
+    this.baseUrl = baseUrl;
+    this.apiKey = apiKey;
+  }
 
   private async call<T>(
     method: string,

@@ -33,7 +33,7 @@ export function demoModelRegistration(): { adapter: string; channels: string } {
   return JSON.parse(fs.readFileSync(file, "utf8"));
 }
 
-/** Starts a service entry as a child Node process running TypeScript through tsx. */
+/** Starts a service entry (a main.ts, run by Node itself) as a child Node process. */
 export function spawnService(
   service: ServiceName,
   env: Record<string, string>,
@@ -41,8 +41,8 @@ export function spawnService(
 ): Managed {
   const stdio =
     output === "inherit" ? "inherit" : ["ignore", fs.openSync(output.logFile, "a"), fs.openSync(output.logFile, "a")];
-  return spawnManaged(process.execPath, ["--import", import.meta.resolve("tsx"), serviceEntry(service)], {
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env },
+  return spawnManaged(process.execPath, [serviceEntry(service)], {
+    env: { ...process.env, ...env },
     stdio: stdio as never,
   });
 }

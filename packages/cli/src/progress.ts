@@ -7,7 +7,11 @@ export class BatchProgress {
   private bar?: SingleBar;
   private last = "";
 
-  constructor(private readonly tty = Boolean(process.stderr.isTTY)) {}
+  private readonly tty: boolean;
+
+  constructor(tty = Boolean(process.stderr.isTTY)) {
+    this.tty = tty;
+  }
 
   update(s: BatchStatus): void {
     const finished = s.counts.succeeded + s.counts.failed;

@@ -40,11 +40,15 @@ export class PartProgress {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(
-    private readonly target: ProgressTarget,
-    private readonly part: string,
-    private readonly intervalMs = 500,
-  ) {}
+  private readonly target: ProgressTarget;
+  private readonly part: string;
+  private readonly intervalMs: number;
+
+  constructor(target: ProgressTarget, part: string, intervalMs = 500) {
+    this.target = target;
+    this.part = part;
+    this.intervalMs = intervalMs;
+  }
 
   report(bytes: number): void {
     this.latest = bytes;

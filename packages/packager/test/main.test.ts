@@ -3,7 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRedis, createS3, ensureBucket, Ledger, PackageStore } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { START_TIMEOUT_MS, tsxArgs } from "../../../test/harness/entry.ts";
+import { START_TIMEOUT_MS } from "../../../test/harness/entry.ts";
 import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
 import { makeBatch, requestPackage, waitForPackage } from "./package-fixtures.ts";
 
@@ -24,8 +24,8 @@ describe("packager main", () => {
     const batch = await makeBatch({ ledger: new Ledger(redis), s3, bucket: infra.config.S3_BUCKET, tenant: "t" }, [
       { name: "a", size: 2048 },
     ]);
-    const child = spawn(process.execPath, tsxArgs(path.join(here, "../src/main.ts")), {
-      env: { ...process.env, ...infra.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+    const child = spawn(process.execPath, [path.join(here, "../src/main.ts")], {
+      env: { ...process.env, ...infra.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";
@@ -48,7 +48,7 @@ describe("packager main", () => {
   });
 
   it("refuses a bad PACKAGE_SWEEP_INTERVAL_SECONDS with a message naming it", async () => {
-    const child = spawn(process.execPath, tsxArgs(path.join(here, "../src/main.ts")), {
+    const child = spawn(process.execPath, [path.join(here, "../src/main.ts")], {
       env: { ...process.env, ...infra.env, PACKAGE_SWEEP_INTERVAL_SECONDS: "soon" },
       stdio: ["ignore", "pipe", "pipe"],
     });

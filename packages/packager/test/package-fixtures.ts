@@ -6,7 +6,6 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { tsxArgs } from "../../../test/harness/entry.ts";
 import { startInfra } from "../../../test/harness/infra.ts";
 import {
   type Config,
@@ -205,10 +204,10 @@ export async function requestAgain(o: { store: PackageStore; config: Config }, i
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** The packager service as its own process (node + tsx loader, so the pid is the packager's). */
+/** The packager service as its own process (node itself, so the pid is the packager's). */
 export function spawnPackager(env: Record<string, string>): { child: ChildProcess; started: Promise<void> } {
-  const child = spawn(process.execPath, tsxArgs(path.join(here, "../src/main.ts")), {
-    env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", LOG_LEVEL: "info" },
+  const child = spawn(process.execPath, [path.join(here, "../src/main.ts")], {
+    env: { ...process.env, ...env, LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

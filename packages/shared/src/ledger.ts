@@ -126,7 +126,10 @@ return {target, enqueue}
 `;
 
 export class Ledger {
-  constructor(readonly redis: Redis) {
+  readonly redis: Redis;
+
+  constructor(redis: Redis) {
+    this.redis = redis;
     redis.defineCommand("mqTransition", { numberOfKeys: 2, lua: TRANSITION });
     redis.defineCommand("mqAttach", { numberOfKeys: 3, lua: ATTACH });
   }

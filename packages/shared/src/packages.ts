@@ -50,7 +50,11 @@ export function computePackageId(o: {
 }
 
 export class PackageStore {
-  constructor(readonly redis: Redis) {}
+  readonly redis: Redis;
+
+  constructor(redis: Redis) {
+    this.redis = redis;
+  }
 
   async get(id: string): Promise<PackageRecord | undefined> {
     const raw = await this.redis.get(K.package(id));

@@ -10,7 +10,7 @@
  * channel order it declares. The demo treats the three colour channels alike, so it takes
  * frames in their decoded order (rgb) rather than Wav2Lip's bgr.
  *
- * Run: npx tsx packages/worker/scripts/make-demo-model.ts [out.onnx]
+ * Run: node packages/worker/scripts/make-demo-model.ts [out.onnx]
  */
 import fs from "node:fs";
 import path from "node:path";

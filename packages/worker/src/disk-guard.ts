@@ -13,13 +13,19 @@ export class DiskGuard {
   private timer?: NodeJS.Timeout;
   private paused = false;
 
-  constructor(
-    private readonly dir: string,
-    public minFreeBytes: number,
-    private readonly pollMs: number,
-    private readonly log: Logger,
-    private readonly metrics: WorkerMetrics,
-  ) {}
+  private readonly dir: string;
+  minFreeBytes: number;
+  private readonly pollMs: number;
+  private readonly log: Logger;
+  private readonly metrics: WorkerMetrics;
+
+  constructor(dir: string, minFreeBytes: number, pollMs: number, log: Logger, metrics: WorkerMetrics) {
+    this.dir = dir;
+    this.minFreeBytes = minFreeBytes;
+    this.pollMs = pollMs;
+    this.log = log;
+    this.metrics = metrics;
+  }
 
   attach(worker: Worker): void {
     this.worker = worker;

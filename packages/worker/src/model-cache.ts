@@ -34,11 +34,14 @@ export class ModelCache {
   private readonly thread = new InferenceThread();
   private cudaWarned = false;
 
-  constructor(
-    private readonly s3: S3Client,
-    private readonly config: Pick<Config, "S3_BUCKET" | "CACHE_ROOT"> & ProviderConfig,
-    private readonly log: Logger,
-  ) {
+  private readonly s3: S3Client;
+  private readonly config: Pick<Config, "S3_BUCKET" | "CACHE_ROOT"> & ProviderConfig;
+  private readonly log: Logger;
+
+  constructor(s3: S3Client, config: Pick<Config, "S3_BUCKET" | "CACHE_ROOT"> & ProviderConfig, log: Logger) {
+    this.s3 = s3;
+    this.config = config;
+    this.log = log;
     // A dead thread took its sessions with it: the next job loads them again.
     this.thread.onExit = () => this.sessions.clear();
   }

@@ -9,12 +9,17 @@ export class ProgressReporter {
   private last = 0;
   private pending: Promise<unknown> = Promise.resolve();
 
-  constructor(
-    private readonly ledger: Ledger,
-    private readonly job: Job,
-    private readonly jobKey: string,
-    private readonly intervalMs = 500,
-  ) {}
+  private readonly ledger: Ledger;
+  private readonly job: Job;
+  private readonly jobKey: string;
+  private readonly intervalMs: number;
+
+  constructor(ledger: Ledger, job: Job, jobKey: string, intervalMs = 500) {
+    this.ledger = ledger;
+    this.job = job;
+    this.jobKey = jobKey;
+    this.intervalMs = intervalMs;
+  }
 
   report(stage: string, done: number, total: number): void {
     const now = Date.now();

@@ -81,6 +81,20 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
     }
   };
 
+  /**
+   * The item's BullMQ job once BullMQ has marked it finished. The worker records the result
+   * (what waitDone sees) before it returns, so BullMQ's completion follows a moment later.
+   */
+  const finishedJob = async (jobKey: string, timeoutMs = 30_000) => {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await queue.getJob(jobKey);
+      if (job?.finishedOn) return job;
+      if (Date.now() > until) throw new Error(`job ${jobKey} not finished in BullMQ: ${await job?.getState()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
   /** Writes a job's recorded output to `file` (in the harness directory when relative); returns its path. */
   const downloadOutput = async (jobKey: string, file: string): Promise<string> => {
     const result = await ledger.getResult(jobKey);
@@ -112,6 +126,7 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
     putFile,
     submit,
     waitDone,
+    finishedJob,
     downloadOutput,
     runs,
     scratchEntries,

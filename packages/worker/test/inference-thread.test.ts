@@ -64,14 +64,14 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       ]);
       expect(await h.waitDone(batchId)).toMatchObject({ succeeded: 1 });
       delay.disable();
-      const job = await h.queue.getJob(items[0]?.jobKey as string);
-      const infer = (job?.returnvalue as JobOutput).spans?.infer as Span;
+      const job = await h.finishedJob(items[0]?.jobKey as string);
+      const infer = (job.returnvalue as JobOutput).spans?.infer as Span;
       expect(infer[1] - infer[0]).toBeGreaterThan(lockDurationMs);
       // BullMQ renews the lock every lockDuration/2; a loop stuck for half of that would risk it.
       expect(delay.max / 1e6).toBeLessThan(lockDurationMs / 4);
       expect(await h.runs()).toBe(before + 1);
-      expect(job?.attemptsStarted).toBe(1);
-      expect(job?.stalledCounter ?? 0).toBe(0);
+      expect(job.attemptsStarted).toBe(1);
+      expect(job.stalledCounter).toBe(0);
       expect(stalled).toEqual([]);
     } finally {
       await events.close();
@@ -94,7 +94,7 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       for (let i = 1; i < infer.length; i++) expect(overlaps(infer[i - 1] as Span, infer[i] as Span)).toBe(false);
 
       const outputs = await Promise.all(
-        submitted.map(async (i) => (await h.queue.getJob(i.jobKey))?.returnvalue as JobOutput),
+        submitted.map(async (i) => (await h.finishedJob(i.jobKey)).returnvalue as JobOutput),
       );
       // Some job's I/O (fetch/probe/audio decode) ran while another job held the card.
       const prefetched = outputs.filter((o) =>

@@ -4,7 +4,7 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { START_TIMEOUT_MS, tsxArgs } from "../../../test/harness/entry.ts";
+import { START_TIMEOUT_MS } from "../../../test/harness/entry.ts";
 import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -31,7 +31,7 @@ describe("worker entry point (src/main.ts)", () => {
 
   it("serves metrics and exits 0 on SIGTERM", async () => {
     const port = await freePort();
-    child = spawn(process.execPath, tsxArgs(MAIN), {
+    child = spawn(process.execPath, [MAIN], {
       env: { ...process.env, ...infra.env, LOG_LEVEL: "info", METRICS_PORT: String(port) },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -11,7 +11,6 @@ import { jobsRoot, startWorker } from "../src/index.ts";
 import { LOCK_FILE } from "../src/scratch.ts";
 import { sweepScratch } from "../src/sweeper.ts";
 import { sleep, startWorkerHarness, type WorkerHarness } from "./helpers.ts";
-import { tsxArgs } from "../../../test/harness/entry.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.join(here, "..", "src", "main.ts");
@@ -126,7 +125,6 @@ describe("worker scratch, disk guard and crash recovery", () => {
     const env = {
       ...process.env,
       ...h.infra.env,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
       LOG_LEVEL: "warn",
       CACHE_TTL_SECONDS: "1",
       CACHE_SWEEP_INTERVAL_SECONDS: "1",
@@ -134,8 +132,8 @@ describe("worker scratch, disk guard and crash recovery", () => {
       WORKER_STALLED_INTERVAL_MS: "500",
     };
     const startChild = () =>
-      // node itself with tsx's loader, so SIGKILL hits the worker, not a wrapper
-      spawn(process.execPath, tsxArgs(MAIN), { env, stdio: ["ignore", "ignore", "inherit"] });
+      // node itself is the worker, so SIGKILL hits it, not a wrapper
+      spawn(process.execPath, [MAIN], { env, stdio: ["ignore", "ignore", "inherit"] });
     let child: ChildProcess = startChild();
     try {
       const { batchId, items } = await h.submit(model, [

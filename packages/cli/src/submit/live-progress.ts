@@ -13,11 +13,12 @@ export class LiveProgress {
   private readonly finished = new Set<string>();
   private readonly abort = new AbortController();
 
-  constructor(
-    private readonly client: ApiClient,
-    private readonly names: Map<string, string>,
-    tty = Boolean(process.stderr.isTTY),
-  ) {
+  private readonly client: ApiClient;
+  private readonly names: Map<string, string>;
+
+  constructor(client: ApiClient, names: Map<string, string>, tty = Boolean(process.stderr.isTTY)) {
+    this.client = client;
+    this.names = names;
     if (tty) {
       this.multi = new MultiBar(
         {

@@ -61,7 +61,11 @@ export function isSnapshotId(id: string): boolean {
 export class SnapshotEncoder {
   private readonly hash = createHash("sha256");
   keys = 0;
-  constructor(private readonly out: Writable) {}
+  private readonly out: Writable;
+
+  constructor(out: Writable) {
+    this.out = out;
+  }
 
   private async line(text: string, hashed: boolean): Promise<void> {
     const buf = Buffer.from(`${text}\n`, "utf8");

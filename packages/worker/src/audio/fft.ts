@@ -8,9 +8,12 @@ import kissfft from "kissfft-js";
 export class Fft {
   private readonly fft: InstanceType<typeof kissfft.FFTR>;
 
-  constructor(readonly size: number) {
+  readonly size: number;
+
+  constructor(size: number) {
     if (!Number.isInteger(size) || size < 2 || size % 2 !== 0)
       throw new Error(`FFT size must be a positive even integer, got ${size}`);
+    this.size = size;
     this.fft = new kissfft.FFTR(size);
   }
 

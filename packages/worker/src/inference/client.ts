@@ -1,5 +1,3 @@
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { MelSpectrogram } from "../audio/mel.ts";
 import type { FrameBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
@@ -18,14 +16,9 @@ import type {
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
-// The thread runs the TypeScript sources like the rest of the service, through tsx. Node 20
-// does not apply ESM loader hooks (`--import tsx`) inside worker threads, so a tiny CommonJS
-// bootstrap installs tsx's require hook and requires thread.ts (tsx compiles it to CommonJS).
-// Works under `node --import tsx`, the tsx CLI and vitest alike.
-const TSX_CJS_API = createRequire(import.meta.url).resolve("tsx/cjs/api");
-const THREAD_FILE = fileURLToPath(new URL("./thread.ts", import.meta.url));
-const BOOTSTRAP = `require(${JSON.stringify(TSX_CJS_API)}).register();
-require(${JSON.stringify(THREAD_FILE)});`;
+// Node runs thread.ts itself (type stripping, see docs/architecture.md "Runtime"), in worker
+// threads as in the main thread: no loader or bootstrap is needed, under vitest neither.
+const THREAD_FILE = new URL("./thread.ts", import.meta.url);
 
 /**
  * The main thread's side of the inference thread: one per worker process. Requests are
@@ -42,7 +35,7 @@ export class InferenceThread {
   onExit?: () => void;
 
   private start(): Worker {
-    const worker = new Worker(BOOTSTRAP, { eval: true, execArgv: [] });
+    const worker = new Worker(THREAD_FILE, { execArgv: [] });
     worker.on("message", (reply: ThreadReply) => {
       const waiter = this.pending.get(reply.id);
       if (!waiter) return;
@@ -61,7 +54,7 @@ export class InferenceThread {
       this.pending.clear();
       this.onExit?.();
     };
-    worker.on("error", (err) => fail(new Error(`inference thread failed: ${err.message}`)));
+    worker.on("error", (err) => fail(new Error(`inference thread failed: ${(err as Error).message}`)));
     worker.on("exit", (code) => fail(new Error(`inference thread exited (code ${code})`)));
     this.worker = worker;
     return worker;
