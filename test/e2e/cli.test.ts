@@ -91,6 +91,24 @@ describe("mediaq CLI", () => {
     expect(procs).not.toContain(dataDir);
   });
 
+  it("submits more than 10,000 items as one batch plus an append; a re-run appends nothing; open prints the page", async () => {
+    // A CSV of 10,002 rows on one pair: one job key, so the worker runs it once.
+    const csv = path.join(folder, "..", "many.csv");
+    const rows = Array.from({ length: 10_002 }, (_, i) => `n-${i}.mp4,inbox/alice.mp4,inbox/alice.wav`);
+    fs.writeFileSync(csv, `name,video,audio\n${rows.join("\n")}\n`);
+    const args = ["submit", csv, "--model", "demo", "--params", "box=[40,30,80,70]", "--json"];
+    const first = JSON.parse((await mediaq(args)).stdout);
+    expect(first.batch.total).toBe(10_002);
+    const again = JSON.parse((await mediaq(args)).stdout);
+    expect(again.batch.id).toBe(first.batch.id);
+    expect(again.batch.total).toBe(10_002);
+    const items = await stack.client.listItems(first.batch.id, { cursor: "10000", limit: 10 });
+    expect(items.items.map((i) => i.name)).toEqual(["n-10000.mp4", "n-10001.mp4"]);
+
+    const { stdout } = await mediaq(["open", first.batch.id]);
+    expect(stdout.trim()).toBe(`${stack.apiUrl}/#/batches/${first.batch.id}`);
+  });
+
   it("refuses unpaired files before uploading anything, with exit code 1", async () => {
     const bad = path.join(dir, "bad");
     fs.mkdirSync(bad);

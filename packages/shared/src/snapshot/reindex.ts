@@ -85,9 +85,7 @@ export async function reindexOutputs(deps: SnapshotDeps, opts: { concurrency?: n
     { Bucket: bucket, Prefix: objectKeys.outputsPrefix },
   )) {
     // The poster beside each output (POSTER_FILE) is not a result of its own.
-    const keys = (page.Contents ?? [])
-      .map((o) => o.Key as string)
-      .filter((k) => k && !k.endsWith(`/${POSTER_FILE}`));
+    const keys = (page.Contents ?? []).map((o) => o.Key as string).filter((k) => k && !k.endsWith(`/${POSTER_FILE}`));
     report.objects += keys.length;
     // Bounded concurrency: `concurrency` HEADs in flight, one page at a time.
     await Promise.all(keys.map((key) => limit(() => one(key))));
