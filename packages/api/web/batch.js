@@ -91,6 +91,7 @@ export async function batchView(id) {
       const button = document.createElement("button");
       button.type = "button";
       button.textContent = "Retry";
+      button.title = "Queue this batch's failed items again";
       button.addEventListener("click", retry);
       output = button;
     }
