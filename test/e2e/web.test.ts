@@ -257,16 +257,24 @@ describe("web page", () => {
     const { context, page, errors } = await signedIn();
     const cdp = await context.newCDPSession(page);
     await cdp.send("Performance.enable");
-    const scriptSeconds = async () =>
-      (await cdp.send("Performance.getMetrics")).metrics.find((m) => m.name === "ScriptDuration")?.value ?? Number.NaN;
-    const start = await scriptSeconds();
+    // ScriptDuration: JavaScript on the main thread; TaskDuration: all its work (layout included).
+    const metrics = async () => {
+      const m = (await cdp.send("Performance.getMetrics")).metrics;
+      const get = (name: string) => m.find((x) => x.name === name)?.value ?? Number.NaN;
+      return { script: get("ScriptDuration"), task: get("TaskDuration") };
+    };
+    const start = await metrics();
     await page.evaluate((id) => {
       location.hash = `#/batches/${id}`;
     }, batch.id);
     await expect.poll(() => page.locator("#item-rows tr").count(), { timeout: 20_000 }).toBe(100);
-    const ms = (await scriptSeconds()) - start;
-    console.log(`10,000-item batch: first page of 100 rows rendered with ${(ms * 1000).toFixed(1)} ms of script time`);
-    expect(Number.isFinite(ms)).toBe(true);
+    const end = await metrics();
+    const script = (end.script - start.script) * 1000;
+    const task = (end.task - start.task) * 1000;
+    console.log(
+      `10,000-item batch: first page of 100 rows rendered with ${script.toFixed(1)} ms of script time (${task.toFixed(1)} ms of main-thread work)`,
+    );
+    expect(Number.isFinite(script) && Number.isFinite(task)).toBe(true);
     expect(await page.locator("#page-info").textContent()).toBe("items 0–99");
 
     await page.getByRole("button", { name: "Next" }).click();

@@ -28,6 +28,7 @@ async function batchesView() {
   show("batches-view");
   const { batches } = await api("GET", "/v1/batches");
   const rows = $("batch-rows");
+  if (!rows) return; // another view showed meanwhile
   $("no-batches").hidden = batches.length > 0;
   for (const b of batches) {
     const tr = document.createElement("tr");
@@ -44,13 +45,15 @@ async function batchesView() {
   }
 }
 
+let shown = 0; // which route() call the page shows: a late error of an earlier view is dropped
 function route() {
+  const current = ++shown;
   if (!key()) return signInView();
   signout.hidden = false;
   $("nav").hidden = false;
   const m = /^#\/batches\/([\w-]+)/.exec(location.hash);
   const view = m ? batchView(m[1]) : location.hash === "#/submit" ? submitView() : batchesView();
-  view.catch(showError);
+  view.catch((err) => current === shown && showError(err));
 }
 
 whenSignedOut(route);
