@@ -12,7 +12,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: "integration",
-          include: ["test/**/*.test.ts", "packages/*/test/**/*.test.ts"],
+          // Service specs sit beside their service and talk to real servers.
+          include: ["test/**/*.test.ts", "packages/*/test/**/*.test.ts", "packages/*/src/**/*.spec.ts"],
           testTimeout: 120_000,
           hookTimeout: 60_000,
         },

@@ -40,7 +40,7 @@ export default async function faceBench(): Promise<void> {
         const { batchId, items } = await h.submit(model, [{ name: "clip", video, audio, params }]);
         const counts = await h.waitDone(batchId, 900_000);
         if (counts.succeeded !== 1) throw new Error(`item failed: ${JSON.stringify(counts)}`);
-        return h.ledger.getResult(items[0]?.jobKey as string);
+        return h.ledger.jobs.getResult(items[0]?.jobKey as string);
       };
       const baseline = await run({ box: [500, 100, 300, 300] }); // no detection
       const detected = await run({ box: null });

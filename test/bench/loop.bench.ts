@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { FramePool } from "../../packages/worker/src/frames/frame-pool.ts";
 import { decodeFrames } from "../../packages/worker/src/media/decode.ts";
 import { probeVideo } from "../../packages/worker/src/media/probe.ts";
 import { timelineFrames } from "../../packages/worker/src/media/timeline-frames.ts";
@@ -36,18 +37,28 @@ async function runCase(file: string, loop: "pingpong" | "forward" | "decode", lo
     frames++;
     if (frames % 10 === 0) peak = Math.max(peak, process.memoryUsage().rss);
   };
+  const pool = new FramePool(video.width * video.height * 3, 4);
+  const codecs = { decoder: "cpu", device: 0 } as const;
   if (loop === "decode")
-    for (let i = 0; i < loops; i++) for await (const _ of decodeFrames(file, "clip", video)) count();
+    for (let i = 0; i < loops; i++)
+      for await (const frame of decodeFrames(file, "clip", video, pool, codecs)) {
+        count();
+        pool.release(frame);
+      }
   else
-    for await (const _ of timelineFrames({
+    for await (const { frame } of timelineFrames({
       file,
       label: "clip",
       video,
       frames: loops * video.frames,
       loop,
       bufferBytes,
-    }))
+      pool,
+      codecs,
+    })) {
       count();
+      pool.release(frame);
+    }
   const result: CaseResult = { frames, seconds: (performance.now() - started) / 1000, peakRssMiB: peak / MiB };
   console.log(JSON.stringify(result));
 }

@@ -2,7 +2,7 @@
  * How busy one worker keeps its card: a batch of 12 items through an in-process worker with
  * a fixed-cost model (~0.4 s per session.run, scripts/test-models.ts), prefetch off vs on.
  * Reports the fraction of wall time the worker was inside inference (session.run) and inside
- * its inference section (decode -> model -> encode, which holds the card's lock).
+ * its inference section (first model call to last, which holds the card's lock).
  *
  * Run: pnpm bench worker   (or: node test/bench/worker.bench.ts)
  */
@@ -10,7 +10,6 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { calibratedFixedCostModel } from "../../packages/worker/scripts/test-models.ts";
 import { startWorker } from "../../packages/worker/src/index.ts";
-import { inferenceSpansKey } from "../../packages/worker/src/processor.ts";
 import { startWorkerHarness } from "../../packages/worker/test/helpers.ts";
 import { makeAudio, makeVideo } from "../harness/media.ts";
 
@@ -32,20 +31,17 @@ export default async function workerBench(): Promise<void> {
     const model = await h.putBlob(Buffer.from(await calibratedFixedCostModel(RUN_MS)));
     const rows: string[] = [];
     for (const [round, prefetch] of [false, true].entries()) {
-      const worker = await startWorker(h.config(), { prefetch });
+      const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: 25 }), { prefetch });
       const items = Array.from({ length: ITEMS }, (_, i) => ({
         name: `i${i}`,
         video,
         audio: audios[round * ITEMS + i] as string,
-        params: { batchSize: 25 },
       }));
       const started = Date.now();
       const { batchId } = await h.submit(model, items);
       const counts = await h.waitDone(batchId, 600_000);
       const wall = (Date.now() - started) / 1000;
-      const spans = (await h.redis.lrange(inferenceSpansKey(worker.workerId), 0, -1)).map(
-        (s) => JSON.parse(s) as { start: number; end: number; runSeconds: number },
-      );
+      const spans = await h.ledger.jobs.inferenceSpans(worker.workerId);
       await worker.close();
       const inRun = spans.reduce((a, s) => a + s.runSeconds, 0);
       const inSection = spans.reduce((a, s) => a + (s.end - s.start) / 1000, 0);

@@ -14,12 +14,11 @@ import {
   type InferenceJob,
   type ItemView,
   Ledger,
-  OUTPUT_FILE,
   objectKeys,
   putStream,
   redisKeys,
   sha256Hex,
-  submitItems,
+  submitBatch,
   toBatchItem,
 } from "@mediaq/shared";
 import type { Queue } from "bullmq";
@@ -180,7 +179,6 @@ export async function startFaultStack(
         params: {},
         createdAt: new Date().toISOString(),
       };
-      await ledger.createBatch(batch);
       const scope = { scope: TENANT, modelSha256: modelSha, adapter: "wav2lip" as const };
       const items = specs.map((s) =>
         toBatchItem(scope, {
@@ -189,14 +187,14 @@ export async function startFaultStack(
           params: s.params,
         }),
       );
-      await submitItems(ledger, queue, batch, items);
+      await submitBatch(ledger, queue, batch, items);
       return { batchId: batch.id, items };
     },
 
     async waitDone(batchId, timeoutMs = 60_000) {
       const until = Date.now() + timeoutMs;
       for (;;) {
-        const counts = await ledger.counts(batchId);
+        const counts = await ledger.batches.counts(batchId);
         if (counts.pending + counts.running === 0) return counts;
         if (Date.now() > until) {
           const logs = workers.map((w) => `--- ${w.name}\n${w.logs().slice(-4000)}`).join("\n");
@@ -207,7 +205,7 @@ export async function startFaultStack(
     },
 
     async views(batchId) {
-      return ledger.itemViews(batchId, 0, await ledger.total(batchId));
+      return ledger.batches.itemViews(batchId, 0, await ledger.batches.total(batchId));
     },
 
     async runs() {
@@ -231,9 +229,9 @@ export async function startFaultStack(
     async verifyOutputs(batchId) {
       const bucket = infra.config.S3_BUCKET;
       for (const view of await stack.views(batchId)) {
-        const result = await ledger.getResult(view.jobKey);
+        const result = await ledger.jobs.getResult(view.jobKey);
         if (!result) throw new Error(`item ${view.name}: no result recorded`);
-        const key = objectKeys.output(view.jobKey, OUTPUT_FILE);
+        const key = result.key;
         const head = await headObject(s3, bucket, key);
         const chunks: Buffer[] = [];
         for await (const c of await getObjectStream(s3, bucket, key)) chunks.push(c as Buffer);
@@ -294,7 +292,7 @@ export function boxItems(n: number, prefix: string, first = 0): ItemSpec[] {
       name: `${prefix}-${i}.mp4`,
       video: i % 2,
       audio: Math.floor(i / 2) % 2,
-      params: { box: [i % 40, Math.floor(i / 40), 48, 48], batchSize: 16 },
+      params: { box: [i % 40, Math.floor(i / 40), 48, 48] },
     };
   });
 }

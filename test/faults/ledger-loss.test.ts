@@ -24,7 +24,7 @@ describe("Redis ledger lost after a batch finished", () => {
   async function resubmitRunsNothing(runsBefore: number) {
     const { batchId } = await stack.submit(specs);
     // Every item is succeeded at submit time: nothing was queued for the worker.
-    expect(await stack.ledger.counts(batchId)).toEqual({ pending: 0, running: 0, succeeded: 6, failed: 0 });
+    expect(await stack.ledger.batches.counts(batchId)).toEqual({ pending: 0, running: 0, succeeded: 6, failed: 0 });
     const queued = await stack.queue.getJobCounts("waiting", "active", "delayed", "prioritized");
     expect(Object.values(queued).reduce((a, b) => a + b, 0)).toBe(0);
     await stack.verifyOutputs(batchId);

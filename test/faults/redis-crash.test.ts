@@ -18,7 +18,7 @@ describe("redis-server killed mid-batch", () => {
     const keys = items.map((i) => i.jobKey);
     const workers = [await stack.spawnWorker("a"), await stack.spawnWorker("b")];
 
-    await until("5 items succeeded", async () => (await stack.ledger.counts(batchId)).succeeded >= 5);
+    await until("5 items succeeded", async () => (await stack.ledger.batches.counts(batchId)).succeeded >= 5);
     await sleep(Math.random() * 400);
     const succeededBefore = await stack.keysInState(keys, "succeeded");
     const runningBefore = await stack.keysInState(keys, "running");

@@ -23,8 +23,10 @@ describe("re-submitting a finished batch plus new items", () => {
     expect(await stack.runs()).toBe(200);
 
     const again = await stack.submit(boxItems(205, "item"));
-    const counts = await stack.ledger.counts(again.batchId);
-    expect(counts).toMatchObject({ succeeded: 200, pending: 5 });
+    const counts = await stack.ledger.batches.counts(again.batchId);
+    // Idle workers may have taken a new item already: 5 are pending or running.
+    expect(counts.succeeded).toBe(200);
+    expect(counts.pending + counts.running).toBe(5);
     expect(await stack.waitDone(again.batchId)).toEqual({ pending: 0, running: 0, succeeded: 205, failed: 0 });
     await stack.verifyOutputs(again.batchId);
     expect(await stack.runs()).toBe(205);

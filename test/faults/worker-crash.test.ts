@@ -25,7 +25,10 @@ describe("worker processes killed mid-batch", () => {
     for (let kill = 0; kill < 3; kill++) {
       // Let a few items finish, then kill at a random moment while one is running.
       const target = (kill + 1) * 6 + Math.floor(Math.random() * 3);
-      await until(`${target} items succeeded`, async () => (await stack.ledger.counts(batchId)).succeeded >= target);
+      await until(
+        `${target} items succeeded`,
+        async () => (await stack.ledger.batches.counts(batchId)).succeeded >= target,
+      );
       await sleep(Math.random() * 600);
       const running = await stack.keysInState(keys, "running");
       for (const k of await stack.keysInState(keys, "succeeded")) succeededBeforeKill.add(k);
@@ -51,20 +54,19 @@ describe("worker processes killed mid-batch", () => {
 
   it("hands a killed worker's job to the other worker on the queue", async () => {
     await stack.killWorkers();
-    const a = await stack.spawnWorker("a");
-    const b = await stack.spawnWorker("b");
-    // Long enough that the kill lands mid-job; b stays busy with nothing else.
+    // One frame per model call: long enough that the kill lands mid-job.
+    const a = await stack.spawnWorker("a", { INFERENCE_BATCH_SIZE: "1" });
+    const b = await stack.spawnWorker("b", { INFERENCE_BATCH_SIZE: "1" });
+    // b stays busy with nothing else.
     const before = await stack.runs();
-    const { batchId, items } = await stack.submit(
-      boxItems(1, "pair", 100).map((s) => ({ ...s, params: { ...s.params, batchSize: 1 } })),
-    );
+    const { batchId, items } = await stack.submit(boxItems(1, "pair", 100));
     const jobKey = items[0]?.jobKey as string;
     // The worker running the job is the one with ffmpeg/ffprobe children.
     const victim = await until("one worker to run the job", async () => {
       const busy = [a, b].filter((w) => childrenOf(w.child.pid as number).length > 0);
       return busy.length === 1 ? busy[0] : undefined;
     });
-    expect(await stack.ledger.jobState(jobKey)).toMatchObject({ state: "running" });
+    expect(await stack.ledger.jobs.state(jobKey)).toMatchObject({ state: "running" });
     await victim.kill();
     expect(await stack.waitDone(batchId, 30_000)).toMatchObject({ succeeded: 1, failed: 0 });
     const after = await stack.queue.getJob(jobKey);

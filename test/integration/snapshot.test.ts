@@ -53,16 +53,16 @@ async function objectBytes(s3: S3Client, bucket: string, key: string): Promise<B
 /** Everything a user of the ledger can read back about one batch. */
 async function readBack(ledger: Ledger, batchId: string, jobKeys: string[]) {
   return {
-    batch: await ledger.getBatch(batchId),
-    total: await ledger.total(batchId),
-    counts: await ledger.counts(batchId),
-    views: await ledger.itemViews(batchId, 0, 100),
-    names: await ledger.takenNames(batchId, ["clip-0.mp4", "clip-4.mp4", "nope"]),
-    models: await ledger.listModels(TENANT),
-    batches: await ledger.listBatches(TENANT),
-    blobs: await ledger.hasBlobs(TENANT, [sha256Hex("video-0"), sha256Hex("audio-1"), sha256Hex("unknown")]),
-    results: await ledger.getResults(jobKeys),
-    waiters: await Promise.all(jobKeys.map((k) => ledger.waitingBatches(k))),
+    batch: await ledger.batches.get(batchId),
+    total: await ledger.batches.total(batchId),
+    counts: await ledger.batches.counts(batchId),
+    views: await ledger.batches.itemViews(batchId, 0, 100),
+    names: await ledger.batches.takenNames(batchId, ["clip-0.mp4", "clip-4.mp4", "nope"]),
+    models: await ledger.assets.listModels(TENANT),
+    batches: await ledger.batches.list(TENANT),
+    blobs: await ledger.assets.hasBlobs(TENANT, [sha256Hex("video-0"), sha256Hex("audio-1"), sha256Hex("unknown")]),
+    results: await ledger.jobs.getResults(jobKeys),
+    waiters: await Promise.all(jobKeys.map((k) => ledger.events.waitingBatches(k))),
   };
 }
 
@@ -78,13 +78,13 @@ describe("ledger snapshot, restore and reindex", () => {
 
   /** A batch of five: two succeeded, one failed, one running, one pending; BullMQ holds jobs too. */
   async function buildLedger(): Promise<string> {
-    await ledger.setModel(TENANT, { tag: "wav2lip@prod", sha256: MODEL, adapter: "wav2lip" });
+    await ledger.assets.setModel(TENANT, { tag: "wav2lip@prod", sha256: MODEL, adapter: "wav2lip" });
     for (const it of items) {
-      await ledger.grantBlob(TENANT, it.inputs.video);
-      await ledger.grantBlob(TENANT, it.inputs.audio);
+      await ledger.assets.grantBlob(TENANT, it.inputs.video);
+      await ledger.assets.grantBlob(TENANT, it.inputs.audio);
     }
     const batchId = "b-snap-1";
-    await ledger.createBatch(
+    const created = await ledger.batches.create(
       {
         id: batchId,
         tenant: TENANT,
@@ -94,10 +94,10 @@ describe("ledger snapshot, restore and reindex", () => {
         params: {},
         createdAt: "2026-11-26T03:00:00.000Z",
       },
-      "idem-1",
+      items,
+      { key: "idem-1", fingerprint: "f1" },
     );
-    const { states } = await ledger.appendItems(batchId, items);
-    expect(states.every((s) => s.enqueue)).toBe(true);
+    expect(created.kind === "created" && created.states.every((s) => s.enqueue)).toBe(true);
     const queue = createInferenceQueue(redis, infra.config);
     await enqueueInference(
       queue,
@@ -108,11 +108,12 @@ describe("ledger snapshot, restore and reindex", () => {
         inputs: it.inputs,
         params: it.params,
       })),
+      redis,
     );
     await queue.close();
     for (const i of [0, 1]) {
-      await ledger.transition(jobKeys[i] as string, "running");
-      await ledger.recordResult({
+      await ledger.jobs.transition(jobKeys[i] as string, "running");
+      await ledger.jobs.recordResult({
         jobKey: jobKeys[i] as string,
         key: objectKeys.output(jobKeys[i] as string, OUTPUT_FILE),
         sha256: sha256Hex(`out-${i}`),
@@ -124,11 +125,11 @@ describe("ledger snapshot, restore and reindex", () => {
         completedAt: "2026-11-26T03:10:00.000Z",
       });
     }
-    await ledger.transition(jobKeys[2] as string, "running");
-    await ledger.transition(jobKeys[2] as string, "failed", "face box outside the frame");
-    await ledger.transition(jobKeys[3] as string, "running");
+    await ledger.jobs.transition(jobKeys[2] as string, "running");
+    await ledger.jobs.transition(jobKeys[2] as string, "failed", "face box outside the frame");
+    await ledger.jobs.transition(jobKeys[3] as string, "running");
     // Ephemeral things a snapshot leaves out, and a key with a TTL it keeps.
-    await new PackageStore(redis).save({
+    await new PackageStore(redis).request({
       id: "pkg1",
       tenant: TENANT,
       batchId,
@@ -138,7 +139,11 @@ describe("ledger snapshot, restore and reindex", () => {
       state: "queued",
       parts: [],
     });
-    await redis.set(redisKeys.idempotency(TENANT, "short-lived"), batchId, "PX", 3_600_000);
+    await redis
+      .multi()
+      .hset(redisKeys.idempotency(TENANT, "short-lived"), { batch: batchId, fingerprint: "f2" })
+      .pexpire(redisKeys.idempotency(TENANT, "short-lived"), 3_600_000)
+      .exec();
     return batchId;
   }
 
@@ -200,7 +205,7 @@ describe("ledger snapshot, restore and reindex", () => {
       views: before.views.filter((_, i) => i !== 3),
     });
     expect(after.views[2]?.error).toBe("face box outside the frame");
-    expect(await redis.get(redisKeys.idempotency(TENANT, "idem-1"))).toBe(batchId);
+    expect(await ledger.batches.idempotent(TENANT, "idem-1")).toEqual({ batchId, fingerprint: "f1" });
     const ttl = await redis.pttl(redisKeys.idempotency(TENANT, "short-lived"));
     expect(ttl).toBeGreaterThan(3_500_000);
     expect(ttl).toBeLessThanOrEqual(3_600_000);
@@ -220,15 +225,18 @@ describe("ledger snapshot, restore and reindex", () => {
     });
 
     // Re-submitting the batch's items recomputes nothing finished.
-    const again = await ledger.appendItems(batchId, items.slice(0, 2));
-    expect(again.states).toEqual([
+    const again = await ledger.batches.append(
+      batchId,
+      items.slice(0, 2).map((it, i) => ({ ...it, name: `again-${i}` })),
+    );
+    expect(again.kind === "appended" && again.states).toEqual([
       { state: "succeeded", enqueue: false },
       { state: "succeeded", enqueue: false },
     ]);
   });
 
   it("refuses to restore over a ledger that is not empty, unless forced", async () => {
-    const existing = await countLedgerKeys(redis, infra.config.QUEUE_PREFIX);
+    const existing = await countLedgerKeys(redis);
     expect(existing).toBeGreaterThan(0);
     await expect(restoreSnapshot(deps, {})).rejects.toThrow(
       new RegExp(`already holds ${existing} mediaq ledger keys.*--force`),
@@ -305,7 +313,7 @@ describe("ledger snapshot, restore and reindex", () => {
     expect(report.skipped).toEqual([
       { key: objectKeys.output(jobKeys[4] as string, "partial.tmp"), reason: "no jobkey metadata" },
     ]);
-    expect(await ledger.getResult(jobKeys[1] as string)).toMatchObject({
+    expect(await ledger.jobs.getResult(jobKeys[1] as string)).toMatchObject({
       sha256: sha256Hex("fake mp4 1"),
       size: "fake mp4 1".length,
       inputs: items[1]?.inputs,
@@ -314,23 +322,25 @@ describe("ledger snapshot, restore and reindex", () => {
     });
     expect((await reindexOutputs(deps)).known).toBe(3);
 
-    await ledger.createBatch({
-      id: "b-again",
-      tenant: TENANT,
-      model: MODEL,
-      adapter: "wav2lip",
-      params: {},
-      createdAt: new Date().toISOString(),
-    });
-    const { states } = await ledger.appendItems("b-again", items);
-    expect(states).toEqual([
+    const made = await ledger.batches.create(
+      {
+        id: "b-again",
+        tenant: TENANT,
+        model: MODEL,
+        adapter: "wav2lip",
+        params: {},
+        createdAt: new Date().toISOString(),
+      },
+      items,
+    );
+    expect(made.kind === "created" && made.states).toEqual([
       { state: "succeeded", enqueue: false },
       { state: "succeeded", enqueue: false },
       { state: "succeeded", enqueue: false },
       { state: "pending", enqueue: true },
       { state: "pending", enqueue: true },
     ]);
-    expect(await ledger.counts("b-again")).toEqual({ pending: 2, running: 0, succeeded: 3, failed: 0 });
+    expect(await ledger.batches.counts("b-again")).toEqual({ pending: 2, running: 0, succeeded: 3, failed: 0 });
   });
 
   it("takes snapshots on a schedule and stops when disabled", async () => {

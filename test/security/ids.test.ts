@@ -101,7 +101,7 @@ describe("security: path and name tricks on every id parameter", () => {
     // A package of acme's, written as the API would (no worker runs in this test).
     const now = Date.now();
     acme.package = "p".repeat(64);
-    await new PackageStore(t.redis).create({
+    await new PackageStore(t.redis).request({
       id: acme.package,
       tenant: "acme",
       batchId: acme.batch,

@@ -2,7 +2,7 @@
 // `pnpm openapi --check` (CI: fail when the committed file is stale).
 import fs from "node:fs";
 import path from "node:path";
-import { createInferenceQueue, createPackageQueue, createS3, Ledger, loadConfig, PackageStore } from "@mediaq/shared";
+import { createInferenceQueue, createPackageQueue, createS3, Ledger, loadConfig } from "@mediaq/shared";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { KeyRing } from "../src/api-keys.ts";
@@ -14,10 +14,8 @@ const config = loadConfig({});
 const redis = new Redis({ lazyConnect: true });
 const deps = {
   config,
-  redis,
   s3: createS3(config),
   ledger: new Ledger(redis),
-  packages: new PackageStore(redis),
   inferenceQueue: createInferenceQueue(redis, config),
   packageQueue: createPackageQueue(redis, config),
   logger: pino({ level: "silent" }),

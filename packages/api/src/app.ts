@@ -12,9 +12,12 @@ import { registerSecurityHeaders, registerWeb } from "./plugins/web.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { blobRoutes } from "./routes/blobs.ts";
 import { eventRoutes } from "./routes/events.ts";
-import { itemMediaRoutes } from "./routes/item-media.ts";
+import { ItemMedia, itemMediaRoutes } from "./routes/item-media.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { packageRoutes } from "./routes/packages.ts";
+import { EventHub } from "./events/event-hub.ts";
+import { BatchService } from "./services/batch.service.ts";
+import { PackageService } from "./services/package.service.ts";
 
 export type { ApiDeps } from "./deps.ts";
 
@@ -50,15 +53,27 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await registerWeb(app);
   await registerAdmin(app, deps, limits);
 
+  const batches = new BatchService(deps);
+  const media = new ItemMedia(deps);
+  const packages = new PackageService(deps, batches);
+  const hub = new EventHub(deps.ledger.events, deps.logger);
+  app.addHook("onClose", async () => hub.close());
+  const heartbeatMs = deps.options?.sseHeartbeatMs ?? 15_000;
+
   await app.register(
     async (v1) => {
       registerAuth(v1, deps.keys, limits);
       await v1.register(blobRoutes, { deps });
       await v1.register(modelRoutes, { deps });
-      await v1.register(batchRoutes, { deps });
-      await v1.register(eventRoutes, { deps });
-      await v1.register(itemMediaRoutes, { deps });
-      await v1.register(packageRoutes, { deps });
+      await v1.register(batchRoutes, { batches, media });
+      await v1.register(itemMediaRoutes, { batches, media });
+      await v1.register(eventRoutes, {
+        batches,
+        hub,
+        heartbeatMs,
+        maxStreamsPerTenant: deps.config.MAX_EVENT_STREAMS_PER_TENANT,
+      });
+      await v1.register(packageRoutes, { packages });
     },
     { prefix: "/v1" },
   );

@@ -1,17 +1,15 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { Config, InferenceJob, Ledger, Logger, PackageJob, PackageStore } from "@mediaq/shared";
+import type { Config, InferenceJob, Ledger, Logger, PackageJob } from "@mediaq/shared";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import type { Registry } from "prom-client";
 import type { KeyRing } from "./api-keys.ts";
 
 /** Everything the API talks to; built by startApi, or by a test around its own infra. */
 export interface ApiDeps {
   config: Config;
-  redis: Redis;
   s3: S3Client;
+  /** The only gate to Redis besides BullMQ's queues. */
   ledger: Ledger;
-  packages: PackageStore;
   inferenceQueue: Queue<InferenceJob>;
   packageQueue: Queue<PackageJob>;
   logger: Logger;

@@ -8,7 +8,7 @@ import {
   createS3,
   ensureBucket,
   Ledger,
-  PackageStore,
+  ledgerOptionsFrom,
   serveMetrics,
 } from "@mediaq/shared";
 import type { FastifyInstance } from "fastify";
@@ -48,10 +48,8 @@ export async function startApi(config: Config, options?: ApiOptions): Promise<Ru
   }
   const deps: ApiDeps = {
     config,
-    redis,
     s3,
-    ledger: new Ledger(redis),
-    packages: new PackageStore(redis),
+    ledger: new Ledger(redis, ledgerOptionsFrom(config)),
     inferenceQueue: createInferenceQueue(redis, config),
     packageQueue: createPackageQueue(redis, config),
     logger,

@@ -122,7 +122,7 @@ describe("batches", () => {
       expect(job?.id).toBe(item.jobKey);
       expect(job?.data.params).toMatchObject({
         box: [10, 10, 50, 50],
-        batchSize: 16,
+        pads: [0, 10, 0, 0],
         length: "audio",
         loop: "pingpong",
       });
@@ -147,8 +147,8 @@ describe("batches", () => {
 
     // The worker, simulated through the real ledger: one item runs and succeeds.
     const done = a.items[0]?.jobKey as string;
-    await t.ledger.transition(done, "running");
-    await t.ledger.recordResult(resultFor(done, Buffer.from("out")));
+    await t.ledger.jobs.transition(done, "running");
+    await t.ledger.jobs.recordResult(resultFor(done, Buffer.from("out")));
     for (const id of [a.id, b.id]) {
       const status = (await (await t.acme(`/v1/batches/${id}`)).json()) as { counts: Record<string, number> };
       expect(status.counts).toEqual({ pending: 2, running: 0, succeeded: 1, failed: 0 });
@@ -213,8 +213,8 @@ describe("batches", () => {
     expect(seen).toEqual(items.map((i) => i.name));
 
     const key = batch.items[2]?.jobKey as string;
-    await t.ledger.transition(key, "running");
-    await t.ledger.recordResult(resultFor(key, Buffer.from("two")));
+    await t.ledger.jobs.transition(key, "running");
+    await t.ledger.jobs.recordResult(resultFor(key, Buffer.from("two")));
     const succeeded = (await (await t.acme(`/v1/batches/${batch.id}/items?state=succeeded`)).json()) as {
       items: { name: string; output?: { sha256: string } }[];
       nextCursor: string | null;
@@ -230,8 +230,8 @@ describe("batches", () => {
     const items = await makeItems(t.acme, 3, "ops");
     const batch = (await (await postJson(t.acme, "/v1/batches", { model, items })).json()) as Submitted;
     const [k0, k1, k2] = batch.items.map((i) => i.jobKey) as [string, string, string];
-    await t.ledger.transition(k0, "running");
-    await t.ledger.transition(k0, "failed", "decoder exploded");
+    await t.ledger.jobs.transition(k0, "running");
+    await t.ledger.jobs.transition(k0, "failed", "decoder exploded");
     const failed = (await (await t.acme(`/v1/batches/${batch.id}/items?state=failed`)).json()) as {
       items: { error?: string }[];
     };
@@ -239,7 +239,7 @@ describe("batches", () => {
 
     const retry = await postJson(t.acme, `/v1/batches/${batch.id}/retry`, {});
     expect(await retry.json()).toEqual({ retried: 1 });
-    expect((await t.ledger.jobState(k0)).state).toBe("pending");
+    expect((await t.ledger.jobs.state(k0)).state).toBe("pending");
     expect(await t.api.deps.inferenceQueue.getJob(k0)).toBeDefined();
     expect(await (await postJson(t.acme, `/v1/batches/${batch.id}/retry`, {})).json()).toEqual({ retried: 0 });
 

@@ -39,7 +39,7 @@ describe("face tracks and detectors through the API", () => {
     await putStream(s3, { bucket: t.infra.config.S3_BUCKET, key, body: JSON.stringify(track) });
     s3.destroy();
     const { boxes: _, ...summary } = track;
-    await t.ledger.recordTrack({ ...summary, key, completedAt: new Date().toISOString() });
+    await t.ledger.tracks.record({ ...summary, key, completedAt: new Date().toISOString() });
     return track;
   }
 
@@ -112,7 +112,7 @@ describe("face tracks and detectors through the API", () => {
     const batch = (await created.json()) as { id: string; items: { jobKey: string }[] };
     const jobKey = batch.items[0]?.jobKey as string;
     const face = { trackKey: "f".repeat(64), frames: 100, framesWithoutFace: 12 };
-    await t.ledger.recordResult({
+    await t.ledger.jobs.recordResult({
       jobKey,
       key: objectKeys.output(jobKey, "output.mp4"),
       sha256: "e".repeat(64),

@@ -1,6 +1,19 @@
 import fs from "node:fs";
 import { Readable } from "node:stream";
-import type { BatchEvent, Counts, ItemView } from "@mediaq/shared";
+import {
+  type BatchEvent,
+  type BatchSummary,
+  batchSummarySchema,
+  type CreateBatchBody,
+  type ItemInput,
+  type ItemsPage,
+  itemsPageSchema,
+  type PackageView as PackageViewBody,
+  packageRequestAnswerSchema,
+  packageViewSchema,
+  type SubmitAnswer,
+  submitAnswerSchema,
+} from "@mediaq/shared";
 import { EventSourceParserStream } from "eventsource-parser/stream";
 
 /** An error answer of the API (RFC 9457 problem+json). */
@@ -15,31 +28,11 @@ export class ApiError extends Error {
   }
 }
 
-export interface BatchItemInput {
-  name: string;
-  inputs: { video: string; audio: string };
-  params?: Record<string, unknown>;
-}
-
-export interface BatchStatus {
-  id: string;
-  total: number;
-  counts: Counts;
-  done: boolean;
-  createdAt: string;
-}
-
-export interface PackageView {
-  id: string;
-  state: "queued" | "building" | "ready" | "failed";
-  error?: string;
-  parts: { name: string; size: number; sha256: string; url: string }[];
-  manifest?: { url: string };
-  sha256sums?: { url: string };
-  expiresAt: string;
-  bytesWritten?: number;
-  totalBytes?: number;
-}
+// The API's own request and response schemas (packages/shared/src/api-schemas.ts): the client
+// validates every JSON answer with them, so a change on either side shows at once.
+export type BatchItemInput = ItemInput;
+export type BatchStatus = BatchSummary;
+export type PackageView = PackageViewBody;
 
 /** The mediaq HTTP API (v1) over fetch. */
 export class ApiClient {
@@ -118,35 +111,31 @@ export class ApiClient {
     });
   }
 
-  async createBatch(
-    body: { model: string; items: BatchItemInput[]; params?: Record<string, unknown> },
-    idempotencyKey?: string,
-  ): Promise<BatchStatus & { items: ItemView[] }> {
-    return this.call("POST", "/v1/batches", {
-      json: body,
-      headers: idempotencyKey ? { "idempotency-key": idempotencyKey } : {},
-    });
+  async createBatch(body: CreateBatchBody, idempotencyKey?: string): Promise<SubmitAnswer> {
+    return submitAnswerSchema.parse(
+      await this.call("POST", "/v1/batches", {
+        json: body,
+        headers: idempotencyKey ? { "idempotency-key": idempotencyKey } : {},
+      }),
+    );
   }
 
   /** Appends items to a batch (at most 10,000 per call). */
-  async appendItems(id: string, items: BatchItemInput[]): Promise<BatchStatus & { items: ItemView[] }> {
-    return this.call("POST", `/v1/batches/${id}/items`, { json: { items } });
+  async appendItems(id: string, items: CreateBatchBody["items"]): Promise<SubmitAnswer> {
+    return submitAnswerSchema.parse(await this.call("POST", `/v1/batches/${id}/items`, { json: { items } }));
   }
 
   async getBatch(id: string): Promise<BatchStatus> {
-    return this.call("GET", `/v1/batches/${id}`);
+    return batchSummarySchema.parse(await this.call("GET", `/v1/batches/${id}`));
   }
 
-  async listItems(
-    id: string,
-    q: { state?: string; cursor?: string; limit?: number } = {},
-  ): Promise<{ items: ItemView[]; nextCursor?: string | null }> {
+  async listItems(id: string, q: { state?: string; cursor?: string; limit?: number } = {}): Promise<ItemsPage> {
     const params = new URLSearchParams(
       Object.entries(q)
         .filter(([, v]) => v !== undefined)
         .map(([k, v]) => [k, String(v)]),
     );
-    return this.call("GET", `/v1/batches/${id}/items?${params}`);
+    return itemsPageSchema.parse(await this.call("GET", `/v1/batches/${id}/items?${params}`));
   }
 
   /**
@@ -176,11 +165,11 @@ export class ApiClient {
   async createPackage(
     batchId: string,
     body: { partSize?: number; expiresIn?: number } = {},
-  ): Promise<{ id: string; state: string }> {
-    return this.call("POST", `/v1/batches/${batchId}/packages`, { json: body });
+  ): Promise<{ id: string; state: PackageView["state"] }> {
+    return packageRequestAnswerSchema.parse(await this.call("POST", `/v1/batches/${batchId}/packages`, { json: body }));
   }
 
   async getPackage(id: string): Promise<PackageView> {
-    return this.call("GET", `/v1/packages/${id}`);
+    return packageViewSchema.parse(await this.call("GET", `/v1/packages/${id}`));
   }
 }

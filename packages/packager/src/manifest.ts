@@ -1,4 +1,4 @@
-import type { ItemState } from "@mediaq/shared";
+import type { ItemViewState } from "@mediaq/shared";
 
 /** manifest.json, schema version 1: inside every part (first entry) and as its own object. */
 export const MANIFEST_NAME = "manifest.json";
@@ -18,7 +18,7 @@ export interface ManifestItem {
   model: string;
   params: Record<string, unknown>;
   timings?: Record<string, number>;
-  status: ItemState;
+  status: ItemViewState;
   error?: string;
   /** Larger than the part size: it sits alone in its own, larger, part. */
   oversize?: true;

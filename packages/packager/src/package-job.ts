@@ -1,4 +1,4 @@
-import { OUTPUT_FILE, objectKeys, type PackageRecord, packageJobSchema, putStream } from "@mediaq/shared";
+import { objectKeys, type PackageRecord, packageJobSchema, putStream } from "@mediaq/shared";
 import { type FlowProducer, type Job, UnrecoverableError, WaitingChildrenError } from "bullmq";
 import { rememberExpiry } from "./expiry-index.ts";
 import { type Manifest, MANIFEST_NAME, manifestBytes, SUMS_NAME, sha256Sums, withPartDigests } from "./manifest.ts";
@@ -72,8 +72,9 @@ export async function runPackageJob(
     "building package parts",
   );
   const parent = { id: job.id as string, queue: job.queueQualifiedName };
-  // Job ids carry the generation: the same generation added twice (this run crashed
-  // before saving it) is a no-op, and a new generation never collides with failed jobs.
+  // Job ids carry the build (the package job's id) and the generation: the same generation
+  // added twice (this run crashed before saving it) is a no-op, and a new generation or a
+  // new build never collides with failed jobs.
   await d.flow.addBulk(
     missing.map((p) => {
       const data: PartJob = {
@@ -88,7 +89,7 @@ export async function runPackageJob(
         sources: p.entries.map((e) => ({
           index: e.index,
           entry: e.entry,
-          key: objectKeys.output(e.jobKey, OUTPUT_FILE),
+          key: e.key,
           size: e.size,
           sha256: e.sha256,
         })),
@@ -98,7 +99,7 @@ export async function runPackageJob(
         queueName: PART_QUEUE,
         data,
         opts: {
-          jobId: `${packageId}-${plan.parts.indexOf(p) + 1}-g${next}`,
+          jobId: `${job.id}-${plan.parts.indexOf(p) + 1}-g${next}`,
           parent,
           // A part that fails for good leaves the others building (they are kept for a
           // retry); the package job then runs, finds it missing and fails.

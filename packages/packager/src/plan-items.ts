@@ -6,16 +6,16 @@ const PAGE = 500;
 
 /** The batch's items in order, with their state and, for succeeded ones, their result. */
 export async function loadPlanItems(ledger: Ledger, batchId: string): Promise<PlanItem[]> {
-  const batch = await ledger.getBatch(batchId);
+  const batch = await ledger.batches.get(batchId);
   if (!batch) throw new UnrecoverableError(`batch ${batchId} no longer exists; nothing to package`);
-  const total = await ledger.total(batchId);
+  const total = await ledger.batches.total(batchId);
   const items: PlanItem[] = [];
   for (let start = 0; start < total; start += PAGE) {
     const [raw, views] = await Promise.all([
-      ledger.items(batchId, start, PAGE),
-      ledger.itemViews(batchId, start, PAGE),
+      ledger.batches.items(batchId, start, PAGE),
+      ledger.batches.itemViews(batchId, start, PAGE),
     ]);
-    const results = await ledger.getResults(raw.map((i) => i.jobKey));
+    const results = await ledger.jobs.getResults(raw.map((i) => i.jobKey));
     raw.forEach((item, i) => {
       const view = views[i];
       const result = results[i];
@@ -30,6 +30,7 @@ export async function loadPlanItems(ledger: Ledger, batchId: string): Promise<Pl
         ...(result
           ? {
               output: {
+                key: result.key,
                 sha256: result.sha256,
                 size: result.size,
                 ...(result.timings ? { timings: result.timings } : {}),

@@ -12,7 +12,9 @@ function items(sizes: (number | null)[]): PlanItem[] {
     name: `clip-${index}`,
     jobKey: hex(index + 1000),
     state: size === null ? "failed" : "succeeded",
-    ...(size === null ? { error: "face not found" } : { output: { sha256: hex(index), size } }),
+    ...(size === null
+      ? { error: "face not found" }
+      : { output: { key: `outputs/${hex(index + 1000)}/a/output.mp4`, sha256: hex(index), size } }),
     model: hex(7),
     params: { box: null },
   }));

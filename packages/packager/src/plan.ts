@@ -1,4 +1,4 @@
-import type { ItemState } from "@mediaq/shared";
+import type { ItemViewState } from "@mediaq/shared";
 import { uniqueEntryNames } from "./entry-names.ts";
 import { MANIFEST_NAME, type Manifest, type ManifestItem, manifestBytes } from "./manifest.ts";
 import { type LayoutEntry, ZipSizer, zipSize } from "./zip-layout.ts";
@@ -8,17 +8,19 @@ export interface PlanItem {
   index: number;
   name: string;
   jobKey: string;
-  state: ItemState;
+  state: ItemViewState;
   error?: string;
   model: string;
   params: Record<string, unknown>;
-  output?: { sha256: string; size: number; timings?: Record<string, number> };
+  output?: { key: string; sha256: string; size: number; timings?: Record<string, number> };
 }
 
 export interface PlannedEntry {
   index: number;
   entry: string;
   jobKey: string;
+  /** The output object whose bytes sha256 describes (the recorded result's key). */
+  key: string;
   size: number;
   sha256: string;
 }
@@ -90,6 +92,7 @@ export function planPackage(o: PlanOptions): PackagePlan {
     index: item.index,
     entry: names[i] as string,
     jobKey: item.jobKey,
+    key: item.output?.key ?? "",
     size: item.output?.size ?? 0,
     sha256: item.output?.sha256 ?? "",
   }));

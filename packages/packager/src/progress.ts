@@ -18,7 +18,7 @@ export function publishPackage(
   state: PackageState,
   bytes: number,
 ): Promise<void> {
-  return t.ledger.publish([t.batchId], {
+  return t.ledger.events.publish([t.batchId], {
     type: "package",
     packageId: t.packageId,
     state,

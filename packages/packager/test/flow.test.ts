@@ -10,6 +10,7 @@ import {
   objectKeys,
   type PackageStore,
   putStream,
+  packageJobId,
   QUEUES,
   sha256Hex,
 } from "@mediaq/shared";
@@ -187,7 +188,7 @@ describe("packager flow: parts as child jobs", () => {
     // A record as the API wrote it while "broken" still had a result that has since gone.
     const id = `gone-${batch.batchId}`;
     const now = Date.now();
-    await store.create({
+    const { buildId } = await store.request({
       id,
       tenant: TENANT,
       batchId: batch.batchId,
@@ -200,7 +201,7 @@ describe("packager flow: parts as child jobs", () => {
     });
     const connection = createRedis(infra.config);
     const queue = createPackageQueue(connection, infra.config);
-    await queue.add(QUEUES.package, { packageId: id }, { jobId: id });
+    await queue.add(QUEUES.package, { packageId: id }, { jobId: packageJobId(id, buildId) });
     await queue.close();
     await connection.quit();
     const record = await waitForPackage(store, id);

@@ -19,6 +19,7 @@ import {
   OUTPUT_FILE,
   objectKeys,
   type PackageRecord,
+  packageJobId,
   PackageStore,
   presignGet,
   putStream,
@@ -62,14 +63,10 @@ export interface FixtureItem {
 async function newBatch(ledger: Ledger, tenant: string): Promise<{ batchId: string; model: string }> {
   const batchId = `b${randomBytes(6).toString("hex")}`;
   const model = hex();
-  await ledger.createBatch({
-    id: batchId,
-    tenant,
-    model,
-    adapter: "wav2lip",
-    params: {},
-    createdAt: new Date().toISOString(),
-  });
+  await ledger.batches.create(
+    { id: batchId, tenant, model, adapter: "wav2lip", params: {}, createdAt: new Date().toISOString() },
+    [],
+  );
   return { batchId, model };
 }
 
@@ -88,7 +85,7 @@ export async function makeBatch(
     data: i.size === null ? null : randomBytes(i.size),
     jobKey: hex(),
   }));
-  await o.ledger.appendItems(
+  await o.ledger.batches.append(
     batchId,
     fixture.map((f) => ({
       name: f.name,
@@ -98,14 +95,14 @@ export async function makeBatch(
     })),
   );
   for (const f of fixture) {
-    await o.ledger.transition(f.jobKey, "running");
+    await o.ledger.jobs.transition(f.jobKey, "running");
     if (!f.data) {
-      await o.ledger.transition(f.jobKey, "failed", "no face found in the video");
+      await o.ledger.jobs.transition(f.jobKey, "failed", "no face found in the video");
       continue;
     }
     const key = objectKeys.output(f.jobKey, OUTPUT_FILE);
     await putStream(o.s3, { bucket: o.bucket, key, body: f.data, contentType: "video/mp4" });
-    await o.ledger.recordResult({
+    await o.ledger.jobs.recordResult({
       jobKey: f.jobKey,
       key,
       sha256: sha256Hex(f.data),
@@ -113,7 +110,7 @@ export async function makeBatch(
       model,
       adapter: "wav2lip",
       inputs: { video: hex(), audio: hex() },
-      params: { box: null, pads: [0, 10, 0, 0], batchSize: 16 },
+      params: { box: null, pads: [0, 10, 0, 0] },
       completedAt: new Date().toISOString(),
       timings: { inferMs: 12 },
     });
@@ -140,7 +137,7 @@ export async function requestPackage(
     entries: chosen.map(({ item }) => [item.name, sha256Hex(item.data as Buffer)] as [string, string]),
   });
   const now = Date.now();
-  const { record } = await o.store.create({
+  const record: PackageRecord = {
     id,
     tenant: o.tenant,
     batchId: batch.batchId,
@@ -150,10 +147,11 @@ export async function requestPackage(
     state: "queued",
     parts: [],
     ...(itemIndexes ? { itemIndexes: chosen.map((c) => c.index) } : {}),
-  });
+  };
+  const { buildId } = await o.store.request(record);
   const connection = createRedis(o.config);
   const queue = createPackageQueue(connection, o.config);
-  await queue.add(QUEUES.package, { packageId: id }, { jobId: id });
+  await queue.add(QUEUES.package, { packageId: id }, { jobId: packageJobId(id, buildId) });
   await queue.close();
   await connection.quit();
   return record;
@@ -192,12 +190,12 @@ export function listFiles(dir: string): string[] {
 
 /** Asks again for a failed package exactly as the API does: back to queued, retry its job. */
 export async function requestAgain(o: { store: PackageStore; config: Config }, id: string): Promise<void> {
-  await o.store.update(id, { state: "queued", error: undefined });
+  const record = await o.store.get(id);
+  if (!record) throw new Error(`package ${id} is gone`);
+  const { buildId } = await o.store.request(record);
   const connection = createRedis(o.config);
   const queue = createPackageQueue(connection, o.config);
-  const job = await queue.getJob(id);
-  if (job && (await job.isFailed())) await job.retry("failed");
-  await queue.add(QUEUES.package, { packageId: id }, { jobId: id });
+  await queue.add(QUEUES.package, { packageId: id }, { jobId: packageJobId(id, buildId) });
   await queue.close();
   await connection.quit();
 }
@@ -252,12 +250,12 @@ export async function makeLargeBatch(
 ): Promise<{ batchId: string; items: (FixtureItem & { sha256: string; size: number })[] }> {
   const { batchId, model } = await newBatch(o.ledger, o.tenant);
   const fixture = items.map((i) => ({ ...i, data: null, jobKey: hex(), sha256: "" }));
-  await o.ledger.appendItems(
+  await o.ledger.batches.append(
     batchId,
     fixture.map((f) => ({ name: f.name, jobKey: f.jobKey, inputs: { video: hex(), audio: hex() }, params: {} })),
   );
   for (const [i, f] of fixture.entries()) {
-    await o.ledger.transition(f.jobKey, "running");
+    await o.ledger.jobs.transition(f.jobKey, "running");
     const key = objectKeys.output(f.jobKey, OUTPUT_FILE);
     const hashing = new HashingStream();
     const uploaded = putStream(o.s3, {
@@ -270,7 +268,7 @@ export async function makeLargeBatch(
     await pipeline(generatedBytes(f.size, i), hashing);
     await uploaded;
     f.sha256 = hashing.digest();
-    await o.ledger.recordResult({
+    await o.ledger.jobs.recordResult({
       jobKey: f.jobKey,
       key,
       sha256: f.sha256,

@@ -128,7 +128,7 @@ describe("packager", () => {
     }
 
     // Progress went to the batch's event stream.
-    const events = (await ledger.readEvents(batch.batchId, "0", 1)).map((e) => e.event);
+    const events = (await ledger.events.range(batch.batchId, "0")).map((e) => e.event);
     const packageEvents = events.filter((e) => e.type === "package");
     expect(packageEvents.some((e) => e.type === "package" && e.state === "building")).toBe(true);
     expect(packageEvents.at(-1)).toMatchObject({ packageId: record.id, state: "ready", bytes: record.totalBytes });
@@ -223,7 +223,7 @@ describe("packager", () => {
     const record = await waitForPackage(store, requested.id);
     expect(record.state).toBe("failed");
     expect(record.error).toMatch(/"tampered\.mp4" does not match its result record/);
-    const events = (await ledger.readEvents(batch.batchId, "0", 1)).map((e) => e.event);
+    const events = (await ledger.events.range(batch.batchId, "0")).map((e) => e.event);
     expect(events.at(-1)).toMatchObject({ type: "package", packageId: record.id, state: "failed" });
   });
 

@@ -93,7 +93,7 @@ describe("Zip64 (local streams)", () => {
       state: "succeeded",
       model: "wav2lip",
       params: {},
-      output: { size: item.size, sha256: itemSha256(index, item.size) },
+      output: { key: `outputs/${index}`, size: item.size, sha256: itemSha256(index, item.size) },
     }));
     phase("sources hashed");
     const plan = planPackage({

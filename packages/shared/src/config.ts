@@ -35,6 +35,12 @@ export const configSchema = z.object({
   MIN_FREE_DISK_BYTES: bytes.default(1024 ** 3),
   ORT_EXECUTION_PROVIDER: z.enum(["cpu", "cuda", "auto"]).default("cpu"),
   GPU_DEVICE_ID: int(0).default(0),
+  /** H.264 encoder: auto = h264_nvenc when ffmpeg has it and the card is present, else libx264. */
+  VIDEO_ENCODER: z.enum(["auto", "libx264", "h264_nvenc"]).default("auto"),
+  /** Video decoding: auto = on the card (NVDEC, ffmpeg's cuda hwaccel) when present, else on the CPU. */
+  VIDEO_DECODER: z.enum(["auto", "cpu", "cuda"]).default("auto"),
+  /** Frames per model call; a throughput setting of the worker, not part of the job key. */
+  INFERENCE_BATCH_SIZE: int(1, 256).default(16),
   JOB_ATTEMPTS: int(1, 100).default(3),
   /** Let the next job fetch, probe and decode its audio while the current one holds the card. */
   WORKER_PREFETCH: bool.default(false),
@@ -84,6 +90,10 @@ export const configSchema = z.object({
   /** Address the API's separate metrics listener binds (with METRICS_PORT). */
   METRICS_HOST: z.string().default("127.0.0.1"),
   DEDUP_SCOPE: z.enum(["tenant", "global"]).default("tenant"),
+  /** A finished batch (items, counters, events) is kept this many days after it finished. */
+  BATCH_RETENTION_DAYS: z.coerce.number().positive().default(30),
+  /** How long an Idempotency-Key is remembered (seconds, default 24 h). */
+  IDEMPOTENCY_TTL_SECONDS: int(1).default(24 * 3600),
   MAX_JSON_BODY_BYTES: bytes.default(16 * 1024 ** 2),
   /** How many ledger snapshots to keep; older ones are deleted after each new one. */
   SNAPSHOT_RETENTION: int(1, 10_000).default(7),

@@ -19,7 +19,7 @@ describe("job key", () => {
   });
 
   it("does not change with param key order, or with defaults spelled out", () => {
-    const reordered = normalizeParams("wav2lip", { batchSize: 16, pads: [0, 10, 0, 0], box: [10, 20, 30, 40] });
+    const reordered = normalizeParams("wav2lip", { pads: [0, 10, 0, 0], box: [10, 20, 30, 40] });
     expect(key({ params: reordered })).toBe(key({}));
     expect(canonicalJson({ b: 1, a: { d: 2, c: 3 } })).toBe(canonicalJson({ a: { c: 3, d: 2 }, b: 1 }));
   });
@@ -51,7 +51,6 @@ describe("job key", () => {
     expect(normalizeParams("wav2lip", undefined)).toEqual({
       box: null,
       pads: [0, 10, 0, 0],
-      batchSize: 16,
       detector: DEFAULT_FACE_DETECTOR.sha256,
       faceMinScore: null,
       smoothing: 5,
@@ -60,5 +59,7 @@ describe("job key", () => {
     });
     expect(() => normalizeParams("wav2lip", { smoothing: 0 })).toThrow();
     expect(() => normalizeParams("wav2lip", { detector: "not-a-hash" })).toThrow();
+    // The batch size is the worker's setting (INFERENCE_BATCH_SIZE), so it cannot split a key.
+    expect(() => normalizeParams("wav2lip", { batchSize: 8 })).toThrow(/batchSize/);
   });
 });

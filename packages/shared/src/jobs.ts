@@ -25,8 +25,8 @@ export const wav2lipParamsSchema = z
       .default(null),
     /** Padding around detected boxes as Wav2Lip's --pads: [top, bottom, left, right]. */
     pads: z.tuple([pixel, pixel, pixel, pixel]).default([0, 10, 0, 0]),
-    /** Frames per model call. */
-    batchSize: z.number().int().min(1).max(256).default(16),
+    // Frames per model call is the worker's INFERENCE_BATCH_SIZE, not a param: it changes
+    // throughput, never the output, so identical work keeps one key.
     /** Output length: as long as the audio (the video loops) or as long as the video (audio padded or cut). */
     length: z.enum(["audio", "video"]).default("audio"),
     /** How the video loops with length=audio: forward then back without repeating a frame, or forward only. */

@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions } from "bullmq";
+import type { Redis } from "ioredis";
 import type { Config } from "./config.ts";
 import type { FaceTrackJob } from "./face-track.ts";
 import { type InferenceJob, type PackageJob, QUEUES } from "./jobs.ts";
@@ -33,25 +34,19 @@ export const createFaceTrackQueue = (connection: ConnectionOptions, config: Queu
   createQueue<FaceTrackJob>(QUEUES.faceTrack, connection, config);
 
 /**
- * Queues inference jobs under their job key. A job key BullMQ still holds as failed is
- * retried, one it holds as completed (the ledger says otherwise) is replaced; one that
- * waits or runs is left alone, so the same work never runs twice at once.
+ * Queues inference jobs under their job key; the ledger decided they must run. BullMQ
+ * ignores an add under an id it still holds: a waiting or running job is left alone (the
+ * same work never runs twice at once), and a finished one (completed or failed, kept for
+ * a while) is removed first. One pipelined read tells which are finished.
  */
-export async function enqueueInference(queue: Queue<InferenceJob>, jobs: InferenceJob[]): Promise<void> {
-  const fresh: InferenceJob[] = [];
-  for (const data of jobs) {
-    const existing = await queue.getJob(data.jobKey);
-    if (!existing) {
-      fresh.push(data);
-      continue;
-    }
-    const state = await existing.getState();
-    if (state === "failed") await existing.retry("failed");
-    else if (state === "completed") {
-      await existing.remove();
-      fresh.push(data);
-    }
-  }
-  if (fresh.length > 0)
-    await queue.addBulk(fresh.map((data) => ({ name: QUEUES.inference, data, opts: { jobId: data.jobKey } })));
+export async function enqueueInference(queue: Queue<InferenceJob>, jobs: InferenceJob[], redis: Redis): Promise<void> {
+  const unique = [...new Map(jobs.map((j) => [j.jobKey, j])).values()];
+  if (unique.length === 0) return;
+  // `redis` is the connection the queue was made with (its job hashes live there).
+  const pipe = redis.pipeline();
+  for (const j of unique) pipe.hexists(queue.toKey(j.jobKey), "finishedOn");
+  const replies = (await pipe.exec()) ?? [];
+  const finished = unique.filter((_, i) => Number(replies[i]?.[1]) === 1);
+  for (const j of finished) await queue.remove(j.jobKey);
+  await queue.addBulk(unique.map((data) => ({ name: QUEUES.inference, data, opts: { jobId: data.jobKey } })));
 }

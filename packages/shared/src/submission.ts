@@ -8,7 +8,7 @@ import {
   type Inputs,
   normalizeParams,
 } from "./jobs.ts";
-import type { BatchItem, BatchRecord, ItemState, Ledger } from "./ledger.ts";
+import type { Attached, BatchItem, BatchRecord, Ledger } from "./ledger/index.ts";
 import { enqueueInference } from "./queues.ts";
 
 /**
@@ -18,8 +18,10 @@ import { enqueueInference } from "./queues.ts";
 export function toBatchItem(
   o: { scope: string; modelSha256: string; adapter: AdapterName; channels?: ChannelOrder },
   input: { name: string; inputs: Inputs; params?: unknown },
+  /** The params already normalized (callers that validate each distinct set once). */
+  normalized?: Record<string, unknown>,
 ): BatchItem {
-  const params = normalizeParams(o.adapter, input.params);
+  const params = normalized ?? normalizeParams(o.adapter, input.params);
   const jobKey = computeJobKey({ ...o, inputs: input.inputs, params });
   return { name: input.name, jobKey, inputs: input.inputs, params };
 }
@@ -39,22 +41,66 @@ export function inferenceJobFor(
 }
 
 /**
- * Appends items to a batch and queues the work that has no result yet. Every job key
- * still pending goes to enqueueInference, not only the fresh ones: it leaves waiting and
- * running jobs alone and re-adds one that was lost (the writer died between the ledger
- * write and the queue write, or a cancel removed it).
+ * Writes the queue jobs of outbox entries, then clears the entries. The ledger wrote the
+ * entries in the same step that made the items pending, so a writer that dies between
+ * the two leaves entries behind, and the next call repairs them (repairOutbox).
  */
-export async function submitItems(
+export async function queueOutbox(
+  ledger: Ledger,
+  queue: Queue<InferenceJob>,
+  jobs: { entry: string; job: InferenceJob }[],
+): Promise<void> {
+  if (jobs.length === 0) return;
+  await enqueueInference(
+    queue,
+    jobs.map((j) => j.job),
+    ledger.connection(),
+  );
+  await ledger.batches.clearOutbox(jobs.map((j) => j.entry));
+}
+
+/** Writes the queue jobs of items the ledger just attached (`items` as passed to create/append). */
+export async function queueAttached(
   ledger: Ledger,
   queue: Queue<InferenceJob>,
   batch: BatchRecord,
   items: BatchItem[],
-): Promise<{ firstIndex: number; states: ItemState[] }> {
-  const { firstIndex, states } = await ledger.appendItems(batch.id, items);
-  const jobs = new Map<string, InferenceJob>();
-  items.forEach((item, i) => {
-    if (states[i]?.state === "pending") jobs.set(item.jobKey, inferenceJobFor(batch, item));
+  attached: Attached,
+): Promise<void> {
+  const jobs = attached.outbox.map((entry) => {
+    const index = Number(entry.slice(entry.lastIndexOf(":") + 1));
+    return { entry, job: inferenceJobFor(batch, items[index - attached.firstIndex] as BatchItem) };
   });
-  await enqueueInference(queue, [...jobs.values()]);
-  return { firstIndex, states: states.map((s) => s.state) };
+  await queueOutbox(ledger, queue, jobs);
+}
+
+/**
+ * Creates a batch with its items and queues their work, without the API (tools, tests).
+ * Throws if the batch id exists.
+ */
+export async function submitBatch(
+  ledger: Ledger,
+  queue: Queue<InferenceJob>,
+  batch: BatchRecord,
+  items: BatchItem[],
+): Promise<Attached> {
+  const outcome = await ledger.batches.create(batch, items);
+  if (outcome.kind !== "created") throw new Error(`batch ${batch.id} exists already`);
+  await queueAttached(ledger, queue, batch, items, outcome);
+  return outcome;
+}
+
+/** Queues the work of outbox entries older than `olderThanMs` whose job key is still pending. */
+export async function repairOutbox(ledger: Ledger, queue: Queue<InferenceJob>, olderThanMs: number): Promise<number> {
+  const entries = await ledger.batches.outboxBefore(olderThanMs);
+  const jobs: { entry: string; job: InferenceJob }[] = [];
+  const settled: string[] = [];
+  for (const e of entries) {
+    const { state } = await ledger.jobs.state(e.item.jobKey);
+    if (state === "pending") jobs.push({ entry: e.entry, job: inferenceJobFor(e.batch, e.item) });
+    else settled.push(e.entry);
+  }
+  await ledger.batches.clearOutbox(settled);
+  await queueOutbox(ledger, queue, jobs);
+  return jobs.length;
 }

@@ -15,7 +15,15 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { AttributeType, DataType, ModelProto } from "./onnx-schema.ts";
+import {
+  encodeModel as encode,
+  floatTensor,
+  int64Tensor,
+  intAttr as int,
+  intsAttr as ints,
+  node,
+  tensorType,
+} from "../src/onnx-schema.ts";
 
 const SIZE = 96;
 /** Mouth ellipse at full opening, in crop pixels. */
@@ -25,32 +33,6 @@ const LEVEL_CLOSED = -2.5;
 const LEVEL_OPEN = 1.5;
 const EDGE_SHARPNESS = 8;
 const DARKEN = 0.85;
-
-function floatTensor(name: string, dims: number[], values: Float32Array | number[]) {
-  const data = Float32Array.from(values);
-  return { name, dims, data_type: DataType.FLOAT, raw_data: Buffer.from(data.buffer) };
-}
-
-function int64Tensor(name: string, values: number[]) {
-  const data = BigInt64Array.from(values.map(BigInt));
-  return { name, dims: [values.length], data_type: DataType.INT64, raw_data: Buffer.from(data.buffer) };
-}
-
-const ints = (name: string, values: number[]) => ({ name, ints: values, type: AttributeType.INTS });
-const int = (name: string, value: number) => ({ name, i: value, type: AttributeType.INT });
-
-function node(op_type: string, input: string[], output: string, attribute: object[] = []) {
-  return { op_type, input, output: [output], name: output, attribute };
-}
-
-function tensorType(dims: (number | string)[]) {
-  return {
-    tensor_type: {
-      elem_type: DataType.FLOAT,
-      shape: { dim: dims.map((d) => (typeof d === "number" ? { dim_value: d } : { dim_param: d })) },
-    },
-  };
-}
 
 /** Per-pixel constants: the mouth opens where open^2 * across > down (an ellipse of height ry * open). */
 function mouthMaps() {
@@ -117,20 +99,12 @@ export function buildDemoModel(): Uint8Array {
   return encodeModel(demoGraph());
 }
 
-/** Wraps a graph in an opset-13 ModelProto and serializes it (checked against the schema). */
+/** Serializes a graph as the demo (and its test variants) are written. */
 export function encodeModel(graph: object): Uint8Array {
-  const model = {
-    ir_version: 8,
-    producer_name: "mediaq make-demo-model",
-    producer_version: "1",
-    model_version: 1,
-    doc_string: "mediaq demo model (not trained); see packages/worker/scripts/make-demo-model.ts",
-    opset_import: [{ domain: "", version: 13 }],
-    graph,
-  };
-  const err = ModelProto.verify(model);
-  if (err) throw new Error(`demo model does not fit the ONNX schema: ${err}`);
-  return ModelProto.encode(ModelProto.fromObject(model)).finish();
+  return encode(graph, {
+    producer: "mediaq make-demo-model",
+    doc: "mediaq demo model (not trained); see packages/worker/scripts/make-demo-model.ts",
+  });
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -8,30 +8,8 @@
  *   in all three output channels, so the output shows which colour reached channel 0.
  */
 import { InferenceSession, Tensor } from "onnxruntime-node";
-import { DataType } from "./onnx-schema.ts";
+import { floatTensor, int64Tensor, node, tensorType } from "../src/onnx-schema.ts";
 import { demoGraph, encodeModel } from "./make-demo-model.ts";
-
-function floatTensor(name: string, dims: number[], values: Float32Array) {
-  return {
-    name,
-    dims,
-    data_type: DataType.FLOAT,
-    raw_data: Buffer.from(values.buffer, values.byteOffset, values.byteLength),
-  };
-}
-
-function int64Tensor(name: string, values: number[]) {
-  const data = BigInt64Array.from(values.map(BigInt));
-  return { name, dims: [values.length], data_type: DataType.INT64, raw_data: Buffer.from(data.buffer) };
-}
-
-const node = (op_type: string, input: string[], output: string, attribute: object[] = []) => ({
-  op_type,
-  input,
-  output: [output],
-  name: output,
-  attribute,
-});
 
 export function buildFixedCostModel(o: { size: number; layers: number }): Uint8Array {
   const graph = demoGraph();
@@ -67,16 +45,10 @@ export function buildFixedCostModel(o: { size: number; layers: number }): Uint8A
 
 /** A valid ONNX model with an image signature ([B,3,64,64] -> [B,3,64,64]), not Wav2Lip's. */
 export function buildMismatchedModel(): Uint8Array {
-  const type = (dims: (number | string)[]) => ({
-    tensor_type: {
-      elem_type: DataType.FLOAT,
-      shape: { dim: dims.map((d) => (typeof d === "number" ? { dim_value: d } : { dim_param: d })) },
-    },
-  });
   return encodeModel({
     name: "not-wav2lip",
-    input: [{ name: "image", type: type(["batch", 3, 64, 64]) }],
-    output: [{ name: "restored", type: type(["batch", 3, 64, 64]) }],
+    input: [{ name: "image", type: tensorType(["batch", 3, 64, 64]) }],
+    output: [{ name: "restored", type: tensorType(["batch", 3, 64, 64]) }],
     node: [node("Identity", ["image"], "restored")],
   });
 }

@@ -3,12 +3,12 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { type Config, HashingStream, type Logger } from "@mediaq/shared";
-import type { FrameBatch, Wav2LipBinding } from "./adapters/wav2lip.ts";
+import type { FaceBatch, Wav2LipBinding } from "./adapters/wav2lip.ts";
+import type { BlazeFaceBinding } from "./face/blazeface.ts";
 import { shippedModelFile } from "./face/shipped-detector.ts";
 import { fetchBlob } from "./fetch.ts";
 import { InferenceThread } from "./inference/client.ts";
-import type { BlazeFaceBinding } from "./face/blazeface.ts";
-import type { BatchContext, DetectBatch, DetectReply, LoadReply } from "./inference/protocol.ts";
+import type { DetectBatch, DetectReply, LoadReply, RunReply } from "./inference/protocol.ts";
 
 type ProviderConfig = Pick<Config, "ORT_EXECUTION_PROVIDER" | "GPU_DEVICE_ID">;
 
@@ -17,7 +17,7 @@ export interface ModelHandle {
   sha256: string;
   inputMetadata: LoadReply["inputMetadata"];
   outputMetadata: LoadReply["outputMetadata"];
-  run(binding: Wav2LipBinding, batch: FrameBatch, ctx: BatchContext): Promise<{ frames: Buffer[]; runSeconds: number }>;
+  run(binding: Wav2LipBinding, batch: FaceBatch): Promise<RunReply>;
   /** Finds faces in each frame with a blazeface model (the frames are consumed). */
   detect(binding: BlazeFaceBinding, batch: DetectBatch): Promise<DetectReply>;
 }
@@ -87,7 +87,7 @@ export class ModelCache {
       sha256,
       inputMetadata: reply.inputMetadata,
       outputMetadata: reply.outputMetadata,
-      run: (binding, batch, ctx) => this.thread.run(sha256, binding, batch, ctx),
+      run: (binding, batch) => this.thread.run(sha256, binding, batch),
       detect: (binding, batch) => this.thread.detect(sha256, binding, batch),
     };
   }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -18,13 +18,11 @@ import {
   PIPELINE_VERSION,
   putStream,
   readFaceTrack,
-  redisKeys,
+  recordOutput,
   wav2lipParamsSchema,
 } from "@mediaq/shared";
 import type { MutexInterface } from "async-mutex";
 import { DelayedError, type Job, type Processor, type Queue, UnrecoverableError, WaitingError } from "bullmq";
-import type { Redis } from "ioredis";
-import type { Rect } from "./adapters/image.ts";
 import { bindWav2Lip, type Wav2LipParams } from "./adapters/wav2lip.ts";
 import { melSpectrogram } from "./audio/mel.ts";
 import type { DiskGuard } from "./disk-guard.ts";
@@ -32,12 +30,12 @@ import { BadInputError, HandBackError } from "./errors.ts";
 import { boxCrop, type CropLookup, trackCrops } from "./face/track.ts";
 import { awaitFaceTrack } from "./face/track-wait.ts";
 import { downloadBlob } from "./fetch.ts";
-import { shareMel } from "./inference/client.ts";
+import { FRAME_STAGES, runFramePath } from "./frames/frame-path.ts";
+import type { FrameOps } from "./frames/frame-ops.ts";
+import type { Codecs } from "./media/codecs.ts";
 import { AUDIO_RATE, decodeAudio, fitSamples } from "./media/decode.ts";
-import { startEncoder } from "./media/encode.ts";
 import { makePoster } from "./media/poster.ts";
 import { checkBox, probeAudio, probeVideo } from "./media/probe.ts";
-import { timelineFrames } from "./media/timeline-frames.ts";
 import { outputFrameCount } from "./media/timeline.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { ModelCache } from "./model-cache.ts";
@@ -48,15 +46,18 @@ export interface ProcessorDeps {
   config: Config;
   s3: S3Client;
   ledger: Ledger;
-  redis: Redis;
   models: ModelCache;
   metrics: WorkerMetrics;
   log: Logger;
   /** Aborted when the worker is stopping and must hand the current job back. */
   shutdown: AbortSignal;
-  /** Held for the whole inference section (decode frames -> model -> encode): one per card at a time. */
+  /** The card: held from a job's first model call to its last, one job at a time. */
   inferenceLock: MutexInterface;
-  /** Names this process's inference-spans list in Redis. */
+  /** The video encoder and decoder chosen at start-up (media/codecs.ts). */
+  codecs: Codecs;
+  /** Native crop and paste (loaded once per process). */
+  frameOps: FrameOps;
+  /** Names this process's inference spans (ledger.jobs.inferenceSpans). */
   workerId: string;
   /** Checked before a job starts: with too little disk the job goes back to the queue untouched. */
   diskGuard?: DiskGuard;
@@ -76,11 +77,10 @@ export interface JobOutput {
   spans?: Record<string, Span>;
 }
 
-/** Redis list of this worker's inference sections, newest last: JSON {jobKey, start, end} (epoch ms). */
-export const inferenceSpansKey = (workerId: string) => `mediaq:stats:inference-spans:${workerId}`;
-const SPANS_KEPT = 1000;
+/** A sortable, unique name for one attempt's output folder. */
+const newAttemptId = () => `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
 
-// Bytes in this process's live scratch directories (two with prefetch), summed into the gauge.
+// Bytes in this process's live scratch directories (up to three with prefetch), summed into the gauge.
 const scratchInUse = new Map<string, number>();
 function trackScratch(metrics: WorkerMetrics, dir: string, bytes: number | undefined): void {
   if (bytes === undefined) scratchInUse.delete(dir);
@@ -109,14 +109,6 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
     const data = parsed.data;
     const log = deps.log.child({ jobKey: data.jobKey, attempt: job.attemptsMade + 1 });
 
-    // The result index is the record of done work: a job whose result exists never runs again.
-    if (await ledger.getResult(data.jobKey)) {
-      await ledger.transition(data.jobKey, "succeeded");
-      metrics.jobs.inc({ outcome: "skipped" });
-      log.info("result already recorded; skipping");
-      return { jobKey: data.jobKey, skipped: true };
-    }
-
     // Free-disk guard: give the job back untouched (no attempt spent) and stop taking jobs.
     if (deps.diskGuard && !(await deps.diskGuard.check())) {
       await job.moveToWait(token);
@@ -133,7 +125,16 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
       throw await settleFailure(deps, job, token, data.jobKey, err, log);
     }
 
-    await ledger.transition(data.jobKey, "running");
+    // One step with cancel: either the batches still wait and the job runs, or it is skipped.
+    // The result index is the record of done work: a job whose result exists never runs again.
+    const start = await ledger.jobs.start(data.jobKey);
+    if (start !== "started") {
+      metrics.jobs.inc({ outcome: "skipped" });
+      log.info(
+        start === "done" ? "result already recorded; skipping" : "no batch waits on this job any more; skipping",
+      );
+      return { jobKey: data.jobKey, skipped: true };
+    }
     const scratch = await createScratch(deps.config.CACHE_ROOT, data.jobKey);
     // One controller per job: it kills this job's ffmpeg processes on failure or shutdown.
     const abort = new AbortController();
@@ -173,7 +174,7 @@ async function settleFailure(
   if (deps.shutdown.aborted && !(err instanceof BadInputError)) {
     // Shutting down (ffmpeg was killed under the job): give the job back untouched,
     // without spending an attempt.
-    await ledger.transition(jobKey, "pending");
+    await ledger.jobs.transition(jobKey, "pending");
     await job.moveToWait(token);
     metrics.jobs.inc({ outcome: "handed_back" });
     log.warn("handed the job back to the queue");
@@ -181,13 +182,13 @@ async function settleFailure(
   }
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof BadInputError) {
-    await ledger.transition(jobKey, "failed", message);
+    await ledger.jobs.transition(jobKey, "failed", message);
     metrics.jobs.inc({ outcome: "failed" });
     log.warn({ reason: message }, "bad input; not retrying");
     return new UnrecoverableError(message);
   }
   const exhausted = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  await ledger.transition(jobKey, exhausted ? "failed" : "pending", message);
+  await ledger.jobs.transition(jobKey, exhausted ? "failed" : "pending", message);
   metrics.jobs.inc({ outcome: exhausted ? "failed" : "retried" });
   log.error({ err }, exhausted ? "job failed; attempts exhausted" : "job failed; will retry");
   return err instanceof Error ? err : new Error(message);
@@ -299,81 +300,52 @@ async function runPipeline(
       audioSeconds: samples.length / AUDIO_RATE,
       videoFrames: video.frames,
     });
-    return { mel: shareMel(melSpectrogram(fitSamples(samples, outputFrames / video.fps))), outputFrames };
+    return { mel: melSpectrogram(fitSamples(samples, outputFrames / video.fps)), outputFrames };
   });
 
-  let inferenceSeconds = 0;
-  // The inference section holds the card: with prefetch another job may be fetching and
-  // probing meanwhile, but never inside this section at the same time.
-  const frameCount = await deps.inferenceLock.runExclusive(() =>
-    stage("infer", async () => {
-      const encoder = startEncoder({
-        width: video.width,
-        height: video.height,
-        fps: video.fps,
-        audioFile: files.audio,
-        length: params.length,
-        outFile: files.output,
-        signal,
-      });
-      const batchSize = model.binding.fixedBatch ?? params.batchSize;
-      const ctx = { mel, fps: video.fps, channels: channelsOf(data.model), width: video.width, height: video.height };
-      let done = 0;
-      let batch: Buffer[] = [];
-      let rects: (Rect | null)[] = [];
-      const flush = async () => {
-        // Pre/post-processing and session.run happen on the inference thread (event loop stays free).
-        const result = await model.session.run(model.binding, { frames: batch, firstIndex: done, rects }, ctx);
-        inferenceSeconds += result.runSeconds;
-        for (const frame of result.frames) await encoder.write(frame);
-        done += batch.length;
-        batch = [];
-        rects = [];
-        progress.report("infer", done, Math.max(done, outputFrames));
-      };
-      try {
-        for await (const { frame, source } of timelineFrames({
-          file: files.video,
-          label: labels.video,
-          video,
-          frames: params.length === "video" ? "clip" : outputFrames,
-          loop: params.loop,
-          bufferBytes: config.LOOP_BUFFER_BYTES,
-          signal,
-        })) {
-          batch.push(frame);
-          rects.push(crops.lookup(source));
-          if (batch.length === batchSize) await flush();
-        }
-        // A killed ffmpeg may just end its output: that is the abort, not bad input.
-        if (signal.aborted) throw signal.reason;
-        if (batch.length > 0) await flush();
-      } catch (err) {
-        encoder.kill();
-        throw err;
-      }
-      await encoder.finish();
-      return done;
+  // The frame path holds the card only from its first model call to its last; with prefetch
+  // the next job may decode and crop meanwhile, but never run the model at the same time.
+  const framePath = await stage("infer", async () =>
+    runFramePath({
+      videoFile: files.video,
+      videoLabel: labels.video,
+      video,
+      audioFile: files.audio,
+      outFile: files.output,
+      mel,
+      timeline: {
+        frames: params.length === "video" ? "clip" : outputFrames,
+        loop: params.loop,
+        bufferBytes: config.LOOP_BUFFER_BYTES,
+      },
+      rectOf: crops.lookup,
+      order: channelsOf(data.model),
+      batchSize: config.INFERENCE_BATCH_SIZE,
+      fixedBatch: model.binding.fixedBatch,
+      ops: deps.frameOps,
+      run: (batch) => model.session.run(model.binding, batch),
+      cardLock: deps.inferenceLock,
+      codecs: deps.codecs,
+      signal,
+      onProgress: (done) => progress.report("infer", done, Math.max(done, outputFrames)),
     }),
   );
-  const [inferStart, inferEnd] = spans.infer as Span;
-  const spansKey = inferenceSpansKey(deps.workerId);
-  await deps.redis
-    .multi()
-    .rpush(
-      spansKey,
-      JSON.stringify({ jobKey: data.jobKey, start: inferStart, end: inferEnd, runSeconds: inferenceSeconds }),
-    )
-    .ltrim(spansKey, -SPANS_KEPT, -1)
-    .expire(spansKey, 7 * 24 * 3600)
-    .exec();
+  const frameCount = framePath.frames;
+  const inferenceSeconds = framePath.busy.inference;
+  for (const name of FRAME_STAGES) timings[name] = Math.round(framePath.busy[name] * 1000) / 1000;
+  const [inferStart, inferEnd] = framePath.cardSpan ?? (spans.infer as Span);
+  // Counted overall and per job key: the fault tests assert no finished work is redone.
+  await ledger.jobs.countInferenceRun(deps.workerId, {
+    jobKey: data.jobKey,
+    start: inferStart,
+    end: inferEnd,
+    runSeconds: inferenceSeconds,
+  });
   metrics.inferenceSeconds.observe(inferenceSeconds);
   timings.inference = Math.round(inferenceSeconds * 1000) / 1000;
-  // Counted overall and per job key: the fault tests assert no finished work is redone.
-  await deps.redis.multi().incr(redisKeys.inferenceRuns).hincrby(redisKeys.job(data.jobKey), "runs", 1).exec();
   trackScratch(metrics, scratch.dir, await scratch.size());
 
-  const key = objectKeys.output(data.jobKey, OUTPUT_FILE);
+  const key = objectKeys.attemptOutput(data.jobKey, newAttemptId(), OUTPUT_FILE);
   const { sha256, size } = await stage("upload", async () => {
     const hash = createHash("sha256");
     await pipeline(fs.createReadStream(files.output), hash);
@@ -415,9 +387,9 @@ async function runPipeline(
   metrics.bytesUploaded.inc(size);
 
   // The last point a shutdown hands the job back; once the result is being recorded the
-  // job finishes (an output object uploaded meanwhile is overwritten by the next attempt).
+  // job finishes.
   if (signal.aborted) throw signal.reason;
-  await ledger.recordResult({
+  const recorded = await recordOutput(ledger, s3, config.S3_BUCKET, {
     jobKey: data.jobKey,
     key,
     sha256,
@@ -430,6 +402,9 @@ async function runPipeline(
     timings,
     ...(crops.face ? { face: crops.face } : {}),
   });
+  // Another run of the same job key recorded first (this one lost its lock): its result
+  // stands, and this attempt's object was swept with the others.
+  if (!recorded.recorded) log.warn({ kept: recorded.key }, "another attempt recorded this job key first");
   await progress.flush();
   log.info({ frames: frameCount, sha256, size, timings }, "job succeeded");
   return { jobKey: data.jobKey, sha256, size, spans };

@@ -29,7 +29,7 @@ export class ProgressReporter {
     // Progress is best effort: a lost update must not fail the job.
     this.pending = Promise.allSettled([
       this.pending,
-      this.ledger.publishForJob(this.jobKey, { type: "progress", jobKey: this.jobKey, ...progress }),
+      this.ledger.events.publishForJob(this.jobKey, { type: "progress", jobKey: this.jobKey, ...progress }),
       this.job.updateProgress(progress),
     ]);
   }

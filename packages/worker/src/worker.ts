@@ -10,6 +10,7 @@ import {
   type FaceTrackJob,
   type InferenceJob,
   Ledger,
+  ledgerOptionsFrom,
   type Logger,
   QUEUES,
   serveMetrics,
@@ -18,6 +19,8 @@ import { Mutex } from "async-mutex";
 import { Worker } from "bullmq";
 import { DiskGuard } from "./disk-guard.ts";
 import { HandBackError } from "./errors.ts";
+import { FrameOps } from "./frames/frame-ops.ts";
+import { chooseCodecs, probeCodecCapabilities } from "./media/codecs.ts";
 import { createTrackProcessor, type TrackJobOutput } from "./face/track-job.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
 import { ModelCache } from "./model-cache.ts";
@@ -35,8 +38,9 @@ export interface StartWorkerOptions {
   /** How often this worker looks for stalled jobs (those of workers that died). */
   stalledIntervalMs?: number;
   /**
-   * Prefetch (WORKER_PREFETCH): two jobs active at once, so the next one fetches, probes and
-   * decodes its audio while the current one holds the card; inference stays one at a time.
+   * Prefetch (WORKER_PREFETCH): three jobs active at once: the next one fetches, probes,
+   * decodes and crops while the current one holds the card, and the previous one pastes,
+   * encodes and uploads after it let go of the card; model calls stay one job at a time.
    */
   prefetch?: boolean;
   /** Free-disk guard poll period (WORKER_DISK_CHECK_SECONDS); default 5000. */
@@ -45,7 +49,7 @@ export interface StartWorkerOptions {
 
 export interface WorkerHandle {
   worker: Worker<InferenceJob, JobOutput>;
-  /** Names this process's inference spans list (redisKeys-style: mediaq:stats:inference-spans:<workerId>). */
+  /** Names this process's inference spans (ledger.jobs.inferenceSpans). */
   workerId: string;
   /** The free-disk guard; its minFreeBytes may be changed at run time. */
   diskGuard: DiskGuard;
@@ -65,6 +69,10 @@ export interface WorkerHandle {
 /** One BullMQ worker on QUEUES.inference with concurrency 1: one inference per process (per GPU card). */
 export async function runInferenceWorker(config: Config, opts: StartWorkerOptions): Promise<WorkerHandle> {
   const { log } = opts;
+  // Hardware codecs are decided once, before any job (an explicit one that is missing stops
+  // here). `auto` on a machine without them is the normal CPU setup: one info line says so.
+  const codecs = chooseCodecs(config, await probeCodecCapabilities(config.GPU_DEVICE_ID));
+  if (codecs.fallback) log.info({ device: codecs.device }, codecs.fallback);
   const queueRedis = createRedis(config);
   const ledgerRedis = createRedis(config);
   const warning = await assertNoEviction(ledgerRedis);
@@ -73,7 +81,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const metrics = createWorkerMetrics();
   const models = new ModelCache(s3, config, log);
   const shutdown = new AbortController();
-  const ledger = new Ledger(ledgerRedis);
+  const ledger = new Ledger(ledgerRedis, ledgerOptionsFrom(config));
   const workerId = `${os.hostname()}-${process.pid}-gpu${config.GPU_DEVICE_ID}-${randomBytes(3).toString("hex")}`;
   const diskGuard = new DiskGuard(
     config.CACHE_ROOT,
@@ -82,19 +90,22 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     log,
     metrics,
   );
+  // Loaded before any job: creating a session blocks the event loop for a moment.
+  const frameOps = await FrameOps.load();
   // The card is used by one model at a time: lip-sync inference and face detection share the
-  // lock, also when prefetch runs two jobs.
+  // lock, also when prefetch runs three jobs.
   const inferenceLock = new Mutex();
   const faceTrackQueue = createFaceTrackQueue(queueRedis, config);
   const processor = createProcessor({
     workerId,
+    frameOps,
+    codecs,
     inferenceLock,
     faceTrackQueue,
     diskGuard,
     config,
     s3,
     ledger,
-    redis: ledgerRedis,
     models,
     metrics,
     log,
@@ -112,7 +123,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   };
   const worker = new Worker<InferenceJob, JobOutput>(QUEUES.inference, processor, {
     ...workerOptions,
-    concurrency: opts.prefetch ? 2 : 1,
+    concurrency: opts.prefetch ? 3 : 1,
   });
   worker.on("error", (err) => log.error({ err }, "worker error"));
   // Face tracks have their own queue and worker in the same process, so an item that waits
@@ -120,10 +131,10 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const trackWorker = new Worker<FaceTrackJob, TrackJobOutput>(
     QUEUES.faceTrack,
     createTrackProcessor({
+      codecs,
       config,
       s3,
       ledger,
-      redis: ledgerRedis,
       models,
       log,
       shutdown: shutdown.signal,
@@ -141,7 +152,9 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
       "(killed, out of memory, or crashed in native code); not retried again " +
       `(BullMQ: ${err.message})`;
     log.error({ jobKey: job.id, stalled: job.stalledCounter }, "job failed: its worker died too often");
-    ledger.transition(job.id as string, "failed", reason).catch((e) => log.error({ err: e }, "ledger update failed"));
+    ledger.jobs
+      .transition(job.id as string, "failed", reason)
+      .catch((e) => log.error({ err: e }, "ledger update failed"));
   });
   const metricsPort = opts.metricsPort ?? config.METRICS_PORT;
   const metricsServer = metricsPort !== undefined ? await serveMetrics(metrics.registry, metricsPort) : undefined;
@@ -174,6 +187,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
       queue: QUEUES.inference,
       prefix: config.QUEUE_PREFIX,
       provider: config.ORT_EXECUTION_PROVIDER,
+      encoder: codecs.encoder,
+      decoder: codecs.decoder,
       device: config.GPU_DEVICE_ID,
       prefetch: opts.prefetch ?? false,
       workerId,
@@ -206,6 +221,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
         }
         await faceTrackQueue.close();
         await models.close();
+        await frameOps.release();
         await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
         s3.destroy();
         await Promise.allSettled([queueRedis.quit(), ledgerRedis.quit()]);

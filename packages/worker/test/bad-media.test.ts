@@ -67,7 +67,7 @@ describe("bad media fails its item alone, with a reason a person understands", (
       { name: "good", video: b["v.mp4"] as string, audio: b["a.wav"] as string },
     ]);
     expect(await h.waitDone(batchId)).toEqual({ pending: 0, running: 0, succeeded: 1, failed: 5 });
-    const views = await h.ledger.itemViews(batchId, 0, 6);
+    const views = await h.ledger.batches.itemViews(batchId, 0, 6);
     const errors = Object.fromEntries(views.map((v) => [v.name, v.error]));
     expect(errors.truncated).toMatch(
       /^video input [0-9a-f]{12} is not a readable media file; truncated, corrupt or not audio\/video\? \(ffprobe: Invalid data found when processing input\)$/,
@@ -86,7 +86,7 @@ describe("bad media fails its item alone, with a reason a person understands", (
       { name: "x", video: blobs["v.mp4"] as string, audio: blobs["a.wav"] as string },
     ]);
     expect(await h.waitDone(batchId)).toMatchObject({ failed: 1 });
-    const [view] = await h.ledger.itemViews(batchId, 0, 1);
+    const [view] = await h.ledger.batches.itemViews(batchId, 0, 1);
     expect(view?.error).toMatch(
       /model [0-9a-f]{12} does not fit the wav2lip adapter, which needs inputs mel \[B,1,80,16\] and face \[B,6,96,96\].*the model has inputs image \[batch,3,64,64\] and outputs restored \[batch,3,64,64\]/,
     );

@@ -5,11 +5,8 @@ import { DEFAULT_FACE_DETECTOR } from "@mediaq/shared";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { astronautPng } from "../../../test/harness/face-footage.ts";
-import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
-import { bindWav2Lip } from "../src/adapters/wav2lip.ts";
 import { bindBlazeFace, toInputTensor } from "../src/face/blazeface.ts";
 import { shippedModelFile } from "../src/face/shipped-detector.ts";
-import { InferenceThread, shareMel } from "../src/inference/client.ts";
 
 const onnxDir = path.join(
   path.dirname(createRequire(import.meta.url).resolve(`${DEFAULT_FACE_DETECTOR.npmPackage}/package.json`)),
@@ -52,39 +49,5 @@ describe("BlazeFace models", () => {
     const file = await shippedModelFile(DEFAULT_FACE_DETECTOR.sha256);
     expect(file).toBe(path.join(onnxDir, "face_detection_back_256x256_barracuda.onnx"));
     expect(await shippedModelFile("0".repeat(64))).toBeUndefined();
-  });
-});
-
-describe("per-frame crops", () => {
-  it("passes frames without a face through unchanged and lip-syncs the others (compared before encoding)", async () => {
-    const thread = new InferenceThread();
-    try {
-      const loaded = await thread.load({
-        model: "demo",
-        file: DEMO_MODEL_PATH,
-        label: "demo",
-        provider: "cpu",
-        deviceId: 0,
-      });
-      const binding = bindWav2Lip(loaded, "demo");
-      const width = 64;
-      const height = 48;
-      const frames = [0, 1, 2, 3].map((i) => new Uint8Array(width * height * 3).map((_, p) => (p * 7 + i * 31) % 251));
-      const copies = frames.map((f) => Buffer.from(f));
-      const mel = shareMel({ data: new Float32Array(80 * 40).fill(0.5), frames: 40, bands: 80 });
-      const rect = { x1: 8, y1: 8, x2: 40, y2: 40 };
-      const reply = await thread.run(
-        "demo",
-        binding,
-        { frames, firstIndex: 0, rects: [rect, null, rect, null] },
-        { mel, fps: 25, channels: "rgb", width, height },
-      );
-      expect(Buffer.compare(reply.frames[1] as Buffer, copies[1] as Buffer)).toBe(0);
-      expect(Buffer.compare(reply.frames[3] as Buffer, copies[3] as Buffer)).toBe(0);
-      expect(Buffer.compare(reply.frames[0] as Buffer, copies[0] as Buffer)).not.toBe(0);
-      expect(Buffer.compare(reply.frames[2] as Buffer, copies[2] as Buffer)).not.toBe(0);
-    } finally {
-      await thread.close();
-    }
   });
 });

@@ -56,7 +56,7 @@ describe("face tracks", () => {
   let model: string;
   const detections = async () => Number((await h.redis.get(redisKeys.detectionRuns)) ?? 0);
   const trackOf = async (trackKey: string) => {
-    const record = await h.ledger.getTrack(trackKey);
+    const record = await h.ledger.tracks.get(trackKey);
     return readFaceTrack(h.s3, h.infra.config.S3_BUCKET, record as { key: string });
   };
 
@@ -80,7 +80,7 @@ describe("face tracks", () => {
     const [video, audio] = await Promise.all([h.putFile(file), h.putFile(speech)]);
     const { batchId } = await h.submit(model, [{ name: "astronaut", video, audio, params: NO_BOX }]);
     const counts = await h.waitDone(batchId, 240_000);
-    const [view] = await h.ledger.itemViews(batchId, 0, 1);
+    const [view] = await h.ledger.batches.itemViews(batchId, 0, 1);
     expect(view?.error).toBeUndefined();
     expect(counts.succeeded).toBe(1);
 
@@ -118,7 +118,7 @@ describe("face tracks", () => {
       { name: "phone", video, audio, params: { ...NO_BOX, length: "video" } },
     ]);
     expect(await h.waitDone(batchId, 240_000)).toMatchObject({ succeeded: 1 });
-    const [view] = await h.ledger.itemViews(batchId, 0, 1);
+    const [view] = await h.ledger.batches.itemViews(batchId, 0, 1);
     const track = await trackOf(view?.face?.trackKey as string);
     expect([track.width, track.height]).toEqual([f.width, f.height]);
     const { visible, share } = accuracy(track, f, "rotation 90");
@@ -139,14 +139,19 @@ describe("face tracks", () => {
       makeSpeech(wav, `Line number ${i + 1}.`, { speed: 200 + i * 5 });
       audios.push(await h.putFile(wav));
     }
-    const items = (batchSize: number) =>
-      audios.map((audio, i) => ({ name: `line-${i}`, video, audio, params: { ...NO_BOX, batchSize } }));
+    const items = (bottomPad: number) =>
+      audios.map((audio, i) => ({
+        name: `line-${i}`,
+        video,
+        audio,
+        params: { ...NO_BOX, pads: [0, bottomPad, 0, 0] },
+      }));
     const before = await detections();
     const runsBefore = await h.runs();
-    const first = await h.submit(model, items(16));
+    const first = await h.submit(model, items(10));
     expect(await h.waitDone(first.batchId, 300_000)).toMatchObject({ succeeded: 20, failed: 0 });
     expect(await detections()).toBe(before + 1);
-    const views = await h.ledger.itemViews(first.batchId, 0, 20);
+    const views = await h.ledger.batches.itemViews(first.batchId, 0, 20);
     const trackKeys = new Set(views.map((v) => v.face?.trackKey));
     expect(trackKeys.size).toBe(1);
     expect(Number(await h.redis.hget(redisKeys.track([...trackKeys][0] as string), "runs"))).toBe(1);
@@ -166,7 +171,7 @@ describe("face tracks", () => {
     const [video, audio] = await Promise.all([h.putFile(file), h.putFile(speech)]);
     const { batchId } = await h.submit(model, [{ name: "faceless", video, audio, params: NO_BOX }]);
     expect(await h.waitDone(batchId, 120_000)).toMatchObject({ failed: 1 });
-    const [view] = await h.ledger.itemViews(batchId, 0, 1);
+    const [view] = await h.ledger.batches.itemViews(batchId, 0, 1);
     expect(view?.error).toMatch(/no face was found in any of the \d+ frames of video input .*params\.box/);
   }, 180_000);
 });

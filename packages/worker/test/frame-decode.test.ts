@@ -13,17 +13,37 @@ import {
   readFrameIndex,
   ROTATION_MARKERS,
 } from "../../../test/harness/media.ts";
-import { decodeFrames } from "../src/media/decode.ts";
-import { probeVideo } from "../src/media/probe.ts";
+import { FramePool } from "../src/frames/frame-pool.ts";
+import { decodeFrames, type FrameRange } from "../src/media/decode.ts";
+import { probeVideo, type VideoInfo } from "../src/media/probe.ts";
 import { timelineFrames } from "../src/media/timeline-frames.ts";
 import { sourceIndex } from "../src/media/timeline.ts";
 
 const run = promisify(execFile);
 const PIXELS = 1920 * 1080;
 
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
+const CPU = { decoder: "cpu", device: 0 } as const;
+const poolFor = (video: VideoInfo) => new FramePool(video.width * video.height * 3, 4);
+
+/** Every decoded frame, copied out of the frame pool (whose buffers go back to it). */
+async function decodePooled(file: string, video: VideoInfo, range?: FrameRange): Promise<Buffer[]> {
+  const pool = poolFor(video);
+  const out: Buffer[] = [];
+  for await (const frame of decodeFrames(file, "video", video, pool, CPU, undefined, range)) {
+    out.push(Buffer.from(frame));
+    pool.release(frame);
+  }
+  return out;
+}
+
+/** The timeline's frames, copied out of the frame pool. */
+async function timeline(o: Omit<Parameters<typeof timelineFrames>[0], "pool" | "codecs">) {
+  const pool = poolFor(o.video);
+  const out: { frame: Buffer; source: number }[] = [];
+  for await (const { frame, source } of timelineFrames({ ...o, pool, codecs: CPU })) {
+    out.push({ frame: Buffer.from(frame), source });
+    pool.release(frame);
+  }
   return out;
 }
 
@@ -46,7 +66,7 @@ describe("frame decoding (real ffmpeg)", () => {
   for (const name of ["idx25.mp4", "idx2997.mp4", "gop250.mp4"])
     it(`a range decode (accurate seek) yields the same frames as a decode from 0: ${name}`, async () => {
       const video = await probeVideo(f(name), "video", PIXELS);
-      const all = await collect(decodeFrames(f(name), "video", video));
+      const all = await decodePooled(f(name), video);
       expect(all.length).toBe(video.frames);
       expect(all.map((fr) => readFrameIndex(fr, video.width))).toEqual(all.map((_, i) => i));
       for (const [start, count] of [
@@ -55,7 +75,7 @@ describe("frame decoding (real ffmpeg)", () => {
         [all.length - 4, 4],
         [0, 3],
       ] as const) {
-        const part = await collect(decodeFrames(f(name), "video", video, undefined, { start, count }));
+        const part = await decodePooled(f(name), video, { start, count });
         expect(part.length, `${start}+${count}`).toBe(count);
         for (const [i, fr] of part.entries())
           expect(fr.equals(all[start + i] as Buffer), `${name} frame ${start + i}`).toBe(true);
@@ -76,16 +96,14 @@ describe("frame decoding (real ffmpeg)", () => {
       ["forward", 7],
       ["forward", 1000],
     ] as const) {
-      const got = await collect(
-        timelineFrames({
-          file: f("idx25.mp4"),
-          label: "video",
-          video,
-          frames: total,
-          loop,
-          bufferBytes: chunk * frameBytes,
-        }),
-      );
+      const got = await timeline({
+        file: f("idx25.mp4"),
+        label: "video",
+        video,
+        frames: total,
+        loop,
+        bufferBytes: chunk * frameBytes,
+      });
       const expected = Array.from({ length: total }, (_, i) => sourceIndex(i, n, loop));
       expect(
         got.map((g) => g.source),
@@ -100,9 +118,14 @@ describe("frame decoding (real ffmpeg)", () => {
 
   it("stops ffmpeg when the timeline ends before the clip does", async () => {
     const video = await probeVideo(f("idx25.mp4"), "video", PIXELS);
-    const got = await collect(
-      timelineFrames({ file: f("idx25.mp4"), label: "v", video, frames: 10, loop: "pingpong", bufferBytes: 1 }),
-    );
+    const got = await timeline({
+      file: f("idx25.mp4"),
+      label: "v",
+      video,
+      frames: 10,
+      loop: "pingpong",
+      bufferBytes: 1,
+    });
     expect(got.map((g) => g.source)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
@@ -117,7 +140,7 @@ describe("frame decoding (real ffmpeg)", () => {
           height: 128,
           rotation: clockwise,
         });
-        const [frame] = await collect(decodeFrames(file, "video", video));
+        const [frame] = await decodePooled(file, video);
         const { red, green } = ROTATION_MARKERS;
         expect(markerAt(frame as Buffer, 72, red.x + 8, red.y + 8)).toBe("red");
         expect(markerAt(frame as Buffer, 72, green.x + 8, 128 - green.yFromBottom + 8)).toBe("green");

@@ -15,7 +15,7 @@ import {
   putStream,
   redisKeys,
   sha256Hex,
-  submitItems,
+  submitBatch,
   toBatchItem,
 } from "@mediaq/shared";
 import type { Queue } from "bullmq";
@@ -60,21 +60,20 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
       params: {},
       createdAt: new Date().toISOString(),
     };
-    await ledger.createBatch(batch);
     const scope = { scope: TENANT, modelSha256: model, adapter: "wav2lip" as const, channels: o.channels };
     // Generated clips have no face for the detector: tests of other features give a box.
     const withBox = (params: unknown) => ({ box: [0, 0, 16, 16], ...(params as object) });
     const batchItems = items.map((i) =>
       toBatchItem(scope, { name: i.name, inputs: { video: i.video, audio: i.audio }, params: withBox(i.params) }),
     );
-    await submitItems(ledger, queue, batch, batchItems);
+    await submitBatch(ledger, queue, batch, batchItems);
     return { batchId: batch.id, items: batchItems };
   };
 
   const waitDone = async (batchId: string, timeoutMs = 60_000) => {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const counts = await ledger.counts(batchId);
+      const counts = await ledger.batches.counts(batchId);
       if (counts.pending + counts.running === 0) return counts;
       if (Date.now() > until) throw new Error(`batch ${batchId} not done: ${JSON.stringify(counts)}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -97,7 +96,7 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
 
   /** Writes a job's recorded output to `file` (in the harness directory when relative); returns its path. */
   const downloadOutput = async (jobKey: string, file: string): Promise<string> => {
-    const result = await ledger.getResult(jobKey);
+    const result = await ledger.jobs.getResult(jobKey);
     if (!result) throw new Error(`no result recorded for job ${jobKey}`);
     const out = path.resolve(infra.dir, file);
     await pipeline(await getObjectStream(s3, infra.config.S3_BUCKET, result.key), fs.createWriteStream(out));

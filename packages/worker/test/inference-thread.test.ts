@@ -9,7 +9,7 @@ import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
 import { calibratedFixedCostModel } from "../scripts/test-models.ts";
 import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
 import { startWorker } from "../src/index.ts";
-import { inferenceSpansKey, type JobOutput, type Span } from "../src/processor.ts";
+import type { JobOutput, Span } from "../src/processor.ts";
 import { startWorkerHarness, type WorkerHarness } from "./helpers.ts";
 
 const overlaps = (a: Span, b: Span) => a[0] < b[1] && b[0] < a[1];
@@ -45,7 +45,10 @@ describe("inference off the main thread, prefetch, execution provider", () => {
 
   it("keeps the event loop free during a job longer than the lock, so the job is not picked up twice", async () => {
     const lockDurationMs = 2000;
-    const worker = await startWorker(h.config(), { lockDurationMs, stalledIntervalMs: 500 });
+    const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: 15 }), {
+      lockDurationMs,
+      stalledIntervalMs: 500,
+    });
     const events = new QueueEvents(QUEUES.inference, {
       connection: h.infra.config,
       prefix: h.infra.config.QUEUE_PREFIX,
@@ -58,10 +61,9 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       const before = await h.runs();
       const delay = monitorEventLoopDelay({ resolution: 10 });
       delay.enable();
-      // 75 frames in batches of 25: 3 model calls of ~0.8 s, each blocking its thread.
-      const { batchId, items } = await h.submit(slowModel, [
-        { name: "slow", video, audio: audios[0] as string, params: { batchSize: 25 } },
-      ]);
+      // 75 frames in batches of 15: 5 model calls of ~0.8 s, each blocking its thread (the
+      // frame path overlaps decoding and encoding with them, so the calls alone must outlast the lock).
+      const { batchId, items } = await h.submit(slowModel, [{ name: "slow", video, audio: audios[0] as string }]);
       expect(await h.waitDone(batchId)).toMatchObject({ succeeded: 1 });
       delay.disable();
       const job = await h.finishedJob(items[0]?.jobKey as string);
@@ -80,15 +82,13 @@ describe("inference off the main thread, prefetch, execution provider", () => {
   }, 90_000);
 
   it("prefetch: the next job fetches while the card is busy; inference sections never overlap", async () => {
-    const worker = await startWorker(h.config(), { prefetch: true });
+    const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: 25 }), { prefetch: true });
     try {
       // 1 s videos, one ~0.8 s model call each: I/O of job n+1 fits inside job n's inference.
-      const items = audios.map((audio, i) => ({ name: `p${i}`, video: shortVideo, audio, params: { batchSize: 25 } }));
+      const items = audios.map((audio, i) => ({ name: `p${i}`, video: shortVideo, audio }));
       const { batchId, items: submitted } = await h.submit(slowModel, items);
       expect(await h.waitDone(batchId, 120_000)).toMatchObject({ succeeded: 4 });
-      const spans = (await h.redis.lrange(inferenceSpansKey(worker.workerId), 0, -1)).map(
-        (s) => JSON.parse(s) as { jobKey: string; start: number; end: number },
-      );
+      const spans = await h.ledger.jobs.inferenceSpans(worker.workerId);
       expect(spans).toHaveLength(4);
       const infer = spans.map((s) => [s.start, s.end] as Span).sort((a, b) => a[0] - b[0]);
       for (let i = 1; i < infer.length; i++) expect(overlaps(infer[i - 1] as Span, infer[i] as Span)).toBe(false);
@@ -124,9 +124,7 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       const { batchId } = await h.submit(demoModel, [{ name: "a", video, audio: audios[1] as string }]);
       expect(await h.waitDone(batchId)).toMatchObject({ succeeded: 1 });
       // A second model: the process already knows CUDA is missing, and says so only once.
-      const second = await h.submit(slowModel, [
-        { name: "b", video, audio: audios[2] as string, params: { batchSize: 64 } },
-      ]);
+      const second = await h.submit(slowModel, [{ name: "b", video, audio: audios[2] as string }]);
       expect(await h.waitDone(second.batchId)).toMatchObject({ succeeded: 1 });
     } finally {
       await worker.close();

@@ -77,7 +77,7 @@ describe("rotated inputs come out upright", () => {
       { name: "mirror", video: blobs["mirror.mp4"] as string, audio: blobs["a.wav"] as string },
     ]);
     expect(await h.waitDone(batchId)).toMatchObject({ failed: 1 });
-    const [view] = await h.ledger.itemViews(batchId, 0, 1);
+    const [view] = await h.ledger.batches.itemViews(batchId, 0, 1);
     expect(view?.error).toMatch(
       /^video input [0-9a-f]{12} cannot be shown upright: its display matrix mirrors the picture \(a flip\)/,
     );

@@ -84,7 +84,7 @@ describe("worker scratch, disk guard and crash recovery", () => {
   it("AUTO_CLEAR_CACHE=false keeps the job's scratch directory, and the sweeper leaves it", async () => {
     const worker = await startWorker(h.config({ AUTO_CLEAR_CACHE: false, CACHE_TTL_SECONDS: 0 }));
     try {
-      const { batchId, items } = await h.submit(model, [{ name: "keep", video, audio, params: { batchSize: 7 } }]);
+      const { batchId, items } = await h.submit(model, [{ name: "keep", video, audio }]);
       expect(await h.waitDone(batchId)).toMatchObject({ succeeded: 1 });
       const kept = h.scratchEntries().filter((d) => d.startsWith(items[0]?.jobKey as string));
       expect(kept).toHaveLength(1);
@@ -103,11 +103,11 @@ describe("worker scratch, disk guard and crash recovery", () => {
     try {
       const before = await h.runs();
       const { batchId, items } = await h.submit(model, [
-        { name: "d1", video, audio, params: { batchSize: 3 } },
-        { name: "d2", video, audio, params: { batchSize: 5 } },
+        { name: "d1", video, audio, params: { pads: [0, 3, 0, 0] } },
+        { name: "d2", video, audio, params: { pads: [0, 5, 0, 0] } },
       ]);
       await sleep(1500);
-      expect(await h.ledger.counts(batchId)).toMatchObject({ pending: 2, running: 0, failed: 0 });
+      expect(await h.ledger.batches.counts(batchId)).toMatchObject({ pending: 2, running: 0, failed: 0 });
       for (const i of items) expect(await (await h.queue.getJob(i.jobKey))?.getState()).toBe("waiting");
       expect(worker.diskGuard.isPaused).toBe(true);
       expect(metricValue(await worker.metrics.registry.metrics(), "mediaq_worker_disk_paused")).toBe(1);
@@ -140,7 +140,7 @@ describe("worker scratch, disk guard and crash recovery", () => {
         { name: "long", video: longVideo, audio, params: { length: "video" } }, // the whole 6 s clip
       ]);
       const jobKey = items[0]?.jobKey as string;
-      await until("the job to be running", async () => (await h.ledger.jobState(jobKey)).state === "running");
+      await until("the job to be running", async () => (await h.ledger.jobs.state(jobKey)).state === "running");
       await until("its scratch directory", () => h.scratchEntries().some((d) => d.startsWith(jobKey)));
       const [orphan] = h.scratchEntries();
       const lock = JSON.parse(
@@ -175,7 +175,7 @@ describe("worker scratch, disk guard and crash recovery", () => {
         video: i % 10 === 4 ? empty : tinyVideo,
         audio,
         // distinct job keys; length=video keeps each job to the tiny clip's 3 frames
-        params: { batchSize: 1 + i, box: i % 10 === 9 ? [60, 40, 30, 30] : [0, 0, 16, 16], length: "video" },
+        params: { pads: [0, i, 0, 0], box: i % 10 === 9 ? [60, 40, 30, 30] : [0, 0, 16, 16], length: "video" },
       }));
       const started = Date.now();
       const { batchId } = await h.submit(model, items);

@@ -84,12 +84,14 @@ describe("inference worker", () => {
     const box: [number, number, number, number] = [50, 20, 60, 70];
     const { batchId, items } = await submit(modelSha, [{ name: "clip", video, audio, params: { box } }]);
     const counts = await waitDone(batchId);
-    const [view] = await ledger.itemViews(batchId, 0, 1);
+    const [view] = await ledger.batches.itemViews(batchId, 0, 1);
     expect(view?.error).toBeUndefined();
     expect(counts).toEqual({ pending: 0, running: 0, succeeded: 1, failed: 0 });
 
     const jobKey = items[0]?.jobKey as string;
-    const key = objectKeys.output(jobKey, OUTPUT_FILE);
+    // Each attempt writes its own object; the result names the one it hashed.
+    const key = (await ledger.jobs.getResult(jobKey))?.key as string;
+    expect(key).toMatch(new RegExp(`^${objectKeys.jobOutputsPrefix(jobKey)}[^/]+/${OUTPUT_FILE}$`));
     const head = await headObject(s3, infra.config.S3_BUCKET, key);
     expect(head?.Metadata).toMatchObject({
       jobkey: jobKey,
@@ -102,7 +104,7 @@ describe("inference worker", () => {
     expect(JSON.parse(head?.Metadata?.params ?? "")).toEqual(items[0]?.params);
     const bytes = await download(key);
     expect(sha256Hex(bytes)).toBe(head?.Metadata?.sha256);
-    const result = await ledger.getResult(jobKey);
+    const result = await ledger.jobs.getResult(jobKey);
     expect(result).toMatchObject({ key, sha256: sha256Hex(bytes), size: bytes.length, model: modelSha });
     expect(view?.output).toEqual({ sha256: sha256Hex(bytes), size: bytes.length });
 
@@ -149,7 +151,7 @@ describe("inference worker", () => {
       { name: "box-outside", video, audio, params: { box: [150, 100, 40, 40] } },
     ]);
     expect(await waitDone(batchId)).toEqual({ pending: 0, running: 0, succeeded: 1, failed: 3 });
-    const views = await ledger.itemViews(batchId, 0, 4);
+    const views = await ledger.batches.itemViews(batchId, 0, 4);
     expect(views.map((v) => v.state)).toEqual(["failed", "succeeded", "failed", "failed"]);
     expect(views[0]?.error).toMatch(/video input [0-9a-f]{12} is empty \(0 bytes\)/);
     expect(views[2]?.error).toMatch(/video input [0-9a-f]{12} has no video stream \(streams found: audio\)/);
@@ -173,7 +175,7 @@ describe("inference worker", () => {
     const audio = await putBlob(fs.readFileSync(files.audio as string));
     const { batchId } = await submit(notOnnx, [{ name: "x", video, audio }]);
     expect(await waitDone(batchId)).toMatchObject({ failed: 1 });
-    const [view] = await ledger.itemViews(batchId, 0, 1);
+    const [view] = await ledger.batches.itemViews(batchId, 0, 1);
     expect(view?.error).toMatch(/model [0-9a-f]{12} could not be loaded by onnxruntime \(is it an ONNX model\?\)/);
     expect(scratchEntries()).toEqual([]);
   });
@@ -185,9 +187,9 @@ describe("inference worker", () => {
     const audio = await putBlob(fs.readFileSync(files.audio as string));
     // Batches of 2 frames over the whole 8 s clip (length=video): 100 model calls, so
     // inference lasts well past the moment it is seen.
-    const { batchId, items } = await submit(modelSha, [
-      { name: "long", video, audio, params: { batchSize: 2, length: "video" } },
-    ]);
+    await worker.close();
+    worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: 2 }));
+    const { batchId, items } = await submit(modelSha, [{ name: "long", video, audio, params: { length: "video" } }]);
     const jobKey = items[0]?.jobKey as string;
     const runsBefore = await runs();
     const waitFor = async (what: string, ok: () => Promise<boolean>) => {
@@ -198,7 +200,7 @@ describe("inference worker", () => {
       }
     };
     const expectHandedBack = async () => {
-      expect((await ledger.jobState(jobKey)).state).toBe("pending");
+      expect((await ledger.jobs.state(jobKey)).state).toBe("pending");
       const job = await queue.getJob(jobKey);
       expect(await job?.getState()).toBe("waiting");
       expect(job?.attemptsMade).toBe(0);
@@ -218,7 +220,7 @@ describe("inference worker", () => {
     // Stopped just after it started on a fresh worker, whose inference thread is still
     // starting and loading the model: the process must survive the thread being closed.
     worker = await startWorker(quiet());
-    await waitFor("running", async () => (await ledger.jobState(jobKey)).state === "running");
+    await waitFor("running", async () => (await ledger.jobs.state(jobKey)).state === "running");
     await worker.close({ handBackAfterMs: 0 });
     await expectHandedBack();
 

@@ -16,7 +16,7 @@ export function registerHealth(app: FastifyInstance, deps: ApiDeps): void {
   const readiness = (): Promise<string[]> => {
     if (probe && Date.now() - probe.at < READY_PROBE_TTL_MS) return probe.failed;
     const failed = Promise.allSettled([
-      deps.redis.ping(),
+      deps.ledger.ping(),
       deps.s3.send(new HeadBucketCommand({ Bucket: deps.config.S3_BUCKET })),
     ]).then(([redis, s3]) => {
       if (redis.status === "rejected") app.log.warn({ err: redis.reason }, "readiness: redis failed");

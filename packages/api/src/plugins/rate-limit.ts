@@ -1,4 +1,5 @@
 import rateLimit from "@fastify/rate-limit";
+import { redisKeys } from "@mediaq/shared";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ApiDeps } from "../deps.ts";
 import { HttpProblem } from "../problem.ts";
@@ -28,7 +29,11 @@ export interface Limiters {
  */
 export async function registerRateLimits(app: FastifyInstance, deps: ApiDeps): Promise<Limiters> {
   const { config } = deps;
-  await app.register(rateLimit, { global: false, redis: deps.redis, nameSpace: "mediaq:ratelimit:" });
+  await app.register(rateLimit, {
+    global: false,
+    redis: deps.ledger.connection(),
+    nameSpace: redisKeys.rateLimitPrefix,
+  });
   const limiter = (name: string, max: number, key: (r: FastifyRequest) => string, what: string): Limiter => {
     if (max === 0) return async () => false;
     const check = app.createRateLimit({ max, timeWindow: 60_000, keyGenerator: (r) => `${name}:${key(r)}` });

@@ -55,8 +55,8 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
 
   /** Grants a blob the tenant proved it holds: 201 when the grant is new to it, else 200. */
   const grant = async (tenant: string, blob: StoredBlob) => {
-    const [had] = await ledger.hasBlobs(tenant, [blob.sha256]);
-    await ledger.grantBlob(tenant, blob.sha256);
+    const [had] = await ledger.assets.hasBlobs(tenant, [blob.sha256]);
+    await ledger.assets.grantBlob(tenant, blob.sha256);
     return had ? 200 : 201;
   };
 
@@ -106,7 +106,7 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
     async (request, reply) => {
       const { sha256, size } = request.body;
       // Only this tenant's own grant decides the answer, never whether the content is stored.
-      const [granted] = await ledger.hasBlobs(request.tenant, [sha256]);
+      const [granted] = await ledger.assets.hasBlobs(request.tenant, [sha256]);
       const head = granted ? await headObject(s3, bucket, objectKeys.blob(sha256)) : undefined;
       if (head) return reply.code(200).send({ exists: true as const, sha256, size: head.ContentLength ?? size });
       if (size > MAX_SINGLE_PUT)
@@ -160,11 +160,11 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
     },
     async (request) => {
       const { sha256 } = request.params;
-      const [granted] = await ledger.hasBlobs(request.tenant, [sha256]);
+      const [granted] = await ledger.assets.hasBlobs(request.tenant, [sha256]);
       if (!granted) throw notFound("blob", sha256);
       const params = faceTrackParamsSchema.parse(request.query);
       const trackKey = computeTrackKey({ scope: dedupScope(config, request.tenant), video: sha256, params });
-      const record = await ledger.getTrack(trackKey);
+      const record = await ledger.tracks.get(trackKey);
       if (!record) throw notFound("face track of blob", sha256);
       return readFaceTrack(s3, bucket, record);
     },
@@ -186,7 +186,7 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
       const staged = presignedStagingKey(request.tenant, uploadId);
       if (!(await headObject(s3, bucket, staged))) {
         // Completed already (the blob is granted), or never uploaded / someone else's id.
-        const [granted] = await ledger.hasBlobs(request.tenant, [sha256]);
+        const [granted] = await ledger.assets.hasBlobs(request.tenant, [sha256]);
         if (granted) return reply.code(200).send({ sha256, size: Number(size) });
         throw new HttpProblem(
           404,
@@ -205,7 +205,7 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
     { schema: { summary: "Does this tenant have the blob?", params: z.object({ sha256: sha256Schema }) } },
     async (request, reply) => {
       const { sha256 } = request.params;
-      const [granted] = await ledger.hasBlobs(request.tenant, [sha256]);
+      const [granted] = await ledger.assets.hasBlobs(request.tenant, [sha256]);
       const head = granted ? await headObject(s3, bucket, objectKeys.blob(sha256)) : undefined;
       if (!head) throw notFound("blob", sha256);
       reply.header("content-length", String(head.ContentLength ?? 0));

@@ -1,9 +1,9 @@
 import { headObject, type ItemView, OUTPUT_FILE, objectKeys, POSTER_FILE, presignGet } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { ownBatch } from "../batch-views.ts";
 import type { ApiDeps } from "../deps.ts";
 import { HttpProblem, notFound } from "../problem.ts";
+import type { BatchService } from "../services/batch.service.ts";
 
 const mediaAnswer = z.object({
   index: z.number().int(),
@@ -15,34 +15,56 @@ const mediaAnswer = z.object({
   expiresAt: z.string(),
 });
 
-/**
- * Finished items with a presigned link to their poster. Signing is local (no request to
- * S3), so a page of 100 costs little; an output made before posters shows a broken image.
- */
-export async function withPosters(deps: ApiDeps, items: ItemView[]): Promise<(ItemView & { poster?: string })[]> {
-  const expiresIn = deps.config.PRESIGN_EXPIRES_SECONDS;
-  return Promise.all(
-    items.map(async (item) =>
-      item.output
-        ? {
-            ...item,
-            poster: await presignGet(
-              deps.s3,
-              deps.config.S3_BUCKET,
-              objectKeys.output(item.jobKey, POSTER_FILE),
-              expiresIn,
-            ),
-          }
-        : item,
-    ),
-  );
+/** Presigned links to what an item made: its output and the poster beside it (docs/architecture.md#outputs). */
+export class ItemMedia {
+  private readonly deps: Pick<ApiDeps, "s3" | "config">;
+  constructor(deps: Pick<ApiDeps, "s3" | "config">) {
+    this.deps = deps;
+  }
+
+  private sign(key: string): Promise<string> {
+    return presignGet(this.deps.s3, this.deps.config.S3_BUCKET, key, this.deps.config.PRESIGN_EXPIRES_SECONDS);
+  }
+
+  /**
+   * Finished items with a presigned link to their poster. Signing is local (no request to
+   * S3), so a page of 100 costs little; an output made before posters shows a broken image.
+   */
+  withPosters(items: ItemView[]): Promise<(ItemView & { poster?: string })[]> {
+    return Promise.all(
+      items.map(async (item) =>
+        item.output ? { ...item, poster: await this.sign(objectKeys.output(item.jobKey, POSTER_FILE)) } : item,
+      ),
+    );
+  }
+
+  /** The player's links to one finished item. */
+  async links(item: ItemView & { output: NonNullable<ItemView["output"]> }) {
+    const posterKey = objectKeys.output(item.jobKey, POSTER_FILE);
+    const [video, poster] = await Promise.all([
+      this.sign(objectKeys.output(item.jobKey, OUTPUT_FILE)),
+      headObject(this.deps.s3, this.deps.config.S3_BUCKET, posterKey).then((head) =>
+        head ? this.sign(posterKey) : null,
+      ),
+    ]);
+    const expiresIn = this.deps.config.PRESIGN_EXPIRES_SECONDS;
+    return {
+      index: item.index,
+      name: item.name,
+      video,
+      poster,
+      sha256: item.output.sha256,
+      size: item.output.size,
+      expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
+    };
+  }
 }
 
-/** What the web page plays: presigned links to one finished item's output and poster. */
-export const itemMediaRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
-  const { s3, ledger, config } = deps;
-  const bucket = config.S3_BUCKET;
-
+/** What the web page plays. */
+export const itemMediaRoutes: FastifyPluginAsyncZod<{ batches: BatchService; media: ItemMedia }> = async (
+  app,
+  { batches, media },
+) => {
   app.get(
     "/batches/:id/items/:index/media",
     {
@@ -55,26 +77,12 @@ export const itemMediaRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (
     },
     async (request) => {
       const { id, index } = request.params;
-      const batch = await ownBatch(deps, request.tenant, id);
-      const [item] = await ledger.itemViews(batch.id, index, 1);
+      const batch = await batches.own(request.tenant, id);
+      const [item] = (await batches.itemsPage(batch.id, { cursor: index, limit: 1 })).items;
       if (!item || item.index !== index) throw notFound("item", `${id}/${index}`);
       if (item.state !== "succeeded" || !item.output)
         throw new HttpProblem(409, "no-output", "No output yet", `Item ${index} is ${item.state}: it has no output.`);
-      const expiresIn = config.PRESIGN_EXPIRES_SECONDS;
-      const posterKey = objectKeys.output(item.jobKey, POSTER_FILE);
-      const [video, poster] = await Promise.all([
-        presignGet(s3, bucket, objectKeys.output(item.jobKey, OUTPUT_FILE), expiresIn),
-        headObject(s3, bucket, posterKey).then((head) => (head ? presignGet(s3, bucket, posterKey, expiresIn) : null)),
-      ]);
-      return {
-        index,
-        name: item.name,
-        video,
-        poster,
-        sha256: item.output.sha256,
-        size: item.output.size,
-        expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
-      };
+      return media.links({ ...item, output: item.output });
     },
   );
 };

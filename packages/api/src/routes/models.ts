@@ -44,8 +44,8 @@ export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
         const channels = channelsOf(request.query);
         const body = (request.body as Readable | undefined) ?? Readable.from([]);
         const blob = await closeOnError(reply, () => storeBlob(s3, config.S3_BUCKET, body, maxBlobBytes(deps)));
-        await ledger.grantBlob(request.tenant, blob.sha256);
-        await ledger.setModel(request.tenant, { tag, sha256: blob.sha256, adapter, channels });
+        await ledger.assets.grantBlob(request.tenant, blob.sha256);
+        await ledger.assets.setModel(request.tenant, { tag, sha256: blob.sha256, adapter, channels });
         return reply.code(201).send({ tag, sha256: blob.sha256, adapter, channels });
       },
     );
@@ -55,7 +55,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
     "/models",
     { schema: { summary: "This tenant's model tags", response: { 200: z.object({ models: z.array(modelSchema) }) } } },
     async (request) => ({
-      models: (await ledger.listModels(request.tenant)).map((m) => ({ ...m, channels: channelsOf(m) })),
+      models: (await ledger.assets.listModels(request.tenant)).map((m) => ({ ...m, channels: channelsOf(m) })),
     }),
   );
 };

@@ -13,7 +13,7 @@ import { clientFrom } from "./batches.ts";
 /** Exit code when the batch finished but some items failed. */
 export const EXIT_ITEMS_FAILED = 3;
 
-/** `--params box=[0,0,96,96] --params batchSize=8`: values are JSON when they parse, text otherwise. */
+/** `--params box=[0,0,96,96] --params pads=[0,10,0,0]`: values are JSON when they parse, text otherwise. */
 function collectParam(pair: string, acc: Record<string, unknown>): Record<string, unknown> {
   const at = pair.indexOf("=");
   if (at <= 0) throw new Error(`--params: expected key=value, got "${pair}"`);

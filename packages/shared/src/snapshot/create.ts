@@ -1,7 +1,8 @@
 import { createGzip } from "node:zlib";
 import { CopyObjectCommand, DeleteObjectCommand, type S3Client, paginateListObjectsV2 } from "@aws-sdk/client-s3";
 import type { Redis } from "ioredis";
-import { objectKeys, redisKeys as K } from "../keys.ts";
+import { redisKeys as K } from "../ledger/keys.ts";
+import { objectKeys } from "../object-keys.ts";
 import { putStream } from "../s3.ts";
 import {
   isSnapshotId,
@@ -12,7 +13,7 @@ import {
   type SnapshotEntry,
   SnapshotError,
 } from "./format.ts";
-import { isLedgerKey, queueKeyPrefixes } from "./ledger-keys.ts";
+import { isLedgerKey } from "./ledger-keys.ts";
 import { loadSnapshotSettings, type SnapshotDeps } from "./settings.ts";
 
 /** Writing snapshots to S3, listing them, and keeping only the newest few. */
@@ -88,7 +89,6 @@ export async function createSnapshot(
   const id = newSnapshotId(now);
   const key = objectKeys.snapshot(id);
   const bucket = config.S3_BUCKET;
-  const excluded = await queueKeyPrefixes(redis, config.QUEUE_PREFIX);
 
   const gzip = createGzip();
   const counted = { bytes: 0 };
@@ -115,7 +115,7 @@ export async function createSnapshot(
       root: K.root,
     });
     for await (const page of redis.scanStream({ match: `${K.root}*`, count: 500 })) {
-      const keys = (page as string[]).filter((k) => isLedgerKey(k, excluded));
+      const keys = (page as string[]).filter(isLedgerKey);
       if (keys.length === 0) continue;
       const pipe = redis.pipeline();
       for (const k of keys) pipe.type(k).pttl(k);

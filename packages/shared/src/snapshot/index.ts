@@ -2,11 +2,8 @@
  * Ledger snapshots (docs/architecture.md#snapshots). Redis holds the ledger, S3
  * holds the truth: a snapshot is one gzip object of JSON lines — a header, one line per
  * ledger key (typed reads, so it loads into any Redis version), and a trailer carrying
- * the SHA-256 of every line before it. Event streams, package records and BullMQ's keys
- * are left out: the first two are ephemeral, the queues are rebuilt from the ledger.
- *
- * Named re-exports keep the public surface exactly what callers may use; helpers shared
- * between these files (e.g. queueKeyPrefixes) stay internal.
+ * the SHA-256 of every line before it. Only keys ledger/keys.ts marks as ledger data are
+ * carried; the queues are rebuilt from the ledger.
  */
 
 export {

@@ -1,19 +1,44 @@
 import { describe, expect, it } from "vitest";
-import { redisKeys } from "../keys.ts";
+import { redisKeys } from "../ledger/keys.ts";
 import { isLedgerKey } from "./ledger-keys.ts";
 
+const jobKey = "a".repeat(64);
+
 describe("snapshot ledger keys", () => {
-  it("keeps ledger keys and leaves out streams, package records and BullMQ keys", () => {
-    const queues = ["mediaq:inference:", "mediaq:package:", "mediaq:maintenance:"];
-    expect(isLedgerKey("mediaq:result:abc", queues)).toBe(true);
-    expect(isLedgerKey("mediaq:job:abc:waiters", queues)).toBe(true);
-    expect(isLedgerKey("mediaq:batch:b1:items", queues)).toBe(true);
-    expect(isLedgerKey("mediaq:tenant:t:idem:k", queues)).toBe(true);
-    expect(isLedgerKey("mediaq:batch:b1:events", queues)).toBe(false);
-    expect(isLedgerKey(redisKeys.package("p1"), [])).toBe(false);
-    expect(isLedgerKey("mediaq:package:p1", queues)).toBe(false); // BullMQ's package queue
-    expect(isLedgerKey("mediaq:inference:wait", queues)).toBe(false);
-    expect(isLedgerKey("mediaq:maintenance:repeat", queues)).toBe(false);
-    expect(isLedgerKey("other:result:abc", queues)).toBe(false);
+  it("carries the named ledger keys", () => {
+    for (const key of [
+      redisKeys.result(jobKey),
+      redisKeys.job(jobKey),
+      redisKeys.waiters(jobKey),
+      redisKeys.batch("b1"),
+      redisKeys.batchItems("b1"),
+      redisKeys.batchNames("b1"),
+      redisKeys.batchCounts("b1"),
+      redisKeys.batchCancelled("b1"),
+      redisKeys.tenantBatches("t"),
+      redisKeys.tenantBlobs("t"),
+      redisKeys.tenantModels("t"),
+      redisKeys.idempotency("t", "k:with:colons"),
+      redisKeys.outbox,
+    ])
+      expect(isLedgerKey(key), key).toBe(true);
+  });
+
+  it("leaves out streams, package state, stats, rate limits and BullMQ keys", () => {
+    for (const key of [
+      redisKeys.batchEvents("b1"),
+      redisKeys.package("p1"),
+      redisKeys.packageState("p1", "plan"),
+      redisKeys.packageExpiry,
+      redisKeys.inferenceRuns,
+      redisKeys.inferenceSpans("w1"),
+      "mediaq:package:p1",
+      "mediaq:inference:wait",
+      `mediaq:inference:${jobKey}`,
+      "mediaq:maintenance:repeat",
+      "mediaq:ratelimit:acme",
+      "other:result:abc",
+    ])
+      expect(isLedgerKey(key), key).toBe(false);
   });
 });

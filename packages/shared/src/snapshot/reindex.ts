@@ -1,8 +1,8 @@
 import { paginateListObjectsV2 } from "@aws-sdk/client-s3";
 import { SHA256_HEX } from "../hashing.ts";
 import { inputsSchema, POSTER_FILE } from "../jobs.ts";
-import { objectKeys } from "../keys.ts";
-import { Ledger } from "../ledger.ts";
+import { objectKeys } from "../object-keys.ts";
+import { Ledger } from "../ledger/index.ts";
 import { headObject } from "../s3.ts";
 import type { SnapshotDeps } from "./settings.ts";
 import pLimit from "p-limit";
@@ -61,12 +61,12 @@ export async function reindexOutputs(deps: SnapshotDeps, opts: { concurrency?: n
     } catch {
       return skip("params metadata is not JSON");
     }
-    const existing = await ledger.getResult(jobKey);
+    const existing = await ledger.jobs.getResult(jobKey);
     if (existing?.sha256 === m.sha256) {
       report.known++;
       return;
     }
-    await ledger.recordResult({
+    const { recorded } = await ledger.jobs.recordResult({
       jobKey,
       key,
       sha256: m.sha256,
@@ -77,7 +77,9 @@ export async function reindexOutputs(deps: SnapshotDeps, opts: { concurrency?: n
       params,
       completedAt: (m.completedat ?? head.LastModified?.toISOString() ?? new Date().toISOString()) as string,
     });
-    report.indexed++;
+    // The first object indexed for a job key stands; another attempt's object is superseded.
+    if (recorded) report.indexed++;
+    else report.known++;
   };
 
   for await (const page of paginateListObjectsV2(

@@ -1,12 +1,18 @@
-import type { InferenceJob } from "../jobs.ts";
-import { objectKeys, redisKeys as K } from "../keys.ts";
-import { type BatchItem, type BatchRecord, type Counts, ITEM_STATES, type ItemState, Ledger } from "../ledger.ts";
+import {
+  type BatchItem,
+  type BatchRecord,
+  type ItemState,
+  isSnapshotKey,
+  Ledger,
+  redisKeys as K,
+} from "../ledger/index.ts";
+import { objectKeys } from "../object-keys.ts";
 import { createInferenceQueue, enqueueInference } from "../queues.ts";
 import { inferenceJobFor } from "../submission.ts";
 import { getObjectStream, headObject } from "../s3.ts";
 import { resolveSnapshotId } from "./create.ts";
 import { readSnapshot, SnapshotError } from "./format.ts";
-import { countLedgerKeys, PACKAGE_RECORD_PREFIX } from "./ledger-keys.ts";
+import { countLedgerKeys } from "./ledger-keys.ts";
 import type { SnapshotDeps } from "./settings.ts";
 
 /** Loading a snapshot back into Redis and making its unfinished work runnable again. */
@@ -46,7 +52,7 @@ export async function restoreSnapshot(
   if (!head) throw new SnapshotError(`snapshot ${id} not found at s3://${bucket}/${key} (see: mediaq snapshot list)`);
 
   if (!opts.force) {
-    const existing = await countLedgerKeys(redis, config.QUEUE_PREFIX);
+    const existing = await countLedgerKeys(redis);
     if (existing > 0)
       throw new SnapshotError(
         `Redis already holds ${existing} mediaq ledger key${existing === 1 ? "" : "s"}; restore writes only into an empty ledger. ` +
@@ -80,7 +86,7 @@ export async function restoreSnapshot(
   await readSnapshot(
     await getObjectStream(s3, bucket, key),
     async (e) => {
-      if (!e.k.startsWith(K.root) || e.k.startsWith(PACKAGE_RECORD_PREFIX)) return;
+      if (!isSnapshotKey(e.k)) return;
       if (e.x !== undefined && e.x <= now) return; // expired since the snapshot
       pipe.del(e.k);
       switch (e.t) {
@@ -142,11 +148,11 @@ async function resumeUnfinished(
     for (let j = 0; j < slice.length; j++) {
       const jobKey = slice[j] as string;
       if (Number(replies[j]?.[1]) === 1) {
-        await ledger.transition(jobKey, "succeeded");
+        await ledger.jobs.transition(jobKey, "succeeded");
         unfinished.delete(jobKey);
         completed++;
       } else if (unfinished.get(jobKey) === "running") {
-        await ledger.transition(jobKey, "pending");
+        await ledger.jobs.transition(jobKey, "pending");
         wasRunning++;
       }
     }
@@ -157,34 +163,17 @@ async function resumeUnfinished(
   let countsRepaired = 0;
   try {
     for (const batchId of batchIds) {
-      const batch = await ledger.getBatch(batchId);
+      const batch = await ledger.batches.get(batchId);
       if (!batch) continue;
-      const counts = Object.fromEntries(ITEM_STATES.map((s) => [s, 0])) as Counts;
-      const total = await ledger.total(batchId);
+      const total = await ledger.batches.total(batchId);
       for (let start = 0; start < total; start += 1000) {
-        const items: BatchItem[] = await ledger.items(batchId, start, 1000);
-        const jobs: InferenceJob[] = [];
-        const pipe = redis.pipeline();
-        for (const item of items) pipe.hget(K.job(item.jobKey), "state").exists(K.result(item.jobKey));
-        const replies = (await pipe.exec()) ?? [];
-        items.forEach((item, i) => {
-          const state =
-            Number(replies[2 * i + 1]?.[1]) === 1
-              ? "succeeded"
-              : ((replies[2 * i]?.[1] as ItemState | null) ?? "pending");
-          counts[state]++;
-          if (!unfinished.has(item.jobKey)) return;
-          unfinished.delete(item.jobKey); // queued once, whichever batch names it first
-          jobs.push(inferenceJobFor(batch, item));
-        });
-        if (jobs.length > 0) await enqueueInference(queue, jobs);
+        const items: BatchItem[] = await ledger.batches.items(batchId, start, 1000);
+        const jobs = items.filter((item) => unfinished.delete(item.jobKey)).map((item) => inferenceJobFor(batch, item));
+        // queued once, whichever batch names it first
+        if (jobs.length > 0) await enqueueInference(queue, jobs, redis);
         requeued += jobs.length;
       }
-      const stored = await ledger.counts(batchId);
-      if (ITEM_STATES.some((s) => stored[s] !== counts[s])) {
-        await redis.hset(K.batchCounts(batchId), counts);
-        countsRepaired++;
-      }
+      if (await ledger.batches.repairCounts(batchId)) countsRepaired++;
     }
   } finally {
     await queue.close();

@@ -1,3 +1,5 @@
+import type { Rect } from "../frames/frame-ops.ts";
+
 /** Interleaved 8-bit RGB image (rgb24), as ffmpeg delivers frames. */
 export interface RgbImage {
   width: number;
@@ -5,16 +7,13 @@ export interface RgbImage {
   data: Uint8Array;
 }
 
-export interface Rect {
-  x1: number;
-  y1: number;
-  x2: number;
-  y2: number;
-}
+export type { Rect } from "../frames/frame-ops.ts";
 
 /**
  * Bilinear resize of the `rect` region of `src` to outW x outH, with half-pixel centres
- * like OpenCV's INTER_LINEAR (which Wav2Lip uses). Returns float RGB, interleaved.
+ * like OpenCV's INTER_LINEAR. Returns float RGB, interleaved. Its loops run over the output
+ * (the face detector's small input), never over a whole frame; the lip-sync frame path crops
+ * and pastes natively (frames/frame-ops.ts).
  */
 export function resizeRegion(src: RgbImage, rect: Rect, outW: number, outH: number): Float32Array {
   const w = rect.x2 - rect.x1;
@@ -45,38 +44,4 @@ export function resizeRegion(src: RgbImage, rect: Rect, outW: number, outH: numb
     }
   }
   return out;
-}
-
-/**
- * Resizes a planar float [3, size, size] prediction (values 0..1) and pastes it into `rect`
- * of `dst`; plane c holds rgb channel `planeChannels[c]` (e.g. [2, 1, 0] for BGR).
- */
-export function pastePlanar(
-  prediction: Float32Array,
-  size: number,
-  dst: RgbImage,
-  rect: Rect,
-  planeChannels: readonly number[] = [0, 1, 2],
-): void {
-  const interleaved = new Uint8Array(size * size * 3);
-  const plane = size * size;
-  for (let i = 0; i < plane; i++)
-    for (let c = 0; c < 3; c++)
-      interleaved[i * 3 + (planeChannels[c] as number)] = Math.round(
-        Math.min(1, Math.max(0, prediction[c * plane + i] as number)) * 255,
-      );
-  const w = rect.x2 - rect.x1;
-  const h = rect.y2 - rect.y1;
-  const resized = resizeRegion(
-    { width: size, height: size, data: interleaved },
-    { x1: 0, y1: 0, x2: size, y2: size },
-    w,
-    h,
-  );
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++) {
-      const d = ((rect.y1 + y) * dst.width + rect.x1 + x) * 3;
-      const s = (y * w + x) * 3;
-      for (let c = 0; c < 3; c++) dst.data[d + c] = Math.round(resized[s + c] as number);
-    }
 }

@@ -1,18 +1,10 @@
-import type { ChannelOrder, wav2lipParamsSchema } from "@mediaq/shared";
+import type { wav2lipParamsSchema } from "@mediaq/shared";
 import type { InferenceSession } from "onnxruntime-node";
 import type { z } from "zod";
 import { Tensor } from "onnxruntime-node";
-import { MEL, type MelSpectrogram, melWindow } from "../audio/mel.ts";
+import { MEL } from "../audio/mel.ts";
 import { BadInputError } from "../errors.ts";
-import { pastePlanar, type Rect, resizeRegion } from "./image.ts";
-
-export const WAV2LIP_FACE_SIZE = 96;
-/** For each tensor channel, the rgb24 channel it holds (bgr swaps red and blue). */
-export const CHANNEL_SOURCES: Record<ChannelOrder, readonly [number, number, number]> = {
-  rgb: [0, 1, 2],
-  bgr: [2, 1, 0],
-};
-const S = WAV2LIP_FACE_SIZE;
+import { FACE_FLOATS, FACE_SIZE as S } from "../frames/frame-ops.ts";
 
 export type Wav2LipParams = z.infer<typeof wav2lipParamsSchema>;
 
@@ -58,84 +50,30 @@ export function bindWav2Lip(
   };
 }
 
-export interface FrameBatch {
-  /** rgb24 frames, changed in place. */
-  frames: Uint8Array[];
-  /** Output-timeline index of frames[0] (selects its mel window). */
-  firstIndex: number;
-  /** Each frame's face crop (looked up by its source frame); null = no face, the frame passes through unchanged. */
-  rects: (Rect | null)[];
+/** One model call's inputs, built by the frame path (frames/frame-path.ts). */
+export interface FaceBatch {
+  /** [b,6,96,96] face inputs (frame-ops crop), b = the model's fixed batch or `count`. */
+  face: Float32Array;
+  /** [b,1,80,16] mel windows, one per face. */
+  mel: Float32Array;
+  /** Faces that are real; a fixed-batch model's extra slots repeat the last one. */
+  count: number;
 }
 
-export interface Wav2LipContext {
-  mel: MelSpectrogram;
-  fps: number;
-  /** Channel order of the model's image tensors (frames are rgb24). */
-  channels: ChannelOrder;
-  width: number;
-  height: number;
-}
-
-/**
- * One model call for the frames of a batch that have a face crop (the others are left as
- * they are): face tensor = (crop with its lower half zeroed, crop) as 6 channels in [0,1] in
- * the model's channel order (Wav2Lip's cv2 code feeds BGR), mel tensor = each frame's 16-frame
- * mel window; the prediction (same channel order) is resized back and pasted into the crop.
- */
+/** One model call: returns the [count,3,96,96] prediction in [0,1] (values may overshoot). */
 export async function runWav2LipBatch(
   session: InferenceSession,
   binding: Wav2LipBinding,
-  batch: FrameBatch,
-  ctx: Wav2LipContext,
-): Promise<void> {
-  const faces = batch.rects.flatMap((rect, i) => (rect ? [{ i, rect }] : []));
-  const n = faces.length;
-  if (n === 0) return;
-  const b = binding.fixedBatch ?? n;
-  if (n > b) throw new Error(`batch of ${n} frames exceeds the model's fixed batch size ${b}`);
-  const plane = S * S;
-  const face = new Float32Array(b * 6 * plane);
-  const mel = new Float32Array(b * 80 * MEL.stepSize);
-  for (let i = 0; i < b; i++) {
-    // a fixed-batch model gets the last face repeated
-    const src = faces[Math.min(i, n - 1)] as { i: number; rect: Rect };
-    const crop = resizeRegion(
-      { width: ctx.width, height: ctx.height, data: batch.frames[src.i] as Uint8Array },
-      src.rect,
-      S,
-      S,
-    );
-    const base = i * 6 * plane;
-    const order = CHANNEL_SOURCES[ctx.channels];
-    for (let p = 0; p < plane; p++) {
-      const masked = p >= plane / 2; // rows S/2.. (the lower half) are hidden from the model
-      for (let c = 0; c < 3; c++) {
-        const v = (crop[p * 3 + (order[c] as number)] as number) / 255;
-        face[base + c * plane + p] = masked ? 0 : v;
-        face[base + (3 + c) * plane + p] = v;
-      }
-    }
-    melWindow(
-      ctx.mel,
-      batch.firstIndex + src.i,
-      ctx.fps,
-      mel.subarray(i * 80 * MEL.stepSize, (i + 1) * 80 * MEL.stepSize),
-    );
-  }
+  batch: FaceBatch,
+): Promise<Float32Array> {
+  const b = batch.face.length / FACE_FLOATS;
+  if (binding.fixedBatch !== undefined && b !== binding.fixedBatch)
+    throw new Error(`batch of ${b} faces does not fit the model's fixed batch size ${binding.fixedBatch}`);
   const result = await session.run({
-    [binding.mel]: new Tensor("float32", mel, [b, 1, 80, MEL.stepSize]),
-    [binding.face]: new Tensor("float32", face, [b, 6, S, S]),
+    [binding.mel]: new Tensor("float32", batch.mel, [b, 1, 80, MEL.stepSize]),
+    [binding.face]: new Tensor("float32", batch.face, [b, 6, S, S]),
   });
   const out = result[binding.output] as Tensor;
-  const pred = out.data as Float32Array;
-  faces.forEach(({ i: frameIndex, rect }, i) => {
-    pastePlanar(
-      pred.subarray(i * 3 * plane, (i + 1) * 3 * plane),
-      S,
-      { width: ctx.width, height: ctx.height, data: batch.frames[frameIndex] as Uint8Array },
-      rect,
-      CHANNEL_SOURCES[ctx.channels],
-    );
-  });
-  out.dispose();
+  const prediction = (out.data as Float32Array).subarray(0, batch.count * 3 * S * S);
+  return prediction;
 }

@@ -8,13 +8,13 @@ import {
   type Logger,
   objectKeys,
   putStream,
-  redisKeys,
 } from "@mediaq/shared";
 import type { MutexInterface } from "async-mutex";
 import { type Processor, UnrecoverableError, WaitingError } from "bullmq";
-import type { Redis } from "ioredis";
 import { BadInputError, HandBackError } from "../errors.ts";
 import { downloadBlob } from "../fetch.ts";
+import { FramePool } from "../frames/frame-pool.ts";
+import type { Codecs } from "../media/codecs.ts";
 import { decodeFrames } from "../media/decode.ts";
 import { probeVideo } from "../media/probe.ts";
 import type { ModelCache } from "../model-cache.ts";
@@ -23,10 +23,11 @@ import { bindBlazeFace } from "./blazeface.ts";
 import { followFace, smoothTrack, type TrackBox } from "./track.ts";
 
 export interface TrackJobDeps {
+  /** The video decoder chosen at start-up (media/codecs.ts). */
+  codecs: Codecs;
   config: Config;
   s3: S3Client;
   ledger: Ledger;
-  redis: Redis;
   models: ModelCache;
   log: Logger;
   shutdown: AbortSignal;
@@ -59,7 +60,7 @@ export function createTrackProcessor(deps: TrackJobDeps): Processor<FaceTrackJob
     if (!parsed.success) throw new UnrecoverableError(`malformed face-track job: ${parsed.error.message}`);
     const data = parsed.data;
     const log = deps.log.child({ trackKey: data.trackKey });
-    if (await deps.ledger.getTrack(data.trackKey)) return { trackKey: data.trackKey, skipped: true };
+    if (await deps.ledger.tracks.get(data.trackKey)) return { trackKey: data.trackKey, skipped: true };
     const abort = new AbortController();
     const onShutdown = () => abort.abort(new HandBackError());
     deps.shutdown.addEventListener("abort", onShutdown, { once: true });
@@ -110,8 +111,11 @@ async function computeTrack(
       found.push(...reply.faces);
       batch = [];
     };
-    for await (const frame of decodeFrames(file, label, video, signal)) {
-      batch.push(frame);
+    // Detection moves its frames to the inference thread, so each leaves the pool as a copy.
+    const pool = new FramePool(video.width * video.height * 3, 2);
+    for await (const frame of decodeFrames(file, label, video, pool, deps.codecs, signal)) {
+      batch.push(new Uint8Array(frame));
+      pool.release(frame);
       if (batch.length === DETECT_BATCH) await flush();
     }
     if (signal.aborted) throw signal.reason;
@@ -145,9 +149,9 @@ async function computeTrack(
     metadata: { trackkey: data.trackKey, video: data.video, detector: data.params.detector },
   });
   const { boxes: _, ...summary } = track;
-  await ledger.recordTrack({ ...summary, key, completedAt: new Date().toISOString() });
+  await ledger.tracks.record({ ...summary, key, completedAt: new Date().toISOString() });
   // Counted like inference runs: tests assert one detection per video, however many items use it.
-  await deps.redis.multi().incr(redisKeys.detectionRuns).hincrby(redisKeys.track(data.trackKey), "runs", 1).exec();
+  await ledger.tracks.countDetectionRun(data.trackKey);
   log.info({ frames: boxes.length, framesWithoutFace, detectSeconds }, "face track stored");
   return { trackKey: data.trackKey, frames: boxes.length, framesWithoutFace, detectSeconds };
 }

@@ -40,7 +40,7 @@ export async function awaitFaceTrack(
   const trackParams = faceTrackParamsSchema.parse(params.data);
   const video = job.data.inputs.video;
   const trackKey = computeTrackKey({ scope: dedupScope(deps.config, job.data.tenant), video, params: trackParams });
-  const record = await deps.ledger.getTrack(trackKey);
+  const record = await deps.ledger.tracks.get(trackKey);
   if (record) return record;
 
   const existing = await deps.faceTrackQueue.getJob(trackKey);

@@ -1,10 +1,8 @@
 import { Worker } from "node:worker_threads";
-import type { MelSpectrogram } from "../audio/mel.ts";
-import type { FrameBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
+import type { FaceBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
 import { BadInputError } from "../errors.ts";
 import type { BlazeFaceBinding } from "../face/blazeface.ts";
 import type {
-  BatchContext,
   DetectBatch,
   DetectReply,
   ExecutionProvider,
@@ -22,7 +20,8 @@ const THREAD_FILE = new URL("./thread.ts", import.meta.url);
 
 /**
  * The main thread's side of the inference thread: one per worker process. Requests are
- * answered in order; frames travel as transferred ArrayBuffers (no copy), mel as shared memory.
+ * answered in order; face and mel inputs and the prediction travel as transferred
+ * ArrayBuffers (no copy); full frames never cross.
  */
 export class InferenceThread {
   private worker?: Worker;
@@ -83,17 +82,12 @@ export class InferenceThread {
     return this.request<LoadReply>({ type: "load", ...o });
   }
 
-  /** Runs one batch; returns the frames with the prediction pasted in (new Buffers; the inputs are consumed). */
-  async run(model: string, binding: Wav2LipBinding, batch: FrameBatch, ctx: BatchContext) {
-    const frames = movable(batch.frames);
-    const reply = await this.request<RunReply>(
-      { type: "run", model, binding, frames, firstIndex: batch.firstIndex, rects: batch.rects, ctx },
-      frames.map((f) => f.buffer as ArrayBuffer),
+  /** Runs one batch; its face and mel arrays move to the thread (unusable here afterwards). */
+  async run(model: string, binding: Wav2LipBinding, batch: FaceBatch) {
+    return this.request<RunReply>(
+      { type: "run", model, binding, face: batch.face, mel: batch.mel, count: batch.count },
+      [batch.face.buffer as ArrayBuffer, batch.mel.buffer as ArrayBuffer],
     );
-    return {
-      frames: reply.frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)),
-      runSeconds: reply.runSeconds,
-    };
   }
 
   /** Finds faces in each frame (the frames are consumed). */
@@ -135,11 +129,4 @@ function movable(frames: Uint8Array[]): Uint8Array[] {
       ? f
       : new Uint8Array(f),
   );
-}
-
-/** A copy of the mel spectrogram in shared memory, so each batch message shares it instead of copying it. */
-export function shareMel(mel: MelSpectrogram): MelSpectrogram {
-  const data = new Float32Array(new SharedArrayBuffer(mel.data.byteLength));
-  data.set(mel.data);
-  return { ...mel, data };
 }

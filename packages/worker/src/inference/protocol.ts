@@ -1,13 +1,9 @@
 import type { InferenceSession } from "onnxruntime-node";
-import type { Rect } from "../adapters/image.ts";
-import type { Wav2LipBinding, Wav2LipContext } from "../adapters/wav2lip.ts";
+import type { Wav2LipBinding } from "../adapters/wav2lip.ts";
 import type { BlazeFaceBinding, Face } from "../face/blazeface.ts";
 
 /** Messages between the main thread (client.ts) and the inference thread (thread.ts). */
 export type ExecutionProvider = "cpu" | "cuda" | "auto";
-
-/** The adapter's per-job context; its mel is backed by a SharedArrayBuffer, so posting it per batch copies nothing. */
-export type BatchContext = Wav2LipContext;
 
 export type ThreadRequest =
   | {
@@ -24,10 +20,10 @@ export type ThreadRequest =
       id: number;
       model: string;
       binding: Wav2LipBinding;
-      frames: Uint8Array[];
-      firstIndex: number;
-      rects: (Rect | null)[];
-      ctx: BatchContext;
+      /** Transferred to the thread (see FaceBatch). */
+      face: Float32Array;
+      mel: Float32Array;
+      count: number;
     }
   | {
       type: "detect";
@@ -49,7 +45,8 @@ export interface LoadReply {
 }
 
 export interface RunReply {
-  frames: Uint8Array[];
+  /** [count,3,96,96], transferred back. */
+  prediction: Float32Array;
   /** Seconds inside session.run (the part that holds the card). */
   runSeconds: number;
 }

@@ -1,13 +1,14 @@
 /**
- * The inference thread: owns the ONNX Runtime sessions and does each batch's CPU-heavy work
- * (crop/resize, session.run, paste back). onnxruntime-node's session.run is synchronous on
+ * The inference thread: owns the model's ONNX Runtime sessions and runs each batch of face
+ * inputs through one (the frames stay on the main thread). onnxruntime-node's session.run is synchronous on
  * the calling thread, so running it here keeps the main thread's event loop free for
  * BullMQ's lock renewal, progress and metrics during minutes-long jobs.
  */
 import { parentPort } from "node:worker_threads";
-import { InferenceSession } from "onnxruntime-node";
+import type { InferenceSession } from "onnxruntime-node";
 import { runWav2LipBatch } from "../adapters/wav2lip.ts";
 import { detectFaces } from "../face/blazeface.ts";
+import { createSession } from "./create-session.ts";
 import type { DetectReply, LoadReply, RunReply, ThreadReply, ThreadRequest } from "./protocol.ts";
 
 if (!parentPort) throw new Error("inference/thread.ts runs as a worker thread (see inference/client.ts)");
@@ -21,32 +22,10 @@ async function load(msg: Extract<ThreadRequest, { type: "load" }>): Promise<Load
   let session = sessions.get(msg.model);
   let fellBackToCpu: string | undefined;
   if (!session) {
-    if (msg.provider === "auto" && cudaUnavailable) fellBackToCpu = cudaUnavailable;
-    else if (msg.provider !== "cpu") {
-      try {
-        session = await InferenceSession.create(msg.file, {
-          executionProviders: [{ name: "cuda", deviceId: msg.deviceId }],
-          logSeverityLevel: msg.provider === "auto" ? 4 : 2, // auto: our one warning says it
-        });
-      } catch (err) {
-        const detail = (err as Error).message.split("\n")[0] ?? "unknown error";
-        if (msg.provider === "cuda")
-          throw new Error(`CUDA execution provider unavailable for ${msg.label} on device ${msg.deviceId}: ${detail}`);
-        fellBackToCpu = cudaUnavailable = detail;
-      }
-    }
-    if (!session) {
-      try {
-        // Severity 3: the BlazeFace exports carry unused initializers ONNX Runtime warns about.
-        session = await InferenceSession.create(msg.file, { executionProviders: ["cpu"], logSeverityLevel: 3 });
-      } catch (err) {
-        const detail = (err as Error).message.split("\n")[0];
-        throw Object.assign(
-          new Error(`${msg.label} could not be loaded by onnxruntime (is it an ONNX model?): ${detail}`),
-          { name: "BadInputError" },
-        );
-      }
-    }
+    const created = await createSession(msg.file, { ...msg, knownCudaFailure: cudaUnavailable });
+    session = created.session;
+    fellBackToCpu = created.fellBackToCpu;
+    if (fellBackToCpu !== undefined) cudaUnavailable = fellBackToCpu;
     sessions.set(msg.model, session);
   }
   return { inputMetadata: session.inputMetadata, outputMetadata: session.outputMetadata, fellBackToCpu };
@@ -72,13 +51,8 @@ function timedSession(model: string): { session: InferenceSession; seconds(): nu
 
 async function run(msg: Extract<ThreadRequest, { type: "run" }>): Promise<RunReply> {
   const timed = timedSession(msg.model);
-  await runWav2LipBatch(
-    timed.session,
-    msg.binding,
-    { frames: msg.frames, firstIndex: msg.firstIndex, rects: msg.rects },
-    msg.ctx,
-  );
-  return { frames: msg.frames, runSeconds: timed.seconds() };
+  const prediction = await runWav2LipBatch(timed.session, msg.binding, msg);
+  return { prediction, runSeconds: timed.seconds() };
 }
 
 async function detect(msg: Extract<ThreadRequest, { type: "detect" }>): Promise<DetectReply> {
@@ -107,7 +81,7 @@ port.on("message", async (msg: ThreadRequest) => {
     else if (msg.type === "run") {
       const reply = await run(msg);
       value = reply;
-      transfer = reply.frames.map((f) => f.buffer as ArrayBuffer);
+      transfer = [reply.prediction.buffer as ArrayBuffer];
     } else if (msg.type === "detect") value = await detect(msg);
     else await release(msg.model);
     port.postMessage({ id: msg.id, ok: true, value } satisfies ThreadReply, transfer);

@@ -1,6 +1,8 @@
 import { PassThrough } from "node:stream";
 import ffmpeg from "fluent-ffmpeg";
 import { BadInputError } from "../errors.ts";
+import type { FramePool } from "../frames/frame-pool.ts";
+import { type Codecs, decoderInputArgs } from "./codecs.ts";
 import type { VideoInfo } from "./probe.ts";
 import { uprightFilter } from "./rotation.ts";
 
@@ -63,20 +65,26 @@ export interface FrameRange {
 /**
  * Decodes the video's frames as raw rgb24 through a pipe at a constant `video.fps` (no frame
  * files on disk), turned upright by `video.rotation` (ffmpeg's own autorotation is off, so
- * probe and decode agree whatever the ffmpeg version). Yields one Buffer of width*height*3
- * bytes per frame. A range seeks accurately: it starts a quarter frame before frame `start`
- * (ffmpeg drops what precedes the seek point), so on a constant-frame-rate source it yields
- * the same frames as a decode from 0. Stopping early (break) kills ffmpeg.
+ * probe and decode agree whatever the ffmpeg version), straight into buffers of `pool`: one
+ * native copy from the pipe's chunks, no frame concatenated or allocated per frame. Yields
+ * each filled frame; its consumer gives it back to the pool. A range seeks accurately: it
+ * starts a quarter frame before frame `start` (ffmpeg drops what precedes the seek point), so
+ * on a constant-frame-rate source it yields the same frames as a decode from 0. Stopping
+ * early (break) kills ffmpeg.
  */
 export async function* decodeFrames(
   file: string,
   label: string,
   video: VideoInfo,
+  pool: FramePool,
+  codecs: Pick<Codecs, "decoder" | "device">,
   signal?: AbortSignal,
   range?: FrameRange,
-): AsyncGenerator<Buffer> {
+): AsyncGenerator<Uint8Array> {
   const frameBytes = video.width * video.height * 3;
-  const input = ["-nostdin", "-noautorotate"];
+  if (pool.frameBytes !== frameBytes)
+    throw new Error(`frame pool holds ${pool.frameBytes}-byte frames, not ${frameBytes}`);
+  const input = ["-nostdin", "-noautorotate", ...decoderInputArgs(codecs)];
   if (range && range.start > 0) input.push("-ss", ((range.start - 0.25) / video.fps).toFixed(6));
   const output = ["-pix_fmt rgb24", `-r ${video.fps}`];
   const upright = uprightFilter(video.rotation);
@@ -87,25 +95,31 @@ export async function* decodeFrames(
   const stop = new AbortController();
   const onAbort = () => stop.abort(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
+  let frame: Uint8Array | undefined;
+  let filled = 0;
   try {
     for await (const chunk of ffmpegPipe(command, label, stop.signal)) {
-      pending.push(chunk as Buffer);
-      pendingBytes += (chunk as Buffer).length;
-      if (pendingBytes < frameBytes) continue;
-      let joined = Buffer.concat(pending, pendingBytes);
-      while (joined.length >= frameBytes) {
-        yield Buffer.from(joined.subarray(0, frameBytes)); // a copy: the adapter draws into it
-        joined = joined.subarray(frameBytes);
+      const bytes = chunk as Buffer;
+      let at = 0;
+      while (at < bytes.length) {
+        frame ??= await pool.acquire(stop.signal);
+        const n = Math.min(frameBytes - filled, bytes.length - at);
+        frame.set(bytes.subarray(at, at + n), filled);
+        filled += n;
+        at += n;
+        if (filled === frameBytes) {
+          const full = frame;
+          frame = undefined;
+          filled = 0;
+          yield full;
+        }
       }
-      pending = joined.length > 0 ? [joined] : [];
-      pendingBytes = joined.length;
     }
     // A killed ffmpeg may close its output mid-frame before its exit is seen: that is the abort.
     if (signal?.aborted) throw signal.reason;
-    if (pendingBytes > 0) throw new BadInputError(`${label} ended inside a frame (${pendingBytes} stray bytes)`);
+    if (filled > 0) throw new BadInputError(`${label} ended inside a frame (${filled} stray bytes)`);
   } finally {
+    if (frame) pool.release(frame);
     signal?.removeEventListener("abort", onAbort);
     if (!stop.signal.aborted) stop.abort(); // kills an ffmpeg still running (no-op once it ended)
   }

@@ -1,7 +1,9 @@
-import { once } from "node:events";
-import { PassThrough } from "node:stream";
+import type { Writable } from "node:stream";
 import ffmpeg from "fluent-ffmpeg";
 import type { LengthMode } from "./timeline.ts";
+
+/** The H.264 encoders a worker can use (see media/codecs.ts for how one is chosen). */
+export type VideoEncoderName = "libx264" | "h264_nvenc";
 
 export interface EncoderOptions {
   width: number;
@@ -12,12 +14,18 @@ export interface EncoderOptions {
   /** What the output's length follows (see timeline.ts): the frames written cover the audio, or the audio is fitted to the frames. */
   length: LengthMode;
   outFile: string;
+  encoder?: VideoEncoderName;
+  /** The card NVENC runs on (GPU_DEVICE_ID). */
+  device?: number;
   signal?: AbortSignal;
 }
 
 export interface Encoder {
-  /** Queues one rgb24 frame; resolves when ffmpeg can take more (backpressure). */
-  write(frame: Buffer): Promise<void>;
+  /**
+   * Hands one rgb24 frame to ffmpeg; resolves once the pipe has taken all its bytes, after
+   * which the caller may reuse the buffer (frames are written without a copy).
+   */
+  write(frame: Uint8Array): Promise<void>;
   /** Closes the frame pipe and waits for ffmpeg to finish the file. */
   finish(): Promise<void>;
   /** Stops ffmpeg without finishing the file (the job failed). */
@@ -25,36 +33,50 @@ export interface Encoder {
 }
 
 /**
- * Encodes raw rgb24 frames from a stdin pipe to H.264 (libx264, yuv420p) MP4 with the
- * item's audio. The frames are upright: the output carries no rotation. Length rule:
- * with length=audio the frames already span the audio (within half a frame) and both are
- * muxed whole; with length=video the output is exactly as long as the frames, the audio
- * padded with silence (apad) when shorter and cut by -shortest when longer.
+ * ffmpeg output arguments after the inputs (0 = rgb24 frames, 1 = the item's audio). The two
+ * encoders aim at the same quality (docs/architecture.md#hardware-codecs): libx264 constant
+ * rate factor 18 at preset veryfast, NVENC constant quality 18 (VBR, no bitrate cap) at p4.
+ */
+export function encoderArgs(encoder: VideoEncoderName, length: LengthMode, device = 0): string[] {
+  const video =
+    encoder === "h264_nvenc"
+      ? ["-c:v", "h264_nvenc", "-gpu", String(device), "-preset", "p4", "-rc", "vbr", "-cq", "18", "-b:v", "0"]
+      : ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18"];
+  return [
+    ...["-map", "0:v:0", "-map", "1:a:0"],
+    ...video,
+    ...["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k"],
+    ...(length === "video" ? ["-af", "apad", "-shortest"] : []),
+    ...["-movflags", "+faststart", "-f", "mp4"],
+  ];
+}
+
+/**
+ * Encodes raw rgb24 frames from ffmpeg's stdin to H.264 (yuv420p) MP4 with the item's audio.
+ * The frames are upright: the output carries no rotation. Length rule: with length=audio the
+ * frames already span the audio (within half a frame) and both are muxed whole; with
+ * length=video the output is exactly as long as the frames, the audio padded with silence
+ * (apad) when shorter and cut by -shortest when longer.
  */
 export function startEncoder(o: EncoderOptions): Encoder {
-  const frames = new PassThrough({ highWaterMark: o.width * o.height * 3 * 4 });
   const command = ffmpeg()
-    .input(frames)
+    .input("pipe:0")
     .inputFormat("rawvideo")
     .inputOptions(["-pix_fmt rgb24", `-video_size ${o.width}x${o.height}`, `-framerate ${o.fps}`])
     .input(o.audioFile)
-    .outputOptions([
-      "-map 0:v:0",
-      "-map 1:a:0",
-      "-c:v libx264",
-      "-preset veryfast",
-      "-crf 18",
-      "-pix_fmt yuv420p",
-      "-c:a aac",
-      "-b:a 128k",
-      ...(o.length === "video" ? ["-af apad", "-shortest"] : []),
-      "-movflags +faststart",
-    ])
-    .format("mp4")
+    .outputOptions(encoderArgs(o.encoder ?? "libx264", o.length, o.device))
     .output(o.outFile);
 
   let failure: Error | undefined;
   let killed = false;
+  // Frames go straight to ffmpeg's stdin, so a write's callback says when its buffer is free.
+  const stdin = new Promise<Writable>((resolve) =>
+    command.on("start", () => {
+      const pipe = (command as unknown as { ffmpegProc: { stdin: Writable } }).ffmpegProc.stdin;
+      pipe.on("error", () => {}); // EPIPE when ffmpeg failed: reported through `done`
+      resolve(pipe);
+    }),
+  );
   const done = new Promise<void>((resolve, reject) => {
     command
       .on("end", () => resolve())
@@ -64,7 +86,6 @@ export function startEncoder(o: EncoderOptions): Encoder {
           killed || o.signal?.aborted
             ? Object.assign(new Error("aborted"), { name: "AbortError" })
             : new Error(`ffmpeg could not encode the output: ${lines[lines.length - 1] ?? err.message}`);
-        frames.destroy();
         reject(failure);
       });
   });
@@ -75,13 +96,19 @@ export function startEncoder(o: EncoderOptions): Encoder {
 
   return {
     async write(frame) {
-      if (failure) throw failure;
-      if (!frames.write(frame)) await Promise.race([once(frames, "drain"), done]);
-      if (failure) throw failure;
+      const pipe = await Promise.race([stdin, done.then(() => undefined)]);
+      if (failure || !pipe) throw failure ?? new Error("ffmpeg ended before all frames were written");
+      await Promise.race([
+        new Promise<void>((resolve, reject) => pipe.write(frame, (err) => (err ? reject(err) : resolve()))),
+        done,
+      ]).catch((err) => {
+        throw failure ?? err;
+      });
     },
     async finish() {
-      frames.end();
       try {
+        const pipe = await Promise.race([stdin, done.then(() => undefined)]);
+        pipe?.end();
         await done;
       } finally {
         o.signal?.removeEventListener("abort", onAbort);

@@ -1,11 +1,13 @@
 import { BadInputError } from "../errors.ts";
+import { FramePool } from "../frames/frame-pool.ts";
+import type { Codecs } from "./codecs.ts";
 import { decodeFrames } from "./decode.ts";
 import type { VideoInfo } from "./probe.ts";
 import { type LoopMode, passes, sourceIndex } from "./timeline.ts";
 
 export interface TimelineFrame {
-  /** rgb24, width*height*3 bytes (upright). */
-  frame: Buffer;
+  /** rgb24, width*height*3 bytes (upright), a buffer of the pool: its consumer releases it. */
+  frame: Uint8Array;
   /** The source frame it shows (selects its face box). */
   source: number;
 }
@@ -19,6 +21,9 @@ export interface TimelineOptions {
   loop: LoopMode;
   /** Decoded frames held at most to play a pass backwards (at least one frame). */
   bufferBytes: number;
+  /** The frame path's buffers (frames/frame-pool.ts): every yielded frame is one of them. */
+  pool: FramePool;
+  codecs: Pick<Codecs, "decoder" | "device">;
   signal?: AbortSignal;
 }
 
@@ -29,8 +34,8 @@ export interface TimelineOptions {
  * served from memory. A longer one is decoded again: forward passes from the start, and
  * backward passes in chunks of at most `bufferBytes` from its end towards its start
  * (accurate seeks), each chunk yielded reversed. Either way at most `bufferBytes` of frames
- * (at least one) plus ffmpeg's pipe are held, whatever the clip's and the output's length;
- * no frame touches the disk.
+ * (at least one) plus ffmpeg's pipe are held, whatever the clip's and the output's length
+ * (besides the pool); no frame touches the disk.
  */
 export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<TimelineFrame> {
   const total = o.frames === "clip" ? Number.POSITIVE_INFINITY : o.frames;
@@ -38,12 +43,23 @@ export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<Timeli
   const chunkFrames = Math.max(1, Math.floor(o.bufferBytes / frameBytes));
   // Copies of the first pass's frames while they fit (yielded frames are consumed in place);
   // not even tried when the probe says the clip is bigger than the buffer.
-  let held: Buffer[] | undefined = o.frames !== "clip" && o.video.frames <= chunkFrames ? [] : undefined;
+  let held: Uint8Array[] | undefined = o.frames !== "clip" && o.video.frames <= chunkFrames ? [] : undefined;
   let out = 0;
   let n = 0;
-  for await (const frame of decodeFrames(o.file, o.label, o.video, o.signal)) {
-    if (out >= total) break;
-    if (held && held.length < chunkFrames) held.push(Buffer.from(frame));
+  const decode = (pool: FramePool, range?: { start: number; count: number }) =>
+    decodeFrames(o.file, o.label, o.video, pool, o.codecs, o.signal, range);
+  /** A pool buffer holding a copy of `bytes` (the consumer draws into it). */
+  const copy = async (bytes: Uint8Array) => {
+    const frame = await o.pool.acquire(o.signal);
+    frame.set(bytes);
+    return frame;
+  };
+  for await (const frame of decode(o.pool)) {
+    if (out >= total) {
+      o.pool.release(frame);
+      break;
+    }
+    if (held && held.length < chunkFrames) held.push(new Uint8Array(frame));
     else held = undefined;
     yield { frame, source: n++ };
     out++;
@@ -53,30 +69,34 @@ export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<Timeli
   if (held) {
     for (let i = out; i < total; i++) {
       const source = sourceIndex(i, n, o.loop);
-      yield { frame: Buffer.from(held[source] as Buffer), source };
+      yield { frame: await copy(held[source] as Uint8Array), source };
     }
     return;
   }
+  // Backward chunks are decoded into buffers of their own, then copied out in reverse.
+  const chunkPool = new FramePool(frameBytes, chunkFrames);
   const all = passes(n, o.loop);
   all.next(); // the first forward pass, done above
   for (const pass of all) {
     const count = Math.min(pass.count, total - out);
     if (pass.step === 1) {
       let source = pass.first;
-      for await (const frame of decodeFrames(o.file, o.label, o.video, o.signal, { start: pass.first, count }))
-        yield { frame, source: source++ };
+      for await (const frame of decode(o.pool, { start: pass.first, count })) yield { frame, source: source++ };
       if (source !== pass.first + count) throw lostFrames(o.label, pass.first, count, source - pass.first);
     } else {
       // Backwards: chunks [lo, hi] from the pass's first (highest) frame down.
       const last = pass.first - count + 1;
       for (let hi = pass.first; hi >= last; ) {
         const lo = Math.max(last, hi - chunkFrames + 1);
-        const chunk: Buffer[] = [];
-        for await (const frame of decodeFrames(o.file, o.label, o.video, o.signal, { start: lo, count: hi - lo + 1 }))
-          chunk.push(frame);
+        const chunk: Uint8Array[] = [];
+        for await (const frame of decode(chunkPool, { start: lo, count: hi - lo + 1 })) chunk.push(frame);
         if (chunk.length !== hi - lo + 1) throw lostFrames(o.label, lo, hi - lo + 1, chunk.length);
-        // Popped, not indexed: a frame yielded is no longer held here.
-        for (let frame = chunk.pop(); frame; frame = chunk.pop()) yield { frame, source: lo + chunk.length };
+        for (let frame = chunk.pop(); frame; frame = chunk.pop()) {
+          const source = lo + chunk.length;
+          const out = await copy(frame);
+          chunkPool.release(frame);
+          yield { frame: out, source };
+        }
         hi = lo - 1;
       }
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_FACE_DETECTOR } from "@mediaq/shared";
-import { duplicateNames, prepareItems } from "./submission.ts";
+import { duplicateNames, prepareItems } from "./batch-input.ts";
 
 const hex = (c: string) => c.repeat(64);
 const model = { sha256: hex("a"), adapter: "wav2lip" as const, channels: "bgr" as const };
@@ -18,24 +18,23 @@ describe("prepareItems", () => {
     const { items, errors } = prepareItems({
       scope: "acme",
       model,
-      batchParams: { box: [1, 2, 3, 4], batchSize: 8 },
+      batchParams: { box: [1, 2, 3, 4], pads: [0, 8, 0, 0] },
       items: [
         { name: "a", inputs },
-        { name: "b", inputs, params: { batchSize: 4 } },
+        { name: "b", inputs, params: { pads: [0, 4, 0, 0] } },
       ],
     });
     expect(errors).toEqual([]);
     expect(items[0]?.params).toEqual({
       box: [1, 2, 3, 4],
-      pads: [0, 10, 0, 0],
-      batchSize: 8,
+      pads: [0, 8, 0, 0],
       detector: DEFAULT_FACE_DETECTOR.sha256,
       faceMinScore: null,
       smoothing: 5,
       length: "audio",
       loop: "pingpong",
     });
-    expect(items[1]?.params).toMatchObject({ box: [1, 2, 3, 4], batchSize: 4 });
+    expect(items[1]?.params).toMatchObject({ box: [1, 2, 3, 4], pads: [0, 4, 0, 0] });
     expect(items[0]?.jobKey).not.toBe(items[1]?.jobKey);
   });
 
@@ -45,7 +44,7 @@ describe("prepareItems", () => {
       scope: "acme",
       model,
       batchParams: {},
-      items: [{ name: "y", inputs, params: { batchSize: 16, box: null } }],
+      items: [{ name: "y", inputs, params: { pads: [0, 10, 0, 0], box: null } }],
     });
     const otherTenant = prepareItems({ scope: "globex", model, batchParams: {}, items: [{ name: "x", inputs }] });
     const rgbModel = prepareItems({

@@ -1,0 +1,98 @@
+import {
+  type AdapterName,
+  type BatchItem,
+  type ChannelOrder,
+  canonicalJson,
+  DEFAULT_FACE_DETECTOR,
+  type ItemInput,
+  normalizeParams,
+  toBatchItem,
+} from "@mediaq/shared";
+import type { z } from "zod";
+import { badRequest, listSome } from "./problem.ts";
+
+/** Turning the items of a request into batch items, and the errors a request can have. */
+
+export interface ResolvedModel {
+  sha256: string;
+  adapter: AdapterName;
+  channels: ChannelOrder;
+  tag?: string;
+}
+
+/** Names given more than once in the list, once each. */
+export function duplicateNames(names: string[]): string[] {
+  const seen = new Set<string>();
+  const dups = new Set<string>();
+  for (const n of names) (seen.has(n) ? dups : seen).add(n);
+  return [...dups];
+}
+
+/**
+ * Applies the adapter's defaults to each item's params (batch params, then the item's own
+ * over them) and computes its job key. Every bad item is reported, each with its reason.
+ */
+export function prepareItems(o: {
+  scope: string;
+  model: ResolvedModel;
+  batchParams: Record<string, unknown>;
+  items: ItemInput[];
+}): { items: BatchItem[]; errors: string[] } {
+  const items: BatchItem[] = [];
+  const errors: string[] = [];
+  const scope = { scope: o.scope, modelSha256: o.model.sha256, adapter: o.model.adapter, channels: o.model.channels };
+  // Most items share their params: each distinct set is validated once.
+  const normalized = new Map<string, Record<string, unknown>>();
+  const normalize = (params: Record<string, unknown>) => {
+    const key = canonicalJson(params);
+    let done = normalized.get(key);
+    if (!done) {
+      done = normalizeParams(o.model.adapter, params);
+      normalized.set(key, done);
+    }
+    return done;
+  };
+  o.items.forEach((input, i) => {
+    try {
+      items.push(toBatchItem(scope, input, normalize({ ...o.batchParams, ...input.params })));
+    } catch (err) {
+      const issues = (err as z.ZodError).issues ?? [{ path: [], message: String(err) }];
+      for (const issue of issues) {
+        const where = ["params", ...issue.path.map(String)].join(".");
+        errors.push(`items[${i}] "${input.name}": ${where}: ${issue.message}`);
+      }
+    }
+  });
+  return { items, errors };
+}
+
+/** Throws a problem listing every item whose params are wrong. */
+export function assertNoItemErrors(errors: string[]): void {
+  if (errors.length === 0) return;
+  throw badRequest("invalid-params", `Some items have invalid params: ${listSome(errors, 10)}`, {
+    errors: errors.slice(0, 1000),
+  });
+}
+
+/** The blobs an item reads: its inputs, and a face detector other than the one shipped. */
+export function blobsUsed(item: BatchItem): string[] {
+  const detector = item.params.detector;
+  const own = typeof detector === "string" && detector !== DEFAULT_FACE_DETECTOR.sha256;
+  return [item.inputs.video, item.inputs.audio, ...(own ? [detector] : [])];
+}
+
+/** Throws a problem for names given twice in the request. */
+export function assertUniqueNames(items: ItemInput[]): void {
+  const dups = duplicateNames(items.map((i) => i.name));
+  if (dups.length > 0)
+    throw badRequest("duplicate-names", `Item names must be unique in a batch; repeated: ${listSome(dups)}.`, {
+      duplicates: dups,
+    });
+}
+
+/** The problem for names the batch already has. */
+export function namesTaken(taken: string[]) {
+  return badRequest("duplicate-names", `The batch already has items named: ${listSome(taken)}.`, {
+    duplicates: taken,
+  });
+}

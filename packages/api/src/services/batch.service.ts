@@ -1,0 +1,297 @@
+import { randomUUID } from "node:crypto";
+import {
+  type AppendItemsBody,
+  type Attached,
+  type BatchItem,
+  type BatchRecord,
+  BATCH_ADAPTERS,
+  type BatchSummary,
+  channelsOf,
+  type CreateBatchBody,
+  canonicalJson,
+  inferenceJobFor,
+  type ItemInput,
+  type ItemState,
+  type ItemsPage,
+  type ItemView,
+  MAX_ITEMS_PER_REQUEST,
+  queueAttached,
+  queueOutbox,
+  repairOutbox,
+  type SubmitAnswer,
+  sha256Hex,
+} from "@mediaq/shared";
+import {
+  assertNoItemErrors,
+  assertUniqueNames,
+  blobsUsed,
+  namesTaken,
+  prepareItems,
+  type ResolvedModel,
+} from "../batch-input.ts";
+import type { ApiDeps } from "../deps.ts";
+import { badRequest, HttpProblem, listSome, notFound } from "../problem.ts";
+
+/** Outbox entries older than this are taken for a writer that died before queueing them. */
+const OUTBOX_GRACE_MS = 60_000;
+
+type Deps = Pick<ApiDeps, "config" | "ledger" | "s3" | "inferenceQueue" | "logger">;
+
+/**
+ * Batches as the API offers them: submit (with Idempotency-Key), append, status, items,
+ * retry and cancel. Each ledger write is one atomic command (docs/architecture.md#ledger).
+ */
+export class BatchService {
+  private readonly deps: Deps;
+
+  constructor(deps: Deps) {
+    this.deps = deps;
+  }
+
+  /** The tenant's batch, or a 404 that looks the same whether it is someone else's or absent. */
+  async own(tenant: string, id: string): Promise<BatchRecord> {
+    const batch = await this.deps.ledger.batches.get(id);
+    if (!batch || batch.tenant !== tenant) throw notFound("batch", id);
+    return batch;
+  }
+
+  /** Status from counters only, so a batch of 10,000 items answers in O(1). */
+  async summary(batch: BatchRecord): Promise<BatchSummary> {
+    const s = await this.deps.ledger.batches.status(batch.id);
+    return {
+      id: batch.id,
+      total: s.total,
+      counts: s.counts,
+      done: s.done,
+      createdAt: batch.createdAt,
+      ...(s.finishedAt ? { finishedAt: s.finishedAt } : {}),
+      model: batch.model,
+      ...(batch.modelTag ? { modelTag: batch.modelTag } : {}),
+      adapter: batch.adapter,
+      cancelled: s.cancelled,
+    };
+  }
+
+  async list(tenant: string, limit: number): Promise<BatchSummary[]> {
+    const batches = await this.deps.ledger.batches.list(tenant, limit);
+    return Promise.all(batches.map((b) => this.summary(b)));
+  }
+
+  /**
+   * Submits a batch. With an Idempotency-Key the request's fingerprint is bound to the key:
+   * the same request again replays the batch (200), another request under the key is a 422.
+   */
+  async create(
+    tenant: string,
+    body: CreateBatchBody,
+    idempotencyKey?: string,
+  ): Promise<{ status: 200 | 201; answer: SubmitAnswer }> {
+    const { ledger } = this.deps;
+    const idempotency = idempotencyKey
+      ? { key: idempotencyKey, fingerprint: sha256Hex(canonicalJson(body)) }
+      : undefined;
+    // A replay answers before any validation: it is cheap however large the batch.
+    if (idempotency) {
+      const bound = await ledger.batches.idempotent(tenant, idempotency.key);
+      if (bound) return this.replayOrMismatch(tenant, bound.batchId, bound.fingerprint === idempotency.fingerprint);
+    }
+    await this.repairOutbox();
+    assertUniqueNames(body.items);
+    const model = await this.resolveModel(tenant, body.model);
+    const items = this.prepare(tenant, model, body.params ?? {}, body.items);
+    await this.checkBlobs(tenant, items);
+    const batch: BatchRecord = {
+      id: randomUUID(),
+      tenant,
+      model: model.sha256,
+      ...(model.tag ? { modelTag: model.tag } : {}),
+      adapter: model.adapter,
+      channels: model.channels,
+      params: body.params ?? {},
+      createdAt: new Date().toISOString(),
+    };
+    const outcome = await ledger.batches.create(batch, items, idempotency);
+    if (outcome.kind !== "created") return this.replayOrMismatch(tenant, outcome.id, outcome.kind === "replay");
+    await queueAttached(this.deps.ledger, this.deps.inferenceQueue, batch, items, outcome);
+    this.deps.logger.info({ batch: batch.id, tenant, items: items.length }, "batch created");
+    return { status: 201, answer: await this.answer(batch, items, outcome) };
+  }
+
+  /** Appends items to a batch; names must stay unique in it. */
+  async append(tenant: string, id: string, body: AppendItemsBody): Promise<SubmitAnswer> {
+    const batch = await this.own(tenant, id);
+    await this.repairOutbox();
+    assertUniqueNames(body.items);
+    const model = { sha256: batch.model, adapter: batch.adapter, channels: channelsOf(batch) };
+    const items = this.prepare(tenant, model, batch.params, body.items);
+    await this.checkBlobs(tenant, items);
+    const outcome = await this.deps.ledger.batches.append(batch.id, items);
+    if (outcome.kind === "missing") throw notFound("batch", id);
+    if (outcome.kind === "taken") throw namesTaken(outcome.names);
+    await queueAttached(this.deps.ledger, this.deps.inferenceQueue, batch, items, outcome);
+    return this.answer(batch, items, outcome);
+  }
+
+  /**
+   * One page of items from `cursor` (an item index). With a state filter the scan stops
+   * after `scanBudget` items even if the page is not full; nextCursor says where to go on.
+   */
+  async itemsPage(
+    batchId: string,
+    o: { cursor: number; limit: number; state?: ItemState | "cancelled"; scanBudget?: number },
+  ): Promise<ItemsPage> {
+    const { batches } = this.deps.ledger;
+    const total = await batches.total(batchId);
+    if (!o.state) {
+      const items = await batches.itemViews(batchId, o.cursor, o.limit);
+      const next = o.cursor + items.length;
+      return { items, nextCursor: next < total ? String(next) : null };
+    }
+    const budget = o.scanBudget ?? 10_000;
+    const items: ItemView[] = [];
+    let at = o.cursor;
+    while (at < total && items.length < o.limit && at - o.cursor < budget) {
+      const page = await batches.itemViews(batchId, at, Math.min(500, budget));
+      for (const view of page) {
+        at = view.index + 1;
+        if (view.state === o.state) items.push(view);
+        if (items.length === o.limit) break;
+      }
+      if (page.length === 0) break;
+    }
+    return { items, nextCursor: at < total ? String(at) : null };
+  }
+
+  /** Walks a batch's items in order, a page at a time. */
+  async *allItemViews(batchId: string, pageSize = 500): AsyncGenerator<ItemView> {
+    const total = await this.deps.ledger.batches.total(batchId);
+    for (let start = 0; start < total; start += pageSize)
+      for (const view of await this.deps.ledger.batches.itemViews(batchId, start, pageSize)) yield view;
+  }
+
+  /** Queues the batch's failed items again (every batch waiting on them sees them pending). */
+  async retry(tenant: string, id: string): Promise<{ retried: number }> {
+    const batch = await this.own(tenant, id);
+    const { retried, outbox } = await this.deps.ledger.batches.retry(batch.id);
+    const indexes = outbox.map((e) => Number(e.slice(e.lastIndexOf(":") + 1)));
+    const jobs = await Promise.all(
+      indexes.map(async (index, i) => {
+        const [item] = await this.deps.ledger.batches.items(batch.id, index, 1);
+        return item ? { entry: outbox[i] as string, job: inferenceJobFor(batch, item) } : undefined;
+      }),
+    );
+    await queueOutbox(
+      this.deps.ledger,
+      this.deps.inferenceQueue,
+      jobs.filter((j) => j !== undefined),
+    );
+    return { retried };
+  }
+
+  /** Cancels the batch's pending items; jobs no other batch waits on leave the queue. */
+  async cancel(tenant: string, id: string): Promise<{ cancelled: number }> {
+    const batch = await this.own(tenant, id);
+    const { cancelled, orphaned } = await this.deps.ledger.batches.cancel(batch.id);
+    // A job a worker took meanwhile is locked and stays; the worker finds no batch waiting and skips it.
+    await Promise.all(orphaned.map((jobKey) => this.deps.inferenceQueue.remove(jobKey).catch(() => 0)));
+    return { cancelled };
+  }
+
+  private async replayOrMismatch(
+    tenant: string,
+    batchId: string,
+    sameRequest: boolean,
+  ): Promise<{ status: 200; answer: SubmitAnswer }> {
+    if (!sameRequest)
+      throw new HttpProblem(
+        422,
+        "idempotency-key-reused",
+        "Unprocessable Content",
+        `This Idempotency-Key was used for another request (batch ${batchId}); send a new key for a different body.`,
+        { batchId },
+      );
+    const batch = await this.own(tenant, batchId);
+    const [summary, views] = await Promise.all([
+      this.summary(batch),
+      this.deps.ledger.batches.itemViews(batchId, 0, MAX_ITEMS_PER_REQUEST),
+    ]);
+    const items = views.map(({ index, name, jobKey, state }) => ({ index, name, jobKey, state }));
+    return { status: 200, answer: { id: batchId, total: summary.total, counts: summary.counts, items } };
+  }
+
+  private async answer(batch: BatchRecord, items: BatchItem[], attached: Attached): Promise<SubmitAnswer> {
+    const s = await this.deps.ledger.batches.status(batch.id);
+    return {
+      id: batch.id,
+      total: s.total,
+      counts: s.counts,
+      items: items.map((item, i) => ({
+        index: attached.firstIndex + i,
+        name: item.name,
+        jobKey: item.jobKey,
+        state: attached.states[i]?.state ?? "pending",
+      })),
+    };
+  }
+
+  private async repairOutbox(): Promise<void> {
+    const repaired = await repairOutbox(this.deps.ledger, this.deps.inferenceQueue, Date.now() - OUTBOX_GRACE_MS);
+    if (repaired > 0) this.deps.logger.warn({ repaired }, "queued work a crashed writer left in the outbox");
+  }
+
+  private prepare(
+    tenant: string,
+    model: ResolvedModel,
+    batchParams: Record<string, unknown>,
+    inputs: ItemInput[],
+  ): BatchItem[] {
+    const scope = this.deps.config.DEDUP_SCOPE === "global" ? "global" : tenant;
+    const { items, errors } = prepareItems({ scope, model, batchParams, items: inputs });
+    assertNoItemErrors(errors);
+    return items;
+  }
+
+  /** A model tag, or the hash of one of the tenant's models; a model that serves others cannot run a batch. */
+  private async resolveModel(tenant: string, ref: string): Promise<ResolvedModel> {
+    const { assets } = this.deps.ledger;
+    const byTag = await assets.getModel(tenant, ref);
+    const models = byTag ? [] : await assets.listModels(tenant);
+    const found = byTag ?? models.find((m) => m.sha256 === ref);
+    if (found && !BATCH_ADAPTERS.includes(found.adapter))
+      throw badRequest(
+        "not-a-batch-model",
+        `Model "${ref}" has adapter ${found.adapter}: it serves other models (a face detector goes in ` +
+          `params.detector as its sha256 ${found.sha256}) and cannot run a batch itself.`,
+        { model: ref },
+      );
+    if (byTag) return { sha256: byTag.sha256, adapter: byTag.adapter, channels: channelsOf(byTag), tag: byTag.tag };
+    if (found) return { sha256: found.sha256, adapter: found.adapter, channels: channelsOf(found) };
+    const known =
+      models.length > 0 ? `known tags: ${listSome(models.map((m) => m.tag))}` : "this key has no models yet";
+    throw badRequest(
+      "unknown-model",
+      `No model "${ref}" for this API key (${known}). Upload one with POST /v1/models?tag=<tag>&adapter=wav2lip.`,
+      { model: ref },
+    );
+  }
+
+  /**
+   * Every input (and a face detector of the tenant's own) must be a blob this tenant was
+   * granted. Grants are earned by sending the bytes (docs/architecture.md#blob-grants), so a
+   * granted blob is in S3: one round trip for all inputs, no HEAD per blob.
+   */
+  private async checkBlobs(tenant: string, items: BatchItem[]): Promise<void> {
+    const hashes = [...new Set(items.flatMap(blobsUsed))];
+    const present = await this.deps.ledger.assets.hasBlobs(tenant, hashes);
+    const missing = hashes.filter((_, i) => !present[i]);
+    if (missing.length === 0) return;
+    const missingSet = new Set(missing);
+    const affected = items.filter((i) => blobsUsed(i).some((h) => missingSet.has(h))).map((i) => i.name);
+    throw badRequest(
+      "unknown-blobs",
+      `${missing.length} input blob(s) are not uploaded for this API key: ${listSome(missing, 10)} ` +
+        `(used by ${listSome(affected)}). Upload them with PUT /v1/blobs or POST /v1/blobs/uploads first.`,
+      { missing, items: affected.slice(0, 1000) },
+    );
+  }
+}

@@ -1,0 +1,96 @@
+import {
+  computePackageId,
+  MAX_PRESIGN_SECONDS,
+  type PackageRecord,
+  type PackageView,
+  packageJobId,
+  presignGet,
+} from "@mediaq/shared";
+import type { ApiDeps } from "../deps.ts";
+import { HttpProblem, notFound } from "../problem.ts";
+import type { BatchService } from "./batch.service.ts";
+
+type Deps = Pick<ApiDeps, "config" | "ledger" | "s3" | "packageQueue">;
+
+/**
+ * Packages of a batch's outputs: asking twice returns the same package while it lives; a
+ * failed one, or one whose record expired, is built again.
+ */
+export class PackageService {
+  private readonly deps: Deps;
+  private readonly batches: BatchService;
+
+  constructor(deps: Deps, batches: BatchService) {
+    this.deps = deps;
+    this.batches = batches;
+  }
+
+  async request(
+    tenant: string,
+    batchId: string,
+    o: { partSize?: number; expiresIn?: number },
+  ): Promise<{ id: string; state: PackageRecord["state"] }> {
+    const { config, ledger, packageQueue } = this.deps;
+    const batch = await this.batches.own(tenant, batchId);
+    const partSize = o.partSize ?? config.PACKAGE_PART_SIZE;
+    const expiresIn = o.expiresIn ?? config.PRESIGN_EXPIRES_SECONDS;
+    // The package holds exactly the items its id is computed from, even if more finish later.
+    const entries: [string, string][] = [];
+    const itemIndexes: number[] = [];
+    for await (const view of this.batches.allItemViews(batch.id)) {
+      if (view.state !== "succeeded" || !view.output) continue;
+      entries.push([view.name, view.output.sha256]);
+      itemIndexes.push(view.index);
+    }
+    if (entries.length === 0)
+      throw new HttpProblem(409, "nothing-to-package", "Conflict", `Batch ${batch.id} has no succeeded item yet.`);
+
+    const id = computePackageId({ tenant: batch.tenant, batchId: batch.id, partSize, entries });
+    const now = Date.now();
+    const { state, buildId } = await ledger.packages.request({
+      id,
+      tenant: batch.tenant,
+      batchId: batch.id,
+      partSize,
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + expiresIn * 1000).toISOString(),
+      state: "queued",
+      parts: [],
+      itemIndexes,
+    });
+    // Adding under the build's job id is a no-op while BullMQ holds that job, so a queued
+    // record whose job was lost (the writer died between the two) is queued again here.
+    if (state === "queued") await packageQueue.add("package", { packageId: id }, { jobId: packageJobId(id, buildId) });
+    return { id, state };
+  }
+
+  /** A package with fresh presigned links. */
+  async get(tenant: string, id: string): Promise<PackageView> {
+    const { ledger, s3, config } = this.deps;
+    const record = await ledger.packages.get(id);
+    if (!record || record.tenant !== tenant) throw notFound("package", id);
+    const remaining = Math.floor((Date.parse(record.expiresAt) - Date.now()) / 1000);
+    if (remaining <= 0) throw notFound("package", id);
+    const expiresIn = Math.min(remaining, MAX_PRESIGN_SECONDS);
+    const sign = (key: string, name: string) => presignGet(s3, config.S3_BUCKET, key, expiresIn, name);
+    return {
+      id: record.id,
+      state: record.state,
+      batchId: record.batchId,
+      parts: await Promise.all(
+        record.parts.map(async (p) => ({
+          name: p.name,
+          size: p.size,
+          sha256: p.sha256,
+          url: await sign(p.key, p.name),
+        })),
+      ),
+      manifest: record.manifestKey ? { url: await sign(record.manifestKey, "manifest.json") } : null,
+      sha256sums: record.sumsKey ? { url: await sign(record.sumsKey, "SHA256SUMS") } : null,
+      expiresAt: record.expiresAt,
+      ...(record.bytesWritten !== undefined ? { bytesWritten: record.bytesWritten } : {}),
+      ...(record.totalBytes !== undefined ? { totalBytes: record.totalBytes } : {}),
+      ...(record.error ? { error: record.error } : {}),
+    };
+  }
+}

@@ -1,0 +1,59 @@
+--[[
+  Cancels a batch's pending items. Atomic with a worker's start (startJob): an item whose
+  job a worker started is running and is left alone.
+
+  KEYS[1] batch hash
+  ARGV[1] ledger root
+  ARGV[2] batch id
+  ARGV[3] now, ISO 8601
+  ARGV[4] event stream MAXLEN
+  ARGV[5] batch retention, seconds
+
+  The cancelled items leave the batch's counters and are listed in its cancelled set.
+  A job key no batch waits on any more loses its state (a later attach queues it again).
+  Returns {cancelled, jobKey...}: how many items were cancelled, and the job keys nobody
+  waits on now (their queue jobs can be removed).
+]]
+--- @include "includes/keys"
+--- @include "includes/batchLife"
+
+local batchId = ARGV[2]
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+local cancelledKey = cancelledKeyOf(batchId)
+local byJob = {}
+local order = {}
+for index, item in ipairs(redis.call('LRANGE', itemsKeyOf(batchId), 0, -1)) do
+  local jobKey = string.match(item, '"jobKey":"(%x+)"')
+  if jobKey and redis.call('SISMEMBER', cancelledKey, index - 1) == 0 then
+    if not byJob[jobKey] then
+      byJob[jobKey] = {}
+      order[#order + 1] = jobKey
+    end
+    table.insert(byJob[jobKey], index - 1)
+  end
+end
+local cancelled = 0
+local orphaned = {}
+for _, jobKey in ipairs(order) do
+  if redis.call('HGET', jobKeyOf(jobKey), 'state') == 'pending' then
+    local indexes = byJob[jobKey]
+    local wk = waitersKeyOf(jobKey)
+    redis.call('HDEL', wk, batchId)
+    redis.call('HINCRBY', countsKeyOf(batchId), 'pending', -#indexes)
+    for _, i in ipairs(indexes) do redis.call('SADD', cancelledKey, i) end
+    cancelled = cancelled + #indexes
+    local left = 0
+    local waiters = redis.call('HGETALL', wk)
+    for i = 2, #waiters, 2 do left = left + tonumber(waiters[i]) end
+    if left <= 0 then
+      redis.call('HDEL', jobKeyOf(jobKey), 'state', 'error')
+      orphaned[#orphaned + 1] = jobKey
+    end
+  end
+end
+if cancelled > 0 then
+  publishTo(batchId, ARGV[4], cjson.encode({type = 'cancelled', cancelled = cancelled}))
+  settleBatch(batchId, ARGV[5], ARGV[3])
+end
+table.insert(orphaned, 1, cancelled)
+return orphaned

@@ -1,0 +1,32 @@
+--[[
+  A worker starts a job key. Atomic with cancel: a cancel either ran before (and the
+  worker sees no batch waiting) or sees the job running and leaves it.
+
+  KEYS[1] job hash
+  KEYS[2] waiters hash
+  KEYS[3] result hash
+  ARGV[1] ledger root
+  ARGV[2] job key
+  ARGV[3] now, ISO 8601
+  ARGV[4] event stream MAXLEN
+  ARGV[5] batch retention, seconds
+
+  Returns 'done' (a result exists: settle, do not run), 'orphan' (no batch waits: do not
+  run) or 'started'.
+]]
+--- @include "includes/keys"
+--- @include "includes/batchLife"
+--- @include "includes/moveJob"
+
+local old = redis.call('HGET', KEYS[1], 'state')
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  if old and old ~= 'succeeded' then moveJob(ARGV[2], old, 'succeeded', '', ARGV[3], ARGV[4], ARGV[5]) end
+  return 'done'
+end
+if not old then return 'orphan' end
+local waiting = 0
+local waiters = redis.call('HGETALL', KEYS[2])
+for i = 2, #waiters, 2 do waiting = waiting + tonumber(waiters[i]) end
+if waiting <= 0 then return 'orphan' end
+if old ~= 'running' then moveJob(ARGV[2], old, 'running', '', ARGV[3], ARGV[4], ARGV[5]) end
+return 'started'

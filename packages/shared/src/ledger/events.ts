@@ -1,0 +1,106 @@
+import type { Redis } from "ioredis";
+import type { ItemState } from "./job-results.ts";
+import { redisKeys as K } from "./keys.ts";
+import { defineLedgerCommands } from "./script-loader.ts";
+import type { LedgerOptions } from "./options.ts";
+
+/** An event on a batch's stream; served to clients as Server-Sent Events. */
+export type BatchEvent =
+  | { type: "item"; jobKey: string; state: ItemState; error?: string }
+  | { type: "progress"; jobKey: string; stage: string; done: number; total: number }
+  | { type: "package"; packageId: string; state: string; bytes?: number; totalBytes?: number }
+  | { type: "cancelled"; cancelled: number };
+
+export interface StoredEvent {
+  id: string;
+  event: BatchEvent;
+}
+
+type XReadReply = [string, [string, string[]][]][] | null;
+
+const parse = ([id, fields]: [string, string[]]): StoredEvent => ({
+  id,
+  event: JSON.parse(fields[1] ?? "{}") as BatchEvent,
+});
+
+/** Batch event streams: capped, expiring with their batch. */
+export class EventLedger {
+  private readonly redis: Redis;
+  private readonly o: LedgerOptions;
+
+  constructor(redis: Redis, o: LedgerOptions) {
+    this.redis = redis;
+    this.o = o;
+    defineLedgerCommands(redis);
+  }
+
+  async publish(batchIds: string[], event: BatchEvent): Promise<void> {
+    if (batchIds.length === 0) return;
+    const pipe = this.redis.pipeline();
+    const data = JSON.stringify(event);
+    for (const id of batchIds) pipe.mqPublish(K.batch(id), K.batchEvents(id), K.root, this.o.eventsMaxLen, data);
+    await pipe.exec();
+  }
+
+  /** Publishes to every batch waiting on a job key. */
+  async publishForJob(jobKey: string, event: BatchEvent): Promise<void> {
+    await this.publish(await this.waitingBatches(jobKey), event);
+  }
+
+  async waitingBatches(jobKey: string): Promise<string[]> {
+    const waiters = await this.redis.hgetall(K.waiters(jobKey));
+    return Object.entries(waiters)
+      .filter(([, n]) => Number(n) > 0)
+      .map(([b]) => b);
+  }
+
+  /** Id of the newest event of a batch, "0" when it has none. */
+  async newestId(batchId: string): Promise<string> {
+    const newest = await this.redis.xrevrange(K.batchEvents(batchId), "+", "-", "COUNT", 1);
+    return newest[0]?.[0] ?? "0";
+  }
+
+  /** Events after `afterId` (exclusive) up to `untilId` (inclusive, "+" = newest). */
+  async range(batchId: string, afterId: string, untilId = "+", count = 1000): Promise<StoredEvent[]> {
+    const entries = await this.redis.xrange(K.batchEvents(batchId), `(${afterId}`, untilId, "COUNT", count);
+    return entries.map(parse);
+  }
+
+  /**
+   * A connection for one process's event reader (blocking reads hold a connection, so
+   * they get one of their own). Close it with `disconnect()`.
+   */
+  readerConnection(): Redis {
+    return this.redis.duplicate();
+  }
+
+  /** Makes a blocked readMany on the reader connection with this client id return at once. */
+  async unblock(clientId: number): Promise<void> {
+    await this.redis.client("UNBLOCK", clientId);
+  }
+
+  /**
+   * Events of many batches after their cursors, blocking up to blockMs on `conn` (from
+   * readerConnection). Returns the events per batch id.
+   */
+  async readMany(conn: Redis, cursors: Map<string, string>, blockMs: number): Promise<Map<string, StoredEvent[]>> {
+    const out = new Map<string, StoredEvent[]>();
+    if (cursors.size === 0) return out;
+    const ids = [...cursors.keys()];
+    const reply = (await conn.xread(
+      "COUNT",
+      500,
+      "BLOCK",
+      blockMs,
+      "STREAMS",
+      ...ids.map((id) => K.batchEvents(id)),
+      ...ids.map((id) => cursors.get(id) as string),
+    )) as XReadReply;
+    const byStream = new Map(ids.map((id) => [K.batchEvents(id), id]));
+    for (const [stream, entries] of reply ?? []) {
+      const id = byStream.get(stream);
+      if (id) out.set(id, entries.map(parse));
+    }
+    return out;
+  }
+}

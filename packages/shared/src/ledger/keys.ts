@@ -1,0 +1,128 @@
+/**
+ * Every Redis key mediaq writes besides BullMQ's own (those live under QUEUE_PREFIX and
+ * are named by BullMQ). Each family says whether it is ledger data: a snapshot carries
+ * exactly the families marked `snapshot: true`, and nothing else
+ * (docs/architecture.md#ledger).
+ *
+ * Lua scripts reach keys of other records (a job key's waiting batches) through
+ * commands/includes/keys.lua, which mirrors the builders below; keys.test.ts holds the two
+ * in step.
+ */
+
+export const ROOT = "mediaq:";
+
+interface KeyFamily<A extends unknown[]> {
+  /** Builds the key. */
+  key: (...args: A) => string;
+  /** Whether snapshots carry it. */
+  snapshot: boolean;
+  /** Matches every key of the family (anchored). */
+  pattern: RegExp;
+}
+
+const HEX = "[0-9a-f]{64}";
+const ID = "[^:]+";
+const family = <A extends unknown[]>(snapshot: boolean, key: (...args: A) => string, pattern: string) => ({
+  key,
+  snapshot,
+  pattern: new RegExp(`^${ROOT}${pattern}$`),
+});
+
+export const keyFamilies = {
+  /** Hash: the recorded result of a job key (json, sha256, size, key). Kept for good. */
+  result: family(true, (jobKey: string) => `${ROOT}result:${jobKey}`, `result:${HEX}`),
+  /** Hash: a job key's state, error, runs; expires with its batches once terminal. */
+  job: family(true, (jobKey: string) => `${ROOT}job:${jobKey}`, `job:${HEX}`),
+  /** Hash: batch id -> how many of the batch's live items wait on the job key. */
+  waiters: family(true, (jobKey: string) => `${ROOT}job:${jobKey}:waiters`, `job:${HEX}:waiters`),
+  /** Hash: the batch record (json) and finishedAt. */
+  batch: family(true, (id: string) => `${ROOT}batch:${id}`, `batch:${ID}`),
+  /** List: the batch's items (JSON), in submission order. */
+  batchItems: family(true, (id: string) => `${ROOT}batch:${id}:items`, `batch:${ID}:items`),
+  /** Set: item names used in the batch. */
+  batchNames: family(true, (id: string) => `${ROOT}batch:${id}:names`, `batch:${ID}:names`),
+  /** Hash: pending/running/succeeded/failed counts of the batch's live items. */
+  batchCounts: family(true, (id: string) => `${ROOT}batch:${id}:counts`, `batch:${ID}:counts`),
+  /** Set: indexes of the batch's cancelled items. */
+  batchCancelled: family(true, (id: string) => `${ROOT}batch:${id}:cancelled`, `batch:${ID}:cancelled`),
+  /** Hash: a face track's index entry (json: FaceTrackRecord; runs); its boxes are in S3. Kept like results. */
+  track: family(true, (trackKey: string) => `${ROOT}track:${trackKey}`, `track:${HEX}`),
+  /** Stream: the batch's progress events (capped); not ledger data. */
+  batchEvents: family(false, (id: string) => `${ROOT}batch:${id}:events`, `batch:${ID}:events`),
+  /** Sorted set: the tenant's batch ids by creation time. */
+  tenantBatches: family(true, (tenant: string) => `${ROOT}tenant:${tenant}:batches`, `tenant:${ID}:batches`),
+  /** Set: blob hashes the tenant sent the bytes of (earned grants: docs/architecture.md#blob-grants). */
+  tenantBlobs: family(true, (tenant: string) => `${ROOT}tenant:${tenant}:blobs`, `tenant:${ID}:blobs`),
+  /** Hash: model tag -> model record (JSON). */
+  tenantModels: family(true, (tenant: string) => `${ROOT}tenant:${tenant}:models`, `tenant:${ID}:models`),
+  /** Hash: an Idempotency-Key's batch id and request fingerprint; expires (IDEMPOTENCY_TTL_SECONDS). */
+  idempotency: family(
+    true,
+    (tenant: string, key: string) => `${ROOT}tenant:${tenant}:idem:${key}`,
+    `tenant:${ID}:idem:.+`,
+  ),
+  /** Sorted set: batch:index of items whose queue job may not be written yet (crash repair). */
+  outbox: family(true, () => `${ROOT}outbox`, "outbox"),
+  /**
+   * Hash: a package record. Not mediaq:package:<id>: with QUEUE_PREFIX=mediaq that is
+   * BullMQ's hash for a package job. Expires with the package; not snapshotted (a
+   * restored one would point at deleted parts).
+   */
+  package: family(false, (id: string) => `${ROOT}pkg:${id}`, `pkg:${ID}`),
+  /** Package build state (plan, manifest, parts, progress, builds, builders); expires with the package. */
+  packageState: family(
+    false,
+    (id: string, part: "plan" | "manifest" | "parts" | "progress" | "builds" | "builders") =>
+      `${ROOT}pkg:${id}:${part}`,
+    `pkg:${ID}:(plan|manifest|parts|progress|builds|builders)`,
+  ),
+  /** Sorted set: package id -> expiry (ms); the packager's sweeper walks it. */
+  packageExpiry: family(false, () => `${ROOT}packages:expiry`, "packages:expiry"),
+  /** String: how many times a model actually ran (fault tests count redone work with it). */
+  inferenceRuns: family(false, () => `${ROOT}stats:inference-runs`, "stats:inference-runs"),
+  /** String: how many times face detection actually ran over a video (tests assert once per video). */
+  detectionRuns: family(false, () => `${ROOT}stats:detection-runs`, "stats:detection-runs"),
+  /** List: one worker's inference sections (JSON), newest last, capped. */
+  inferenceSpans: family(
+    false,
+    (workerId: string) => `${ROOT}stats:inference-spans:${workerId}`,
+    "stats:inference-spans:.+",
+  ),
+  /** Strings: per-tenant request counts of the rate limiter (its own names under this prefix). */
+  rateLimit: family(false, () => `${ROOT}ratelimit:`, "ratelimit:.+"),
+} satisfies Record<string, KeyFamily<never[]>>;
+
+/** Key builders by name, as most callers want them. */
+export const redisKeys = {
+  result: keyFamilies.result.key,
+  job: keyFamilies.job.key,
+  waiters: keyFamilies.waiters.key,
+  batch: keyFamilies.batch.key,
+  batchItems: keyFamilies.batchItems.key,
+  batchNames: keyFamilies.batchNames.key,
+  batchCounts: keyFamilies.batchCounts.key,
+  batchCancelled: keyFamilies.batchCancelled.key,
+  batchEvents: keyFamilies.batchEvents.key,
+  tenantBatches: keyFamilies.tenantBatches.key,
+  tenantBlobs: keyFamilies.tenantBlobs.key,
+  tenantModels: keyFamilies.tenantModels.key,
+  idempotency: keyFamilies.idempotency.key,
+  outbox: keyFamilies.outbox.key(),
+  package: keyFamilies.package.key,
+  packageState: keyFamilies.packageState.key,
+  packageExpiry: keyFamilies.packageExpiry.key(),
+  inferenceRuns: keyFamilies.inferenceRuns.key(),
+  track: keyFamilies.track.key,
+  detectionRuns: keyFamilies.detectionRuns.key(),
+  inferenceSpans: keyFamilies.inferenceSpans.key,
+  rateLimitPrefix: keyFamilies.rateLimit.key(),
+  /** Prefix scripts build keys under (commands/includes/keys.lua). */
+  root: ROOT,
+};
+
+const SNAPSHOT_FAMILIES = Object.values(keyFamilies).filter((f) => f.snapshot);
+
+/** Whether a snapshot carries this key: it belongs to a family marked as ledger data. */
+export function isSnapshotKey(key: string): boolean {
+  return SNAPSHOT_FAMILIES.some((f) => f.pattern.test(key));
+}

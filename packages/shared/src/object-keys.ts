@@ -1,0 +1,15 @@
+/** Where things live in S3. The bucket stays private; people get presigned links. */
+export const objectKeys = {
+  blob: (sha256: string) => `blobs/sha256/${sha256}`,
+  output: (jobKey: string, file: string) => `outputs/${jobKey}/${file}`,
+  /** One attempt's output: attempts never overwrite each other, so a result names its own bytes. */
+  attemptOutput: (jobKey: string, attemptId: string, file: string) => `outputs/${jobKey}/${attemptId}/${file}`,
+  /** Every output object of a job key (its attempts). */
+  jobOutputsPrefix: (jobKey: string) => `outputs/${jobKey}/`,
+  outputsPrefix: "outputs/",
+  track: (trackKey: string) => `tracks/${trackKey}/track.json`,
+  packagePrefix: (packageId: string) => `packages/${packageId}/`,
+  packageObject: (packageId: string, name: string) => `packages/${packageId}/${name}`,
+  snapshot: (id: string) => `snapshots/${id}.json.gz`,
+  snapshotsPrefix: "snapshots/",
+};

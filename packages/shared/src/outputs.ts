@@ -1,0 +1,40 @@
+import { DeleteObjectsCommand, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
+import type { Ledger, ResultRecord } from "./ledger/index.ts";
+import { objectKeys } from "./object-keys.ts";
+
+/**
+ * Records an attempt's output as its job key's result, unless another attempt recorded
+ * first (then that one stands), and sweeps every other attempt's object: a recorded
+ * sha256 always describes the object it names, and a double run cannot fail a package.
+ */
+export async function recordOutput(
+  ledger: Ledger,
+  s3: S3Client,
+  bucket: string,
+  result: ResultRecord,
+): Promise<{ recorded: boolean; key: string }> {
+  const outcome = await ledger.jobs.recordResult(result);
+  await sweepAttempts(s3, bucket, result.jobKey, outcome.key);
+  return outcome;
+}
+
+/**
+ * Deletes a job key's output objects other than `keep` (the recorded result's): attempts
+ * that lost the race to record, or that died after uploading. Returns the deleted keys.
+ */
+export async function sweepAttempts(s3: S3Client, bucket: string, jobKey: string, keep: string): Promise<string[]> {
+  const stale: string[] = [];
+  for await (const page of paginateListObjectsV2(
+    { client: s3 },
+    { Bucket: bucket, Prefix: objectKeys.jobOutputsPrefix(jobKey) },
+  ))
+    for (const o of page.Contents ?? []) if (o.Key && o.Key !== keep) stale.push(o.Key);
+  for (let i = 0; i < stale.length; i += 1000)
+    await s3.send(
+      new DeleteObjectsCommand({
+        Bucket: bucket,
+        Delete: { Objects: stale.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
+      }),
+    );
+  return stale;
+}

@@ -1,0 +1,249 @@
+/**
+ * The frame path of one job: decode -> preprocess (crop, scale, mel windows) -> session.run ->
+ * paste -> encode, as concurrent stages joined by bounded queues, over a fixed pool of frame
+ * buffers. The job's wall time approaches its slowest stage's; the frames in flight never
+ * exceed the pool (docs/architecture.md#frame-path).
+ */
+import type { MutexInterface } from "async-mutex";
+import { MEL, type MelSpectrogram, melWindow } from "../audio/mel.ts";
+import type { FaceBatch } from "../adapters/wav2lip.ts";
+import { BadInputError } from "../errors.ts";
+import { timelineFrames } from "../media/timeline-frames.ts";
+import type { LoopMode } from "../media/timeline.ts";
+import type { Codecs } from "../media/codecs.ts";
+import { type Encoder, startEncoder } from "../media/encode.ts";
+import type { VideoInfo } from "../media/probe.ts";
+import { ahead } from "./ahead.ts";
+import { type ChannelOrder, FACE_FLOATS, FACE_SIZE, type FrameOps, type Rect } from "./frame-ops.ts";
+import { FramePool } from "./frame-pool.ts";
+
+const MEL_FLOATS = 80 * MEL.stepSize;
+const PREDICTION_FLOATS = 3 * FACE_SIZE * FACE_SIZE;
+/** Frame writes in flight to the encoder's pipe, and decoded frames queued for preprocessing. */
+const FRAME_QUEUE = 4;
+
+/** The stages whose busy time a job reports (seconds; see FramePathResult.busy). */
+export const FRAME_STAGES = ["decode", "preprocess", "inference", "paste", "encode"] as const;
+export type FrameStage = (typeof FRAME_STAGES)[number];
+
+/** Frames a job keeps in flight at most: three batches (preprocessing, running, pasting) plus the queues. */
+export const framesInFlight = (batchSize: number) => 3 * batchSize + 2 * FRAME_QUEUE;
+
+export interface FramePathOptions {
+  videoFile: string;
+  videoLabel: string;
+  video: VideoInfo;
+  audioFile: string;
+  outFile: string;
+  /** One window per output frame (the output timeline, media/timeline.ts). */
+  mel: MelSpectrogram;
+  /** Output frames ("clip" = one pass over the clip), how the clip loops to cover them, and the loop's buffer. */
+  timeline: { frames: number | "clip"; loop: LoopMode; bufferBytes: number };
+  /** The face crop of source frame `source`; null passes the frame through unchanged. */
+  rectOf(source: number): Rect | null;
+  order: ChannelOrder;
+  /** Faces per model call; with `fixedBatch` the call is padded to it. */
+  batchSize: number;
+  fixedBatch?: number;
+  ops: FrameOps;
+  /** One model call (on the inference thread); takes ownership of the batch's arrays. */
+  run(batch: FaceBatch): Promise<{ prediction: Float32Array; runSeconds: number }>;
+  /** The card: held from the first model call to the last. */
+  cardLock: MutexInterface;
+  codecs: Codecs;
+  signal: AbortSignal;
+  onProgress(framesDone: number): void;
+}
+
+export interface FramePathResult {
+  frames: number;
+  /** Per stage, seconds it was working (not waiting on its neighbours). */
+  busy: Record<FrameStage, number>;
+  /** When this job held the card (epoch ms), or undefined when no frame had a face. */
+  cardSpan?: [number, number];
+}
+
+interface Frame {
+  /** On the output timeline (selects the mel window). */
+  index: number;
+  data: Uint8Array;
+  rect: Rect | null;
+}
+
+interface Batch {
+  frames: Frame[];
+  faces: FaceBatch;
+  prediction?: Float32Array;
+}
+
+export async function runFramePath(o: FramePathOptions): Promise<FramePathResult> {
+  const size = { width: o.video.width, height: o.video.height };
+  const batchSize = o.fixedBatch ?? o.batchSize;
+  const pool = new FramePool(size.width * size.height * 3, framesInFlight(batchSize));
+  const busy: Record<FrameStage, number> = { decode: 0, preprocess: 0, inference: 0, paste: 0, encode: 0 };
+  // A failing stage stops the others: their ffmpeg processes and pool waits end with it.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(o.signal.reason);
+  o.signal.addEventListener("abort", onAbort, { once: true });
+  const signal = stop.signal;
+  const now = () => performance.now() / 1000;
+
+  async function* decode(): AsyncGenerator<{ frame: Uint8Array; source: number }> {
+    const frames = timelineFrames({
+      file: o.videoFile,
+      label: o.videoLabel,
+      video: o.video,
+      ...o.timeline,
+      pool,
+      codecs: o.codecs,
+      signal,
+    });
+    for (;;) {
+      const started = now();
+      const next = await frames.next();
+      busy.decode += now() - started; // includes waiting for a free buffer: the pool is the bound
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+
+  const newBatch = (): Batch => ({
+    frames: [],
+    faces: {
+      face: new Float32Array(batchSize * FACE_FLOATS),
+      mel: new Float32Array(batchSize * MEL_FLOATS),
+      count: 0,
+    },
+  });
+
+  async function* preprocess(frames: AsyncIterable<{ frame: Uint8Array; source: number }>): AsyncGenerator<Batch> {
+    let batch = newBatch();
+    let index = 0;
+    for await (const { frame: data, source } of frames) {
+      const started = now();
+      const rect = o.rectOf(source);
+      if (rect) {
+        const { faces } = batch;
+        const slot = faces.count++;
+        await o.ops.crop(data, size, rect, o.order, faces.face.subarray(slot * FACE_FLOATS, (slot + 1) * FACE_FLOATS));
+        melWindow(o.mel, index, o.video.fps, faces.mel.subarray(slot * MEL_FLOATS, (slot + 1) * MEL_FLOATS));
+      }
+      batch.frames.push({ index, data, rect });
+      index++;
+      busy.preprocess += now() - started;
+      if (batch.faces.count === batchSize) {
+        yield batch;
+        batch = newBatch();
+      }
+    }
+    if (batch.frames.length > 0) yield batch;
+  }
+
+  let cardSpan: [number, number] | undefined;
+  async function* infer(batches: AsyncIterable<Batch>): AsyncGenerator<Batch> {
+    let release: (() => void) | undefined;
+    try {
+      for await (const batch of batches) {
+        const { faces } = batch;
+        if (faces.count > 0) {
+          if (!release) {
+            release = await o.cardLock.acquire();
+            cardSpan = [Date.now(), Date.now()];
+          }
+          if (o.fixedBatch !== undefined) padBatch(faces, o.fixedBatch);
+          else if (faces.count < batchSize) trimBatch(faces);
+          const result = await o.run(faces);
+          busy.inference += result.runSeconds;
+          batch.prediction = result.prediction;
+        }
+        yield batch;
+      }
+    } finally {
+      if (cardSpan) cardSpan[1] = Date.now();
+      release?.();
+    }
+  }
+
+  async function* paste(batches: AsyncIterable<Batch>): AsyncGenerator<Frame> {
+    for await (const batch of batches) {
+      let slot = 0;
+      for (const frame of batch.frames) {
+        if (frame.rect) {
+          const started = now();
+          const prediction = (batch.prediction as Float32Array).subarray(
+            slot * PREDICTION_FLOATS,
+            (slot + 1) * PREDICTION_FLOATS,
+          );
+          await o.ops.paste(prediction, frame.data, size, frame.rect, o.order);
+          busy.paste += now() - started;
+          slot++;
+        }
+        yield frame;
+      }
+    }
+  }
+
+  const encoder: Encoder = startEncoder({
+    width: size.width,
+    height: size.height,
+    fps: o.video.fps,
+    audioFile: o.audioFile,
+    length: o.timeline.frames === "clip" ? "video" : "audio",
+    outFile: o.outFile,
+    encoder: o.codecs.encoder,
+    device: o.codecs.device,
+    signal,
+  });
+  let written = 0;
+  try {
+    // Encode: up to FRAME_QUEUE writes in flight; a frame goes back to the pool once the
+    // pipe has taken it. Encode is busy while any write is pending.
+    const inFlight: Promise<void>[] = [];
+    let pendingSince = 0;
+    const track = (write: Promise<void>, frame: Uint8Array) => {
+      if (inFlight.length === 0) pendingSince = now();
+      const settled = write.then(() => {
+        pool.release(frame);
+        inFlight.splice(inFlight.indexOf(settled), 1);
+        if (inFlight.length === 0) busy.encode += now() - pendingSince;
+        written++;
+        if (written % batchSize === 0) o.onProgress(written);
+      });
+      settled.catch(() => {}); // awaited below; a failed write must not go unhandled meanwhile
+      inFlight.push(settled);
+    };
+    const pasted = paste(ahead(infer(ahead(preprocess(ahead(decode(), FRAME_QUEUE)), 1)), 1));
+    for await (const frame of pasted) {
+      if (inFlight.length >= FRAME_QUEUE) await Promise.race(inFlight);
+      track(encoder.write(frame.data), frame.data);
+    }
+    await Promise.all(inFlight);
+    if (signal.aborted) throw signal.reason;
+    if (written === 0) throw new BadInputError(`${o.videoLabel} decoded to zero frames`);
+    const started = now();
+    await encoder.finish();
+    busy.encode += now() - started;
+    o.onProgress(written);
+    return { frames: written, busy, cardSpan };
+  } catch (err) {
+    stop.abort(err);
+    encoder.kill();
+    throw err;
+  } finally {
+    o.signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Fills a fixed-batch model's unused slots with the last face (its output is dropped). */
+function padBatch(faces: FaceBatch, fixed: number): void {
+  for (let slot = faces.count; slot < fixed; slot++) {
+    faces.face.copyWithin(slot * FACE_FLOATS, (faces.count - 1) * FACE_FLOATS, faces.count * FACE_FLOATS);
+    faces.mel.copyWithin(slot * MEL_FLOATS, (faces.count - 1) * MEL_FLOATS, faces.count * MEL_FLOATS);
+  }
+}
+
+/** A short last batch: the model gets exactly `count` faces. */
+function trimBatch(faces: FaceBatch): void {
+  faces.face = faces.face.slice(0, faces.count * FACE_FLOATS);
+  faces.mel = faces.mel.slice(0, faces.count * MEL_FLOATS);
+}

@@ -1,0 +1,175 @@
+/**
+ * The frame path against ffmpeg alone, in one run, on a 1280x720 25 fps 20 s testsrc2 clip
+ * (500 frames) with 20 s of audio:
+ * - baseline: `ffmpeg decode | ffmpeg encode` through an rgb24 pipe with the worker's own
+ *   encoder arguments (timed before and after the worker; the mean is the baseline);
+ * - the demo model through one in-process worker (box [480,200,320,320]): frames/s of the
+ *   frame path (the `infer` stage), the ratio to ffmpeg alone, and each stage's busy
+ *   fraction of the frame path's wall time (decode, preprocess, session.run, paste, encode);
+ * - the fixed-cost model (~0.4 s per session.run, scripts/test-models.ts) on the workload of
+ *   `pnpm bench worker` (12 items of 2 s at 320x240, 25 frames per call) with prefetch on:
+ *   the fraction of the worker's wall time spent inside session.run.
+ * CPU seconds (this process and its ffmpeg children) are printed beside wall times: on a
+ * shared machine they move less with other load than wall times do.
+ *
+ * Run: pnpm bench frames
+ */
+import fs from "node:fs";
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { calibratedFixedCostModel } from "../../packages/worker/scripts/test-models.ts";
+import { DEMO_MODEL_PATH } from "../../packages/worker/scripts/make-demo-model.ts";
+import { startWorker } from "../../packages/worker/src/index.ts";
+import { encoderArgs } from "../../packages/worker/src/media/encode.ts";
+import { startWorkerHarness, type WorkerHarness } from "../../packages/worker/test/helpers.ts";
+import { makeAudio, makeVideo } from "../harness/media.ts";
+
+const W = 1280;
+const H = 720;
+const FPS = 25;
+const SECONDS = 20;
+const FRAMES = FPS * SECONDS;
+const BOX = [480, 200, 320, 320];
+const RUN_MS = 400;
+const SMALL_ITEMS = 12;
+const STAGES = ["decode", "preprocess", "inference", "paste", "encode"] as const;
+
+/** CPU seconds of this process and its finished children (ffmpeg), from /proc/self/stat. */
+function cpuSeconds(): number {
+  const fields = fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1]?.split(" ") ?? [];
+  // utime, stime, cutime, cstime are fields 14..17 of stat(5); fields[0] here is field 3.
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+  return ticks / 100; // USER_HZ
+}
+
+interface Measured {
+  wall: number;
+  cpu: number;
+}
+
+async function measure(fn: () => Promise<unknown>): Promise<Measured> {
+  const cpu = cpuSeconds();
+  const started = performance.now();
+  await fn();
+  return { wall: (performance.now() - started) / 1000, cpu: cpuSeconds() - cpu };
+}
+
+/** `ffmpeg decode | ffmpeg encode` of the clip. */
+function ffmpegOnly(video: string, audio: string, out: string): Promise<void> {
+  const decoder = spawn("ffmpeg", [
+    ...["-hide_banner", "-loglevel", "error", "-nostdin", "-i", video],
+    ...["-an", "-pix_fmt", "rgb24", "-r", String(FPS), "-f", "rawvideo", "pipe:1"],
+  ]);
+  const encoder = spawn("ffmpeg", [
+    ...["-hide_banner", "-loglevel", "error", "-y"],
+    ...["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", `${W}x${H}`, "-framerate", String(FPS), "-i", "pipe:0"],
+    ...["-i", audio],
+    ...encoderArgs("libx264", "audio"), // the worker's default length follows the audio
+    out,
+  ]);
+  decoder.stdout.pipe(encoder.stdin);
+  const exited = (p: ReturnType<typeof spawn>, name: string) =>
+    new Promise<void>((resolve, reject) =>
+      p.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${name} exited with ${code}`)))),
+    );
+  return Promise.all([exited(decoder, "decoder"), exited(encoder, "encoder")]).then(() => {});
+}
+
+interface Timings {
+  infer?: number;
+  inference?: number;
+  [stage: string]: number | undefined;
+}
+
+async function runItems(
+  h: WorkerHarness,
+  model: string,
+  items: { video: string; audio: string; params?: unknown }[],
+  o: { prefetch: boolean; batchSize: number },
+) {
+  const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: o.batchSize }), { prefetch: o.prefetch });
+  try {
+    const started = Date.now();
+    const cpuAtStart = cpuSeconds();
+    const { batchId, items: submitted } = await h.submit(
+      model,
+      items.map((i, n) => ({ name: `i${n}`, ...i })),
+    );
+    const counts = await h.waitDone(batchId, 1_800_000);
+    const wall = (Date.now() - started) / 1000;
+    const cpu = cpuSeconds() - cpuAtStart;
+    const results = await Promise.all(submitted.map((i) => h.ledger.jobs.getResult(i.jobKey)));
+    const spans = await h.ledger.jobs.inferenceSpans(worker.workerId);
+    return {
+      ok: counts.succeeded,
+      wall,
+      cpu,
+      timings: results.map((r) => (r?.timings ?? {}) as Timings),
+      runSeconds: spans.reduce((a, s) => a + s.runSeconds, 0),
+    };
+  } finally {
+    await worker.close();
+  }
+}
+
+const pct = (part: number | undefined, whole: number) => (part === undefined ? "n/a" : (part / whole).toFixed(2));
+
+export default async function framesBench(): Promise<void> {
+  const h = await startWorkerHarness();
+  try {
+    const f = (n: string) => path.join(h.infra.dir, n);
+    await makeVideo(f("clip.mp4"), { seconds: SECONDS, width: W, height: H, fps: FPS });
+    await makeAudio(f("clip.wav"), { seconds: SECONDS });
+    const video = await h.putFile(f("clip.mp4"));
+    const audio = await h.putFile(f("clip.wav"));
+
+    // Demo model, one item, between two ffmpeg-only runs (the machine's load drifts).
+    const clip = () => ffmpegOnly(f("clip.mp4"), f("clip.wav"), f("ffmpeg.mp4"));
+    const before = await measure(clip);
+    const demo = await runItems(h, await h.putFile(DEMO_MODEL_PATH), [{ video, audio, params: { box: BOX } }], {
+      prefetch: false,
+      batchSize: 16,
+    });
+    const after = await measure(clip);
+    const baseline = (before.wall + after.wall) / 2;
+    const baselineCpu = (before.cpu + after.cpu) / 2;
+    const t = demo.timings[0] as Timings;
+    const frameWall = t.infer ?? Number.NaN;
+    console.log(
+      `ffmpeg decode | encode: ${before.wall.toFixed(2)} s and ${after.wall.toFixed(2)} s ` +
+        `(CPU ${before.cpu.toFixed(1)} s and ${after.cpu.toFixed(1)} s), mean ${(FRAMES / baseline).toFixed(1)} frames/s`,
+    );
+    console.log(
+      `worker, demo model: ${demo.ok}/1 ok, frame path ${frameWall.toFixed(2)} s = ${(FRAMES / frameWall).toFixed(1)} frames/s, ` +
+        `ratio ${(baseline / frameWall).toFixed(2)}x of ffmpeg alone (job wall ${demo.wall.toFixed(1)} s, ` +
+        `job CPU ${demo.cpu.toFixed(1)} s = ${(demo.cpu / baselineCpu).toFixed(2)}x ffmpeg's)`,
+    );
+    console.log(`  busy fraction of the frame path: ${STAGES.map((s) => `${s} ${pct(t[s], frameWall)}`).join(", ")}`);
+
+    // Fixed-cost model on `pnpm bench worker`'s workload, prefetch on: how busy the card is kept.
+    await makeVideo(f("small.mp4"), { seconds: 2, width: 320, height: 240 });
+    const small = await h.putFile(f("small.mp4"));
+    const smallItems = [];
+    for (let i = 0; i < SMALL_ITEMS; i++) {
+      await makeAudio(f(`s${i}.wav`), { seconds: 2, frequency: 150 + 10 * i });
+      smallItems.push({ video: small, audio: await h.putFile(f(`s${i}.wav`)) });
+    }
+    const model = await h.putBlob(Buffer.from(await calibratedFixedCostModel(RUN_MS)));
+    const fixed = await runItems(h, model, smallItems, { prefetch: true, batchSize: 25 });
+    const mean = (s: (typeof STAGES)[number]) =>
+      fixed.timings.reduce((a, x) => a + (x[s] ?? 0) / (x.infer ?? Number.NaN), 0) / fixed.timings.length;
+    console.log(
+      `worker, fixed-cost model (~${RUN_MS} ms/run), ${SMALL_ITEMS} items of 2 s 320x240, prefetch on: ` +
+        `${fixed.ok}/${SMALL_ITEMS} ok, wall ${fixed.wall.toFixed(1)} s, ` +
+        `session.run ${fixed.runSeconds.toFixed(1)} s = ${(fixed.runSeconds / fixed.wall).toFixed(2)} of wall`,
+    );
+    console.log(
+      `  mean busy fraction of an item's frame path: ${STAGES.map((s) => `${s} ${mean(s).toFixed(2)}`).join(", ")}`,
+    );
+  } finally {
+    await h.stop();
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) await framesBench();
