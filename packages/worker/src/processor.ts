@@ -378,7 +378,7 @@ async function runPipeline(
     await makePoster(files.output, poster, signal);
     await putStream(s3, {
       bucket: config.S3_BUCKET,
-      key: objectKeys.output(data.jobKey, POSTER_FILE),
+      key: objectKeys.posterBeside(key),
       body: fs.createReadStream(poster),
       contentType: "image/jpeg",
     });

@@ -1,4 +1,4 @@
-import { headObject, type ItemView, OUTPUT_FILE, objectKeys, POSTER_FILE, presignGet } from "@mediaq/shared";
+import { headObject, type ItemView, objectKeys, presignGet } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { ApiDeps } from "../deps.ts";
@@ -17,8 +17,8 @@ const mediaAnswer = z.object({
 
 /** Presigned links to what an item made: its output and the poster beside it (docs/architecture.md#outputs). */
 export class ItemMedia {
-  private readonly deps: Pick<ApiDeps, "s3" | "config">;
-  constructor(deps: Pick<ApiDeps, "s3" | "config">) {
+  private readonly deps: Pick<ApiDeps, "s3" | "config" | "ledger">;
+  constructor(deps: Pick<ApiDeps, "s3" | "config" | "ledger">) {
     this.deps = deps;
   }
 
@@ -30,19 +30,25 @@ export class ItemMedia {
    * Finished items with a presigned link to their poster. Signing is local (no request to
    * S3), so a page of 100 costs little; an output made before posters shows a broken image.
    */
-  withPosters(items: ItemView[]): Promise<(ItemView & { poster?: string })[]> {
+  async withPosters(items: ItemView[]): Promise<(ItemView & { poster?: string })[]> {
+    const finished = items.filter((i) => i.output);
+    const results = await this.deps.ledger.jobs.getResults(finished.map((i) => i.jobKey));
+    const outputKeys = new Map(finished.map((item, n) => [item.jobKey, results[n]?.key]));
     return Promise.all(
-      items.map(async (item) =>
-        item.output ? { ...item, poster: await this.sign(objectKeys.output(item.jobKey, POSTER_FILE)) } : item,
-      ),
+      items.map(async (item) => {
+        const key = outputKeys.get(item.jobKey);
+        return key ? { ...item, poster: await this.sign(objectKeys.posterBeside(key)) } : item;
+      }),
     );
   }
 
   /** The player's links to one finished item. */
   async links(item: ItemView & { output: NonNullable<ItemView["output"]> }) {
-    const posterKey = objectKeys.output(item.jobKey, POSTER_FILE);
+    const result = await this.deps.ledger.jobs.getResult(item.jobKey);
+    if (!result) throw new Error(`job key ${item.jobKey} has an output but no result record`);
+    const posterKey = objectKeys.posterBeside(result.key);
     const [video, poster] = await Promise.all([
-      this.sign(objectKeys.output(item.jobKey, OUTPUT_FILE)),
+      this.sign(result.key),
       headObject(this.deps.s3, this.deps.config.S3_BUCKET, posterKey).then((head) =>
         head ? this.sign(posterKey) : null,
       ),
