@@ -14,4 +14,5 @@ export * from "./queues.ts";
 export * from "./packages.ts";
 export * from "./snapshot/index.ts";
 export * from "./submission.ts";
+export * from "./submission-plan.ts";
 export * from "./api-schemas.ts";

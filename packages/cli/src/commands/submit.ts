@@ -1,5 +1,5 @@
 import { SingleBar } from "cli-progress";
-import { canonicalJson, formatBytes, parseByteSize, sha256Hex } from "@mediaq/shared";
+import { formatBytes, parseByteSize, sha256Hex, submissionBody, submitInChunks } from "@mediaq/shared";
 import type { Command } from "commander";
 import fs from "node:fs";
 import { downloadPackage } from "../download.ts";
@@ -74,16 +74,18 @@ export function registerSubmit(program: Command): void {
           `${files.length} files hashed (${formatBytes(totalBytes)}), ${uploaded} uploaded, ${new Set([...hashes.values()].map((h) => h.sha256)).size - uploaded} already on the server`,
         );
 
-        const body = {
+        const body = submissionBody({
           model: o.model,
-          params: Object.keys(o.params).length > 0 ? o.params : undefined,
+          params: o.params,
           items: items.map((i) => ({
             name: i.name,
-            inputs: { video: hashes.get(i.video)?.sha256 as string, audio: hashes.get(i.audio)?.sha256 as string },
+            video: hashes.get(i.video)?.sha256 as string,
+            audio: hashes.get(i.audio)?.sha256 as string,
           })),
-        };
-        // The same manifest gives the same key, so a re-run after Ctrl-C finds its batch.
-        const batch = await client.createBatch(body, sha256Hex(canonicalJson(body)));
+        });
+        const answers = await submitInChunks(client, body, sha256Hex);
+        const last = answers[answers.length - 1] ?? answers[0];
+        const batch = { ...last, id: answers[0].id, items: answers.flatMap((a) => a.items) };
         say(`batch ${batch.id}: ${batch.total} items, ${batch.counts.succeeded} already done`);
 
         let status = await client.getBatch(batch.id);
