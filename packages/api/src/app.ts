@@ -12,6 +12,7 @@ import { registerSecurityHeaders, registerWeb } from "./plugins/web.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { blobRoutes } from "./routes/blobs.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { ItemMedia, itemMediaRoutes } from "./routes/item-media.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { packageRoutes } from "./routes/packages.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
@@ -46,7 +47,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     const field = request.routeOptions.url?.startsWith("/v1/packages") ? "packageId" : "batchId";
     request.log = request.log.child({ [field]: id });
   });
-  await registerSecurityHeaders(app);
+  await registerSecurityHeaders(app, deps.config);
   const limits = await registerRateLimits(app, deps);
   await registerDocs(app);
   app.decorate("metrics", registerMetrics(app, deps, limits));
@@ -56,6 +57,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
 
   const webhooks = new WebhookService(deps);
   const batches = new BatchService(deps, webhooks);
+  const media = new ItemMedia(deps);
   const packages = new PackageService(deps, batches);
   const hub = new EventHub(deps.ledger.events, deps.logger);
   app.addHook("onClose", async () => hub.close());
@@ -66,7 +68,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       registerAuth(v1, deps.keys, limits);
       await v1.register(blobRoutes, { deps });
       await v1.register(modelRoutes, { deps });
-      await v1.register(batchRoutes, { batches });
+      await v1.register(batchRoutes, { batches, media });
+      await v1.register(itemMediaRoutes, { batches, media });
       await v1.register(eventRoutes, {
         batches,
         hub,

@@ -8,8 +8,7 @@ import { batchWebhookSchema, webhookEndpointSchema } from "./webhooks.ts";
  * documents with them, the CLI's client types its calls with them.
  */
 
-/** Items per request; bigger batches are built with POST /v1/batches/:id/items. */
-export const MAX_ITEMS_PER_REQUEST = 10_000;
+import { MAX_ITEMS_PER_REQUEST } from "./submission-plan.ts";
 
 // Checked per adapter when items are prepared (every bad item reported); described here for the API docs.
 const paramsSchema = z
