@@ -15,9 +15,11 @@ import { eventRoutes } from "./routes/events.ts";
 import { ItemMedia, itemMediaRoutes } from "./routes/item-media.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { packageRoutes } from "./routes/packages.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import { EventHub } from "./events/event-hub.ts";
 import { BatchService } from "./services/batch.service.ts";
 import { PackageService } from "./services/package.service.ts";
+import { WebhookService } from "./services/webhook.service.ts";
 
 export type { ApiDeps } from "./deps.ts";
 
@@ -53,7 +55,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await registerWeb(app);
   await registerAdmin(app, deps, limits);
 
-  const batches = new BatchService(deps);
+  const webhooks = new WebhookService(deps);
+  const batches = new BatchService(deps, webhooks);
   const media = new ItemMedia(deps);
   const packages = new PackageService(deps, batches);
   const hub = new EventHub(deps.ledger.events, deps.logger);
@@ -74,6 +77,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         maxStreamsPerTenant: deps.config.MAX_EVENT_STREAMS_PER_TENANT,
       });
       await v1.register(packageRoutes, { packages });
+      await v1.register(webhookRoutes, { webhooks });
     },
     { prefix: "/v1" },
   );

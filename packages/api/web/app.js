@@ -5,6 +5,7 @@ import { batchView, percent } from "./batch.js";
 import { $, cell, show, showError } from "./dom.js";
 import { api, forgetKey, key, storeKey, whenSignedOut } from "./session.js";
 import { submitView } from "./submit.js";
+import { webhooksView, webhookView } from "./webhooks.js";
 
 const signout = $("signout");
 
@@ -52,7 +53,16 @@ function route() {
   signout.hidden = false;
   $("nav").hidden = false;
   const m = /^#\/batches\/([\w-]+)/.exec(location.hash);
-  const view = m ? batchView(m[1]) : location.hash === "#/submit" ? submitView() : batchesView();
+  const w = /^#\/webhooks(?:\/(wh_[0-9a-f]+))?/.exec(location.hash);
+  const view = m
+    ? batchView(m[1])
+    : w
+      ? w[1]
+        ? webhookView(w[1])
+        : webhooksView()
+      : location.hash === "#/submit"
+        ? submitView()
+        : batchesView();
   view.catch((err) => current === shown && showError(err));
 }
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { inputsSchema } from "./jobs.ts";
 import { ITEM_STATES } from "./ledger/job-results.ts";
+import { batchWebhookSchema, webhookEndpointSchema } from "./webhooks.ts";
 
 /**
  * Request and response bodies of the HTTP API (v1), declared once: the API validates and
@@ -43,7 +44,14 @@ const itemsSchema = z
   );
 
 export const createBatchBodySchema = z
-  .object({ model: z.string().min(1), items: itemsSchema, params: paramsSchema.optional() })
+  .object({
+    model: z.string().min(1),
+    items: itemsSchema,
+    params: paramsSchema.optional(),
+    webhook: batchWebhookSchema
+      .optional()
+      .describe("Call this URL when items, the batch and its packages finish (signed; secret in the answer)"),
+  })
   .strict();
 export type CreateBatchBody = z.infer<typeof createBatchBodySchema>;
 
@@ -99,6 +107,7 @@ export const submitAnswerSchema = z.object({
   total: z.number().int(),
   counts: countsSchema,
   items: z.array(itemSummarySchema),
+  webhook: webhookEndpointSchema.optional().describe("The batch's own webhook endpoint, with its secret (shown once)"),
 });
 export type SubmitAnswer = z.infer<typeof submitAnswerSchema>;
 

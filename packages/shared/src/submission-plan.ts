@@ -2,6 +2,7 @@
 // (packages/api/src/plugins/web.ts serves it with its types stripped), so it imports nothing
 // but canonical-json.ts and runs in Node and in browsers (docs/architecture.md#submitting).
 import { canonicalJson } from "./canonical-json.ts";
+import type { WebhookEventType } from "./webhooks.ts";
 
 export const VIDEO_EXTENSIONS = [".mp4"];
 export const AUDIO_EXTENSIONS = [".wav", ".mp3", ".m4a"];
@@ -99,6 +100,8 @@ export interface SubmissionBody {
   model: string;
   params?: Record<string, unknown>;
   items: { name: string; inputs: { video: string; audio: string } }[];
+  /** The batch's own webhook (docs/architecture.md#webhooks); part of the Idempotency-Key. */
+  webhook?: { url: string; events?: WebhookEventType[] };
 }
 
 /** POST /v1/batches's body; empty params are left out so they do not change the key. */
