@@ -91,13 +91,31 @@ describe("mediaq CLI", () => {
     expect(procs).not.toContain(dataDir);
   });
 
+  it("submits more than 10,000 items as one batch plus an append; a re-run appends nothing; open prints the page", async () => {
+    // A CSV of 10,002 rows on one pair: one job key, so the worker runs it once.
+    const csv = path.join(folder, "..", "many.csv");
+    const rows = Array.from({ length: 10_002 }, (_, i) => `n-${i}.mp4,inbox/alice.mp4,inbox/alice.wav`);
+    fs.writeFileSync(csv, `name,video,audio\n${rows.join("\n")}\n`);
+    const args = ["submit", csv, "--model", "demo", "--params", "box=[40,30,80,70]", "--json"];
+    const first = JSON.parse((await mediaq(args)).stdout);
+    expect(first.batch.total).toBe(10_002);
+    const again = JSON.parse((await mediaq(args)).stdout);
+    expect(again.batch.id).toBe(first.batch.id);
+    expect(again.batch.total).toBe(10_002);
+    const items = await stack.client.listItems(first.batch.id, { cursor: "10000", limit: 10 });
+    expect(items.items.map((i) => i.name)).toEqual(["n-10000.mp4", "n-10001.mp4"]);
+
+    const { stdout } = await mediaq(["open", first.batch.id]);
+    expect(stdout.trim()).toBe(`${stack.apiUrl}/#/batches/${first.batch.id}`);
+  });
+
   it("refuses unpaired files before uploading anything, with exit code 1", async () => {
     const bad = path.join(dir, "bad");
     fs.mkdirSync(bad);
     fs.copyFileSync(path.join(folder, "alice.mp4"), path.join(bad, "carol.mp4"));
     const err = await mediaq(["submit", bad, "--model", "demo"]).catch((e) => e);
     expect(err.code).toBe(1);
-    expect(err.stderr).toContain("no partner for carol.mp4");
+    expect(err.stderr).toContain("carol.mp4: no audio named carol.wav, .mp3 or .m4a");
   });
 
   it("shows an overall bar and per-item lines on a terminal (tmux)", async () => {

@@ -105,12 +105,24 @@ describe("security: two tenants, black box", () => {
     expect(inputs.status).toBe(400);
     expect(inputs.detail).toContain(acme.video);
 
+    // The owner gets presigned links to its output and poster; globex gets 404 below.
+    const media = await fetch(`${stack.apiUrl}/v1/batches/${acme.batch}/items/0/media`, {
+      headers: { authorization: `Bearer ${KEY_A}` },
+    });
+    expect(media.status).toBe(200);
+    const links = (await media.json()) as { video: string; poster: string | null; sha256: string };
+    expect(links.sha256).toBe(acme.output);
+    expect((await fetch(links.video)).status).toBe(200);
+    expect((await fetch(links.poster as string)).headers.get("content-type")).toBe("image/jpeg");
+
     // Batches, items, events, packages: not listed, and 404 by id, for reads and writes alike.
     const listed = (await (await globex("/v1/batches")).json()) as { batches: { id: string }[] };
     expect(listed.batches.map((b) => b.id)).not.toContain(acme.batch);
     for (const [method, p, body] of [
       ["GET", `/v1/batches/${acme.batch}`],
       ["GET", `/v1/batches/${acme.batch}/items`],
+      ["GET", `/v1/batches/${acme.batch}/items?posters=true`],
+      ["GET", `/v1/batches/${acme.batch}/items/0/media`],
       ["GET", `/v1/batches/${acme.batch}/events`],
       ["POST", `/v1/batches/${acme.batch}/retry`],
       ["POST", `/v1/batches/${acme.batch}/packages`, "{}"],

@@ -12,11 +12,14 @@ import { registerSecurityHeaders, registerWeb } from "./plugins/web.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { blobRoutes } from "./routes/blobs.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { ItemMedia, itemMediaRoutes } from "./routes/item-media.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { packageRoutes } from "./routes/packages.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import { EventHub } from "./events/event-hub.ts";
 import { BatchService } from "./services/batch.service.ts";
 import { PackageService } from "./services/package.service.ts";
+import { WebhookService } from "./services/webhook.service.ts";
 
 export type { ApiDeps } from "./deps.ts";
 
@@ -44,7 +47,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     const field = request.routeOptions.url?.startsWith("/v1/packages") ? "packageId" : "batchId";
     request.log = request.log.child({ [field]: id });
   });
-  await registerSecurityHeaders(app);
+  await registerSecurityHeaders(app, deps.config);
   const limits = await registerRateLimits(app, deps);
   await registerDocs(app);
   app.decorate("metrics", registerMetrics(app, deps, limits));
@@ -52,7 +55,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await registerWeb(app);
   await registerAdmin(app, deps, limits);
 
-  const batches = new BatchService(deps);
+  const webhooks = new WebhookService(deps);
+  const batches = new BatchService(deps, webhooks);
+  const media = new ItemMedia(deps);
   const packages = new PackageService(deps, batches);
   const hub = new EventHub(deps.ledger.events, deps.logger);
   app.addHook("onClose", async () => hub.close());
@@ -63,7 +68,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       registerAuth(v1, deps.keys, limits);
       await v1.register(blobRoutes, { deps });
       await v1.register(modelRoutes, { deps });
-      await v1.register(batchRoutes, { batches });
+      await v1.register(batchRoutes, { batches, media });
+      await v1.register(itemMediaRoutes, { batches, media });
       await v1.register(eventRoutes, {
         batches,
         hub,
@@ -71,6 +77,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         maxStreamsPerTenant: deps.config.MAX_EVENT_STREAMS_PER_TENANT,
       });
       await v1.register(packageRoutes, { packages });
+      await v1.register(webhookRoutes, { webhooks });
     },
     { prefix: "/v1" },
   );

@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { Config, InferenceJob, Ledger, Logger, PackageJob } from "@mediaq/shared";
+import type { Config, InferenceJob, Ledger, Logger, PackageJob, Resolve } from "@mediaq/shared";
 import type { Queue } from "bullmq";
 import type { Registry } from "prom-client";
 import type { KeyRing } from "./api-keys.ts";
@@ -26,6 +26,8 @@ export interface ApiOptions {
    * CopyObject, which S3 caps at 5 GiB; larger files go through presigned uploads).
    */
   maxBlobBytes?: number;
+  /** How webhook hosts are resolved when registered (tests map names to chosen addresses); dns.lookup by default. */
+  webhookResolve?: Resolve;
 }
 
 /**

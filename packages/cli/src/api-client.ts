@@ -120,6 +120,11 @@ export class ApiClient {
     );
   }
 
+  /** Appends items to a batch (at most 10,000 per call). */
+  async appendItems(id: string, items: CreateBatchBody["items"]): Promise<SubmitAnswer> {
+    return submitAnswerSchema.parse(await this.call("POST", `/v1/batches/${id}/items`, { json: { items } }));
+  }
+
   async getBatch(id: string): Promise<BatchStatus> {
     return batchSummarySchema.parse(await this.call("GET", `/v1/batches/${id}`));
   }

@@ -15,7 +15,7 @@ import {
   startS3,
 } from "./embedded/index.ts";
 
-export type ServiceName = "api" | "worker" | "packager";
+export type ServiceName = "api" | "worker" | "packager" | "notifier";
 
 /** Path of a service's entry point (its main.ts); the CLI runs services, it never imports them. */
 export function serviceEntry(service: ServiceName): string {
@@ -78,7 +78,8 @@ export interface DevStack {
 
 /**
  * The embedded stack of `mediaq dev`: a redis-server and an S3-compatible server with
- * their data under dataDir, then the API, one worker and the packager as child processes.
+ * their data under dataDir, then the API, one worker, the packager and the notifier (webhooks)
+ * as child processes.
  */
 export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   const dataDir = path.resolve(opts.dataDir);
@@ -118,7 +119,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       );
       return started[service] as Managed;
     };
-    for (const service of ["api", "worker", "packager"] as const) spawn(service);
+    for (const service of ["api", "worker", "packager", "notifier"] as const) spawn(service);
     const apiUrl = `http://127.0.0.1:${port}`;
     await waitForReady(apiUrl, started.api as Managed, logDir);
     const client = new ApiClient(apiUrl, apiKey);

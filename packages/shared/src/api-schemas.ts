@@ -1,14 +1,14 @@
 import { z } from "zod";
 import { inputsSchema } from "./jobs.ts";
 import { ITEM_STATES } from "./ledger/job-results.ts";
+import { batchWebhookSchema, webhookEndpointSchema } from "./webhooks.ts";
 
 /**
  * Request and response bodies of the HTTP API (v1), declared once: the API validates and
  * documents with them, the CLI's client types its calls with them.
  */
 
-/** Items per request; bigger batches are built with POST /v1/batches/:id/items. */
-export const MAX_ITEMS_PER_REQUEST = 10_000;
+import { MAX_ITEMS_PER_REQUEST } from "./submission-plan.ts";
 
 // Checked per adapter when items are prepared (every bad item reported); described here for the API docs.
 const paramsSchema = z
@@ -44,7 +44,14 @@ const itemsSchema = z
   );
 
 export const createBatchBodySchema = z
-  .object({ model: z.string().min(1), items: itemsSchema, params: paramsSchema.optional() })
+  .object({
+    model: z.string().min(1),
+    items: itemsSchema,
+    params: paramsSchema.optional(),
+    webhook: batchWebhookSchema
+      .optional()
+      .describe("Call this URL when items, the batch and its packages finish (signed; secret in the answer)"),
+  })
   .strict();
 export type CreateBatchBody = z.infer<typeof createBatchBodySchema>;
 
@@ -100,6 +107,7 @@ export const submitAnswerSchema = z.object({
   total: z.number().int(),
   counts: countsSchema,
   items: z.array(itemSummarySchema),
+  webhook: webhookEndpointSchema.optional().describe("The batch's own webhook endpoint, with its secret (shown once)"),
 });
 export type SubmitAnswer = z.infer<typeof submitAnswerSchema>;
 

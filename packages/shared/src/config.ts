@@ -101,6 +101,20 @@ export const configSchema = z.object({
   SNAPSHOT_EVERY_SECONDS: int(0).default(3600),
   /** Prometheus metrics on a separate listener at this port (the API binds it to METRICS_HOST). */
   METRICS_PORT: int(0, 65535).optional(),
+  /** Webhooks may use plain http URLs (development); https only otherwise. */
+  WEBHOOK_ALLOW_HTTP: bool.default(false),
+  /** TEST ONLY: webhooks may go to 127.0.0.0/8 and ::1. Refused when NODE_ENV=production. */
+  WEBHOOK_ALLOW_LOOPBACK_FOR_TESTS: bool.default(false),
+  /** Attempts per delivery; with WEBHOOK_BACKOFF_MS the defaults spread them over about 23 h. */
+  WEBHOOK_ATTEMPTS: int(1, 30).default(15),
+  /** First retry delay; each next one doubles (BullMQ exponential backoff). */
+  WEBHOOK_BACKOFF_MS: int(1).default(5000),
+  /** Connect + answer time allowed per delivery attempt. */
+  WEBHOOK_TIMEOUT_MS: int(100).default(10_000),
+  /** Response bytes read from an endpoint; a longer answer fails the attempt. */
+  WEBHOOK_MAX_RESPONSE_BYTES: bytes.default(64 * 1024),
+  /** Deliveries one notifier sends at the same time. */
+  WEBHOOK_CONCURRENCY: int(1, 256).default(16),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   LOG_PRETTY: bool.default(false),
 });
@@ -116,7 +130,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings count as unset, as in most .env tooling.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const parsed = configSchema.safeParse(present);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    if (parsed.data.WEBHOOK_ALLOW_LOOPBACK_FOR_TESTS && env.NODE_ENV === "production")
+      throw new ConfigError(
+        "Invalid configuration:\n  WEBHOOK_ALLOW_LOOPBACK_FOR_TESTS=true: test only, refused with NODE_ENV=production",
+      );
+    return parsed.data;
+  }
   const lines = parsed.error.issues.map((i) => {
     const name = String(i.path[0] ?? "?");
     return `  ${name}=${JSON.stringify(env[name] ?? "")}: ${i.message}`;

@@ -2,6 +2,8 @@ import { createHash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import { z } from "zod";
 
+export { canonicalJson } from "./canonical-json.ts";
+
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 export const sha256Schema = z.string().regex(SHA256_HEX, "expected a lowercase hex SHA-256");
 
@@ -22,22 +24,4 @@ export class HashingStream extends Transform {
   digest(): string {
     return this.hash.digest("hex");
   }
-}
-
-/** JSON with object keys sorted at every depth, so equal values give equal text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
-    );
-  }
-  return value;
 }

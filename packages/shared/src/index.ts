@@ -14,4 +14,8 @@ export * from "./queues.ts";
 export * from "./packages.ts";
 export * from "./snapshot/index.ts";
 export * from "./submission.ts";
+export * from "./submission-plan.ts";
 export * from "./api-schemas.ts";
+export * from "./webhooks.ts";
+export * from "./webhook-address.ts";
+export * from "./package-links.ts";

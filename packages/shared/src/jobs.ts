@@ -120,3 +120,5 @@ export type PackageJob = z.infer<typeof packageJobSchema>;
 
 /** Name of the output file inside outputs/<jobKey>/. */
 export const OUTPUT_FILE = "output.mp4";
+/** The output's poster thumbnail, stored beside it (outputs/<jobKey>/poster.jpg). */
+export const POSTER_FILE = "poster.jpg";

@@ -1,9 +1,13 @@
+import { POSTER_FILE } from "./jobs.ts";
+
 /** Where things live in S3. The bucket stays private; people get presigned links. */
 export const objectKeys = {
   blob: (sha256: string) => `blobs/sha256/${sha256}`,
   output: (jobKey: string, file: string) => `outputs/${jobKey}/${file}`,
   /** One attempt's output: attempts never overwrite each other, so a result names its own bytes. */
   attemptOutput: (jobKey: string, attemptId: string, file: string) => `outputs/${jobKey}/${attemptId}/${file}`,
+  /** The poster thumbnail beside an output (`<attempt>/poster.jpg`), swept and kept with it. */
+  posterBeside: (outputKey: string) => `${outputKey.slice(0, outputKey.lastIndexOf("/") + 1)}${POSTER_FILE}`,
   /** Every output object of a job key (its attempts). */
   jobOutputsPrefix: (jobKey: string) => `outputs/${jobKey}/`,
   outputsPrefix: "outputs/",

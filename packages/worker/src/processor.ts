@@ -13,6 +13,7 @@ import {
   type Logger,
   type ResultRecord,
   OUTPUT_FILE,
+  POSTER_FILE,
   objectKeys,
   PIPELINE_VERSION,
   putStream,
@@ -33,6 +34,7 @@ import { FRAME_STAGES, runFramePath } from "./frames/frame-path.ts";
 import type { FrameOps } from "./frames/frame-ops.ts";
 import type { Codecs } from "./media/codecs.ts";
 import { AUDIO_RATE, decodeAudio, fitSamples } from "./media/decode.ts";
+import { makePoster } from "./media/poster.ts";
 import { checkBox, probeAudio, probeVideo } from "./media/probe.ts";
 import { outputFrameCount } from "./media/timeline.ts";
 import type { WorkerMetrics } from "./metrics.ts";
@@ -371,6 +373,15 @@ async function runPipeline(
       },
       onProgress: (loaded) => progress.report("upload", loaded, size),
     }).finally(() => signal.removeEventListener("abort", onAbort));
+    // The page's thumbnail, stored beside the output.
+    const poster = scratch.path(POSTER_FILE);
+    await makePoster(files.output, poster, signal);
+    await putStream(s3, {
+      bucket: config.S3_BUCKET,
+      key: objectKeys.posterBeside(key),
+      body: fs.createReadStream(poster),
+      contentType: "image/jpeg",
+    });
     return { sha256, size };
   });
   metrics.bytesUploaded.inc(size);

@@ -2,6 +2,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { FastifyInstance } from "fastify";
 import { jsonSchemaTransform } from "fastify-type-provider-zod";
+import { webhookDocs } from "../routes/webhooks.ts";
 
 /**
  * OpenAPI generated from the zod route schemas; the UI at /docs, the document at /docs/json.
@@ -20,6 +21,7 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
       },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
       security: [{ bearer: [] }],
+      webhooks: webhookDocs() as never,
     },
     transform: jsonSchemaTransform,
   });

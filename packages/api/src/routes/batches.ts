@@ -4,16 +4,21 @@ import {
   createBatchBodySchema,
   ITEM_STATES,
   itemsPageSchema,
+  itemViewSchema,
   submitAnswerSchema,
 } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { SMALL_BODY_BYTES } from "../deps.ts";
 import type { BatchService } from "../services/batch.service.ts";
+import type { ItemMedia } from "./item-media.ts";
 
 const idParams = z.object({ id: z.string().min(1).max(200) });
 
-export const batchRoutes: FastifyPluginAsyncZod<{ batches: BatchService }> = async (app, { batches }) => {
+export const batchRoutes: FastifyPluginAsyncZod<{ batches: BatchService; media: ItemMedia }> = async (
+  app,
+  { batches, media },
+) => {
   app.post(
     "/batches",
     {
@@ -60,14 +65,21 @@ export const batchRoutes: FastifyPluginAsyncZod<{ batches: BatchService }> = asy
           state: z.enum([...ITEM_STATES, "cancelled"]).optional(),
           cursor: z.string().regex(/^\d+$/, "expected the nextCursor of an earlier page").optional(),
           limit: z.coerce.number().int().min(1).max(1000).default(100),
+          posters: z
+            .enum(["true", "false"])
+            .default("false")
+            .describe("true: each finished item carries a presigned link to its poster thumbnail"),
         }),
-        response: { 200: itemsPageSchema },
+        response: {
+          200: itemsPageSchema.extend({ items: z.array(itemViewSchema.extend({ poster: z.string().optional() })) }),
+        },
       },
     },
     async (request) => {
       const batch = await batches.own(request.tenant, request.params.id);
-      const { state, cursor, limit } = request.query;
-      return batches.itemsPage(batch.id, { cursor: Number(cursor ?? 0), limit, state });
+      const { state, cursor, limit, posters } = request.query;
+      const page = await batches.itemsPage(batch.id, { cursor: Number(cursor ?? 0), limit, state });
+      return posters === "true" ? { ...page, items: await media.withPosters(page.items) } : page;
     },
   );
 

@@ -3,6 +3,7 @@ import { UnrecoverableError, Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpProblem } from "../problem.ts";
 import { BatchService } from "./batch.service.ts";
+import { WebhookService } from "./webhook.service.ts";
 import { serviceDeps } from "./service-fixture.ts";
 
 describe(BatchService.name, () => {
@@ -19,7 +20,7 @@ describe(BatchService.name, () => {
 
   beforeAll(async () => {
     env = await serviceDeps({ IDEMPOTENCY_TTL_SECONDS: "120" });
-    sut = new BatchService(env.deps);
+    sut = new BatchService(env.deps, new WebhookService(env.deps));
     await env.deps.ledger.assets.setModel("acme", { tag: model, sha256: "e".repeat(64), adapter: "wav2lip" });
   });
   afterAll(async () => env?.stop());

@@ -30,6 +30,7 @@ import {
   type ResolvedModel,
 } from "../batch-input.ts";
 import type { ApiDeps } from "../deps.ts";
+import type { WebhookService } from "./webhook.service.ts";
 import { badRequest, HttpProblem, listSome, notFound } from "../problem.ts";
 
 /** Outbox entries older than this are taken for a writer that died before queueing them. */
@@ -43,9 +44,11 @@ type Deps = Pick<ApiDeps, "config" | "ledger" | "s3" | "inferenceQueue" | "logge
  */
 export class BatchService {
   private readonly deps: Deps;
+  private readonly webhooks: WebhookService;
 
-  constructor(deps: Deps) {
+  constructor(deps: Deps, webhooks: WebhookService) {
     this.deps = deps;
+    this.webhooks = webhooks;
   }
 
   /** The tenant's batch, or a 404 that looks the same whether it is someone else's or absent. */
@@ -100,6 +103,7 @@ export class BatchService {
     const model = await this.resolveModel(tenant, body.model);
     const items = this.prepare(tenant, model, body.params ?? {}, body.items);
     await this.checkBlobs(tenant, items);
+    if (body.webhook) await this.webhooks.checkUrl(body.webhook.url);
     const batch: BatchRecord = {
       id: randomUUID(),
       tenant,
@@ -112,9 +116,12 @@ export class BatchService {
     };
     const outcome = await ledger.batches.create(batch, items, idempotency);
     if (outcome.kind !== "created") return this.replayOrMismatch(tenant, outcome.id, outcome.kind === "replay");
+    // Subscribed before its jobs are queued; the notifier reads its event stream from the start.
+    const webhook = await this.webhooks.subscribeBatch(tenant, batch, body.webhook);
     await queueAttached(this.deps.ledger, this.deps.inferenceQueue, batch, items, outcome);
     this.deps.logger.info({ batch: batch.id, tenant, items: items.length }, "batch created");
-    return { status: 201, answer: await this.answer(batch, items, outcome) };
+    const answer = await this.answer(batch, items, outcome);
+    return { status: 201, answer: webhook ? { ...answer, webhook } : answer };
   }
 
   /** Appends items to a batch; names must stay unique in it. */

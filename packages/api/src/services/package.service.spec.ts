@@ -2,6 +2,7 @@ import { packageJobId, QUEUES, redisKeys, sha256Hex } from "@mediaq/shared";
 import { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchService } from "./batch.service.ts";
+import { WebhookService } from "./webhook.service.ts";
 import { PackageService } from "./package.service.ts";
 import { serviceDeps } from "./service-fixture.ts";
 
@@ -12,7 +13,7 @@ describe(PackageService.name, () => {
 
   beforeAll(async () => {
     env = await serviceDeps();
-    batches = new BatchService(env.deps);
+    batches = new BatchService(env.deps, new WebhookService(env.deps));
     sut = new PackageService(env.deps, batches);
     await env.deps.ledger.assets.setModel("acme", { tag: "m", sha256: "e".repeat(64), adapter: "wav2lip" });
   });

@@ -1,10 +1,9 @@
 import {
   computePackageId,
-  MAX_PRESIGN_SECONDS,
   type PackageRecord,
   type PackageView,
   packageJobId,
-  presignGet,
+  presignPackageLinks,
 } from "@mediaq/shared";
 import type { ApiDeps } from "../deps.ts";
 import { HttpProblem, notFound } from "../problem.ts";
@@ -69,24 +68,15 @@ export class PackageService {
     const { ledger, s3, config } = this.deps;
     const record = await ledger.packages.get(id);
     if (!record || record.tenant !== tenant) throw notFound("package", id);
-    const remaining = Math.floor((Date.parse(record.expiresAt) - Date.now()) / 1000);
-    if (remaining <= 0) throw notFound("package", id);
-    const expiresIn = Math.min(remaining, MAX_PRESIGN_SECONDS);
-    const sign = (key: string, name: string) => presignGet(s3, config.S3_BUCKET, key, expiresIn, name);
+    const links = await presignPackageLinks(s3, config.S3_BUCKET, record);
+    if (!links) throw notFound("package", id);
     return {
       id: record.id,
       state: record.state,
       batchId: record.batchId,
-      parts: await Promise.all(
-        record.parts.map(async (p) => ({
-          name: p.name,
-          size: p.size,
-          sha256: p.sha256,
-          url: await sign(p.key, p.name),
-        })),
-      ),
-      manifest: record.manifestKey ? { url: await sign(record.manifestKey, "manifest.json") } : null,
-      sha256sums: record.sumsKey ? { url: await sign(record.sumsKey, "SHA256SUMS") } : null,
+      parts: links.parts,
+      manifest: links.manifest ? { url: links.manifest } : null,
+      sha256sums: links.sha256sums ? { url: links.sha256sums } : null,
       expiresAt: record.expiresAt,
       ...(record.bytesWritten !== undefined ? { bytesWritten: record.bytesWritten } : {}),
       ...(record.totalBytes !== undefined ? { totalBytes: record.totalBytes } : {}),

@@ -11,7 +11,19 @@ export function clientFrom(program: Command): ApiClient {
   return new ApiClient(o.apiUrl, o.apiKey);
 }
 
+/** The page's deep link to a batch (packages/api/web/app.js routes #/batches/<id>). */
+export function batchPageUrl(apiUrl: string, id: string): string {
+  return new URL(`/#/batches/${encodeURIComponent(id)}`, apiUrl).toString();
+}
+
 export function registerBatchCommands(program: Command): void {
+  program
+    .command("open <batch>")
+    .description("print the web page's address of a batch (open it in a browser)")
+    .action((id: string) => {
+      console.log(batchPageUrl(program.opts<{ apiUrl: string }>().apiUrl, id));
+    });
+
   program
     .command("status <batch>")
     .description("show a batch's counts and its failed items")

@@ -3,11 +3,12 @@ import { type ServiceName, spawnService } from "../dev-stack.ts";
 import { parseGpus, superviseWorkers } from "../supervisor.ts";
 import { untilSignal } from "./dev.ts";
 
-/** `mediaq api|packager|worker`: services in the foreground, configured by the environment. */
+/** `mediaq api|packager|notifier|worker`: services in the foreground, configured by the environment. */
 export function registerServices(program: Command): void {
   const single: [ServiceName, string][] = [
     ["api", "run the HTTP API"],
     ["packager", "run the package builder"],
+    ["notifier", "run the webhook notifier (signed deliveries)"],
   ];
   for (const [name, description] of single) {
     program

@@ -1,5 +1,12 @@
 import { SingleBar } from "cli-progress";
-import { canonicalJson, formatBytes, parseByteSize, sha256Hex } from "@mediaq/shared";
+import {
+  formatBytes,
+  parseByteSize,
+  sha256Hex,
+  submissionBody,
+  submitInChunks,
+  type WebhookEventType,
+} from "@mediaq/shared";
 import type { Command } from "commander";
 import fs from "node:fs";
 import { downloadPackage } from "../download.ts";
@@ -37,6 +44,8 @@ export function registerSubmit(program: Command): void {
     .option("--download <dir>", "when done, package the outputs and download them here (implies --wait)")
     .option("--part-size <size>", "largest ZIP part with --download, e.g. 2GB")
     .option("--extract", "with --download, also unzip the parts")
+    .option("--webhook <url>", "POST signed events here when items, the batch and its packages finish")
+    .option("--webhook-events <types>", "comma-separated event types for --webhook (default: all)")
     .option("--json", "machine-readable output")
     .action(
       async (
@@ -49,6 +58,8 @@ export function registerSubmit(program: Command): void {
           partSize?: string;
           extract?: boolean;
           json?: boolean;
+          webhook?: string;
+          webhookEvents?: string;
         },
       ) => {
         const client = clientFrom(program);
@@ -74,17 +85,27 @@ export function registerSubmit(program: Command): void {
           `${files.length} files hashed (${formatBytes(totalBytes)}), ${uploaded} uploaded, ${new Set([...hashes.values()].map((h) => h.sha256)).size - uploaded} already on the server`,
         );
 
-        const body = {
+        const body = submissionBody({
           model: o.model,
-          params: Object.keys(o.params).length > 0 ? o.params : undefined,
+          params: o.params,
           items: items.map((i) => ({
             name: i.name,
-            inputs: { video: hashes.get(i.video)?.sha256 as string, audio: hashes.get(i.audio)?.sha256 as string },
+            video: hashes.get(i.video)?.sha256 as string,
+            audio: hashes.get(i.audio)?.sha256 as string,
           })),
-        };
-        // The same manifest gives the same key, so a re-run after Ctrl-C finds its batch.
-        const batch = await client.createBatch(body, sha256Hex(canonicalJson(body)));
+        });
+        if (o.webhook)
+          body.webhook = {
+            url: o.webhook,
+            events: o.webhookEvents?.split(",").map((e) => e.trim() as WebhookEventType),
+          };
+        const answers = await submitInChunks(client, body, sha256Hex);
+        const last = answers[answers.length - 1] ?? answers[0];
+        const batch = { ...last, id: answers[0].id, items: answers.flatMap((a) => a.items) };
         say(`batch ${batch.id}: ${batch.total} items, ${batch.counts.succeeded} already done`);
+        // The secret is shown once: only the answer that made the batch carries it.
+        const webhook = answers[0]?.webhook;
+        if (webhook?.secret) say(`webhook ${webhook.id} -> ${webhook.url}, signing secret ${webhook.secret}`);
 
         let status = await client.getBatch(batch.id);
         let noFace: Awaited<ReturnType<typeof noFaceItems>> = [];

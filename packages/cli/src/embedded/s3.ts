@@ -10,6 +10,20 @@ export interface EmbeddedS3 extends Managed {
   env: Record<string, string>;
 }
 
+/** Any origin may GET, HEAD and PUT with presigned URLs (the signature is the permission). */
+const BROWSER_CORS = `<CORSConfiguration>
+  <CORSRule>
+    <AllowedOrigin>*</AllowedOrigin>
+    <AllowedMethod>GET</AllowedMethod>
+    <AllowedMethod>HEAD</AllowedMethod>
+    <AllowedMethod>PUT</AllowedMethod>
+    <AllowedHeader>*</AllowedHeader>
+    <ExposeHeader>ETag</ExposeHeader>
+    <MaxAgeSeconds>3000</MaxAgeSeconds>
+  </CORSRule>
+</CORSConfiguration>
+`;
+
 /**
  * A local S3-compatible server (s3rver, files under dataDir) for `mediaq dev` and the
  * tests. It speaks the S3 REST API over HTTP, signatures and multipart included; it lacks
@@ -18,6 +32,9 @@ export interface EmbeddedS3 extends Managed {
 export async function startS3(opts: { dataDir: string; port?: number; bucket: string }): Promise<EmbeddedS3> {
   const port = opts.port ?? (await freePort());
   fs.mkdirSync(opts.dataDir, { recursive: true });
+  // The web page PUTs uploads and plays outputs cross-origin through presigned URLs.
+  const cors = path.join(opts.dataDir, "cors.xml");
+  fs.writeFileSync(cors, BROWSER_CORS);
   const bin = path.join(
     path.dirname(createRequire(import.meta.url).resolve("s3rver/package.json")),
     "bin",
@@ -35,6 +52,7 @@ export async function startS3(opts: { dataDir: string; port?: number; bucket: st
     "--no-vhost-buckets",
     "--configure-bucket",
     opts.bucket,
+    cors,
   ]);
   await waitForPort(port, managed.child, "s3rver");
   const endpoint = `http://127.0.0.1:${port}`;

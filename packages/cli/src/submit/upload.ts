@@ -1,7 +1,11 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import { pipeline } from "node:stream/promises";
+import pLimit from "p-limit";
 import type { ApiClient } from "../api-client.ts";
+
+/** Blobs uploaded at once: enough to hide the round trips, few enough to share the link. */
+export const UPLOAD_CONCURRENCY = 4;
 
 export interface LocalBlob {
   file: string;
@@ -25,7 +29,7 @@ export async function hashFile(file: string, onBytes: (n: number) => void = () =
 }
 
 /**
- * Uploads the blobs this API key does not hold yet, straight to S3 through presigned PUTs,
+ * Uploads the blobs this API key does not hold yet, UPLOAD_CONCURRENCY at a time, straight to S3 through presigned PUTs,
  * each completed so the API checks its hash and grants it. Returns how many were uploaded;
  * a blob the key holds already is skipped, so a re-run uploads nothing.
  */
@@ -36,14 +40,19 @@ export async function uploadMissing(
 ): Promise<number> {
   let uploaded = 0;
   const unique = [...new Map(blobs.map((b) => [b.sha256, b])).values()];
-  for (const blob of unique) {
-    const offer = await client.requestUpload(blob.sha256, blob.size);
-    if (!offer.exists && offer.url && offer.complete) {
-      await client.uploadPresigned(offer.url, offer.headers ?? {}, blob.file);
-      await client.completeUpload(offer.complete);
-      uploaded++;
-    }
-    onDone(blob, !offer.exists);
-  }
+  const limit = pLimit(UPLOAD_CONCURRENCY);
+  await Promise.all(
+    unique.map((blob) =>
+      limit(async () => {
+        const offer = await client.requestUpload(blob.sha256, blob.size);
+        if (!offer.exists && offer.url && offer.complete) {
+          await client.uploadPresigned(offer.url, offer.headers ?? {}, blob.file);
+          await client.completeUpload(offer.complete);
+          uploaded++;
+        }
+        onDone(blob, !offer.exists);
+      }),
+    ),
+  );
   return uploaded;
 }

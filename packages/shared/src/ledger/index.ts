@@ -6,6 +6,7 @@ import { JobLedger } from "./job-results.ts";
 import { DEFAULT_LEDGER_OPTIONS, type LedgerOptions } from "./options.ts";
 import { PackageStore } from "./packages.ts";
 import { TenantAssets } from "./tenant-assets.ts";
+import { WebhookLedger } from "./webhooks.ts";
 
 export * from "./batches.ts";
 export * from "./events.ts";
@@ -15,6 +16,7 @@ export * from "./keys.ts";
 export * from "./options.ts";
 export * from "./packages.ts";
 export * from "./tenant-assets.ts";
+export * from "./webhooks.ts";
 
 /**
  * The ledger: what mediaq knows in Redis besides BullMQ's queues, and the only gate to it
@@ -28,6 +30,7 @@ export class Ledger {
   readonly assets: TenantAssets;
   readonly tracks: FaceTrackLedger;
   readonly packages: PackageStore;
+  readonly webhooks: WebhookLedger;
   readonly options: LedgerOptions;
 
   private readonly redis: Redis;
@@ -41,6 +44,7 @@ export class Ledger {
     this.assets = new TenantAssets(redis);
     this.tracks = new FaceTrackLedger(redis);
     this.packages = new PackageStore(redis);
+    this.webhooks = new WebhookLedger(redis);
   }
 
   /** Round trip to Redis (readiness checks). */

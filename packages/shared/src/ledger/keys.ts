@@ -78,6 +78,24 @@ export const keyFamilies = {
   ),
   /** Sorted set: package id -> expiry (ms); the packager's sweeper walks it. */
   packageExpiry: family(false, () => `${ROOT}packages:expiry`, "packages:expiry"),
+  /** String: a webhook endpoint (JSON: tenant, URL, events, secret, batchId?). */
+  webhookEndpoint: family(true, (id: string) => `${ROOT}webhook:${id}`, "webhook:wh_[0-9a-f]{24}"),
+  /** List: an endpoint's newest finished deliveries (JSON), per state; not ledger data. */
+  webhookDeliveries: family(
+    false,
+    (id: string, state: "delivered" | "dead") => `${ROOT}webhook:${id}:${state}`,
+    "webhook:wh_[0-9a-f]{24}:(delivered|dead)",
+  ),
+  /** Set: a tenant's tenant-wide webhook endpoint ids. */
+  tenantWebhooks: family(true, (tenant: string) => `${ROOT}webhooks:tenant:${tenant}`, `webhooks:tenant:${ID}`),
+  /** Set: the endpoint ids that hear one batch. */
+  batchWebhooks: family(true, (id: string) => `${ROOT}webhooks:batch:${id}`, `webhooks:batch:${ID}`),
+  /** Sorted set: batch id -> creation (ms) of batches whose events the notifier reads. */
+  webhooksWatched: family(true, () => `${ROOT}webhooks:watched`, "webhooks:watched"),
+  /** Hash: batch id -> last event id turned into deliveries (events are not snapshotted, so neither is this). */
+  webhookCursors: family(false, () => `${ROOT}webhooks:cursors`, "webhooks:cursors"),
+  /** Hash: batch id -> counts (JSON) of its last batch.completed. */
+  webhooksCompleted: family(false, () => `${ROOT}webhooks:completed`, "webhooks:completed"),
   /** String: how many times a model actually ran (fault tests count redone work with it). */
   inferenceRuns: family(false, () => `${ROOT}stats:inference-runs`, "stats:inference-runs"),
   /** String: how many times face detection actually ran over a video (tests assert once per video). */
@@ -116,6 +134,13 @@ export const redisKeys = {
   detectionRuns: keyFamilies.detectionRuns.key(),
   inferenceSpans: keyFamilies.inferenceSpans.key,
   rateLimitPrefix: keyFamilies.rateLimit.key(),
+  webhookEndpoint: keyFamilies.webhookEndpoint.key,
+  webhookDeliveries: keyFamilies.webhookDeliveries.key,
+  tenantWebhooks: keyFamilies.tenantWebhooks.key,
+  batchWebhooks: keyFamilies.batchWebhooks.key,
+  webhooksWatched: keyFamilies.webhooksWatched.key(),
+  webhookCursors: keyFamilies.webhookCursors.key(),
+  webhooksCompleted: keyFamilies.webhooksCompleted.key(),
   /** Prefix scripts build keys under (commands/includes/keys.lua). */
   root: ROOT,
 };
