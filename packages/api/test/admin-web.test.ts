@@ -15,7 +15,11 @@ describe("web page and admin dashboard", () => {
     expect(await page.text()).toContain('<script type="module" src="/ui/app.js">');
     const script = await t.anon("/ui/app.js");
     expect(script.status).toBe(200);
-    expect(await script.text()).toContain('from "/ui/vendor/eventsource-parser.js"');
+    expect(await script.text()).toContain('from "./batch.js"');
+    // The batch view reads the event stream with the vendored parser.
+    const batchView = await t.anon("/ui/batch.js");
+    expect(batchView.status).toBe(200);
+    expect(await batchView.text()).toContain('from "/ui/vendor/eventsource-parser.js"');
     const parser = await t.anon("/ui/vendor/eventsource-parser.js");
     expect(parser.headers.get("content-type")).toContain("javascript");
     expect(await parser.text()).toContain("createParser");

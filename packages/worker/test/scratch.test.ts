@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { POSTER_FILE } from "@mediaq/shared";
 import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
 import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
 import { jobsRoot, startWorker } from "../src/index.ts";
@@ -89,7 +90,7 @@ describe("worker scratch, disk guard and crash recovery", () => {
       const kept = h.scratchEntries().filter((d) => d.startsWith(items[0]?.jobKey as string));
       expect(kept).toHaveLength(1);
       const dir = path.join(jobsRoot(h.infra.config.CACHE_ROOT), kept[0] as string);
-      expect(fs.readdirSync(dir).sort()).toEqual(["audio", "output.mp4", LOCK_FILE, "video"].sort());
+      expect(fs.readdirSync(dir).sort()).toEqual(["audio", "output.mp4", POSTER_FILE, LOCK_FILE, "video"].sort());
       await worker.sweep();
       expect(fs.existsSync(dir)).toBe(true);
     } finally {

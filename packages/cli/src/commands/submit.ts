@@ -115,7 +115,9 @@ export function registerSubmit(program: Command): void {
           try {
             status = await waitForBatch(client, batch.id, (s) => live.update(s), { intervalMs: 1000 });
           } finally {
-            live.stop();
+            // Items not finished at submit each end with an event; their lines come first.
+            const awaited = batch.items.filter((i) => i.state !== "succeeded" && i.state !== "failed");
+            await live.stop(awaited.map((i) => i.jobKey));
           }
           say(`batch ${batch.id}: ${status.counts.succeeded} succeeded, ${status.counts.failed} failed`);
           noFace = await noFaceItems(client, batch.id);

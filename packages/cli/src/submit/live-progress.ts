@@ -12,6 +12,8 @@ export class LiveProgress {
   /** Items already finished: a late progress event must not bring their line back. */
   private readonly finished = new Set<string>();
   private readonly abort = new AbortController();
+  /** Wakes stop() when an item finishes on the stream. */
+  private onFinish?: () => void;
 
   private readonly client: ApiClient;
   private readonly names: Map<string, string>;
@@ -51,6 +53,7 @@ export class LiveProgress {
         }
         if (event.type === "item" && (event.state === "succeeded" || event.state === "failed")) {
           this.finished.add(event.jobKey);
+          this.onFinish?.();
           const bar = this.running.get(event.jobKey);
           if (bar) {
             this.multi?.remove(bar);
@@ -73,8 +76,24 @@ export class LiveProgress {
     this.overall.update(finished, { detail });
   }
 
-  stop(): void {
+  /**
+   * Stops following. The status can say done before the stream has delivered the last
+   * items' events, so it first waits (at most `settleMs`) until every item in `awaited`
+   * has finished on the stream, and their lines are printed.
+   */
+  async stop(awaited: Iterable<string> = [], settleMs = 5000): Promise<void> {
+    const pending = () => [...awaited].some((key) => !this.finished.has(key));
+    const deadline = Date.now() + settleMs;
+    while (pending() && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.onFinish = resolve;
+        setTimeout(resolve, Math.max(0, deadline - Date.now())).unref();
+      });
+    }
+    this.onFinish = undefined;
     this.abort.abort();
+    // MultiBar writes logged lines on its next redraw, and stop() does not redraw: flush them.
+    this.multi?.update();
     this.multi?.stop();
   }
 }
