@@ -1,10 +1,8 @@
-import type { Redis } from "ioredis";
 import type { ItemFace } from "../face-track.ts";
 import type { AdapterName, ChannelOrder, Inputs } from "../jobs.ts";
 import { ITEM_STATES, type ItemState } from "./job-results.ts";
 import { redisKeys as K } from "./keys.ts";
-import { defineLedgerCommands } from "./script-loader.ts";
-import type { LedgerOptions } from "./options.ts";
+import { LedgerSection } from "./ledger-section.ts";
 
 export type Counts = Record<ItemState, number>;
 
@@ -81,16 +79,7 @@ const itemArgs = (items: BatchItem[]) => items.flatMap((i) => [i.jobKey, i.name,
  * Batches: items in submission order, each waiting on its job key; counters per batch so
  * status never scans items. Every write that moves counters is one Lua command.
  */
-export class BatchLedger {
-  private readonly redis: Redis;
-  private readonly o: LedgerOptions;
-
-  constructor(redis: Redis, o: LedgerOptions) {
-    this.redis = redis;
-    this.o = o;
-    defineLedgerCommands(redis);
-  }
-
+export class BatchLedger extends LedgerSection {
   /**
    * Creates a batch with its items, bound to an Idempotency-Key when given: the same key
    * with the same fingerprint replays the batch, with another fingerprint it is a mismatch.

@@ -1,8 +1,7 @@
 import type { Redis } from "ioredis";
 import type { ItemState } from "./job-results.ts";
 import { redisKeys as K } from "./keys.ts";
-import { defineLedgerCommands } from "./script-loader.ts";
-import type { LedgerOptions } from "./options.ts";
+import { LedgerSection } from "./ledger-section.ts";
 
 /** An event on a batch's stream; served to clients as Server-Sent Events. */
 export type BatchEvent =
@@ -24,16 +23,7 @@ const parse = ([id, fields]: [string, string[]]): StoredEvent => ({
 });
 
 /** Batch event streams: capped, expiring with their batch. */
-export class EventLedger {
-  private readonly redis: Redis;
-  private readonly o: LedgerOptions;
-
-  constructor(redis: Redis, o: LedgerOptions) {
-    this.redis = redis;
-    this.o = o;
-    defineLedgerCommands(redis);
-  }
-
+export class EventLedger extends LedgerSection {
   async publish(batchIds: string[], event: BatchEvent): Promise<void> {
     if (batchIds.length === 0) return;
     const pipe = this.redis.pipeline();

@@ -1,9 +1,7 @@
-import type { Redis } from "ioredis";
 import type { ItemFace } from "../face-track.ts";
 import type { Inputs } from "../jobs.ts";
 import { redisKeys as K } from "./keys.ts";
-import { defineLedgerCommands } from "./script-loader.ts";
-import type { LedgerOptions } from "./options.ts";
+import { LedgerSection } from "./ledger-section.ts";
 
 export const ITEM_STATES = ["pending", "running", "succeeded", "failed"] as const;
 export type ItemState = (typeof ITEM_STATES)[number];
@@ -39,16 +37,7 @@ const SPANS_TTL_SECONDS = 7 * 24 * 3600;
  * Job keys: the state every batch waiting on a job key sees, and its result. A result,
  * once recorded, is never replaced, so it always names the object it hashed.
  */
-export class JobLedger {
-  private readonly redis: Redis;
-  private readonly o: LedgerOptions;
-
-  constructor(redis: Redis, o: LedgerOptions) {
-    this.redis = redis;
-    this.o = o;
-    defineLedgerCommands(redis);
-  }
-
+export class JobLedger extends LedgerSection {
   async state(jobKey: string): Promise<{ state?: ItemState; error?: string; runs: number }> {
     const [state, error, runs] = await this.redis.hmget(K.job(jobKey), "state", "error", "runs");
     return {
