@@ -1,8 +1,8 @@
 /**
  * The frame path against ffmpeg alone, in one run, on a 1280x720 25 fps 20 s testsrc2 clip
  * (500 frames) with 20 s of audio:
- * - baseline: `ffmpeg decode | ffmpeg encode` through an rgb24 pipe with the worker's own
- *   encoder arguments (timed before and after the worker; the mean is the baseline);
+ * - baseline: `ffmpeg decode | ffmpeg encode` through a yuv420p pipe (the frame path's format:
+ *   neither side converts colours) with the worker's own encoder arguments (timed before and after the worker; the mean is the baseline);
  * - the demo model through one in-process worker (box [480,200,320,320]): frames/s of the
  *   frame path (the `infer` stage), the ratio to ffmpeg alone, and each stage's busy
  *   fraction of the frame path's wall time (decode, preprocess, session.run, paste, encode);
@@ -59,11 +59,11 @@ async function measure(fn: () => Promise<unknown>): Promise<Measured> {
 function ffmpegOnly(video: string, audio: string, out: string): Promise<void> {
   const decoder = spawn("ffmpeg", [
     ...["-hide_banner", "-loglevel", "error", "-nostdin", "-i", video],
-    ...["-an", "-pix_fmt", "rgb24", "-r", String(FPS), "-f", "rawvideo", "pipe:1"],
+    ...["-an", "-pix_fmt", "yuv420p", "-r", String(FPS), "-f", "rawvideo", "pipe:1"],
   ]);
   const encoder = spawn("ffmpeg", [
     ...["-hide_banner", "-loglevel", "error", "-y"],
-    ...["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", `${W}x${H}`, "-framerate", String(FPS), "-i", "pipe:0"],
+    ...["-f", "rawvideo", "-pix_fmt", "yuv420p", "-video_size", `${W}x${H}`, "-framerate", String(FPS), "-i", "pipe:0"],
     ...["-i", audio],
     ...encoderArgs("libx264", "audio"), // the worker's default length follows the audio
     out,

@@ -140,7 +140,9 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
       batch.frames.push({ index, data, rect });
       index++;
       busy.preprocess += now() - started;
-      if (batch.faces.count === batchSize) {
+      // Full at batchSize frames (so at most batchSize faces): a long stretch without faces
+      // must not hold more frames than the pool has.
+      if (batch.frames.length === batchSize) {
         yield batch;
         batch = newBatch();
       }
