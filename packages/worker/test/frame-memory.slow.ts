@@ -10,6 +10,7 @@ import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
 import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
 import { framesInFlight } from "../src/frames/frame-path.ts";
 import { startWorker } from "../src/index.ts";
+import { frameBytes } from "../src/media/yuv.ts";
 import { startWorkerHarness, type WorkerHarness } from "./helpers.ts";
 
 const MB = 1024 * 1024;
@@ -55,7 +56,7 @@ describe("frame path memory (slow)", () => {
       }
       const result = await h.ledger.jobs.getResult(items[0]?.jobKey as string);
       const frameSeconds = (result?.timings as Record<string, number>).infer as number;
-      const pool = framesInFlight(BATCH) * W * H * 3;
+      const pool = framesInFlight(BATCH) * frameBytes("yuv420p", W, H);
       const peak = Math.max(...samples.map((s) => s.rss));
       const third = (Date.now() - started) / 3;
       const peakOf = (from: number, to: number) =>
