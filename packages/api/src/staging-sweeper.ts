@@ -13,7 +13,7 @@ export interface StagingSweepDeps {
 /**
  * Deletes staged uploads older than the TTL: presigned uploads whose client never called
  * `complete`, and streamed PUTs an API process died in the middle of (docs/architecture.md,
- * "Blobs"). Returns the deleted keys.
+ * "Blob grants"). Returns the deleted keys.
  */
 export async function sweepStagedUploads(d: StagingSweepDeps, now = Date.now()): Promise<string[]> {
   const cutoff = now - d.ttlSeconds * 1000;
