@@ -130,7 +130,9 @@ function cropGraph() {
 /**
  * prediction float [1,3,96,96] in [0,1] -> the box's luma [h,w] and chroma [2, h/2, w/2]
  * (uint8, yuv420p). The prediction is quantized to 8-bit rgb (as the rgb24 path did),
- * converted to yuv and scaled to the box; chroma is the mean of each 2x2 cell. At a box edge on an
+ * converted to yuv and scaled to the box; chroma is the mean of each 2x2 cell. Rounding to
+ * bytes is a truncating Cast of values offset by 0.5 (in the conversion's bias) and clamped to
+ * [0, 255.5]: ONNX Runtime's Round costs more than the rest of the paste. At a box edge on an
  * odd coordinate the box is padded by its edge pixels to whole cells (`pads`, ONNX Pad order),
  * so the chroma cell it shares with the frame takes the box's colour.
  */
@@ -159,6 +161,7 @@ function pasteGraph() {
       floatTensor("zero", [], Float32Array.of(0)),
       floatTensor("one", [], Float32Array.of(1)),
       floatTensor("full_scale", [], Float32Array.of(255)),
+      floatTensor("byte_ceiling", [], Float32Array.of(255.5)),
     ],
     node: [
       node("Gather", ["prediction", "channels"], "ordered", [int("axis", 1)]),
@@ -170,16 +173,14 @@ function pasteGraph() {
       node("Resize", ["yuv", "empty", "empty", "sizes"], "scaled", LINEAR),
       // Luma of every pixel.
       node("Slice", ["scaled", "y_start", "uv_start", "channel_axis"], "y_exact"),
-      node("Round", ["y_exact"], "y_rounded"),
-      node("Clip", ["y_rounded", "zero", "full_scale"], "y_clipped"),
+      node("Clip", ["y_exact", "zero", "byte_ceiling"], "y_clipped"),
       node("Cast", ["y_clipped"], "y_bytes", [int("to", DataType.UINT8)]),
       node("Squeeze", ["y_bytes", "luma_axes"], "luma"),
       // Chroma of every 2x2 cell.
       node("Slice", ["scaled", "uv_start", "uv_end", "channel_axis"], "uv_scaled"),
       node("Pad", ["uv_scaled", "pads"], "uv_cells", [str("mode", "edge")]),
       node("AveragePool", ["uv_cells"], "uv_exact", [ints("kernel_shape", [2, 2]), ints("strides", [2, 2])]),
-      node("Round", ["uv_exact"], "uv_rounded"),
-      node("Clip", ["uv_rounded", "zero", "full_scale"], "uv_clipped"),
+      node("Clip", ["uv_exact", "zero", "byte_ceiling"], "uv_clipped"),
       node("Cast", ["uv_clipped"], "uv_bytes", [int("to", DataType.UINT8)]),
       node("Squeeze", ["uv_bytes", "batch_axis"], "chroma"),
     ],
@@ -315,7 +316,11 @@ function copyRows(patch: Uint8Array, w: number, h: number, plane: Uint8Array, of
 const CONVERSIONS = new Map(
   COLOR_MATRICES.map((m): [ColorMatrix, { toRgb: ColorConversion; toYuv: ColorConversion }] => [
     m,
-    { toRgb: yuvToRgb(m), toYuv: rgbToYuv(m) },
+    { toRgb: yuvToRgb(m), toYuv: offsetByHalf(rgbToYuv(m)) },
   ]),
 );
+/** The paste's conversion: +0.5, so its truncating Cast rounds. */
+function offsetByHalf(c: ColorConversion): ColorConversion {
+  return { weight: c.weight, bias: c.bias.map((b) => b + 0.5) };
+}
 const conversions = (m: ColorMatrix) => CONVERSIONS.get(m) as { toRgb: ColorConversion; toYuv: ColorConversion };
