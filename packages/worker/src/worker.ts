@@ -82,7 +82,9 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const models = new ModelCache(s3, config, log);
   const shutdown = new AbortController();
   const ledger = new Ledger(ledgerRedis, ledgerOptionsFrom(config));
-  const workerId = `${os.hostname()}-${process.pid}-gpu${config.GPU_DEVICE_ID}-${randomBytes(3).toString("hex")}`;
+  const workerId =
+    config.WORKER_NAME ??
+    `${os.hostname()}-${process.pid}-gpu${config.GPU_DEVICE_ID}-${randomBytes(3).toString("hex")}`;
   const diskGuard = new DiskGuard(
     config.CACHE_ROOT,
     config.MIN_FREE_DISK_BYTES,
@@ -114,9 +116,11 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const workerOptions = {
     connection: queueRedis,
     prefix: config.QUEUE_PREFIX,
+    // Recorded on each job it takes (job.processedBy): a supervisor finds a dead child's jobs by it.
+    name: workerId,
     autorun: false, // started below, once the sweeper and the free-disk guard have run
-    lockDuration: opts.lockDurationMs ?? 30_000,
-    stalledInterval: opts.stalledIntervalMs ?? 30_000,
+    lockDuration: opts.lockDurationMs ?? config.WORKER_LOCK_DURATION_MS,
+    stalledInterval: opts.stalledIntervalMs ?? config.WORKER_STALLED_INTERVAL_MS,
     // A worker that dies mid-job (SIGKILL, OOM, native crash) spends an attempt like a
     // thrown error does: after JOB_ATTEMPTS deaths on the same job, BullMQ fails it.
     maxStalledCount: Math.max(0, config.JOB_ATTEMPTS - 1),
