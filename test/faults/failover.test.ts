@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { workerDeathsReason } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { superviseWorkers } from "../../packages/cli/src/supervisor.ts";
 import { type FaultStack, startFaultStack, until } from "./helpers.ts";
@@ -78,6 +79,50 @@ describe("failover: a supervised worker's SIGKILL", () => {
       // A run is counted when its model section ends; the killed one never got there.
       expect((await stack.runsByKey([jobKey])).get(jobKey)).toBe(1);
       await stack.verifyOutputs(batchId);
+    } finally {
+      await sup.stop();
+    }
+  }, 240_000);
+
+  it("still counts deaths: a job whose worker is killed JOB_ATTEMPTS times fails alone with the reason", async () => {
+    const logDir = path.join(stack.infra.dir, "poison-logs");
+    fs.mkdirSync(logDir, { recursive: true });
+    const events: string[] = [];
+    const sup = superviseWorkers({
+      cards: [0],
+      baseDelayMs: 50,
+      env: { ...stack.workerEnv, WORKER_LOCK_DURATION_MS: "120000", WORKER_STALLED_INTERVAL_MS: "120000" },
+      logDir,
+      log: (line) => events.push(line),
+    });
+    try {
+      const { batchId, items } = await stack.submit([
+        { name: "poison.mp4", params: { box: [1, 0, 48, 48] } },
+        { name: "fine.mp4", params: { box: [2, 0, 48, 48] } },
+      ]);
+      const [poison, fine] = items.map((i) => i.jobKey) as [string, string];
+      const owners = new Set<string>();
+      // JOB_ATTEMPTS is 3 in the fault stack: kill whichever child runs the poison item, three times.
+      for (let kill = 1; kill <= 3; kill++) {
+        const job = await until(`the poison item's run ${kill}`, async () => {
+          const j = await stack.queue.getJob(poison);
+          const s = j && (await j.getState());
+          return s === "active" && j.processedBy && !owners.has(j.processedBy) ? j : undefined;
+        });
+        owners.add(job.processedBy as string);
+        await sup.children()[0]?.kill();
+        await until(
+          "the supervisor to hand the job back",
+          async () => events.filter((e) => e.includes(`inference/${poison}`)).length === kill,
+        );
+      }
+      expect(await stack.waitDone(batchId, 120_000)).toMatchObject({ succeeded: 1, failed: 1 });
+      const views = await stack.views(batchId);
+      expect(views.find((v) => v.jobKey === poison)?.error).toBe(workerDeathsReason(3));
+      expect(views.find((v) => v.jobKey === fine)?.state).toBe("succeeded");
+      const failed = await stack.queue.getJob(poison);
+      expect(await failed?.getState()).toBe("failed");
+      expect(failed?.attemptsMade).toBe(1); // failed once, by the supervisor; no retry after it
     } finally {
       await sup.stop();
     }

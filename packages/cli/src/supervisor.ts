@@ -5,6 +5,7 @@ import {
   createFaceTrackQueue,
   createInferenceQueue,
   createRedis,
+  describeHandedBack,
   handBackJobsOf,
   Ledger,
   ledgerOptionsFrom,
@@ -72,9 +73,8 @@ export function superviseWorkers(o: SupervisorOptions): Supervisor {
   const current = new Map<number, Managed>();
   const handBack = async (name: string, card: number) => {
     try {
-      const handed = await handBackJobsOf(name, queues, ledger);
-      if (handed.length > 0)
-        log(`worker for card ${card}: handed back ${handed.map((h) => `${h.queue}/${h.jobId}`).join(", ")}`);
+      const handed = await handBackJobsOf(name, queues, ledger, config.JOB_ATTEMPTS);
+      if (handed.length > 0) log(`worker for card ${card}: handed back ${handed.map(describeHandedBack).join(", ")}`);
     } catch (err) {
       // Redis unreachable: the jobs come back through BullMQ's stalled check instead.
       log(`worker for card ${card}: could not hand its jobs back (${(err as Error).message})`);

@@ -14,6 +14,7 @@ import {
   type Logger,
   QUEUES,
   serveMetrics,
+  workerDeathsReason,
 } from "@mediaq/shared";
 import { Mutex } from "async-mutex";
 import { Worker } from "bullmq";
@@ -151,10 +152,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   // nothing told the ledger: record the failure with a reason a person can act on.
   worker.on("failed", (job, err) => {
     if (!job?.deferredFailure) return;
-    const reason =
-      `the worker process died while running this item ${job.stalledCounter} time(s) ` +
-      "(killed, out of memory, or crashed in native code); not retried again " +
-      `(BullMQ: ${err.message})`;
+    const deaths = job.stalledCounter + ((job.data as { deaths?: number }).deaths ?? 0);
+    const reason = `${workerDeathsReason(deaths)} (BullMQ: ${err.message})`;
     log.error({ jobKey: job.id, stalled: job.stalledCounter }, "job failed: its worker died too often");
     ledger.jobs
       .transition(job.id as string, "failed", reason)
