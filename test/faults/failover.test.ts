@@ -107,7 +107,7 @@ describe("failover: a supervised worker's SIGKILL", () => {
         const job = await until(`the poison item's run ${kill}`, async () => {
           const j = await stack.queue.getJob(poison);
           const s = j && (await j.getState());
-          return s === "active" && j.processedBy && !owners.has(j.processedBy) ? j : undefined;
+          return s === "active" && j?.processedBy && !owners.has(j.processedBy) ? j : undefined;
         });
         owners.add(job.processedBy as string);
         await sup.children()[0]?.kill();
