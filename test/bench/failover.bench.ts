@@ -63,6 +63,12 @@ export default async function failoverBench(): Promise<void> {
     const lines: string[] = [];
     // alone
     const first = superviseWorkers({ cards: [0], env, logDir, log: () => undefined });
+    // Timed from a started worker, as the others are.
+    await until(
+      "the supervised worker to start",
+      async () => fs.readFileSync(path.join(logDir, "worker-0.log"), "utf8").includes('"worker started"'),
+      60_000,
+    );
     let alone: number;
     {
       const { batchId, items } = await submit();
