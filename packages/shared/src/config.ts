@@ -73,6 +73,8 @@ export const configSchema = z.object({
   /** Lock of a running package job; a killed packager's part is rebuilt about this long after. */
   PACKAGE_LOCK_SECONDS: int(1, 600).default(30),
   PRESIGN_EXPIRES_SECONDS: int(1, MAX_PRESIGN_SECONDS).default(24 * 3600),
+  /** Staged uploads never completed (or cut off by an API crash) are deleted after this long. */
+  UPLOAD_STAGING_TTL_SECONDS: int(60).default(24 * 3600),
   API_HOST: z.string().default("0.0.0.0"),
   API_PORT: int(0, 65535).default(8080),
   /** `tenant:key` or `tenant:sha256:<hex digest of the key>` pairs, comma-separated. */
@@ -95,7 +97,7 @@ export const configSchema = z.object({
     ),
   /** Bearer token for the API's /metrics; without it (and without METRICS_PORT) /metrics is off. */
   METRICS_TOKEN: z.string().min(16, "use at least 16 characters").optional(),
-  /** Address the API's separate metrics listener binds (with METRICS_PORT). */
+  /** Address every service's metrics listener binds (with METRICS_PORT). */
   METRICS_HOST: z.string().default("127.0.0.1"),
   DEDUP_SCOPE: z.enum(["tenant", "global"]).default("tenant"),
   /** A finished batch (items, counters, events) is kept this many days after it finished. */

@@ -5,6 +5,7 @@ export * from "./jobs.ts";
 export * from "./object-keys.ts";
 export * from "./face-track.ts";
 export * from "./redis.ts";
+export * from "./periodic.ts";
 export * from "./s3.ts";
 export * from "./outputs.ts";
 export * from "./logger.ts";

@@ -160,7 +160,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
       .catch((e) => log.error({ err: e }, "ledger update failed"));
   });
   const metricsPort = opts.metricsPort ?? config.METRICS_PORT;
-  const metricsServer = metricsPort !== undefined ? await serveMetrics(metrics.registry, metricsPort) : undefined;
+  const metricsServer =
+    metricsPort !== undefined ? await serveMetrics(metrics.registry, metricsPort, config.METRICS_HOST) : undefined;
 
   // Scratch sweeper: at start-up (before the first job) and every CACHE_SWEEP_INTERVAL_SECONDS.
   // AUTO_CLEAR_CACHE=false keeps every directory for debugging, so nothing is swept then.
