@@ -90,7 +90,17 @@ export interface FaultStack {
 }
 
 export async function startFaultStack(
-  opts: { env?: Record<string, string>; videos?: number; audios?: number; seconds?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    videos?: number;
+    audios?: number;
+    /** Length of the clips (videos and audios), 0.5 s by default. */
+    seconds?: number;
+    /** Length of the audios when it differs: the output follows the audio (a long item from a short clip). */
+    audioSeconds?: number;
+    /** Video size, 96x96 by default. */
+    size?: { width: number; height: number };
+  } = {},
 ): Promise<FaultStack> {
   const infra = await startInfra({ env: { JOB_ATTEMPTS: "3", ...opts.env } });
   const s3 = createS3(infra.config);
@@ -112,12 +122,13 @@ export async function startFaultStack(
     return sha;
   };
   const seconds = opts.seconds ?? 0.5;
+  const size = opts.size ?? { width: 96, height: 96 };
   const media = async (n: number, kind: "video" | "audio") =>
     Promise.all(
       Array.from({ length: n }, async (_, i) => {
         const file = path.join(infra.dir, `${kind}-${i}.${kind === "video" ? "mp4" : "wav"}`);
-        if (kind === "video") await makeVideo(file, { seconds, width: 96, height: 96, frequency: 300 + 40 * i });
-        else await makeAudio(file, { seconds, frequency: 200 + 30 * i });
+        if (kind === "video") await makeVideo(file, { seconds, ...size, frequency: 300 + 40 * i });
+        else await makeAudio(file, { seconds: opts.audioSeconds ?? seconds, frequency: 200 + 30 * i });
         return putBlob(fs.readFileSync(file));
       }),
     );

@@ -48,10 +48,18 @@ export const configSchema = z.object({
   WORKER_DISK_CHECK_SECONDS: z.coerce.number().positive().default(5),
   /** On SIGTERM, how long the current job may keep running before it is handed back. */
   WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(30),
-  /** BullMQ lock: how soon after a worker dies its job counts as stalled and runs elsewhere. */
-  WORKER_LOCK_DURATION_MS: int(200).default(30_000),
-  /** How often each worker looks for jobs whose worker died. */
-  WORKER_STALLED_INTERVAL_MS: int(100).default(30_000),
+  /**
+   * BullMQ lock: how soon after an unsupervised worker dies its job counts as stalled and runs
+   * elsewhere (docs/architecture.md#worker-deaths says why 8 s is safe).
+   */
+  WORKER_LOCK_DURATION_MS: int(200).default(8000),
+  /** How often each worker looks for jobs whose worker died (a death is found <= lock + this). */
+  WORKER_STALLED_INTERVAL_MS: int(100).default(2000),
+  /**
+   * The worker's BullMQ name (job.processedBy): a supervisor names each child so it can hand
+   * the child's jobs back when it dies. Unset: hostname, pid, card and a random suffix.
+   */
+  WORKER_NAME: z.string().min(1).optional(),
   MAX_FRAME_PIXELS: int(1).default(1920 * 1080),
   /** Decoded frames held to play a clip backwards (ping-pong loops); at least one frame is held. */
   LOOP_BUFFER_BYTES: bytes.default(256 * 1024 ** 2),

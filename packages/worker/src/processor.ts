@@ -24,7 +24,7 @@ import {
 import type { MutexInterface } from "async-mutex";
 import { DelayedError, type Job, type Processor, type Queue, UnrecoverableError, WaitingError } from "bullmq";
 import { bindWav2Lip, type Wav2LipParams } from "./adapters/wav2lip.ts";
-import { melSpectrogram } from "./audio/mel.ts";
+import { melSpectrogramYielding } from "./audio/mel.ts";
 import type { DiskGuard } from "./disk-guard.ts";
 import { BadInputError, HandBackError } from "./errors.ts";
 import { boxCrop, type CropLookup, trackCrops } from "./face/track.ts";
@@ -300,7 +300,7 @@ async function runPipeline(
       audioSeconds: samples.length / AUDIO_RATE,
       videoFrames: video.frames,
     });
-    return { mel: melSpectrogram(fitSamples(samples, outputFrames / video.fps)), outputFrames };
+    return { mel: await melSpectrogramYielding(fitSamples(samples, outputFrames / video.fps)), outputFrames };
   });
 
   // The frame path holds the card only from its first model call to its last; with prefetch

@@ -14,6 +14,7 @@ import {
   type Logger,
   QUEUES,
   serveMetrics,
+  workerDeathsReason,
 } from "@mediaq/shared";
 import { Mutex } from "async-mutex";
 import { Worker } from "bullmq";
@@ -82,7 +83,9 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const models = new ModelCache(s3, config, log);
   const shutdown = new AbortController();
   const ledger = new Ledger(ledgerRedis, ledgerOptionsFrom(config));
-  const workerId = `${os.hostname()}-${process.pid}-gpu${config.GPU_DEVICE_ID}-${randomBytes(3).toString("hex")}`;
+  const workerId =
+    config.WORKER_NAME ??
+    `${os.hostname()}-${process.pid}-gpu${config.GPU_DEVICE_ID}-${randomBytes(3).toString("hex")}`;
   const diskGuard = new DiskGuard(
     config.CACHE_ROOT,
     config.MIN_FREE_DISK_BYTES,
@@ -114,9 +117,11 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const workerOptions = {
     connection: queueRedis,
     prefix: config.QUEUE_PREFIX,
+    // Recorded on each job it takes (job.processedBy): a supervisor finds a dead child's jobs by it.
+    name: workerId,
     autorun: false, // started below, once the sweeper and the free-disk guard have run
-    lockDuration: opts.lockDurationMs ?? 30_000,
-    stalledInterval: opts.stalledIntervalMs ?? 30_000,
+    lockDuration: opts.lockDurationMs ?? config.WORKER_LOCK_DURATION_MS,
+    stalledInterval: opts.stalledIntervalMs ?? config.WORKER_STALLED_INTERVAL_MS,
     // A worker that dies mid-job (SIGKILL, OOM, native crash) spends an attempt like a
     // thrown error does: after JOB_ATTEMPTS deaths on the same job, BullMQ fails it.
     maxStalledCount: Math.max(0, config.JOB_ATTEMPTS - 1),
@@ -147,10 +152,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   // nothing told the ledger: record the failure with a reason a person can act on.
   worker.on("failed", (job, err) => {
     if (!job?.deferredFailure) return;
-    const reason =
-      `the worker process died while running this item ${job.stalledCounter} time(s) ` +
-      "(killed, out of memory, or crashed in native code); not retried again " +
-      `(BullMQ: ${err.message})`;
+    const deaths = job.stalledCounter + ((job.data as { deaths?: number }).deaths ?? 0);
+    const reason = `${workerDeathsReason(deaths)} (BullMQ: ${err.message})`;
     log.error({ jobKey: job.id, stalled: job.stalledCounter }, "job failed: its worker died too often");
     ledger.jobs
       .transition(job.id as string, "failed", reason)

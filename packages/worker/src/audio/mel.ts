@@ -31,6 +31,32 @@ export interface MelSpectrogram {
 }
 
 export function melSpectrogram(wav: Float32Array): MelSpectrogram {
+  const stft = melFrames(wav);
+  stft.compute(0, stft.frames);
+  return stft.finish();
+}
+
+/**
+ * The same spectrogram, computed in slices with the event loop served between them: a
+ * 10-minute audio is ~2 s of CPU, which must not hold up BullMQ's lock renewal
+ * (docs/architecture.md#worker-deaths).
+ */
+export async function melSpectrogramYielding(wav: Float32Array, sliceFrames = 1000): Promise<MelSpectrogram> {
+  const stft = melFrames(wav);
+  try {
+    for (let t = 0; t < stft.frames; t += sliceFrames) {
+      stft.compute(t, Math.min(stft.frames, t + sliceFrames));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } catch (err) {
+    stft.finish();
+    throw err;
+  }
+  return stft.finish();
+}
+
+/** The STFT -> mel state of one audio; compute() fills frames [from, to), finish() frees the FFT plan. */
+function melFrames(wav: Float32Array) {
   const { nFft, hop, nMels } = MEL;
   const emphasized = preemphasize(wav, MEL.preemphasis);
   const pad = nFft / 2;
@@ -45,22 +71,29 @@ export function melSpectrogram(wav: Float32Array): MelSpectrogram {
   const magnitude = new Float64Array(bins);
   const out = new Float32Array(frames * nMels);
   const minLevel = 10 ** (MEL.minLevelDb / 20);
-  for (let t = 0; t < frames; t++) {
-    const start = t * hop - pad;
-    for (let j = 0; j < nFft; j++)
-      frame[j] = (emphasized[reflectIndex(start + j, emphasized.length)] as number) * (window[j] as number);
-    fft.forwardReal(frame, re, im);
-    for (let b = 0; b < bins; b++) magnitude[b] = Math.hypot(re[b] as number, im[b] as number);
-    for (let m = 0; m < nMels; m++) {
-      const { first, weights } = basis[m] as MelFilter;
-      let energy = 0;
-      for (let j = 0; j < weights.length; j++) energy += (weights[j] as number) * (magnitude[first + j] as number);
-      const db = 20 * Math.log10(Math.max(minLevel, energy)) - MEL.refLevelDb;
-      out[t * nMels + m] = normalize(db);
-    }
-  }
-  fft.dispose(); // the plan lives on KISS FFT's heap, not the JS heap
-  return { frames, bands: nMels, data: out };
+  return {
+    frames,
+    compute(from: number, to: number) {
+      for (let t = from; t < to; t++) {
+        const start = t * hop - pad;
+        for (let j = 0; j < nFft; j++)
+          frame[j] = (emphasized[reflectIndex(start + j, emphasized.length)] as number) * (window[j] as number);
+        fft.forwardReal(frame, re, im);
+        for (let b = 0; b < bins; b++) magnitude[b] = Math.hypot(re[b] as number, im[b] as number);
+        for (let m = 0; m < nMels; m++) {
+          const { first, weights } = basis[m] as MelFilter;
+          let energy = 0;
+          for (let j = 0; j < weights.length; j++) energy += (weights[j] as number) * (magnitude[first + j] as number);
+          const db = 20 * Math.log10(Math.max(minLevel, energy)) - MEL.refLevelDb;
+          out[t * nMels + m] = normalize(db);
+        }
+      }
+    },
+    finish(): MelSpectrogram {
+      fft.dispose(); // the plan lives on KISS FFT's heap, not the JS heap
+      return { frames, bands: nMels, data: out };
+    },
+  };
 }
 
 /** The value every band takes in silence (normalize of the -100 dB floor). */
