@@ -1,8 +1,8 @@
 /**
  * The frame path against ffmpeg alone, in one run, on a 1280x720 25 fps 20 s testsrc2 clip
  * (500 frames) with 20 s of audio:
- * - baseline: `ffmpeg decode | ffmpeg encode` through an rgb24 pipe with the worker's own
- *   encoder arguments (timed before and after the worker; the mean is the baseline);
+ * - baseline: `ffmpeg decode | ffmpeg encode` through a yuv420p pipe (the frame path's format:
+ *   neither side converts colours) with the worker's own encoder arguments (timed before and after the worker; the mean is the baseline);
  * - the demo model through one in-process worker (box [480,200,320,320]): frames/s of the
  *   frame path (the `infer` stage), the ratio to ffmpeg alone, and each stage's busy
  *   fraction of the frame path's wall time (decode, preprocess, session.run, paste, encode);
@@ -10,7 +10,10 @@
  *   `pnpm bench worker` (12 items of 2 s at 320x240, 25 frames per call) with prefetch on:
  *   the fraction of the worker's wall time spent inside session.run.
  * CPU seconds (this process and its ffmpeg children) are printed beside wall times: on a
- * shared machine they move less with other load than wall times do.
+ * shared machine they move less with other load than wall times do. Besides the whole job's
+ * CPU (fetch, probe, audio, upload and the harness's servers included), the frame path is
+ * also run alone in this process (runFramePath with the demo model in-process, same clip and
+ * box) and measured exactly as ffmpeg alone is.
  *
  * Run: pnpm bench frames
  */
@@ -19,6 +22,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { calibratedFixedCostModel } from "../../packages/worker/scripts/test-models.ts";
+import { prepareFramePathAlone } from "../../packages/worker/scripts/frame-path-alone.ts";
 import { DEMO_MODEL_PATH } from "../../packages/worker/scripts/make-demo-model.ts";
 import { startWorker } from "../../packages/worker/src/index.ts";
 import { encoderArgs } from "../../packages/worker/src/media/encode.ts";
@@ -59,11 +63,11 @@ async function measure(fn: () => Promise<unknown>): Promise<Measured> {
 function ffmpegOnly(video: string, audio: string, out: string): Promise<void> {
   const decoder = spawn("ffmpeg", [
     ...["-hide_banner", "-loglevel", "error", "-nostdin", "-i", video],
-    ...["-an", "-pix_fmt", "rgb24", "-r", String(FPS), "-f", "rawvideo", "pipe:1"],
+    ...["-an", "-pix_fmt", "yuv420p", "-r", String(FPS), "-f", "rawvideo", "pipe:1"],
   ]);
   const encoder = spawn("ffmpeg", [
     ...["-hide_banner", "-loglevel", "error", "-y"],
-    ...["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", `${W}x${H}`, "-framerate", String(FPS), "-i", "pipe:0"],
+    ...["-f", "rawvideo", "-pix_fmt", "yuv420p", "-video_size", `${W}x${H}`, "-framerate", String(FPS), "-i", "pipe:0"],
     ...["-i", audio],
     ...encoderArgs("libx264", "audio"), // the worker's default length follows the audio
     out,
@@ -131,6 +135,8 @@ export default async function framesBench(): Promise<void> {
       prefetch: false,
       batchSize: 16,
     });
+    const framePath = await prepareFramePathAlone(f("clip.mp4"), f("clip.wav"), f("alone.mp4"), BOX);
+    const alone = await measure(framePath.run).finally(framePath.release);
     const after = await measure(clip);
     const baseline = (before.wall + after.wall) / 2;
     const baselineCpu = (before.cpu + after.cpu) / 2;
@@ -144,6 +150,10 @@ export default async function framesBench(): Promise<void> {
       `worker, demo model: ${demo.ok}/1 ok, frame path ${frameWall.toFixed(2)} s = ${(FRAMES / frameWall).toFixed(1)} frames/s, ` +
         `ratio ${(baseline / frameWall).toFixed(2)}x of ffmpeg alone (job wall ${demo.wall.toFixed(1)} s, ` +
         `job CPU ${demo.cpu.toFixed(1)} s = ${(demo.cpu / baselineCpu).toFixed(2)}x ffmpeg's)`,
+    );
+    console.log(
+      `  frame path alone in this process: ${alone.wall.toFixed(2)} s, CPU ${alone.cpu.toFixed(1)} s = ` +
+        `${(alone.cpu / baselineCpu).toFixed(2)}x ffmpeg alone's`,
     );
     console.log(`  busy fraction of the frame path: ${STAGES.map((s) => `${s} ${pct(t[s], frameWall)}`).join(", ")}`);
 

@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { FramePool } from "../../packages/worker/src/frames/frame-pool.ts";
 import { decodeFrames } from "../../packages/worker/src/media/decode.ts";
+import { frameBytes } from "../../packages/worker/src/media/yuv.ts";
 import { probeVideo } from "../../packages/worker/src/media/probe.ts";
 import { timelineFrames } from "../../packages/worker/src/media/timeline-frames.ts";
 
@@ -37,11 +38,11 @@ async function runCase(file: string, loop: "pingpong" | "forward" | "decode", lo
     frames++;
     if (frames % 10 === 0) peak = Math.max(peak, process.memoryUsage().rss);
   };
-  const pool = new FramePool(video.width * video.height * 3, 4);
+  const pool = new FramePool(frameBytes("yuv420p", video.width, video.height), 4);
   const codecs = { decoder: "cpu", device: 0 } as const;
   if (loop === "decode")
     for (let i = 0; i < loops; i++)
-      for await (const frame of decodeFrames(file, "clip", video, pool, codecs)) {
+      for await (const frame of decodeFrames(file, "clip", video, "yuv420p", pool, codecs)) {
         count();
         pool.release(frame);
       }
@@ -50,6 +51,7 @@ async function runCase(file: string, loop: "pingpong" | "forward" | "decode", lo
       file,
       label: "clip",
       video,
+      format: "yuv420p",
       frames: loops * video.frames,
       loop,
       bufferBytes,

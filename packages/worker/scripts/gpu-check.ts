@@ -17,6 +17,7 @@ import { FramePool } from "../src/frames/frame-pool.ts";
 import { createSession } from "../src/inference/create-session.ts";
 import { CodecUnavailableError, chooseCodecs, probeCodecCapabilities } from "../src/media/codecs.ts";
 import { decodeFrames } from "../src/media/decode.ts";
+import { frameBytes } from "../src/media/yuv.ts";
 import { startEncoder } from "../src/media/encode.ts";
 import { probeVideo } from "../src/media/probe.ts";
 import { DEMO_MODEL_PATH } from "./make-demo-model.ts";
@@ -54,7 +55,7 @@ try {
     ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", clip],
   ]);
   const video = await probeVideo(clip, "test clip", Number.MAX_SAFE_INTEGER);
-  const pool = new FramePool(video.width * video.height * 3, 4);
+  const pool = new FramePool(frameBytes("yuv420p", video.width, video.height), 4);
   const encoder = startEncoder({
     ...video,
     audioFile: clip,
@@ -64,7 +65,7 @@ try {
   });
   const started = performance.now();
   let frames = 0;
-  for await (const frame of decodeFrames(clip, "test clip", video, pool, codecs)) {
+  for await (const frame of decodeFrames(clip, "test clip", video, "yuv420p", pool, codecs)) {
     await encoder.write(frame);
     pool.release(frame);
     frames++;

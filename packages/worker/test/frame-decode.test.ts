@@ -25,11 +25,13 @@ const PIXELS = 1920 * 1080;
 const CPU = { decoder: "cpu", device: 0 } as const;
 const poolFor = (video: VideoInfo) => new FramePool(video.width * video.height * 3, 4);
 
+// rgb24 here: the frame index is read from the pixels (the frame path's yuv420p decode is the same code).
+
 /** Every decoded frame, copied out of the frame pool (whose buffers go back to it). */
 async function decodePooled(file: string, video: VideoInfo, range?: FrameRange): Promise<Buffer[]> {
   const pool = poolFor(video);
   const out: Buffer[] = [];
-  for await (const frame of decodeFrames(file, "video", video, pool, CPU, undefined, range)) {
+  for await (const frame of decodeFrames(file, "video", video, "rgb24", pool, CPU, undefined, range)) {
     out.push(Buffer.from(frame));
     pool.release(frame);
   }
@@ -37,10 +39,10 @@ async function decodePooled(file: string, video: VideoInfo, range?: FrameRange):
 }
 
 /** The timeline's frames, copied out of the frame pool. */
-async function timeline(o: Omit<Parameters<typeof timelineFrames>[0], "pool" | "codecs">) {
+async function timeline(o: Omit<Parameters<typeof timelineFrames>[0], "pool" | "codecs" | "format">) {
   const pool = poolFor(o.video);
   const out: { frame: Buffer; source: number }[] = [];
-  for await (const { frame, source } of timelineFrames({ ...o, pool, codecs: CPU })) {
+  for await (const { frame, source } of timelineFrames({ ...o, format: "rgb24", pool, codecs: CPU })) {
     out.push({ frame: Buffer.from(frame), source });
     pool.release(frame);
   }

@@ -10,6 +10,7 @@ import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
 import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
 import { framesInFlight } from "../src/frames/frame-path.ts";
 import { startWorker } from "../src/index.ts";
+import { frameBytes } from "../src/media/yuv.ts";
 import { startWorkerHarness, type WorkerHarness } from "./helpers.ts";
 
 const MB = 1024 * 1024;
@@ -32,12 +33,15 @@ describe("frame path memory (slow)", () => {
     await makeVideo(f("long.mp4"), { seconds: SECONDS, width: W, height: H });
     await makeAudio(f("long.wav"), { seconds: SECONDS });
     await makeVideo(f("warm.mp4"), { seconds: 1, width: W, height: H });
+    await makeAudio(f("warm.wav"), { seconds: 1 });
     const model = await h.putFile(DEMO_MODEL_PATH);
     const audio = await h.putFile(f("long.wav"));
     const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: BATCH }));
     try {
       // Warm up: model, frame ops and ffmpeg all loaded once, so the baseline includes them.
-      const warm = await h.submit(model, [{ name: "warm", video: await h.putFile(f("warm.mp4")), audio }]);
+      // (1 s of audio: with the long audio the warm-up alone would be 3000 frames.)
+      const warmAudio = await h.putFile(f("warm.wav"));
+      const warm = await h.submit(model, [{ name: "warm", video: await h.putFile(f("warm.mp4")), audio: warmAudio }]);
       expect(await h.waitDone(warm.batchId, 120_000)).toMatchObject({ succeeded: 1 });
       global.gc?.();
       const baseline = process.memoryUsage().rss;
@@ -55,7 +59,7 @@ describe("frame path memory (slow)", () => {
       }
       const result = await h.ledger.jobs.getResult(items[0]?.jobKey as string);
       const frameSeconds = (result?.timings as Record<string, number>).infer as number;
-      const pool = framesInFlight(BATCH) * W * H * 3;
+      const pool = framesInFlight(BATCH) * frameBytes("yuv420p", W, H);
       const peak = Math.max(...samples.map((s) => s.rss));
       const third = (Date.now() - started) / 3;
       const peakOf = (from: number, to: number) =>

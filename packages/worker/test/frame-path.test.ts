@@ -105,5 +105,10 @@ describe("frame path", () => {
     const w = new Float32Array(MEL_FLOATS);
     melWindow(mel, withFace[5] as number, video.fps, w);
     expect(sparse.windows[5]).toEqual(w);
+
+    // No face at all, for longer than the frame pool holds (50 frames, pool of 20): no model call, no stall.
+    const none = await run({ batchSize: 4, rectOf: () => null });
+    expect(none.result.frames).toBe(video.frames);
+    expect(none.calls).toHaveLength(0);
   });
 });

@@ -111,9 +111,10 @@ async function computeTrack(
       found.push(...reply.faces);
       batch = [];
     };
-    // Detection moves its frames to the inference thread, so each leaves the pool as a copy.
+    // The detector takes rgb24 (its own decode, not the frame path's yuv420p). Detection moves
+    // its frames to the inference thread, so each leaves the pool as a copy.
     const pool = new FramePool(video.width * video.height * 3, 2);
-    for await (const frame of decodeFrames(file, label, video, pool, deps.codecs, signal)) {
+    for await (const frame of decodeFrames(file, label, video, "rgb24", pool, deps.codecs, signal)) {
       batch.push(new Uint8Array(frame));
       pool.release(frame);
       if (batch.length === DETECT_BATCH) await flush();

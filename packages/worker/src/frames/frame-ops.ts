@@ -1,7 +1,8 @@
 /**
- * Crop-and-scale of the face region and paste of the prediction, as two tiny ONNX graphs run
- * by ONNX Runtime's native kernels: JavaScript never touches a full frame's pixels, only copies
- * the pasted patch's rows into the frame (docs/architecture.md#frame-path).
+ * Crop-and-scale of the face region and paste of the prediction on yuv420p frames, as two tiny
+ * ONNX graphs run by ONNX Runtime's native kernels, which also convert the box between yuv and
+ * rgb: JavaScript never touches a full frame's pixels, only copies the pasted patch's rows into
+ * the frame's planes (docs/architecture.md#frame-path).
  *
  * Resize uses half-pixel centres and clamps at the edges, which is exactly OpenCV's
  * INTER_LINEAR (what Wav2Lip uses). The face box is an input, so it may change every frame.
@@ -18,6 +19,7 @@ import {
   stringAttr as str,
   tensorType,
 } from "../onnx-schema.ts";
+import { COLOR_MATRICES, type ColorConversion, type ColorMatrix, rgbToYuv, yuvLayout, yuvToRgb } from "../media/yuv.ts";
 
 /** Side of Wav2Lip's square face input and output. */
 export const FACE_SIZE = 96;
@@ -34,7 +36,7 @@ export interface Rect {
   y2: number;
 }
 
-/** Which of the frame's rgb channels feed the model's channels 0..2 (and come back from it). */
+/** Which of the crop's rgb channels feed the model's channels 0..2 (and come back from it). */
 export type ChannelOrder = "rgb" | "bgr";
 const CHANNELS: Record<ChannelOrder, BigInt64Array> = {
   rgb: BigInt64Array.from([0n, 1n, 2n]),
@@ -43,11 +45,22 @@ const CHANNELS: Record<ChannelOrder, BigInt64Array> = {
 
 const LINEAR = [str("coordinate_transformation_mode", "half_pixel"), str("mode", "linear")];
 const META = { producer: "mediaq frame-ops", doc: "mediaq face crop and paste (docs/architecture.md#frame-path)" };
+const plane = (name: string, dims: (number | string)[]) => ({ name, type: tensorType(dims, DataType.UINT8) });
+const int64Input = (name: string, length: number) => ({ name, type: tensorType([length], DataType.INT64) });
+/** A colour conversion as a 1x1 convolution (media/yuv.ts). */
+const conversionInputs = (prefix: string) => [
+  { name: `${prefix}_weight`, type: tensorType([3, 3, 1, 1]) },
+  { name: `${prefix}_bias`, type: tensorType([3]) },
+];
 
 /**
- * frame uint8 [H,W,3], starts [y1,x1], ends [y2,x2], channels [3] -> face float [1,6,96,96]:
- * the region scaled to 96x96 in [0,1], first with its lower half zeroed (hidden from the
- * model, as Wav2Lip does), then whole.
+ * The box's rows of a yuv420p frame -> face float [1,6,96,96]. Inputs: luma [rows, W] (rows
+ * y1..y2), u and v [chroma rows, W/2] (rows y1/2..ceil(y2/2)); the luma columns x1..x2, the
+ * chroma columns x1/2..ceil(x2/2); `phase` = (y1 % 2, x1 % 2), where the box starts in the
+ * chroma's 2x2 cells. Chroma is repeated 2x2 (as ffmpeg's yuv420p -> rgb24 does), the box
+ * scaled to 96x96, converted to rgb (clamped and rounded as rgb24 is), put in [0,1] in the
+ * model's channel order, then given first with its lower half zeroed (hidden from the model, as Wav2Lip does),
+ * then whole.
  */
 function cropGraph() {
   const mask = new Float32Array(PLANE);
@@ -55,26 +68,57 @@ function cropGraph() {
   return {
     name: "face-crop",
     input: [
-      { name: "frame", type: tensorType(["height", "width", 3], DataType.UINT8) },
-      { name: "starts", type: tensorType([2], DataType.INT64) },
-      { name: "ends", type: tensorType([2], DataType.INT64) },
-      { name: "channels", type: tensorType([3], DataType.INT64) },
+      plane("luma", ["rows", "width"]),
+      plane("u", ["chroma_rows", "chroma_width"]),
+      plane("v", ["chroma_rows", "chroma_width"]),
+      int64Input("starts", 2),
+      int64Input("ends", 2),
+      int64Input("chroma_starts", 2),
+      int64Input("chroma_ends", 2),
+      int64Input("phase_starts", 2),
+      int64Input("phase_ends", 2),
+      ...conversionInputs("to_rgb"),
+      int64Input("channels", 3),
     ],
     output: [{ name: "face", type: tensorType([1, 6, S, S], DataType.FLOAT) }],
     initializer: [
       int64Tensor("yx", [0, 1]),
-      int64Tensor("batch_axis", [0]),
+      int64Tensor("chroma_yx", [1, 2]),
+      floatTensor("cell_ones", [2, 1, 2, 2], new Float32Array(8).fill(1)),
+      int64Tensor("first_axis", [0]),
       int64Tensor("face_sizes", [1, 3, S, S]),
       floatTensor("empty", [0], new Float32Array(0)),
+      floatTensor("zero", [], Float32Array.of(0)),
       floatTensor("full_scale", [], Float32Array.of(255)),
       floatTensor("lower_half_zero", [1, 1, S, S], mask),
     ],
     node: [
-      node("Slice", ["frame", "starts", "ends", "yx"], "region"),
-      node("Cast", ["region"], "region_f", [int("to", DataType.FLOAT)]),
-      node("Transpose", ["region_f"], "planar", [ints("perm", [2, 0, 1])]),
-      node("Unsqueeze", ["planar", "batch_axis"], "planar_1"),
-      node("Resize", ["planar_1", "empty", "empty", "face_sizes"], "scaled", LINEAR),
+      node("Slice", ["luma", "starts", "ends", "yx"], "y_region"),
+      node("Unsqueeze", ["y_region", "first_axis"], "y_1"),
+      node("Slice", ["u", "chroma_starts", "chroma_ends", "yx"], "u_region"),
+      node("Unsqueeze", ["u_region", "first_axis"], "u_1"),
+      node("Slice", ["v", "chroma_starts", "chroma_ends", "yx"], "v_region"),
+      node("Unsqueeze", ["v_region", "first_axis"], "v_1"),
+      node("Concat", ["u_1", "v_1"], "uv", [int("axis", 0)]),
+      node("Cast", ["uv"], "uv_f", [int("to", DataType.FLOAT)]),
+      // Each chroma sample repeated over its 2x2 cell: a transposed convolution of stride 2 with a
+      // 2x2 kernel of ones per plane (much faster in ONNX Runtime than Resize or Expand).
+      node("Unsqueeze", ["uv_f", "first_axis"], "uv_4"),
+      node("ConvTranspose", ["uv_4", "cell_ones"], "uv_cells_4", [
+        int("group", 2),
+        ints("kernel_shape", [2, 2]),
+        ints("strides", [2, 2]),
+      ]),
+      node("Squeeze", ["uv_cells_4", "first_axis"], "uv_cells"),
+      node("Slice", ["uv_cells", "phase_starts", "phase_ends", "chroma_yx"], "uv_full"),
+      node("Cast", ["y_1"], "y_f", [int("to", DataType.FLOAT)]),
+      node("Concat", ["y_f", "uv_full"], "yuv", [int("axis", 0)]),
+      node("Unsqueeze", ["yuv", "first_axis"], "yuv_1"),
+      // Scaled first, converted after: both are linear, so only 96x96 pixels are converted.
+      node("Resize", ["yuv_1", "empty", "empty", "face_sizes"], "yuv_scaled", LINEAR),
+      node("Conv", ["yuv_scaled", "to_rgb_weight", "to_rgb_bias"], "rgb_exact"),
+      node("Clip", ["rgb_exact", "zero", "full_scale"], "rgb_clipped"),
+      node("Round", ["rgb_clipped"], "scaled"),
       node("Gather", ["scaled", "channels"], "ordered", [int("axis", 1)]),
       node("Div", ["ordered", "full_scale"], "unit"),
       node("Mul", ["unit", "lower_half_zero"], "masked"),
@@ -84,35 +128,61 @@ function cropGraph() {
 }
 
 /**
- * prediction float [1,3,96,96] in [0,1], sizes [1,3,h,w], channels [3] -> patch uint8 [h,w,3]:
- * quantized to 8 bits, scaled to the crop's size, interleaved as the frame is.
+ * prediction float [1,3,96,96] in [0,1] -> the box's luma [h,w] and chroma [2, h/2, w/2]
+ * (uint8, yuv420p). The prediction is quantized to 8-bit rgb (as the rgb24 path did),
+ * converted to yuv and scaled to the box; chroma is the mean of each 2x2 cell. Rounding to
+ * bytes is a truncating Cast of values offset by 0.5 (in the conversion's bias) and clamped to
+ * [0, 255.5]: ONNX Runtime's Round costs more than the rest of the paste. At a box edge on an
+ * odd coordinate the box is padded by its edge pixels to whole cells (`pads`, ONNX Pad order),
+ * so the chroma cell it shares with the frame takes the box's colour.
  */
 function pasteGraph() {
   return {
     name: "face-paste",
     input: [
       { name: "prediction", type: tensorType([1, 3, S, S], DataType.FLOAT) },
-      { name: "sizes", type: tensorType([4], DataType.INT64) },
-      { name: "channels", type: tensorType([3], DataType.INT64) },
+      int64Input("sizes", 4),
+      int64Input("channels", 3),
+      int64Input("pads", 8),
+      ...conversionInputs("to_yuv"),
     ],
-    output: [{ name: "patch", type: tensorType(["height", "width", 3], DataType.UINT8) }],
+    output: [
+      { name: "luma", type: tensorType(["height", "width"], DataType.UINT8) },
+      { name: "chroma", type: tensorType([2, "chroma_height", "chroma_width"], DataType.UINT8) },
+    ],
     initializer: [
       int64Tensor("batch_axis", [0]),
+      int64Tensor("luma_axes", [0, 1]),
+      int64Tensor("channel_axis", [1]),
+      int64Tensor("y_start", [0]),
+      int64Tensor("uv_start", [1]),
+      int64Tensor("uv_end", [3]),
       floatTensor("empty", [0], new Float32Array(0)),
       floatTensor("zero", [], Float32Array.of(0)),
       floatTensor("one", [], Float32Array.of(1)),
       floatTensor("full_scale", [], Float32Array.of(255)),
+      floatTensor("byte_ceiling", [], Float32Array.of(255.5)),
     ],
     node: [
       node("Gather", ["prediction", "channels"], "ordered", [int("axis", 1)]),
       node("Clip", ["ordered", "zero", "one"], "clipped"),
       node("Mul", ["clipped", "full_scale"], "levels"),
       node("Round", ["levels"], "quantized"),
-      node("Resize", ["quantized", "empty", "empty", "sizes"], "scaled", LINEAR),
-      node("Round", ["scaled"], "rounded"),
-      node("Cast", ["rounded"], "bytes", [int("to", DataType.UINT8)]),
-      node("Squeeze", ["bytes", "batch_axis"], "planar"),
-      node("Transpose", ["planar"], "patch", [ints("perm", [1, 2, 0])]),
+      // Converted first, scaled after: both are linear, so only 96x96 pixels are converted.
+      node("Conv", ["quantized", "to_yuv_weight", "to_yuv_bias"], "yuv"),
+      node("Resize", ["yuv", "empty", "empty", "sizes"], "scaled", LINEAR),
+      // Luma of every pixel.
+      node("Slice", ["scaled", "y_start", "uv_start", "channel_axis"], "y_exact"),
+      node("Clip", ["y_exact", "zero", "byte_ceiling"], "y_clipped"),
+      node("Cast", ["y_clipped"], "y_bytes", [int("to", DataType.UINT8)]),
+      node("Squeeze", ["y_bytes", "luma_axes"], "luma"),
+      // Chroma of every 2x2 cell.
+      node("Slice", ["scaled", "uv_start", "uv_end", "channel_axis"], "uv_scaled"),
+      node("Pad", ["uv_scaled", "pads"], "uv_cells", [str("mode", "edge")]),
+      node("AveragePool", ["uv_cells"], "uv_exact", [ints("kernel_shape", [2, 2]), ints("strides", [2, 2])]),
+      node("Clip", ["uv_exact", "zero", "byte_ceiling"], "uv_clipped"),
+      node("Cast", ["uv_clipped"], "uv_bytes", [int("to", DataType.UINT8)]),
+      node("Squeeze", ["uv_bytes", "batch_axis"], "chroma"),
     ],
   };
 }
@@ -120,10 +190,11 @@ function pasteGraph() {
 export const buildCropModel = () => encodeModel(cropGraph(), META);
 export const buildPasteModel = () => encodeModel(pasteGraph(), META);
 
-/** One frame's size: rgb24, width * height * 3 bytes. */
-export interface FrameSize {
+/** One frame's size and colours: yuv420p (media/yuv.ts) in `colorMatrix`. */
+export interface FrameFormat {
   width: number;
   height: number;
+  colorMatrix: ColorMatrix;
 }
 
 /**
@@ -154,15 +225,39 @@ export class FrameOps {
     return new FrameOps(crop, paste);
   }
 
-  /** Writes the face input of `rect` of `frame` into `out` (FACE_FLOATS floats). */
-  async crop(frame: Uint8Array, size: FrameSize, rect: Rect, order: ChannelOrder, out: Float32Array): Promise<void> {
-    // Only the box's rows go in (a view, no copy): the graph slices the columns.
-    const rows = frame.subarray(rect.y1 * size.width * 3, rect.y2 * size.width * 3);
+  /** Writes the face input of `rect` of the yuv420p `frame` into `out` (FACE_FLOATS floats). */
+  async crop(
+    frame: Uint8Array,
+    format: FrameFormat,
+    rect: Rect,
+    order: ChannelOrder,
+    out: Float32Array,
+  ): Promise<void> {
+    const l = yuvLayout(format.width, format.height);
+    const cw = l.chromaWidth;
+    // Only the box's rows go in (views, no copy): the graph slices the columns.
+    const cy1 = rect.y1 >> 1;
+    const cy2 = (rect.y2 + 1) >> 1;
+    const cx1 = rect.x1 >> 1;
+    const cx2 = (rect.x2 + 1) >> 1;
+    const h = rect.y2 - rect.y1;
+    const w = rect.x2 - rect.x1;
+    const py = rect.y1 & 1;
+    const px = rect.x1 & 1;
+    const { weight, bias } = conversions(format.colorMatrix).toRgb;
     const result = await this.cropSession.run(
       {
-        frame: new Tensor("uint8", rows, [rect.y2 - rect.y1, size.width, 3]),
-        starts: new Tensor("int64", BigInt64Array.of(0n, BigInt(rect.x1)), [2]),
-        ends: new Tensor("int64", BigInt64Array.of(BigInt(rect.y2 - rect.y1), BigInt(rect.x2)), [2]),
+        luma: new Tensor("uint8", frame.subarray(rect.y1 * l.width, rect.y2 * l.width), [h, l.width]),
+        u: new Tensor("uint8", frame.subarray(l.u + cy1 * cw, l.u + cy2 * cw), [cy2 - cy1, cw]),
+        v: new Tensor("uint8", frame.subarray(l.v + cy1 * cw, l.v + cy2 * cw), [cy2 - cy1, cw]),
+        starts: longs(0, rect.x1),
+        ends: longs(h, rect.x2),
+        chroma_starts: longs(0, cx1),
+        chroma_ends: longs(cy2 - cy1, cx2),
+        phase_starts: longs(py, px),
+        phase_ends: longs(py + h, px + w),
+        to_rgb_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
+        to_rgb_bias: new Tensor("float32", bias, [3]),
         channels: new Tensor("int64", CHANNELS[order], [3]),
       },
       // Written in place: `out` is this frame's slice of the batch's face tensor.
@@ -171,32 +266,61 @@ export class FrameOps {
     if ((result.face as Tensor).data !== out) out.set((result.face as Tensor).data as Float32Array);
   }
 
-  /** Scales a [3,96,96] prediction to `rect` and pastes it into `frame`, row by row. */
+  /** Scales a [3,96,96] prediction to `rect` and pastes it into the yuv420p `frame`, row by row. */
   async paste(
     prediction: Float32Array,
     frame: Uint8Array,
-    size: FrameSize,
+    format: FrameFormat,
     rect: Rect,
     order: ChannelOrder,
   ): Promise<void> {
+    const l = yuvLayout(format.width, format.height);
     const w = rect.x2 - rect.x1;
     const h = rect.y2 - rect.y1;
+    const { weight, bias } = conversions(format.colorMatrix).toYuv;
     const result = await this.pasteSession.run({
       prediction: new Tensor("float32", prediction, [1, 3, S, S]),
-      sizes: new Tensor("int64", BigInt64Array.of(1n, 3n, BigInt(h), BigInt(w)), [4]),
+      sizes: longs(1, 3, h, w),
       channels: new Tensor("int64", CHANNELS[order], [3]),
+      pads: longs(0, 0, rect.y1 & 1, rect.x1 & 1, 0, 0, rect.y2 & 1, rect.x2 & 1),
+      to_yuv_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
+      to_yuv_bias: new Tensor("float32", bias, [3]),
     });
-    const patch = result.patch as Tensor;
-    const bytes = patch.data as Uint8Array;
-    const row = w * 3;
-    if (w === size.width) frame.set(bytes, rect.y1 * row);
-    else
-      for (let y = 0; y < h; y++)
-        frame.set(bytes.subarray(y * row, (y + 1) * row), ((rect.y1 + y) * size.width + rect.x1) * 3);
-    patch.dispose();
+    const luma = result.luma as Tensor;
+    const chroma = result.chroma as Tensor;
+    copyRows(luma.data as Uint8Array, w, h, frame, rect.y1 * l.width + rect.x1, l.width);
+    const cw = (rect.x2 + 1 - (rect.x1 & ~1)) >> 1;
+    const ch = (rect.y2 + 1 - (rect.y1 & ~1)) >> 1;
+    const at = (rect.y1 >> 1) * l.chromaWidth + (rect.x1 >> 1);
+    const uv = chroma.data as Uint8Array;
+    copyRows(uv.subarray(0, cw * ch), cw, ch, frame, l.u + at, l.chromaWidth);
+    copyRows(uv.subarray(cw * ch), cw, ch, frame, l.v + at, l.chromaWidth);
+    luma.dispose();
+    chroma.dispose();
   }
 
   async release(): Promise<void> {
     await Promise.all([this.cropSession.release(), this.pasteSession.release()]);
   }
 }
+
+const longs = (...values: number[]) => new Tensor("int64", BigInt64Array.from(values, BigInt), [values.length]);
+
+/** Copies a w x h patch into a plane `stride` bytes wide at `offset` (one native copy per row). */
+function copyRows(patch: Uint8Array, w: number, h: number, plane: Uint8Array, offset: number, stride: number): void {
+  if (w === stride) plane.set(patch.subarray(0, w * h), offset);
+  else for (let y = 0; y < h; y++) plane.set(patch.subarray(y * w, (y + 1) * w), offset + y * stride);
+}
+
+/** Both conversions of each matrix, computed once. */
+const CONVERSIONS = new Map(
+  COLOR_MATRICES.map((m): [ColorMatrix, { toRgb: ColorConversion; toYuv: ColorConversion }] => [
+    m,
+    { toRgb: yuvToRgb(m), toYuv: offsetByHalf(rgbToYuv(m)) },
+  ]),
+);
+/** The paste's conversion: +0.5, so its truncating Cast rounds. */
+function offsetByHalf(c: ColorConversion): ColorConversion {
+  return { weight: c.weight, bias: c.bias.map((b) => b + 0.5) };
+}
+const conversions = (m: ColorMatrix) => CONVERSIONS.get(m) as { toRgb: ColorConversion; toYuv: ColorConversion };

@@ -13,6 +13,7 @@ import type { LoopMode } from "../media/timeline.ts";
 import type { Codecs } from "../media/codecs.ts";
 import { type Encoder, startEncoder } from "../media/encode.ts";
 import type { VideoInfo } from "../media/probe.ts";
+import { frameBytes } from "../media/yuv.ts";
 import { ahead } from "./ahead.ts";
 import { type ChannelOrder, FACE_FLOATS, FACE_SIZE, type FrameOps, type Rect } from "./frame-ops.ts";
 import { FramePool } from "./frame-pool.ts";
@@ -77,9 +78,10 @@ interface Batch {
 }
 
 export async function runFramePath(o: FramePathOptions): Promise<FramePathResult> {
-  const size = { width: o.video.width, height: o.video.height };
+  const format = { width: o.video.width, height: o.video.height, colorMatrix: o.video.colorMatrix };
   const batchSize = o.fixedBatch ?? o.batchSize;
-  const pool = new FramePool(size.width * size.height * 3, framesInFlight(batchSize));
+  // yuv420p end to end: neither ffmpeg converts colours; frames without a face go out as decoded.
+  const pool = new FramePool(frameBytes("yuv420p", format.width, format.height), framesInFlight(batchSize));
   const busy: Record<FrameStage, number> = { decode: 0, preprocess: 0, inference: 0, paste: 0, encode: 0 };
   // A failing stage stops the others: their ffmpeg processes and pool waits end with it.
   const stop = new AbortController();
@@ -93,6 +95,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
       file: o.videoFile,
       label: o.videoLabel,
       video: o.video,
+      format: "yuv420p",
       ...o.timeline,
       pool,
       codecs: o.codecs,
@@ -125,13 +128,21 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
       if (rect) {
         const { faces } = batch;
         const slot = faces.count++;
-        await o.ops.crop(data, size, rect, o.order, faces.face.subarray(slot * FACE_FLOATS, (slot + 1) * FACE_FLOATS));
+        await o.ops.crop(
+          data,
+          format,
+          rect,
+          o.order,
+          faces.face.subarray(slot * FACE_FLOATS, (slot + 1) * FACE_FLOATS),
+        );
         melWindow(o.mel, index, o.video.fps, faces.mel.subarray(slot * MEL_FLOATS, (slot + 1) * MEL_FLOATS));
       }
       batch.frames.push({ index, data, rect });
       index++;
       busy.preprocess += now() - started;
-      if (batch.faces.count === batchSize) {
+      // Full at batchSize frames (so at most batchSize faces): a long stretch without faces
+      // must not hold more frames than the pool has.
+      if (batch.frames.length === batchSize) {
         yield batch;
         batch = newBatch();
       }
@@ -174,7 +185,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
             slot * PREDICTION_FLOATS,
             (slot + 1) * PREDICTION_FLOATS,
           );
-          await o.ops.paste(prediction, frame.data, size, frame.rect, o.order);
+          await o.ops.paste(prediction, frame.data, format, frame.rect, o.order);
           busy.paste += now() - started;
           slot++;
         }
@@ -184,9 +195,10 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
   }
 
   const encoder: Encoder = startEncoder({
-    width: size.width,
-    height: size.height,
+    width: format.width,
+    height: format.height,
     fps: o.video.fps,
+    colorMatrix: format.colorMatrix,
     audioFile: o.audioFile,
     length: o.timeline.frames === "clip" ? "video" : "audio",
     outFile: o.outFile,

@@ -96,6 +96,6 @@ export async function probeCodecCapabilities(device: number): Promise<CodecCapab
   return { encoders: parseEncoders(encoders), hwaccels: parseHwaccels(hwaccels), card };
 }
 
-/** ffmpeg input options that decode on the card (frames still arrive as rgb24 in memory). */
+/** ffmpeg input options that decode on the card (frames still arrive in memory, as yuv420p or rgb24). */
 export const decoderInputArgs = (codecs: Pick<Codecs, "decoder" | "device">): string[] =>
   codecs.decoder === "cuda" ? ["-hwaccel", "cuda", "-hwaccel_device", String(codecs.device)] : [];

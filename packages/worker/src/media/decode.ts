@@ -5,6 +5,7 @@ import type { FramePool } from "../frames/frame-pool.ts";
 import { type Codecs, decoderInputArgs } from "./codecs.ts";
 import type { VideoInfo } from "./probe.ts";
 import { uprightFilter } from "./rotation.ts";
+import { frameBytes as bytesOf, type PixelFormat } from "./yuv.ts";
 
 /** Runs ffmpeg with its output on a pipe; an ffmpeg failure (or an abort) errors the stream. */
 function ffmpegPipe(command: ffmpeg.FfmpegCommand, label: string, signal?: AbortSignal): PassThrough {
@@ -63,7 +64,8 @@ export interface FrameRange {
 }
 
 /**
- * Decodes the video's frames as raw rgb24 through a pipe at a constant `video.fps` (no frame
+ * Decodes the video's frames as raw `format` (yuv420p, limited range: the frame path; rgb24:
+ * the face detector) through a pipe at a constant `video.fps` (no frame
  * files on disk), turned upright by `video.rotation` (ffmpeg's own autorotation is off, so
  * probe and decode agree whatever the ffmpeg version), straight into buffers of `pool`: one
  * native copy from the pipe's chunks, no frame concatenated or allocated per frame. Yields
@@ -76,19 +78,25 @@ export async function* decodeFrames(
   file: string,
   label: string,
   video: VideoInfo,
+  format: PixelFormat,
   pool: FramePool,
   codecs: Pick<Codecs, "decoder" | "device">,
   signal?: AbortSignal,
   range?: FrameRange,
 ): AsyncGenerator<Uint8Array> {
-  const frameBytes = video.width * video.height * 3;
+  const frameBytes = bytesOf(format, video.width, video.height);
   if (pool.frameBytes !== frameBytes)
     throw new Error(`frame pool holds ${pool.frameBytes}-byte frames, not ${frameBytes}`);
   const input = ["-nostdin", "-noautorotate", ...decoderInputArgs(codecs)];
   if (range && range.start > 0) input.push("-ss", ((range.start - 0.25) / video.fps).toFixed(6));
-  const output = ["-pix_fmt rgb24", `-r ${video.fps}`];
-  const upright = uprightFilter(video.rotation);
-  if (upright) output.push(`-vf ${upright}`);
+  const output = [`-pix_fmt ${format}`, `-r ${video.fps}`];
+  // yuv420p frames stay in the source's matrix (the crop converts it) but in limited range.
+  const filters = [
+    uprightFilter(video.rotation),
+    format === "yuv420p" && video.fullRange ? "scale=out_range=tv" : undefined,
+  ];
+  const vf = filters.filter(Boolean).join(",");
+  if (vf) output.push(`-vf ${vf}`);
   if (range) output.push(`-frames:v ${range.count}`);
   const command = ffmpeg(file).inputOptions(input).noAudio().outputOptions(output).format("rawvideo");
   // Stopping early aborts this decode alone; the job's signal aborts it too.

@@ -1,6 +1,7 @@
 import type { Writable } from "node:stream";
 import ffmpeg from "fluent-ffmpeg";
 import type { LengthMode } from "./timeline.ts";
+import { type ColorMatrix, colorSpaceTag } from "./yuv.ts";
 
 /** The H.264 encoders a worker can use (see media/codecs.ts for how one is chosen). */
 export type VideoEncoderName = "libx264" | "h264_nvenc";
@@ -9,6 +10,8 @@ export interface EncoderOptions {
   width: number;
   height: number;
   fps: number;
+  /** The matrix of the frames' yuv (their source's): the output is tagged with it. */
+  colorMatrix: ColorMatrix;
   /** The item's audio input, muxed into the output as is (re-encoded to AAC). */
   audioFile: string;
   /** What the output's length follows (see timeline.ts): the frames written cover the audio, or the audio is fitted to the frames. */
@@ -22,7 +25,7 @@ export interface EncoderOptions {
 
 export interface Encoder {
   /**
-   * Hands one rgb24 frame to ffmpeg; resolves once the pipe has taken all its bytes, after
+   * Hands one yuv420p frame (limited range) to ffmpeg; resolves once the pipe has taken all its bytes, after
    * which the caller may reuse the buffer (frames are written without a copy).
    */
   write(frame: Uint8Array): Promise<void>;
@@ -33,7 +36,7 @@ export interface Encoder {
 }
 
 /**
- * ffmpeg output arguments after the inputs (0 = rgb24 frames, 1 = the item's audio). The two
+ * ffmpeg output arguments after the inputs (0 = yuv420p frames, 1 = the item's audio). The two
  * encoders aim at the same quality (docs/architecture.md#hardware-codecs): libx264 constant
  * rate factor 18 at preset veryfast, NVENC constant quality 18 (VBR, no bitrate cap) at p4.
  */
@@ -52,8 +55,8 @@ export function encoderArgs(encoder: VideoEncoderName, length: LengthMode, devic
 }
 
 /**
- * Encodes raw rgb24 frames from ffmpeg's stdin to H.264 (yuv420p) MP4 with the item's audio.
- * The frames are upright: the output carries no rotation. Length rule: with length=audio the
+ * Encodes raw yuv420p frames from ffmpeg's stdin to H.264 MP4 with the item's audio, as they
+ * are (no colour conversion), tagged with their colour matrix. The frames are upright: the output carries no rotation. Length rule: with length=audio the
  * frames already span the audio (within half a frame) and both are muxed whole; with
  * length=video the output is exactly as long as the frames, the audio padded with silence
  * (apad) when shorter and cut by -shortest when longer.
@@ -62,9 +65,12 @@ export function startEncoder(o: EncoderOptions): Encoder {
   const command = ffmpeg()
     .input("pipe:0")
     .inputFormat("rawvideo")
-    .inputOptions(["-pix_fmt rgb24", `-video_size ${o.width}x${o.height}`, `-framerate ${o.fps}`])
+    .inputOptions(["-pix_fmt yuv420p", `-video_size ${o.width}x${o.height}`, `-framerate ${o.fps}`])
     .input(o.audioFile)
-    .outputOptions(encoderArgs(o.encoder ?? "libx264", o.length, o.device))
+    .outputOptions([
+      ...encoderArgs(o.encoder ?? "libx264", o.length, o.device),
+      ...["-colorspace", colorSpaceTag(o.colorMatrix), "-color_range", "tv"],
+    ])
     .output(o.outFile);
 
   let failure: Error | undefined;

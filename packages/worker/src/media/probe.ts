@@ -4,6 +4,7 @@ import { promisify } from "node:util";
 import ffmpeg, { type FfprobeData } from "fluent-ffmpeg";
 import { BadInputError } from "../errors.ts";
 import { type QuarterTurn, readRotation } from "./rotation.ts";
+import { type ColorMatrix, colorMatrixOf } from "./yuv.ts";
 
 const run = promisify(execFile);
 
@@ -17,6 +18,10 @@ export interface VideoInfo {
   /** Frames the decoder will deliver at `fps` (from nb_frames, else duration * fps). */
   frames: number;
   duration: number;
+  /** The YCbCr matrix of its pixels (media/yuv.ts). */
+  colorMatrix: ColorMatrix;
+  /** Full-range (0..255) pixels: the decoder brings them to limited range. */
+  fullRange: boolean;
 }
 
 export interface AudioInfo {
@@ -83,7 +88,17 @@ export async function probeVideo(file: string, label: string, maxFramePixels: nu
   const counted = Number(stream.nb_frames);
   const frames = counted > 0 ? counted : Math.round(duration * fps);
   if (!(frames > 0)) throw new BadInputError(`${label} has a video stream with no frames`);
-  return { width, height, rotation, fps, frames, duration: duration || frames / fps };
+  const color = stream as { color_space?: string; color_range?: string; pix_fmt?: string };
+  return {
+    width,
+    height,
+    rotation,
+    fps,
+    frames,
+    duration: duration || frames / fps,
+    colorMatrix: colorMatrixOf(color.color_space),
+    fullRange: color.color_range === "pc" || (color.pix_fmt ?? "").startsWith("yuvj"),
+  };
 }
 
 /**

@@ -4,9 +4,10 @@ import type { Codecs } from "./codecs.ts";
 import { decodeFrames } from "./decode.ts";
 import type { VideoInfo } from "./probe.ts";
 import { type LoopMode, passes, sourceIndex } from "./timeline.ts";
+import { frameBytes as bytesOf, type PixelFormat } from "./yuv.ts";
 
 export interface TimelineFrame {
-  /** rgb24, width*height*3 bytes (upright), a buffer of the pool: its consumer releases it. */
+  /** In the options' `format` (upright), a buffer of the pool: its consumer releases it. */
   frame: Uint8Array;
   /** The source frame it shows (selects its face box). */
   source: number;
@@ -16,6 +17,7 @@ export interface TimelineOptions {
   file: string;
   label: string;
   video: VideoInfo;
+  format: PixelFormat;
   /** Output frames; "clip" = one forward pass over the clip, however many frames it has. */
   frames: number | "clip";
   loop: LoopMode;
@@ -39,7 +41,7 @@ export interface TimelineOptions {
  */
 export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<TimelineFrame> {
   const total = o.frames === "clip" ? Number.POSITIVE_INFINITY : o.frames;
-  const frameBytes = o.video.width * o.video.height * 3;
+  const frameBytes = bytesOf(o.format, o.video.width, o.video.height);
   const chunkFrames = Math.max(1, Math.floor(o.bufferBytes / frameBytes));
   // Copies of the first pass's frames while they fit (yielded frames are consumed in place);
   // not even tried when the probe says the clip is bigger than the buffer.
@@ -47,7 +49,7 @@ export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<Timeli
   let out = 0;
   let n = 0;
   const decode = (pool: FramePool, range?: { start: number; count: number }) =>
-    decodeFrames(o.file, o.label, o.video, pool, o.codecs, o.signal, range);
+    decodeFrames(o.file, o.label, o.video, o.format, pool, o.codecs, o.signal, range);
   /** A pool buffer holding a copy of `bytes` (the consumer draws into it). */
   const copy = async (bytes: Uint8Array) => {
     const frame = await o.pool.acquire(o.signal);

@@ -1,0 +1,53 @@
+/**
+ * The frame path alone (no queue, store or ledger), for `pnpm bench frames`: one clip with a
+ * fixed box through runFramePath, the demo model run in-process. Setup happens in prepare,
+ * so `run` is only the frame path (docs/architecture.md#frame-path).
+ */
+import { Mutex } from "async-mutex";
+import { InferenceSession, Tensor } from "onnxruntime-node";
+import { melSpectrogram } from "../src/audio/mel.ts";
+import { FACE_FLOATS, FrameOps } from "../src/frames/frame-ops.ts";
+import { runFramePath } from "../src/frames/frame-path.ts";
+import { decodeAudio, fitSamples } from "../src/media/decode.ts";
+import { probeVideo } from "../src/media/probe.ts";
+import { DEMO_MODEL_PATH } from "./make-demo-model.ts";
+
+/** `box` = [x, y, width, height]. */
+export async function prepareFramePathAlone(
+  videoFile: string,
+  audioFile: string,
+  outFile: string,
+  box: readonly number[],
+): Promise<{ run(): Promise<void>; release(): Promise<void> }> {
+  const video = await probeVideo(videoFile, "clip", Number.MAX_SAFE_INTEGER);
+  const mel = melSpectrogram(fitSamples(await decodeAudio(audioFile, "audio"), video.frames / video.fps));
+  const ops = await FrameOps.load();
+  const model = await InferenceSession.create(DEMO_MODEL_PATH);
+  const [x = 0, y = 0, w = 0, h = 0] = box;
+  return {
+    async run() {
+      await runFramePath({
+        ...{ videoFile, videoLabel: "clip", video, audioFile, outFile, mel },
+        timeline: { frames: video.frames, loop: "pingpong", bufferBytes: 0 },
+        rectOf: () => ({ x1: x, y1: y, x2: x + w, y2: y + h }),
+        ...{ order: "bgr", batchSize: 16, ops, cardLock: new Mutex(), onProgress: () => {} },
+        codecs: { encoder: "libx264", decoder: "cpu", device: 0 },
+        signal: new AbortController().signal,
+        run: async (batch) => {
+          const started = performance.now();
+          const n = batch.face.length / FACE_FLOATS;
+          const result = await model.run({
+            face: new Tensor("float32", batch.face, [n, 6, 96, 96]),
+            mel: new Tensor("float32", batch.mel, [n, 1, 80, 16]),
+          });
+          const prediction = (result.output as Tensor).data as Float32Array;
+          return { prediction, runSeconds: (performance.now() - started) / 1000 };
+        },
+      });
+    },
+    async release() {
+      await ops.release();
+      await model.release();
+    },
+  };
+}
