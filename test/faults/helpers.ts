@@ -90,7 +90,13 @@ export interface FaultStack {
 }
 
 export async function startFaultStack(
-  opts: { env?: Record<string, string>; videos?: number; audios?: number; seconds?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    videos?: number;
+    audios?: number;
+    seconds?: number;
+    size?: { width: number; height: number };
+  } = {},
 ): Promise<FaultStack> {
   const infra = await startInfra({ env: { JOB_ATTEMPTS: "3", ...opts.env } });
   const s3 = createS3(infra.config);
@@ -116,7 +122,8 @@ export async function startFaultStack(
     Promise.all(
       Array.from({ length: n }, async (_, i) => {
         const file = path.join(infra.dir, `${kind}-${i}.${kind === "video" ? "mp4" : "wav"}`);
-        if (kind === "video") await makeVideo(file, { seconds, width: 96, height: 96, frequency: 300 + 40 * i });
+        if (kind === "video")
+          await makeVideo(file, { seconds, width: 96, height: 96, ...opts.size, frequency: 300 + 40 * i });
         else await makeAudio(file, { seconds, frequency: 200 + 30 * i });
         return putBlob(fs.readFileSync(file));
       }),

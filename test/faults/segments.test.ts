@@ -1,9 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
+import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { getObjectStream, objectKeys, putStream, redisKeys } from "@mediaq/shared";
 import { afterAll, describe, expect, it } from "vitest";
 import { frameHashes, probeStitched, stitchProblems } from "../harness/stitched.ts";
-import { type FaultStack, startFaultStack } from "./helpers.ts";
+import { type FaultStack, startFaultStack, until } from "./helpers.ts";
 
 // A long item is cut into segments, each its own job on whichever worker is free, then
 // stitched (docs/architecture.md#segments). 12 s at 25 fps with SEGMENT_SECONDS=2: 6 segments.
@@ -14,6 +15,13 @@ import { type FaultStack, startFaultStack } from "./helpers.ts";
 const SECONDS = 12;
 const FPS = 25;
 const ITEM = { name: "long.mp4", params: { box: [20, 20, 48, 48] } };
+
+async function outputsOf(stack: FaultStack, jobKey: string): Promise<string[]> {
+  const listed = await stack.s3.send(
+    new ListObjectsV2Command({ Bucket: stack.infra.config.S3_BUCKET, Prefix: objectKeys.jobOutputsPrefix(jobKey) }),
+  );
+  return (listed.Contents ?? []).map((o) => o.Key as string);
+}
 
 async function download(stack: FaultStack, key: string, file: string): Promise<string> {
   const chunks: Buffer[] = [];
@@ -30,7 +38,12 @@ describe("segments of a long item", () => {
 
   it("runs one item's segments on two workers, stitches them, and matches an unsegmented run frame for frame", async () => {
     const env = { VIDEO_LOSSLESS: "true" };
-    const seg = await startFaultStack({ seconds: SECONDS, videos: 1, audios: 1, env: { ...env, SEGMENT_SECONDS: "2" } });
+    const seg = await startFaultStack({
+      seconds: SECONDS,
+      videos: 1,
+      audios: 1,
+      env: { ...env, SEGMENT_SECONDS: "2" },
+    });
     stacks.push(seg);
     await Promise.all([seg.spawnWorker("a"), seg.spawnWorker("b")]);
     const { batchId, items } = await seg.submit([ITEM]);
@@ -54,13 +67,9 @@ describe("segments of a long item", () => {
     const result = await seg.ledger.jobs.getResult(jobKey);
     const stitched = await download(seg, result?.key as string, path.join(seg.infra.dir, "stitched.mp4"));
     expect(stitchProblems(await probeStitched(stitched), SECONDS * FPS, FPS)).toEqual([]);
-    const left = await seg.s3.send(
-      new (await import("@aws-sdk/client-s3")).ListObjectsV2Command({
-        Bucket: seg.infra.config.S3_BUCKET,
-        Prefix: objectKeys.jobOutputsPrefix(jobKey),
-      }),
-    );
-    expect((left.Contents ?? []).every((o) => !o.Key?.includes("segment-"))).toBe(true);
+    const left = await outputsOf(seg, jobKey);
+    expect(left.length).toBeGreaterThan(0);
+    expect(left.filter((k) => k.includes("segment-"))).toEqual([]);
 
     // The same item, same input bytes, in one job on a stack of its own.
     const whole = await startFaultStack({ seconds: 1, videos: 1, audios: 1, env });
@@ -87,5 +96,34 @@ describe("segments of a long item", () => {
     const [a, b] = await Promise.all([frameHashes(stitched), frameHashes(unsegmented)]);
     expect(a).toHaveLength(SECONDS * FPS);
     expect(a).toEqual(b);
+  });
+
+  it("fails the item with a segment's bad-input reason and deletes the pieces it made", async () => {
+    const stack = await startFaultStack({ seconds: SECONDS, videos: 1, audios: 1, env: { SEGMENT_SECONDS: "2" } });
+    stacks.push(stack);
+    // One face per model call: segments take long enough to act between them.
+    await stack.spawnWorker("a", { INFERENCE_BATCH_SIZE: "1" });
+    const { batchId, items } = await stack.submit([ITEM]);
+    const jobKey = items[0]?.jobKey as string;
+    await until("a piece recorded", async () => (await stack.ledger.segments.pieces(jobKey)).size >= 1, 60_000);
+    expect((await outputsOf(stack, jobKey)).some((k) => k.includes("segment-"))).toBe(true);
+    // The video blob disappears: the next segment's fetch is bad input (it will never appear by retrying).
+    await stack.s3.send(
+      new DeleteObjectCommand({
+        Bucket: stack.infra.config.S3_BUCKET,
+        Key: objectKeys.blob(stack.videos[0] as string),
+      }),
+    );
+    expect(await stack.waitDone(batchId, 60_000)).toMatchObject({ succeeded: 0, failed: 1 });
+    const state = await stack.ledger.jobs.state(jobKey);
+    expect(state.state).toBe("failed");
+    expect(state.error).toMatch(/video input .* does not exist; upload it first/);
+    // The item's job failed with its segment; its pieces are gone and forgotten.
+    expect(await (await stack.queue.getJob(jobKey))?.getState()).toBe("failed");
+    await until("pieces deleted", async () => (await outputsOf(stack, jobKey)).length === 0, 10_000);
+    expect((await stack.ledger.segments.pieces(jobKey)).size).toBe(0);
+    // The segments still queued did not run.
+    const runs = [...(await stack.ledger.segments.runs(jobKey)).values()].reduce((a, b) => a + b, 0);
+    expect(runs).toBeLessThan(6);
   });
 });

@@ -21,16 +21,18 @@ export async function recordOutput(
 /**
  * Deletes a job key's output objects other than `keep` (the recorded result's) and the
  * objects beside it (its poster): attempts that lost the race to record, or that died after
- * uploading. Returns the deleted keys.
+ * uploading, and a long item's segment pieces. Without `keep` (an item that failed for
+ * good) every object goes. Returns the deleted keys.
  */
-export async function sweepAttempts(s3: S3Client, bucket: string, jobKey: string, keep: string): Promise<string[]> {
+export async function sweepAttempts(s3: S3Client, bucket: string, jobKey: string, keep?: string): Promise<string[]> {
   const stale: string[] = [];
-  const keepDir = keep.slice(0, keep.lastIndexOf("/") + 1);
+  const keepDir = keep === undefined ? undefined : keep.slice(0, keep.lastIndexOf("/") + 1);
   for await (const page of paginateListObjectsV2(
     { client: s3 },
     { Bucket: bucket, Prefix: objectKeys.jobOutputsPrefix(jobKey) },
   ))
-    for (const o of page.Contents ?? []) if (o.Key && !o.Key.startsWith(keepDir)) stale.push(o.Key);
+    for (const o of page.Contents ?? [])
+      if (o.Key && (keepDir === undefined || !o.Key.startsWith(keepDir))) stale.push(o.Key);
   for (let i = 0; i < stale.length; i += 1000)
     await s3.send(
       new DeleteObjectsCommand({

@@ -125,9 +125,14 @@ export interface PreparedItem {
   video: VideoInfo;
   crops: { lookup: CropLookup; face?: ResultRecord["face"] };
   model: { session: ModelHandle; binding: Wav2LipBinding };
-  /** One window per output frame. */
-  mel: MelSpectrogram;
+  /** The audio fitted to the output timeline (16 kHz mono). */
+  samples: Float32Array;
   outputFrames: number;
+}
+
+/** The mel spectrogram of the output timeline, or only what a segment's frames read. */
+export function melOf(p: PreparedItem, range?: { start: number; count: number }): MelSpectrogram {
+  return melSpectrogram(p.samples, range ? { ...range, fps: p.video.fps } : undefined);
 }
 
 /**
@@ -208,19 +213,19 @@ export async function prepareItem(
     return { session: s, binding: bindWav2Lip(s, labels.model) };
   });
 
-  // The output timeline (media/timeline.ts): as long as the audio, or as the video. The mel
-  // covers it exactly (audio trimmed or padded with silence), one window per output frame.
-  const { mel, outputFrames } = await stages.run("audio", async () => {
-    const samples = await decodeAudio(files.audio, labels.audio, signal);
+  // The output timeline (media/timeline.ts): as long as the audio, or as the video. The audio
+  // covers it exactly (trimmed or padded with silence): its mel has one window per output frame.
+  const { samples, outputFrames } = await stages.run("audio", async () => {
+    const decoded = await decodeAudio(files.audio, labels.audio, signal);
     const outputFrames = outputFrameCount({
       length: params.length,
       fps: video.fps,
-      audioSeconds: samples.length / AUDIO_RATE,
+      audioSeconds: decoded.length / AUDIO_RATE,
       videoFrames: video.frames,
     });
-    return { mel: melSpectrogram(fitSamples(samples, outputFrames / video.fps)), outputFrames };
+    return { samples: fitSamples(decoded, outputFrames / video.fps), outputFrames };
   });
-  return { params, labels, files, video, crops, model, mel, outputFrames };
+  return { params, labels, files, video, crops, model, samples, outputFrames };
 }
 
 /**
@@ -242,6 +247,7 @@ export async function inferFrames(
   const { config } = deps;
   // The frame path holds the card only from its first model call to its last; with prefetch
   // the next job may decode and crop meanwhile, but never run the model at the same time.
+  const mel = await stages.run("mel", async () => melOf(p, o.range));
   const result = await stages.run("infer", async () =>
     runFramePath({
       videoFile: p.files.video,
@@ -249,7 +255,7 @@ export async function inferFrames(
       video: p.video,
       audioFile: o.range ? undefined : p.files.audio,
       outFile: o.outFile,
-      mel: p.mel,
+      mel,
       timeline: {
         frames: p.params.length === "video" ? "clip" : p.outputFrames,
         range: o.range,

@@ -33,7 +33,16 @@ import type { Codecs } from "./media/codecs.ts";
 import { makePoster } from "./media/poster.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { ModelCache } from "./model-cache.ts";
-import { inferFrames, newAttemptId, prepareItem, type Span, Stages, trackScratch, uploadFile, withScratch } from "./pipeline.ts";
+import {
+  inferFrames,
+  newAttemptId,
+  prepareItem,
+  type Span,
+  Stages,
+  trackScratch,
+  uploadFile,
+  withScratch,
+} from "./pipeline.ts";
 import { ProgressReporter } from "./progress.ts";
 import type { Scratch } from "./scratch.ts";
 import { awaitSegments } from "./segments/segment-flow.ts";
@@ -188,7 +197,13 @@ async function runItem(
   if (segments) {
     const pieces = await awaitSegments(deps, job, token, data, segments, p.outputFrames, log);
     frames = await stages.run("stitch", () =>
-      stitchPieces(deps, { pieces, audioFile: p.files.audio, length: p.params.length, fps: p.video.fps }, scratch, outFile, signal),
+      stitchPieces(
+        deps,
+        { pieces, audioFile: p.files.audio, length: p.params.length, fps: p.video.fps },
+        scratch,
+        outFile,
+        signal,
+      ),
     );
   } else {
     const framePath = await inferFrames(deps, data, p, stages, {
@@ -247,9 +262,6 @@ async function runItem(
   // stands, and this attempt's object was swept with the others.
   if (!recorded.recorded) log.warn({ kept: recorded.key }, "another attempt recorded this job key first");
   await progress.flush();
-  log.info(
-    { frames, segments: segments?.length, sha256, size, timings: stages.timings },
-    "job succeeded",
-  );
+  log.info({ frames, segments: segments?.length, sha256, size, timings: stages.timings }, "job succeeded");
   return { jobKey: data.jobKey, sha256, size, spans: stages.spans };
 }

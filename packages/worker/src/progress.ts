@@ -37,17 +37,17 @@ export class ProgressReporter {
     this.last = now;
     const progress = { stage, done, total };
     // Progress is best effort: a lost update must not fail the job.
-    this.pending = Promise.allSettled([
-      this.pending,
-      this.publish(progress),
-      this.job.updateProgress(progress),
-    ]);
+    this.pending = Promise.allSettled([this.pending, this.publish(progress), this.job.updateProgress(progress)]);
   }
 
   private async publish(progress: { stage: string; done: number; total: number }): Promise<void> {
     const { segment } = this;
     const item = segment
-      ? { stage: progress.stage, done: await this.ledger.segments.progress(this.jobKey, segment.range, progress.done), total: segment.total }
+      ? {
+          stage: progress.stage,
+          done: await this.ledger.segments.progress(this.jobKey, segment.range, progress.done),
+          total: segment.total,
+        }
       : progress;
     await this.ledger.events.publishForJob(this.jobKey, { type: "progress", jobKey: this.jobKey, ...item });
   }

@@ -27,7 +27,7 @@ import { createTrackProcessor, type TrackJobOutput } from "./face/track-job.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
 import { ModelCache } from "./model-cache.ts";
 import { createProcessor, type JobOutput } from "./processor.ts";
-import { createSegmentProcessor, type SegmentOutput } from "./segments/segment-job.ts";
+import { createSegmentProcessor, dropPieces, type SegmentOutput } from "./segments/segment-job.ts";
 import { sweepScratch } from "./sweeper.ts";
 
 export interface StartWorkerOptions {
@@ -170,7 +170,9 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     if (job?.deferredFailure) onDeferredFailure(job.id as string, "item", job, err);
   });
   segmentWorker.on("failed", (job, err) => {
-    if (job?.deferredFailure) onDeferredFailure(job.data.item.jobKey, "segment", job, err);
+    if (!job?.deferredFailure) return;
+    onDeferredFailure(job.data.item.jobKey, "segment", job, err);
+    dropPieces(deps, job.data.item.jobKey).catch((e) => log.error({ err: e }, "could not delete the pieces"));
   });
   const metricsPort = opts.metricsPort ?? config.METRICS_PORT;
   const metricsServer = metricsPort !== undefined ? await serveMetrics(metrics.registry, metricsPort) : undefined;

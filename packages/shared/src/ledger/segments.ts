@@ -19,7 +19,11 @@ export interface SegmentPiece {
  */
 export class SegmentLedger extends LedgerSection {
   /** Records a finished segment unless one is recorded for its range already; the first stands. */
-  async record(jobKey: string, range: string, piece: SegmentPiece): Promise<{ recorded: boolean; piece: SegmentPiece }> {
+  async record(
+    jobKey: string,
+    range: string,
+    piece: SegmentPiece,
+  ): Promise<{ recorded: boolean; piece: SegmentPiece }> {
     const key = K.segments(jobKey);
     const [[, set], [, raw]] = (await this.redis
       .multi()
@@ -64,6 +68,13 @@ export class SegmentLedger extends LedgerSection {
     return Object.entries(all)
       .filter(([field]) => field.startsWith("done:"))
       .reduce((sum, [, n]) => sum + Number(n), 0);
+  }
+
+  /** Forgets an item's pieces (it failed for good and they were deleted); the run counts stay. */
+  async drop(jobKey: string): Promise<void> {
+    const key = K.segments(jobKey);
+    const fields = (await this.redis.hkeys(key)).filter((f) => !f.startsWith("runs:"));
+    if (fields.length > 0) await this.redis.hdel(key, ...fields);
   }
 
   /** The item's result is recorded and its pieces swept: the record expires (runs stay readable a while). */

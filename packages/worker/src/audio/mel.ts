@@ -30,11 +30,21 @@ export interface MelSpectrogram {
   data: Float32Array;
 }
 
-export function melSpectrogram(wav: Float32Array): MelSpectrogram {
+/**
+ * With `videoFrames` (a segment's output frames [start, start + count) at `fps`) only the
+ * mel frames their windows read are computed, each exactly as in the whole spectrogram;
+ * the others stay zero. A long item's segment thus spends its own share of the work on the
+ * main thread, not the whole audio's (docs/architecture.md#segments).
+ */
+export function melSpectrogram(
+  wav: Float32Array,
+  videoFrames?: { start: number; count: number; fps: number },
+): MelSpectrogram {
   const { nFft, hop, nMels } = MEL;
   const emphasized = preemphasize(wav, MEL.preemphasis);
   const pad = nFft / 2;
   const frames = 1 + Math.floor(emphasized.length / hop);
+  const [from, to] = videoFrames ? melFramesOf(videoFrames, frames) : [0, frames];
   const window = hannPeriodic(MEL.win);
   const basis = melBasis();
   const fft = new Fft(nFft);
@@ -45,7 +55,7 @@ export function melSpectrogram(wav: Float32Array): MelSpectrogram {
   const magnitude = new Float64Array(bins);
   const out = new Float32Array(frames * nMels);
   const minLevel = 10 ** (MEL.minLevelDb / 20);
-  for (let t = 0; t < frames; t++) {
+  for (let t = from; t < to; t++) {
     const start = t * hop - pad;
     for (let j = 0; j < nFft; j++)
       frame[j] = (emphasized[reflectIndex(start + j, emphasized.length)] as number) * (window[j] as number);
@@ -61,6 +71,12 @@ export function melSpectrogram(wav: Float32Array): MelSpectrogram {
   }
   fft.dispose(); // the plan lives on KISS FFT's heap, not the JS heap
   return { frames, bands: nMels, data: out };
+}
+
+/** Mel frames [from, to) that melWindow reads for the given video frames. */
+function melFramesOf(v: { start: number; count: number; fps: number }, frames: number): [number, number] {
+  const first = (i: number) => Math.min(Math.floor((i * 80) / v.fps), frames - MEL.stepSize);
+  return [Math.max(0, first(v.start)), Math.min(frames, Math.max(0, first(v.start + v.count - 1)) + MEL.stepSize)];
 }
 
 /** The value every band takes in silence (normalize of the -100 dB floor). */

@@ -86,7 +86,10 @@ export function startEncoder(o: EncoderOptions): Encoder {
   if (o.audioFile) command.input(o.audioFile);
   command
     .outputOptions(
-      encoderArgs(o.encoder ?? "libx264", o.length, o.device, { audio: o.audioFile !== undefined, lossless: o.lossless }),
+      encoderArgs(o.encoder ?? "libx264", o.length, o.device, {
+        audio: o.audioFile !== undefined,
+        lossless: o.lossless,
+      }),
     )
     .output(o.outFile);
 

@@ -1,11 +1,4 @@
-import {
-  type InferenceJob,
-  type Logger,
-  QUEUES,
-  type SegmentPiece,
-  segmentJobId,
-  segmentRange,
-} from "@mediaq/shared";
+import { type InferenceJob, type Logger, QUEUES, type SegmentPiece, segmentJobId, segmentRange } from "@mediaq/shared";
 import { type Job, WaitingChildrenError } from "bullmq";
 import type { ProcessorDeps } from "../processor.ts";
 import type { SegmentSpan } from "./plan.ts";

@@ -8,6 +8,7 @@ import {
   type FaceTrackRecord,
   type Logger,
   objectKeys,
+  sweepAttempts,
   type SegmentJob,
   segmentJobSchema,
   segmentRange,
@@ -41,10 +42,10 @@ export function createSegmentProcessor(deps: ProcessorDeps): Processor<SegmentJo
       log.warn("too little free disk; segment handed back to the queue");
       throw new WaitingError();
     }
-    // Cancelled (no batch waits) or already done: nothing to do. The item stays running.
-    const start = await deps.ledger.jobs.start(item.jobKey);
+    // Done, cancelled (no batch waits) or failed by another segment: nothing to do.
+    const start = await deps.ledger.jobs.start(item.jobKey, { segment: true });
     if (start !== "started") {
-      log.info(start === "done" ? "item already recorded; skipping segment" : "item cancelled; skipping segment");
+      log.info({ item: start }, "skipping segment");
       return { jobKey: item.jobKey, range, skipped: true };
     }
     if ((await deps.ledger.segments.pieces(item.jobKey)).has(range)) {
@@ -103,9 +104,26 @@ async function runSegment(
   const { sha256, size } = await stages.run("upload", () => uploadFile(deps, item, outFile, key, signal, () => {}));
   if (signal.aborted) throw signal.reason;
   // The first piece recorded for the range stands; a later one is swept with the item's attempts.
-  await ledger.segments.record(item.jobKey, range, { start: segment.start, count: framePath.frames, key, sha256, size });
+  await ledger.segments.record(item.jobKey, range, {
+    start: segment.start,
+    count: framePath.frames,
+    key,
+    sha256,
+    size,
+  });
+  // Another segment failed the item meanwhile: this piece can never be used.
+  if ((await ledger.jobs.state(item.jobKey)).state === "failed") await dropPieces(deps, item.jobKey);
   await progress.flush();
   return { jobKey: item.jobKey, range, sha256 };
+}
+
+/**
+ * A long item that failed for good can never finish: its pieces are deleted (the sweep of
+ * its attempts, with nothing to keep) and forgotten, so a retry runs every segment again.
+ */
+export async function dropPieces(deps: Pick<ProcessorDeps, "s3" | "config" | "ledger">, jobKey: string): Promise<void> {
+  await sweepAttempts(deps.s3, deps.config.S3_BUCKET, jobKey);
+  await deps.ledger.segments.drop(jobKey);
 }
 
 /** A segment's failure: handed back, retried, or (bad input, attempts spent) the item's failure. */
@@ -126,11 +144,15 @@ async function settleSegmentFailure(
   // The item's job fails with its child (failParentOnFailure); the ledger gets the reason here.
   if (err instanceof BadInputError) {
     await deps.ledger.jobs.transition(jobKey, "failed", message);
+    await dropPieces(deps, jobKey);
     log.warn({ reason: message }, "bad input in a segment; the item fails");
     return new UnrecoverableError(message);
   }
   const exhausted = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  if (exhausted) await deps.ledger.jobs.transition(jobKey, "failed", message);
+  if (exhausted) {
+    await deps.ledger.jobs.transition(jobKey, "failed", message);
+    await dropPieces(deps, jobKey);
+  }
   log.error({ err }, exhausted ? "segment failed; attempts exhausted, the item fails" : "segment failed; will retry");
   return err instanceof Error ? err : new Error(message);
 }
