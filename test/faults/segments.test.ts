@@ -63,6 +63,14 @@ describe("segments of a long item", () => {
     expect([...runs.keys()].sort()).toEqual(["0-50", "100-150", "150-200", "200-250", "250-300", "50-100"]);
     expect([...runs.values()].every((n) => n === 1)).toBe(true);
 
+    // One bar for the item: its infer progress adds up the segments' frames to the item's total.
+    const infer = (await seg.ledger.events.range(batchId, "0-0", "+", 10_000))
+      .map((e) => e.event)
+      .filter((e) => e.type === "progress" && e.jobKey === jobKey && e.stage === "infer");
+    expect(infer.length).toBeGreaterThan(0);
+    expect(infer.every((e) => e.type === "progress" && e.total === SECONDS * FPS)).toBe(true);
+    expect(Math.max(...infer.map((e) => (e.type === "progress" ? e.done : 0)))).toBe(SECONDS * FPS);
+
     // The stitched output passes the ffprobe checks; the pieces were swept.
     const result = await seg.ledger.jobs.getResult(jobKey);
     const stitched = await download(seg, result?.key as string, path.join(seg.infra.dir, "stitched.mp4"));
