@@ -275,6 +275,15 @@ export async function inferFrames(
       onProgress: o.onProgress,
     }),
   );
+  const [start, end] = result.cardSpan ?? (stages.spans.infer as Span);
+  // Counted overall and per item job key (a segment's under its item's): the fault tests
+  // assert no finished work is redone.
+  await deps.ledger.jobs.countInferenceRun(deps.workerId, {
+    jobKey: data.jobKey,
+    start,
+    end,
+    runSeconds: result.busy.inference,
+  });
   for (const name of FRAME_STAGES) stages.timings[name] = Math.round(result.busy[name] * 1000) / 1000;
   deps.metrics.inferenceSeconds.observe(result.busy.inference);
   stages.timings.inference = Math.round(result.busy.inference * 1000) / 1000;

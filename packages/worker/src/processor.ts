@@ -212,14 +212,6 @@ async function runItem(
       onProgress: (done) => progress.report("infer", done, Math.max(done, p.outputFrames)),
     });
     frames = framePath.frames;
-    const [inferStart, inferEnd] = framePath.cardSpan ?? (stages.spans.infer as Span);
-    // Counted overall and per job key: the fault tests assert no finished work is redone.
-    await ledger.jobs.countInferenceRun(deps.workerId, {
-      jobKey: data.jobKey,
-      start: inferStart,
-      end: inferEnd,
-      runSeconds: framePath.busy.inference,
-    });
   }
   trackScratch(metrics, scratch.dir, await scratch.size());
 

@@ -93,13 +93,6 @@ async function runSegment(
     signal,
     onProgress: (done) => progress.report("infer", done, segment.count),
   });
-  const [inferStart, inferEnd] = framePath.cardSpan ?? (stages.spans.infer as Span);
-  await ledger.jobs.countInferenceRun(deps.workerId, {
-    jobKey: item.jobKey,
-    start: inferStart,
-    end: inferEnd,
-    runSeconds: framePath.busy.inference,
-  });
   const key = objectKeys.attemptOutput(item.jobKey, newAttemptId(), file);
   const { sha256, size } = await stages.run("upload", () => uploadFile(deps, item, outFile, key, signal, () => {}));
   if (signal.aborted) throw signal.reason;
