@@ -1,6 +1,6 @@
 import { paginateListObjectsV2 } from "@aws-sdk/client-s3";
 import { SHA256_HEX } from "../hashing.ts";
-import { inputsSchema, OUTPUT_FILE } from "../jobs.ts";
+import { inputsSchema, POSTER_FILE } from "../jobs.ts";
 import { objectKeys } from "../object-keys.ts";
 import { Ledger } from "../ledger/index.ts";
 import { headObject } from "../s3.ts";
@@ -86,9 +86,11 @@ export async function reindexOutputs(deps: SnapshotDeps, opts: { concurrency?: n
     { client: s3 },
     { Bucket: bucket, Prefix: objectKeys.outputsPrefix },
   )) {
-    // Only outputs are results: not the poster beside each (POSTER_FILE), nor a long item's
-    // segment pieces (docs/architecture.md#segments).
-    const keys = (page.Contents ?? []).map((o) => o.Key as string).filter((k) => k?.endsWith(`/${OUTPUT_FILE}`));
+    // Neither the poster beside each output (POSTER_FILE) nor a long item's segment pieces
+    // (docs/architecture.md#segments) are results of their own.
+    const keys = (page.Contents ?? [])
+      .map((o) => o.Key as string)
+      .filter((k) => k && !k.endsWith(`/${POSTER_FILE}`) && !objectKeys.isSegmentPiece(k));
     report.objects += keys.length;
     // Bounded concurrency: `concurrency` HEADs in flight, one page at a time.
     await Promise.all(keys.map((key) => limit(() => one(key))));

@@ -16,7 +16,7 @@ import {
 import { DelayedError, type Job, type Processor, UnrecoverableError, WaitingError } from "bullmq";
 import { BadInputError } from "../errors.ts";
 import { awaitFaceTrack } from "../face/track-wait.ts";
-import { inferFrames, newAttemptId, prepareItem, type Span, Stages, uploadFile, withScratch } from "../pipeline.ts";
+import { inferFrames, newAttemptId, prepareItem, Stages, uploadFile, withScratch } from "../pipeline.ts";
 import type { ProcessorDeps } from "../processor.ts";
 import { ProgressReporter } from "../progress.ts";
 import type { Scratch } from "../scratch.ts";
@@ -85,15 +85,14 @@ async function runSegment(
   // Counted when the segment's frame path starts: the fault tests compare these runs with
   // the segments their kills interrupted.
   await ledger.segments.countRun(item.jobKey, range);
-  const file = `segment-${range}.mp4`;
-  const outFile = scratch.path(file);
+  const key = objectKeys.segmentPiece(item.jobKey, newAttemptId(), range);
+  const outFile = scratch.path(key.slice(key.lastIndexOf("/") + 1));
   const framePath = await inferFrames(deps, item, p, stages, {
     outFile,
     range: { start: segment.start, count: segment.count },
     signal,
     onProgress: (done) => progress.report("infer", done, segment.count),
   });
-  const key = objectKeys.attemptOutput(item.jobKey, newAttemptId(), file);
   const { sha256, size } = await stages.run("upload", () => uploadFile(deps, item, outFile, key, signal, () => {}));
   if (signal.aborted) throw signal.reason;
   // The first piece recorded for the range stands; a later one is swept with the item's attempts.
