@@ -1,5 +1,5 @@
 /**
- * What looping a clip costs (docs/architecture.md#frames): decoding 750 output frames of a
+ * What looping a clip costs (docs/architecture.md#decoding-rotation-timeline-colour-order): decoding 750 output frames of a
  * 720p timeline, against plain forward decodes of the same clip (decodeFrames from the start,
  * repeated) measured in the same run. Each case runs in its own process so its peak RSS is its
  * own: the frames held stay within LOOP_BUFFER_BYTES whatever the clip's length.

@@ -94,7 +94,11 @@ export async function startFaultStack(
     env?: Record<string, string>;
     videos?: number;
     audios?: number;
+    /** Length of the clips (videos and audios), 0.5 s by default. */
     seconds?: number;
+    /** Length of the audios when it differs: the output follows the audio (a long item from a short clip). */
+    audioSeconds?: number;
+    /** Video size, 96x96 by default. */
     size?: { width: number; height: number };
   } = {},
 ): Promise<FaultStack> {
@@ -118,13 +122,13 @@ export async function startFaultStack(
     return sha;
   };
   const seconds = opts.seconds ?? 0.5;
+  const size = opts.size ?? { width: 96, height: 96 };
   const media = async (n: number, kind: "video" | "audio") =>
     Promise.all(
       Array.from({ length: n }, async (_, i) => {
         const file = path.join(infra.dir, `${kind}-${i}.${kind === "video" ? "mp4" : "wav"}`);
-        if (kind === "video")
-          await makeVideo(file, { seconds, width: 96, height: 96, ...opts.size, frequency: 300 + 40 * i });
-        else await makeAudio(file, { seconds, frequency: 200 + 30 * i });
+        if (kind === "video") await makeVideo(file, { seconds, ...size, frequency: 300 + 40 * i });
+        else await makeAudio(file, { seconds: opts.audioSeconds ?? seconds, frequency: 200 + 30 * i });
         return putBlob(fs.readFileSync(file));
       }),
     );

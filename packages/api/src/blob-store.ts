@@ -40,7 +40,9 @@ async function discard(source: AsyncIterable<unknown>): Promise<void> {
 }
 
 /** A temporary object key: streamed uploads and presigned uploads land here first. */
-export const stagingKey = (id: string = randomUUID()) => `tmp/uploads/${id}`;
+/** Where uploads wait to be hashed; whatever is left here is deleted by the staging sweeper. */
+export const STAGING_PREFIX = "tmp/uploads/";
+export const stagingKey = (id: string = randomUUID()) => `${STAGING_PREFIX}${id}`;
 
 /**
  * Moves a staged object whose bytes hash to `sha256` to blobs/sha256/<hex>. The same S3

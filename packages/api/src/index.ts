@@ -15,6 +15,7 @@ import type { FastifyInstance } from "fastify";
 import { KeyRing } from "./api-keys.ts";
 import { buildApp } from "./app.ts";
 import type { ApiDeps, ApiOptions } from "./deps.ts";
+import { startStagingSweeper } from "./staging-sweeper.ts";
 
 export { type DigestCompare, KeyRing, sameSecret } from "./api-keys.ts";
 export { buildApp } from "./app.ts";
@@ -64,6 +65,12 @@ export async function startApi(config: Config, options?: ApiOptions): Promise<Ru
     config.METRICS_PORT === undefined
       ? undefined
       : await serveMetrics(app.metrics, config.METRICS_PORT, config.METRICS_HOST);
+  const stagingSweeper = startStagingSweeper({
+    s3,
+    bucket: config.S3_BUCKET,
+    logger,
+    ttlSeconds: config.UPLOAD_STAGING_TTL_SECONDS,
+  });
   return {
     app,
     url,
@@ -72,6 +79,7 @@ export async function startApi(config: Config, options?: ApiOptions): Promise<Ru
     async close() {
       stopWatching();
       metricsServer?.close();
+      await stagingSweeper.stop();
       await app.close();
       await Promise.all([deps.inferenceQueue.close(), deps.packageQueue.close()]);
       await redis.quit();

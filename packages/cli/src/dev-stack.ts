@@ -14,6 +14,7 @@ import {
   startRedis,
   startS3,
 } from "./embedded/index.ts";
+import { type Supervisor, superviseWorkers } from "./supervisor.ts";
 
 export type ServiceName = "api" | "worker" | "packager" | "notifier";
 
@@ -53,7 +54,7 @@ export interface DevStackOptions {
   port?: number;
   /** `tenant:key,...`; a key for tenant "dev" is generated (and kept in dataDir) when empty. */
   apiKeys?: string;
-  /** Service logs on this terminal (mediaq dev) or in dataDir/logs/<service>.log. */
+  /** Service logs on this terminal (mediaq dev) or in dataDir/logs/<service>.log (worker-0.log). */
   logs?: "inherit" | "files";
   /** Extra environment for the services (e.g. JOB_ATTEMPTS). */
   env?: Record<string, string>;
@@ -69,17 +70,20 @@ export interface DevStack {
   s3: EmbeddedS3;
   /** The environment every service got: point other tools at the same stack with it. */
   env: Record<string, string>;
-  services: Record<ServiceName, Managed>;
+  /** The API, packager and notifier; the worker's current process is `workers.children()`. */
+  services: Record<Exclude<ServiceName, "worker">, Managed>;
+  /** The worker, supervised as by `mediaq worker`: restarted when it dies, its jobs handed back at once. */
+  workers: Supervisor;
   client: ApiClient;
   /** Restarts one service (e.g. after a fault test killed it). */
-  restart(service: ServiceName): Promise<Managed>;
+  restart(service: Exclude<ServiceName, "worker">): Promise<Managed>;
   stop(): Promise<void>;
 }
 
 /**
  * The embedded stack of `mediaq dev`: a redis-server and an S3-compatible server with
- * their data under dataDir, then the API, one worker, the packager and the notifier (webhooks)
- * as child processes.
+ * their data under dataDir, then the API, one supervised worker, the packager and the notifier
+ * (webhooks) as child processes.
  */
 export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   const dataDir = path.resolve(opts.dataDir);
@@ -95,8 +99,9 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   const redis = await startRedis({ dataDir: path.join(dataDir, "redis") });
   let s3: EmbeddedS3 | undefined;
   const started: Partial<Record<ServiceName, Managed>> = {};
+  let workers: Supervisor | undefined;
   const stopAll = async () => {
-    await Promise.all(Object.values(started).map((s) => s?.stop()));
+    await Promise.all([...Object.values(started).map((s) => s?.stop()), workers?.stop()]);
     await Promise.all([s3?.stop(), redis.stop()]);
   };
   try {
@@ -111,7 +116,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       API_KEYS: apiKeys,
       ...opts.env,
     };
-    const spawn = (service: ServiceName) => {
+    const spawn = (service: Exclude<ServiceName, "worker">) => {
       started[service] = spawnService(
         service,
         env,
@@ -119,7 +124,13 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       );
       return started[service] as Managed;
     };
-    for (const service of ["api", "worker", "packager", "notifier"] as const) spawn(service);
+    for (const service of ["api", "packager", "notifier"] as const) spawn(service);
+    workers = superviseWorkers({
+      cards: [0],
+      env,
+      ...(opts.logs === "inherit" ? {} : { logDir }),
+      log: (line) => console.error(`mediaq dev: ${line}`),
+    });
     const apiUrl = `http://127.0.0.1:${port}`;
     await waitForReady(apiUrl, started.api as Managed, logDir);
     const client = new ApiClient(apiUrl, apiKey);
@@ -134,7 +145,8 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       redis,
       s3,
       env,
-      services: started as Record<ServiceName, Managed>,
+      services: started as DevStack["services"],
+      workers,
       client,
       async restart(service) {
         await started[service]?.stop();

@@ -1,5 +1,17 @@
 import { execFileSync } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
+import {
+  createFaceTrackQueue,
+  createInferenceQueue,
+  createSegmentQueue,
+  createRedis,
+  describeHandedBack,
+  handBackJobsOf,
+  Ledger,
+  ledgerOptionsFrom,
+  loadConfig,
+} from "@mediaq/shared";
 import type { Managed } from "./embedded/process.ts";
 import { spawnService } from "./dev-stack.ts";
 
@@ -37,29 +49,58 @@ export interface SupervisorOptions {
   logDir?: string;
 }
 
+export interface Supervisor {
+  stop(): Promise<void>;
+  children(): Managed[];
+}
+
 /**
  * One worker process per card (each BullMQ concurrency 1 bound to its card through
- * GPU_DEVICE_ID and CUDA_VISIBLE_DEVICES). A child that crashes is started again after a
- * growing delay; stop() sends SIGTERM to all and waits for them to drain.
+ * GPU_DEVICE_ID and CUDA_VISIBLE_DEVICES). Each child gets its own WORKER_NAME; when a child
+ * dies, the jobs it held go back to the queue at once (handBackJobsOf, no attempt spent) and
+ * the child is started again after a growing delay (docs/architecture.md#worker-deaths).
+ * stop() sends SIGTERM to all and waits for them to drain.
  */
-export function superviseWorkers(o: SupervisorOptions): { stop(): Promise<void>; children(): Managed[] } {
+export function superviseWorkers(o: SupervisorOptions): Supervisor {
   const { baseDelayMs = 1000, maxDelayMs = 60_000, healthyAfterMs = 60_000, log = console.error } = o;
+  const config = loadConfig({ ...process.env, ...o.env });
+  const [ledgerRedis, queueRedis] = [createRedis(config), createRedis(config)];
+  for (const c of [ledgerRedis, queueRedis]) c.on("error", (err) => log(`supervisor: redis: ${err.message}`));
+  const ledger = new Ledger(ledgerRedis, ledgerOptionsFrom(config));
+  const queues = [
+    createInferenceQueue(queueRedis, config),
+    createFaceTrackQueue(queueRedis, config),
+    createSegmentQueue(queueRedis, config),
+  ];
+  for (const q of queues) q.on("error", (err) => log(`supervisor: queue ${q.name}: ${err.message}`));
   let stopping = false;
+  let started = 0;
   const current = new Map<number, Managed>();
+  const handBack = async (name: string, card: number) => {
+    try {
+      const handed = await handBackJobsOf(name, queues, ledger, config.JOB_ATTEMPTS);
+      if (handed.length > 0) log(`worker for card ${card}: handed back ${handed.map(describeHandedBack).join(", ")}`);
+    } catch (err) {
+      // Redis unreachable: the jobs come back through BullMQ's stalled check instead.
+      log(`worker for card ${card}: could not hand its jobs back (${(err as Error).message})`);
+    }
+  };
   const start = (card: number, crashes: number) => {
     const startedAt = Date.now();
+    const name = `${os.hostname()}-sup${process.pid}-gpu${card}-${++started}`;
     const output = o.logDir ? { logFile: path.join(o.logDir, `worker-${card}.log`) } : "inherit";
     const child = spawnService(
       "worker",
-      { ...o.env, GPU_DEVICE_ID: String(card), CUDA_VISIBLE_DEVICES: String(card) },
+      { ...o.env, GPU_DEVICE_ID: String(card), CUDA_VISIBLE_DEVICES: String(card), WORKER_NAME: name },
       output,
     );
     current.set(card, child);
-    child.child.once("exit", (code, signal) => {
+    child.child.once("exit", async (code, signal) => {
       if (stopping) return;
       const streak = Date.now() - startedAt > healthyAfterMs ? 0 : crashes + 1;
       const delay = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, streak - 1));
       log(`worker for card ${card} exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`);
+      await handBack(name, card);
       setTimeout(() => stopping || start(card, streak), delay);
     });
   };
@@ -69,6 +110,8 @@ export function superviseWorkers(o: SupervisorOptions): { stop(): Promise<void>;
     async stop() {
       stopping = true;
       await Promise.all([...current.values()].map((c) => c.stop(10 * 60_000)));
+      await Promise.all(queues.map((q) => q.close()));
+      await Promise.allSettled([ledgerRedis.quit(), queueRedis.quit()]);
     },
   };
 }

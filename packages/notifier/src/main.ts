@@ -13,7 +13,9 @@ if (config.WEBHOOK_ALLOW_LOOPBACK_FOR_TESTS) logger.warn("WEBHOOK_ALLOW_LOOPBACK
 
 const notifier = startNotifier(config, { logger });
 const metricsServer =
-  config.METRICS_PORT !== undefined ? await serveMetrics(notifier.metrics.registry, config.METRICS_PORT) : undefined;
+  config.METRICS_PORT !== undefined
+    ? await serveMetrics(notifier.metrics.registry, config.METRICS_PORT, config.METRICS_HOST)
+    : undefined;
 logger.info("notifier started");
 
 let stopping = false;

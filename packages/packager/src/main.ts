@@ -25,7 +25,9 @@ const s3 = createS3(config);
 const snapshots = startSnapshotWorker(redis, { redis, s3, config, logger }, config);
 const schedule = await scheduleSnapshots(redis, config, config);
 const metricsServer =
-  config.METRICS_PORT !== undefined ? await serveMetrics(packager.metrics, config.METRICS_PORT) : undefined;
+  config.METRICS_PORT !== undefined
+    ? await serveMetrics(packager.metrics, config.METRICS_PORT, config.METRICS_HOST)
+    : undefined;
 logger.info({ snapshots: schedule.enabled ? `every ${config.SNAPSHOT_EVERY_SECONDS} s` : "off" }, "packager started");
 
 let stopping = false;

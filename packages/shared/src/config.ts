@@ -48,10 +48,18 @@ export const configSchema = z.object({
   WORKER_DISK_CHECK_SECONDS: z.coerce.number().positive().default(5),
   /** On SIGTERM, how long the current job may keep running before it is handed back. */
   WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(30),
-  /** BullMQ lock: how soon after a worker dies its job counts as stalled and runs elsewhere. */
-  WORKER_LOCK_DURATION_MS: int(200).default(30_000),
-  /** How often each worker looks for jobs whose worker died. */
-  WORKER_STALLED_INTERVAL_MS: int(100).default(30_000),
+  /**
+   * BullMQ lock: how soon after an unsupervised worker dies its job counts as stalled and runs
+   * elsewhere (docs/architecture.md#worker-deaths says why 8 s is safe).
+   */
+  WORKER_LOCK_DURATION_MS: int(200).default(8000),
+  /** How often each worker looks for jobs whose worker died (a death is found <= lock + this). */
+  WORKER_STALLED_INTERVAL_MS: int(100).default(2000),
+  /**
+   * The worker's BullMQ name (job.processedBy): a supervisor names each child so it can hand
+   * the child's jobs back when it dies. Unset: hostname, pid, card and a random suffix.
+   */
+  WORKER_NAME: z.string().min(1).optional(),
   MAX_FRAME_PIXELS: int(1).default(1920 * 1080),
   /** Decoded frames held to play a clip backwards (ping-pong loops); at least one frame is held. */
   LOOP_BUFFER_BYTES: bytes.default(256 * 1024 ** 2),
@@ -69,6 +77,8 @@ export const configSchema = z.object({
   /** Lock of a running package job; a killed packager's part is rebuilt about this long after. */
   PACKAGE_LOCK_SECONDS: int(1, 600).default(30),
   PRESIGN_EXPIRES_SECONDS: int(1, MAX_PRESIGN_SECONDS).default(24 * 3600),
+  /** Staged uploads never completed (or cut off by an API crash) are deleted after this long. */
+  UPLOAD_STAGING_TTL_SECONDS: int(60).default(24 * 3600),
   API_HOST: z.string().default("0.0.0.0"),
   API_PORT: int(0, 65535).default(8080),
   /** `tenant:key` or `tenant:sha256:<hex digest of the key>` pairs, comma-separated. */
@@ -91,7 +101,7 @@ export const configSchema = z.object({
     ),
   /** Bearer token for the API's /metrics; without it (and without METRICS_PORT) /metrics is off. */
   METRICS_TOKEN: z.string().min(16, "use at least 16 characters").optional(),
-  /** Address the API's separate metrics listener binds (with METRICS_PORT). */
+  /** Address every service's metrics listener binds (with METRICS_PORT). */
   METRICS_HOST: z.string().default("127.0.0.1"),
   DEDUP_SCOPE: z.enum(["tenant", "global"]).default("tenant"),
   /** A finished batch (items, counters, events) is kept this many days after it finished. */

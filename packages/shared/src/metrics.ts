@@ -10,7 +10,7 @@ export function createMetricsRegistry(service: string): Registry {
 }
 
 /** Serves GET /metrics for services without an HTTP server of their own (worker, packager). */
-export async function serveMetrics(registry: Registry, port: number, host = "0.0.0.0"): Promise<http.Server> {
+export async function serveMetrics(registry: Registry, port: number, host: string): Promise<http.Server> {
   const server = http.createServer(async (req, res) => {
     if (req.url !== "/metrics") {
       res.writeHead(404).end();

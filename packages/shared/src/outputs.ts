@@ -1,6 +1,7 @@
-import { DeleteObjectsCommand, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { Ledger, ResultRecord } from "./ledger/index.ts";
 import { objectKeys } from "./object-keys.ts";
+import { deleteWhere } from "./s3.ts";
 
 /**
  * Records an attempt's output as its job key's result, unless another attempt recorded
@@ -25,20 +26,11 @@ export async function recordOutput(
  * good) every object goes. Returns the deleted keys.
  */
 export async function sweepAttempts(s3: S3Client, bucket: string, jobKey: string, keep?: string): Promise<string[]> {
-  const stale: string[] = [];
   const keepDir = keep === undefined ? undefined : keep.slice(0, keep.lastIndexOf("/") + 1);
-  for await (const page of paginateListObjectsV2(
-    { client: s3 },
-    { Bucket: bucket, Prefix: objectKeys.jobOutputsPrefix(jobKey) },
-  ))
-    for (const o of page.Contents ?? [])
-      if (o.Key && (keepDir === undefined || !o.Key.startsWith(keepDir))) stale.push(o.Key);
-  for (let i = 0; i < stale.length; i += 1000)
-    await s3.send(
-      new DeleteObjectsCommand({
-        Bucket: bucket,
-        Delete: { Objects: stale.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
-      }),
-    );
-  return stale;
+  return deleteWhere(
+    s3,
+    bucket,
+    objectKeys.jobOutputsPrefix(jobKey),
+    (o) => keepDir === undefined || !o.Key?.startsWith(keepDir),
+  );
 }

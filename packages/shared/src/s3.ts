@@ -1,10 +1,13 @@
 import {
   CreateBucketCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   NotFound,
+  paginateListObjectsV2,
   S3Client,
+  type _Object,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
@@ -48,6 +51,30 @@ export async function headObject(s3: S3Client, bucket: string, key: string) {
     if (err instanceof NotFound || (err as { name?: string }).name === "NotFound") return undefined;
     throw err;
   }
+}
+
+/**
+ * Deletes the objects under `prefix` that `condemn` picks, a page of listing and one
+ * DeleteObjects call at a time; returns the deleted keys. Fails on the first key S3 refuses.
+ */
+export async function deleteWhere(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  condemn: (object: _Object) => boolean = () => true,
+): Promise<string[]> {
+  const deleted: string[] = [];
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix })) {
+    const keys = (page.Contents ?? []).flatMap((o) => (o.Key && condemn(o) ? [o.Key] : []));
+    if (keys.length === 0) continue;
+    const res = await s3.send(
+      new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }),
+    );
+    if (res.Errors?.length)
+      throw new Error(`deleting under ${prefix}: ${res.Errors.map((e) => `${e.Key}: ${e.Message}`).join("; ")}`);
+    deleted.push(...keys);
+  }
+  return deleted;
 }
 
 export async function getObjectStream(s3: S3Client, bucket: string, key: string, range?: string): Promise<Readable> {

@@ -18,7 +18,7 @@ import {
   wav2lipParamsSchema,
 } from "@mediaq/shared";
 import { bindWav2Lip, type Wav2LipBinding, type Wav2LipParams } from "./adapters/wav2lip.ts";
-import { type MelSpectrogram, melSpectrogram } from "./audio/mel.ts";
+import { type MelSpectrogram, melSpectrogramYielding } from "./audio/mel.ts";
 import { BadInputError, HandBackError } from "./errors.ts";
 import { boxCrop, type CropLookup, trackCrops } from "./face/track.ts";
 import { downloadBlob } from "./fetch.ts";
@@ -130,9 +130,12 @@ export interface PreparedItem {
   outputFrames: number;
 }
 
-/** The mel spectrogram of the output timeline, or only what a segment's frames read. */
-export function melOf(p: PreparedItem, range?: { start: number; count: number }): MelSpectrogram {
-  return melSpectrogram(p.samples, range ? { ...range, fps: p.video.fps } : undefined);
+/**
+ * The mel spectrogram of the output timeline, or only what a segment's frames read; in
+ * slices that let the event loop renew BullMQ's lock (docs/architecture.md#worker-deaths).
+ */
+export function melOf(p: PreparedItem, range?: { start: number; count: number }): Promise<MelSpectrogram> {
+  return melSpectrogramYielding(p.samples, undefined, range ? { ...range, fps: p.video.fps } : undefined);
 }
 
 /**
@@ -247,7 +250,7 @@ export async function inferFrames(
   const { config } = deps;
   // The frame path holds the card only from its first model call to its last; with prefetch
   // the next job may decode and crop meanwhile, but never run the model at the same time.
-  const mel = await stages.run("mel", async () => melOf(p, o.range));
+  const mel = await stages.run("mel", () => melOf(p, o.range));
   const result = await stages.run("infer", async () =>
     runFramePath({
       videoFile: p.files.video,

@@ -16,6 +16,7 @@ import {
   QUEUES,
   type SegmentJob,
   serveMetrics,
+  workerDeathsReason,
 } from "@mediaq/shared";
 import { Mutex } from "async-mutex";
 import { Worker } from "bullmq";
@@ -85,7 +86,9 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const models = new ModelCache(s3, config, log);
   const shutdown = new AbortController();
   const ledger = new Ledger(ledgerRedis, ledgerOptionsFrom(config));
-  const workerId = `${os.hostname()}-${process.pid}-gpu${config.GPU_DEVICE_ID}-${randomBytes(3).toString("hex")}`;
+  const workerId =
+    config.WORKER_NAME ??
+    `${os.hostname()}-${process.pid}-gpu${config.GPU_DEVICE_ID}-${randomBytes(3).toString("hex")}`;
   const diskGuard = new DiskGuard(
     config.CACHE_ROOT,
     config.MIN_FREE_DISK_BYTES,
@@ -120,9 +123,11 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const workerOptions = {
     connection: queueRedis,
     prefix: config.QUEUE_PREFIX,
+    // Recorded on each job it takes (job.processedBy): a supervisor finds a dead child's jobs by it.
+    name: workerId,
     autorun: false, // started below, once the sweeper and the free-disk guard have run
-    lockDuration: opts.lockDurationMs ?? 30_000,
-    stalledInterval: opts.stalledIntervalMs ?? 30_000,
+    lockDuration: opts.lockDurationMs ?? config.WORKER_LOCK_DURATION_MS,
+    stalledInterval: opts.stalledIntervalMs ?? config.WORKER_STALLED_INTERVAL_MS,
     // A worker that dies mid-job (SIGKILL, OOM, native crash) spends an attempt like a
     // thrown error does: after JOB_ATTEMPTS deaths on the same job, BullMQ fails it.
     maxStalledCount: Math.max(0, config.JOB_ATTEMPTS - 1),
@@ -158,24 +163,24 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   segmentWorker.on("error", (err) => log.error({ err }, "segment worker error"));
   // A job failed by BullMQ itself (it stalled too often) never reached the processor, so
   // nothing told the ledger: record the failure with a reason a person can act on.
-  const onDeferredFailure = (jobKey: string, what: string, job: { stalledCounter: number }, err: Error) => {
-    const reason =
-      `the worker process died while running this ${what} ${job.stalledCounter} time(s) ` +
-      "(killed, out of memory, or crashed in native code); not retried again " +
-      `(BullMQ: ${err.message})`;
-    log.error({ jobKey, stalled: job.stalledCounter }, `${what} failed: its worker died too often`);
+  const onDeferredFailure = (jobKey: string, job: { stalledCounter: number; data: unknown }, err: Error) => {
+    const deaths = job.stalledCounter + ((job.data as { deaths?: number }).deaths ?? 0);
+    const reason = `${workerDeathsReason(deaths)} (BullMQ: ${err.message})`;
+    log.error({ jobKey, stalled: job.stalledCounter }, "job failed: its worker died too often");
     ledger.jobs.transition(jobKey, "failed", reason).catch((e) => log.error({ err: e }, "ledger update failed"));
   };
   worker.on("failed", (job, err) => {
-    if (job?.deferredFailure) onDeferredFailure(job.id as string, "item", job, err);
+    if (job?.deferredFailure) onDeferredFailure(job.id as string, job, err);
   });
+  // A segment that killed its worker too often fails its item (docs/architecture.md#segments).
   segmentWorker.on("failed", (job, err) => {
     if (!job?.deferredFailure) return;
-    onDeferredFailure(job.data.item.jobKey, "segment", job, err);
+    onDeferredFailure(job.data.item.jobKey, job, err);
     dropPieces(deps, job.data.item.jobKey).catch((e) => log.error({ err: e }, "could not delete the pieces"));
   });
   const metricsPort = opts.metricsPort ?? config.METRICS_PORT;
-  const metricsServer = metricsPort !== undefined ? await serveMetrics(metrics.registry, metricsPort) : undefined;
+  const metricsServer =
+    metricsPort !== undefined ? await serveMetrics(metrics.registry, metricsPort, config.METRICS_HOST) : undefined;
 
   // Scratch sweeper: at start-up (before the first job) and every CACHE_SWEEP_INTERVAL_SECONDS.
   // AUTO_CLEAR_CACHE=false keeps every directory for debugging, so nothing is swept then.

@@ -192,7 +192,9 @@ export const blobRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, 
           404,
           "upload-missing",
           "Not found",
-          `No bytes were uploaded for upload "${uploadId}" with this API key: PUT them to the presigned url first.`,
+          `No uploaded bytes wait for upload "${uploadId}" with this API key: PUT them to the presigned url ` +
+            `first. Bytes not completed within ${config.UPLOAD_STAGING_TTL_SECONDS} s are deleted; then ask ` +
+            "POST /v1/blobs/uploads for a new upload.",
         );
       }
       const blob = await verifyStagedBlob(s3, bucket, staged, { sha256, size: Number(size) });

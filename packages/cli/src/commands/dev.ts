@@ -4,7 +4,9 @@ import { startDevStack } from "../dev-stack.ts";
 export function registerDev(program: Command): void {
   program
     .command("dev")
-    .description("run the whole stack on this machine: Redis, an S3 server, the API, one worker and the packager")
+    .description(
+      "run the whole stack on this machine: Redis, an S3 server, the API, one worker (restarted, its job handed back, when it dies), the packager and the notifier",
+    )
     .option("--port <port>", "API port", "8080")
     .option("--data-dir <dir>", "where Redis, S3 and scratch data live", ".mediaq")
     .action(async (o: { port: string; dataDir: string }) => {

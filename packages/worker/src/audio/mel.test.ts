@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fixture from "./mel.fixture.json" with { type: "json" };
-import { MEL, MEL_SILENCE, melSpectrogram, melWindow } from "./mel.ts";
+import { MEL, MEL_SILENCE, melSpectrogram, melSpectrogramYielding, melWindow } from "./mel.ts";
 
 /** Same signal as test_signal() in scripts/mel-reference.py, rounded to float32 the same way. */
 function testSignal(n: number): Float32Array {
@@ -29,6 +29,17 @@ describe("Wav2Lip mel spectrogram", () => {
       const worst = Math.max(...got.map((v, b) => Math.abs(v - (expected[b] as number))));
       expect(worst, `frame ${frame}`).toBeLessThan(TOLERANCE);
     }
+  });
+
+  it("the yielding version gives the same values and lets timers run between slices", async () => {
+    const wav = testSignal(fixture.samples);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const yielded = await melSpectrogramYielding(wav, 10);
+    clearInterval(timer);
+    expect(yielded).toEqual(melSpectrogram(wav));
+    expect(yielded.frames).toBeGreaterThan(20); // several slices, so timers had their turns
+    expect(ticks).toBeGreaterThan(0);
   });
 
   it("maps silence to the bottom of the scale", () => {

@@ -30,21 +30,55 @@ export interface MelSpectrogram {
   data: Float32Array;
 }
 
+/** A segment's output frames [start, start + count) at `fps` (docs/architecture.md#segments). */
+export interface SegmentFrames {
+  start: number;
+  count: number;
+  fps: number;
+}
+
 /**
- * With `videoFrames` (a segment's output frames [start, start + count) at `fps`) only the
- * mel frames their windows read are computed, each exactly as in the whole spectrogram;
- * the others stay zero. A long item's segment thus spends its own share of the work on the
- * main thread, not the whole audio's (docs/architecture.md#segments).
+ * With `videoFrames` only the mel frames their windows read are computed, each exactly as
+ * in the whole spectrogram; the others stay zero. A long item's segment thus spends its own
+ * share of the work, not the whole audio's.
  */
-export function melSpectrogram(
+export function melSpectrogram(wav: Float32Array, videoFrames?: SegmentFrames): MelSpectrogram {
+  const stft = melFrames(wav);
+  const [from, to] = framesToCompute(stft.frames, videoFrames);
+  stft.compute(from, to);
+  return stft.finish();
+}
+
+/**
+ * The same spectrogram, computed in slices with the event loop served between them: a
+ * 10-minute audio is ~2 s of CPU, which must not hold up BullMQ's lock renewal
+ * (docs/architecture.md#worker-deaths).
+ */
+export async function melSpectrogramYielding(
   wav: Float32Array,
-  videoFrames?: { start: number; count: number; fps: number },
-): MelSpectrogram {
+  sliceFrames = 1000,
+  videoFrames?: SegmentFrames,
+): Promise<MelSpectrogram> {
+  const stft = melFrames(wav);
+  const [from, to] = framesToCompute(stft.frames, videoFrames);
+  try {
+    for (let t = from; t < to; t += sliceFrames) {
+      stft.compute(t, Math.min(to, t + sliceFrames));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } catch (err) {
+    stft.finish();
+    throw err;
+  }
+  return stft.finish();
+}
+
+/** The STFT -> mel state of one audio; compute() fills frames [from, to), finish() frees the FFT plan. */
+function melFrames(wav: Float32Array) {
   const { nFft, hop, nMels } = MEL;
   const emphasized = preemphasize(wav, MEL.preemphasis);
   const pad = nFft / 2;
   const frames = 1 + Math.floor(emphasized.length / hop);
-  const [from, to] = videoFrames ? melFramesOf(videoFrames, frames) : [0, frames];
   const window = hannPeriodic(MEL.win);
   const basis = melBasis();
   const fft = new Fft(nFft);
@@ -55,26 +89,34 @@ export function melSpectrogram(
   const magnitude = new Float64Array(bins);
   const out = new Float32Array(frames * nMels);
   const minLevel = 10 ** (MEL.minLevelDb / 20);
-  for (let t = from; t < to; t++) {
-    const start = t * hop - pad;
-    for (let j = 0; j < nFft; j++)
-      frame[j] = (emphasized[reflectIndex(start + j, emphasized.length)] as number) * (window[j] as number);
-    fft.forwardReal(frame, re, im);
-    for (let b = 0; b < bins; b++) magnitude[b] = Math.hypot(re[b] as number, im[b] as number);
-    for (let m = 0; m < nMels; m++) {
-      const { first, weights } = basis[m] as MelFilter;
-      let energy = 0;
-      for (let j = 0; j < weights.length; j++) energy += (weights[j] as number) * (magnitude[first + j] as number);
-      const db = 20 * Math.log10(Math.max(minLevel, energy)) - MEL.refLevelDb;
-      out[t * nMels + m] = normalize(db);
-    }
-  }
-  fft.dispose(); // the plan lives on KISS FFT's heap, not the JS heap
-  return { frames, bands: nMels, data: out };
+  return {
+    frames,
+    compute(from: number, to: number) {
+      for (let t = from; t < to; t++) {
+        const start = t * hop - pad;
+        for (let j = 0; j < nFft; j++)
+          frame[j] = (emphasized[reflectIndex(start + j, emphasized.length)] as number) * (window[j] as number);
+        fft.forwardReal(frame, re, im);
+        for (let b = 0; b < bins; b++) magnitude[b] = Math.hypot(re[b] as number, im[b] as number);
+        for (let m = 0; m < nMels; m++) {
+          const { first, weights } = basis[m] as MelFilter;
+          let energy = 0;
+          for (let j = 0; j < weights.length; j++) energy += (weights[j] as number) * (magnitude[first + j] as number);
+          const db = 20 * Math.log10(Math.max(minLevel, energy)) - MEL.refLevelDb;
+          out[t * nMels + m] = normalize(db);
+        }
+      }
+    },
+    finish(): MelSpectrogram {
+      fft.dispose(); // the plan lives on KISS FFT's heap, not the JS heap
+      return { frames, bands: nMels, data: out };
+    },
+  };
 }
 
-/** Mel frames [from, to) that melWindow reads for the given video frames. */
-function melFramesOf(v: { start: number; count: number; fps: number }, frames: number): [number, number] {
+/** Mel frames [from, to) that melWindow reads for the given video frames (all without). */
+function framesToCompute(frames: number, v?: SegmentFrames): [number, number] {
+  if (!v) return [0, frames];
   const first = (i: number) => Math.min(Math.floor((i * 80) / v.fps), frames - MEL.stepSize);
   return [Math.max(0, first(v.start)), Math.min(frames, Math.max(0, first(v.start + v.count - 1)) + MEL.stepSize)];
 }

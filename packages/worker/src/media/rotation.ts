@@ -2,7 +2,7 @@
  * How a video must be turned to play upright, read from its display matrix (side data) and
  * its legacy `rotate` tag. Only quarter turns are honoured; anything else (another angle, a
  * mirrored or sheared matrix, an unreadable value, matrix and tag disagreeing) is refused:
- * guessing would scramble the output. See docs/architecture.md#frames.
+ * guessing would scramble the output. See docs/architecture.md#decoding-rotation-timeline-colour-order.
  */
 
 /** Clockwise degrees to turn the stored frames so they display upright. */

@@ -2,7 +2,7 @@
  * The output timeline: how many frames the output has and which source frame each one shows.
  * With length=audio the clip loops until the audio ends, forward (0..n-1, 0..n-1, ...) or
  * ping-pong (0..n-1, n-2..1, 0..n-1, ...: no frame repeats at a seam, so the picture never
- * jumps further than between two neighbouring source frames). See docs/architecture.md#frames.
+ * jumps further than between two neighbouring source frames). See docs/architecture.md#decoding-rotation-timeline-colour-order.
  */
 
 export type LengthMode = "audio" | "video";
