@@ -127,7 +127,11 @@ describe("segments of a long item", () => {
     expect(state.state).toBe("failed");
     expect(state.error).toMatch(/video input .* does not exist; upload it first/);
     // The item's job failed with its segment; its pieces are gone and forgotten.
-    expect(await (await stack.queue.getJob(jobKey))?.getState()).toBe("failed");
+    // (The ledger moves first; BullMQ fails the child, then its parent, a moment later.)
+    await until(
+      "the item's job failed",
+      async () => (await (await stack.queue.getJob(jobKey))?.getState()) === "failed",
+    );
     await until("pieces deleted", async () => (await outputsOf(stack, jobKey)).length === 0, 10_000);
     expect((await stack.ledger.segments.pieces(jobKey)).size).toBe(0);
     // The segments still queued did not run.
