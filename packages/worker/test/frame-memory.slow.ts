@@ -34,7 +34,9 @@ describe("frame path memory (slow)", () => {
     await makeVideo(f("warm.mp4"), { seconds: 1, width: W, height: H });
     const model = await h.putFile(DEMO_MODEL_PATH);
     const audio = await h.putFile(f("long.wav"));
-    const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: BATCH }));
+    // One job's frame path over all 3000 frames: segments (docs/architecture.md#segments)
+    // would split the 2-minute item into two jobs.
+    const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: BATCH, SEGMENT_SECONDS: 3600 }));
     try {
       // Warm up: model, frame ops and ffmpeg all loaded once, so the baseline includes them.
       const warm = await h.submit(model, [{ name: "warm", video: await h.putFile(f("warm.mp4")), audio }]);
