@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { getObjectStream, headObject, OUTPUT_FILE, objectKeys, PIPELINE_VERSION, sha256Hex } from "@mediaq/shared";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type ItemSpec, startWorkerHarness, type WorkerHarness } from "./helpers.ts";
 import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
 import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
@@ -173,10 +173,13 @@ describe("inference worker", () => {
     const notOnnx = await putBlob(randomBytes(4096));
     const video = await putBlob(fs.readFileSync(files.video as string));
     const audio = await putBlob(fs.readFileSync(files.audio as string));
-    const { batchId } = await submit(notOnnx, [{ name: "x", video, audio }]);
+    const { batchId, items } = await submit(notOnnx, [{ name: "x", video, audio }]);
     expect(await waitDone(batchId)).toMatchObject({ failed: 1 });
     const [view] = await ledger.batches.itemViews(batchId, 0, 1);
     expect(view?.error).toMatch(/model [0-9a-f]{12} could not be loaded by onnxruntime \(is it an ONNX model\?\)/);
+    // The ledger says failed before the processor's cleanup ends; BullMQ marks the job failed after it.
+    const jobKey = items[0]?.jobKey as string;
+    await vi.waitFor(async () => expect(await queue.getJobState(jobKey)).toBe("failed"), { timeout: 10_000 });
     expect(scratchEntries()).toEqual([]);
   });
 
