@@ -2,7 +2,7 @@ import { Queue, type ConnectionOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "./config.ts";
 import type { FaceTrackJob } from "./face-track.ts";
-import { type InferenceJob, type PackageJob, QUEUES } from "./jobs.ts";
+import { type InferenceJob, type PackageJob, QUEUES, type SegmentJob } from "./jobs.ts";
 
 type QueueConfig = Pick<Config, "QUEUE_PREFIX" | "JOB_ATTEMPTS">;
 
@@ -32,6 +32,10 @@ export const createPackageQueue = (connection: ConnectionOptions, config: QueueC
 /** Face-track jobs, one per track key (docs/architecture.md, "Face tracks"). */
 export const createFaceTrackQueue = (connection: ConnectionOptions, config: QueueConfig) =>
   createQueue<FaceTrackJob>(QUEUES.faceTrack, connection, config);
+
+/** Segments of long items, children of their item's inference job (docs/architecture.md#segments). */
+export const createSegmentQueue = (connection: ConnectionOptions, config: QueueConfig) =>
+  createQueue<SegmentJob>(QUEUES.segment, connection, config);
 
 /**
  * Queues inference jobs under their job key; the ledger decided they must run. BullMQ

@@ -47,6 +47,12 @@ export const keyFamilies = {
   batchCancelled: family(true, (id: string) => `${ROOT}batch:${id}:cancelled`, `batch:${ID}:cancelled`),
   /** Hash: a face track's index entry (json: FaceTrackRecord; runs); its boxes are in S3. Kept like results. */
   track: family(true, (trackKey: string) => `${ROOT}track:${trackKey}`, `track:${HEX}`),
+  /**
+   * Hash: a long item's finished segments (range -> JSON piece), their runs (runs:<range>)
+   * and frames done (done:<range>). Expires a week after the item's result is recorded; not
+   * snapshotted (its pieces are swept then too, and a lost record only re-runs a segment).
+   */
+  segments: family(false, (jobKey: string) => `${ROOT}segments:${jobKey}`, `segments:${HEX}`),
   /** Stream: the batch's progress events (capped); not ledger data. */
   batchEvents: family(false, (id: string) => `${ROOT}batch:${id}:events`, `batch:${ID}:events`),
   /** Sorted set: the tenant's batch ids by creation time. */
@@ -131,6 +137,7 @@ export const redisKeys = {
   packageExpiry: keyFamilies.packageExpiry.key(),
   inferenceRuns: keyFamilies.inferenceRuns.key(),
   track: keyFamilies.track.key,
+  segments: keyFamilies.segments.key,
   detectionRuns: keyFamilies.detectionRuns.key(),
   inferenceSpans: keyFamilies.inferenceSpans.key,
   rateLimitPrefix: keyFamilies.rateLimit.key(),
