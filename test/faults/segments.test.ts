@@ -1,10 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { getObjectStream, objectKeys, putStream, redisKeys } from "@mediaq/shared";
+import { createSegmentQueue, getObjectStream, objectKeys, putStream, redisKeys } from "@mediaq/shared";
+import { startApi } from "../../packages/api/src/index.ts";
 import { afterAll, describe, expect, it } from "vitest";
 import { frameHashes, probeStitched, stitchProblems } from "../harness/stitched.ts";
-import { type FaultStack, startFaultStack, until } from "./helpers.ts";
+import { type FaultStack, startFaultStack, TENANT, until } from "./helpers.ts";
 
 // A long item is cut into segments, each its own job on whichever worker is free, then
 // stitched (docs/architecture.md#segments). 12 s at 25 fps with SEGMENT_SECONDS=2: 6 segments.
@@ -137,5 +138,51 @@ describe("segments of a long item", () => {
     // The segments still queued did not run.
     const runs = [...(await stack.ledger.segments.runs(jobKey)).values()].reduce((a, b) => a + b, 0);
     expect(runs).toBeLessThan(6);
+  });
+
+  it("cancelling the batch withdraws the long item's queued segments and deletes its pieces", async () => {
+    const stack = await startFaultStack({ seconds: SECONDS, videos: 1, audios: 1, env: { SEGMENT_SECONDS: "2" } });
+    stacks.push(stack);
+    const api = await startApi({
+      ...stack.infra.config,
+      API_KEYS: `${TENANT}:key-cancel-test`,
+      API_HOST: "127.0.0.1",
+      API_PORT: 0,
+    });
+    const segments = createSegmentQueue(stack.redis, stack.infra.config);
+    try {
+      // One face per model call: segments take long enough to cancel between them.
+      await stack.spawnWorker("a", { INFERENCE_BATCH_SIZE: "1" });
+      const { batchId, items } = await stack.submit([ITEM]);
+      const jobKey = items[0]?.jobKey as string;
+      await until("a piece recorded", async () => (await stack.ledger.segments.pieces(jobKey)).size >= 1, 60_000);
+      expect((await stack.ledger.jobs.state(jobKey)).state).toBe("running");
+
+      const res = await fetch(`${api.url}/v1/batches/${batchId}`, {
+        method: "DELETE",
+        headers: { authorization: "Bearer key-cancel-test" },
+      });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ cancelled: 1 });
+
+      // The queued segments are gone; one a worker ran finishes, then the item's job skips.
+      await until("the item's segments drained", async () => {
+        const left = await segments.getJobCounts("waiting", "prioritized", "delayed", "active");
+        const item = await stack.queue.getJob(jobKey);
+        const itemState = item ? await item.getState() : "removed";
+        return Object.values(left).every((n) => n === 0) && ["removed", "completed"].includes(itemState);
+      });
+      await until("the pieces deleted", async () => (await outputsOf(stack, jobKey)).length === 0, 10_000);
+      expect((await stack.ledger.segments.pieces(jobKey)).size).toBe(0);
+      const runs = [...(await stack.ledger.segments.runs(jobKey)).values()].reduce((a, b) => a + b, 0);
+      expect(runs).toBeGreaterThanOrEqual(1);
+      expect(runs).toBeLessThan(6);
+      expect(await stack.ledger.batches.counts(batchId)).toMatchObject({ pending: 0, running: 0, succeeded: 0 });
+      const [view] = await stack.ledger.batches.itemViews(batchId, 0, 1);
+      expect(view?.state).toBe("cancelled");
+    } finally {
+      await segments.close();
+      await api.close();
+    }
   });
 });

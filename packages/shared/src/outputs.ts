@@ -34,3 +34,13 @@ export async function sweepAttempts(s3: S3Client, bucket: string, jobKey: string
     (o) => keepDir === undefined || !o.Key?.startsWith(keepDir),
   );
 }
+
+/**
+ * A long item that can never finish (failed for good, or cancelled with no batch left
+ * waiting): its pieces are deleted with every other object of its attempts and forgotten,
+ * so a later attempt runs every segment again (docs/architecture.md#segments).
+ */
+export async function dropSegmentPieces(ledger: Ledger, s3: S3Client, bucket: string, jobKey: string): Promise<void> {
+  await sweepAttempts(s3, bucket, jobKey);
+  await ledger.segments.drop(jobKey);
+}

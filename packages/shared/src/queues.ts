@@ -54,3 +54,16 @@ export async function enqueueInference(queue: Queue<InferenceJob>, jobs: Inferen
   for (const j of finished) await queue.remove(j.jobKey);
   await queue.addBulk(unique.map((data) => ({ name: QUEUES.inference, data, opts: { jobId: data.jobKey } })));
 }
+
+/**
+ * Takes the job of a job key no batch waits on any more out of the queue, and returns
+ * whether it is gone. A long item's queued segments go first; a segment or an item a worker
+ * holds is locked and stays: it finds no batch waiting, skips, and the item's job deletes its
+ * pieces when it comes back (docs/architecture.md#segments).
+ */
+export async function withdrawJob(queue: Queue<InferenceJob>, jobKey: string): Promise<boolean> {
+  const job = await queue.getJob(jobKey);
+  if (!job) return true;
+  await job.removeUnprocessedChildren();
+  return (await queue.remove(jobKey).catch(() => 0)) === 1;
+}

@@ -46,6 +46,7 @@ import {
 import { ProgressReporter } from "./progress.ts";
 import type { Scratch } from "./scratch.ts";
 import { awaitSegments } from "./segments/segment-flow.ts";
+import { dropPieces } from "./segments/segment-job.ts";
 import { planSegments } from "./segments/plan.ts";
 import { stitchPieces } from "./segments/stitch.ts";
 
@@ -118,6 +119,8 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
     // The result index is the record of done work: a job whose result exists never runs again.
     const start = await ledger.jobs.start(data.jobKey);
     if (start !== "started") {
+      // Cancelled (no batch waits): a long item's pieces can never be used.
+      if (start === "orphan") await dropPieces(deps, data.jobKey);
       metrics.jobs.inc({ outcome: "skipped" });
       log.info(
         start === "done" ? "result already recorded; skipping" : "no batch waits on this job any more; skipping",

@@ -31,7 +31,7 @@ const family = <A extends unknown[]>(snapshot: boolean, key: (...args: A) => str
 export const keyFamilies = {
   /** Hash: the recorded result of a job key (json, sha256, size, key). Kept for good. */
   result: family(true, (jobKey: string) => `${ROOT}result:${jobKey}`, `result:${HEX}`),
-  /** Hash: a job key's state, error, runs; expires with its batches once terminal. */
+  /** Hash: a job key's state, error, runs, segmented; expires with its batches once terminal. */
   job: family(true, (jobKey: string) => `${ROOT}job:${jobKey}`, `job:${HEX}`),
   /** Hash: batch id -> how many of the batch's live items wait on the job key. */
   waiters: family(true, (jobKey: string) => `${ROOT}job:${jobKey}:waiters`, `job:${HEX}:waiters`),

@@ -43,6 +43,14 @@ export class SegmentLedger extends LedgerSection {
     );
   }
 
+  /**
+   * Marks a long item as waiting for its segments: from here on cancelling its batch
+   * withdraws it (cancelBatch), though it is running.
+   */
+  async markSegmented(jobKey: string): Promise<void> {
+    await this.redis.hset(K.job(jobKey), "segmented", 1);
+  }
+
   /** Counts a model run of one segment (the fault tests compare it with segments interrupted). */
   async countRun(jobKey: string, range: string): Promise<void> {
     await this.redis.hincrby(K.segments(jobKey), `runs:${range}`, 1);

@@ -26,6 +26,7 @@ export async function awaitSegments(
   };
   let state = await missing();
   if (state.missing.length > 0) {
+    await deps.ledger.segments.markSegmented(data.jobKey);
     // A finished job under a missing segment's id (the item is retried after a failure, or
     // the ledger lost the piece) would make BullMQ drop the add: remove it first.
     for (const s of state.missing) {

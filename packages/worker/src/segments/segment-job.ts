@@ -8,7 +8,7 @@ import {
   type FaceTrackRecord,
   type Logger,
   objectKeys,
-  sweepAttempts,
+  dropSegmentPieces,
   type SegmentJob,
   segmentJobSchema,
   segmentRange,
@@ -109,14 +109,9 @@ async function runSegment(
   return { jobKey: item.jobKey, range, sha256 };
 }
 
-/**
- * A long item that failed for good can never finish: its pieces are deleted (the sweep of
- * its attempts, with nothing to keep) and forgotten, so a retry runs every segment again.
- */
-export async function dropPieces(deps: Pick<ProcessorDeps, "s3" | "config" | "ledger">, jobKey: string): Promise<void> {
-  await sweepAttempts(deps.s3, deps.config.S3_BUCKET, jobKey);
-  await deps.ledger.segments.drop(jobKey);
-}
+/** A long item that can never finish: its pieces go (dropSegmentPieces). */
+export const dropPieces = (deps: Pick<ProcessorDeps, "s3" | "config" | "ledger">, jobKey: string) =>
+  dropSegmentPieces(deps.ledger, deps.s3, deps.config.S3_BUCKET, jobKey);
 
 /** A segment's failure: handed back, retried, or (bad input, attempts spent) the item's failure. */
 async function settleSegmentFailure(
