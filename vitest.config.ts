@@ -21,7 +21,12 @@ export default defineConfig({
       {
         extends: true,
         // Opt-in (`pnpm test:slow`): minutes-long runs, e.g. > 4 GiB through the S3 server.
-        test: { name: "slow", include: ["packages/*/test/**/*.slow.ts"], testTimeout: 1_800_000, hookTimeout: 60_000 },
+        test: {
+          name: "slow",
+          include: ["packages/*/test/**/*.slow.ts", "test/**/*.slow.ts"],
+          testTimeout: 1_800_000,
+          hookTimeout: 60_000,
+        },
       },
     ],
   },

@@ -38,8 +38,13 @@ export const TENANT = "faults";
 const WORKER_MAIN = fileURLToPath(import.meta.resolve("@mediaq/worker/main"));
 const DEMO_MODEL = fileURLToPath(import.meta.resolve("@mediaq/worker/models/demo-wav2lip.onnx"));
 
-/** Small BullMQ lock/stall timings so a killed worker's job comes back in about 2 s. */
-export const FAST_STALLS = { WORKER_LOCK_DURATION_MS: "1500", WORKER_STALLED_INTERVAL_MS: "500" };
+/**
+ * Shorter BullMQ lock/stall timings than the defaults (8 s / 2 s), so a killed worker's job
+ * comes back in about 5 s. The lock is renewed every half lock: 2 s of slack for a worker's
+ * event loop on a loaded machine (no-false-stalls.test.ts saw delays up to 0.7 s); a 1.5 s
+ * lock left 0.75 s, and under load a live worker's job was taken as stalled and ran twice.
+ */
+export const FAST_STALLS = { WORKER_LOCK_DURATION_MS: "4000", WORKER_STALLED_INTERVAL_MS: "1000" };
 
 export interface WorkerProcess extends Managed {
   name: string;

@@ -4,6 +4,7 @@ import path from "node:path";
 import {
   createFaceTrackQueue,
   createInferenceQueue,
+  createSegmentQueue,
   createRedis,
   describeHandedBack,
   handBackJobsOf,
@@ -66,7 +67,11 @@ export function superviseWorkers(o: SupervisorOptions): Supervisor {
   const [ledgerRedis, queueRedis] = [createRedis(config), createRedis(config)];
   for (const c of [ledgerRedis, queueRedis]) c.on("error", (err) => log(`supervisor: redis: ${err.message}`));
   const ledger = new Ledger(ledgerRedis, ledgerOptionsFrom(config));
-  const queues = [createInferenceQueue(queueRedis, config), createFaceTrackQueue(queueRedis, config)];
+  const queues = [
+    createInferenceQueue(queueRedis, config),
+    createFaceTrackQueue(queueRedis, config),
+    createSegmentQueue(queueRedis, config),
+  ];
   for (const q of queues) q.on("error", (err) => log(`supervisor: queue ${q.name}: ${err.message}`));
   let stopping = false;
   let started = 0;

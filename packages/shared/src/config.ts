@@ -63,6 +63,10 @@ export const configSchema = z.object({
   MAX_FRAME_PIXELS: int(1).default(1920 * 1080),
   /** Decoded frames held to play a clip backwards (ping-pong loops); at least one frame is held. */
   LOOP_BUFFER_BYTES: bytes.default(256 * 1024 ** 2),
+  /** An item whose output is longer is cut into segments of this length, each its own job. */
+  SEGMENT_SECONDS: z.coerce.number().positive().default(60),
+  /** Lossless video (libx264 -qp 0, NVENC -tune lossless): outputs compare frame for frame. */
+  VIDEO_LOSSLESS: bool.default(false),
   PACKAGE_PART_SIZE: bytes.default(2 * 1024 ** 3),
   /** How often expired packages' objects are deleted. */
   PACKAGE_SWEEP_INTERVAL_SECONDS: int(1).default(600),

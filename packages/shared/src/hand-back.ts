@@ -42,9 +42,12 @@ export async function handBackJobsOf(
       if (!token) continue;
       const deaths = job.stalledCounter + ((job.data as { deaths?: number }).deaths ?? 0) + 1;
       const jobKey = queue.name === QUEUES.inference ? (job.data as { jobKey: string }).jobKey : undefined;
+      // A long item's segment: its item fails with it, but stays running while it waits
+      // (its other segments run on) (docs/architecture.md#segments).
+      const itemKey = queue.name === QUEUES.segment ? (job.data as { item: { jobKey: string } }).item.jobKey : jobKey;
       if (deaths >= maxDeaths) {
         const reason = workerDeathsReason(deaths);
-        if (jobKey) await ledger.jobs.transition(jobKey, "failed", reason);
+        if (itemKey) await ledger.jobs.transition(itemKey, "failed", reason);
         await job.moveToFailed(new UnrecoverableError(reason), token, false);
         handed.push({ queue: queue.name, jobId: job.id as string, outcome: "failed" });
         continue;

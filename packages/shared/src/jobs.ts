@@ -9,6 +9,7 @@ export const QUEUES = {
   inference: "inference",
   package: "package",
   faceTrack: "face-track",
+  segment: "segment",
 } as const;
 
 const pixel = z.number().int();
@@ -114,6 +115,25 @@ export const inferenceJobSchema = z.object({
   params: z.record(z.string(), z.unknown()),
 });
 export type InferenceJob = z.infer<typeof inferenceJobSchema>;
+
+/**
+ * One segment of a long item: output frames [start, start + count) of the item's output
+ * timeline (docs/architecture.md#segments). Its queue job id is `segmentJobId`.
+ */
+export const segmentJobSchema = z.object({
+  item: inferenceJobSchema,
+  start: z.number().int().min(0),
+  count: z.number().int().min(1),
+  /** The item's output frames, for its progress bar. */
+  total: z.number().int().min(1),
+});
+export type SegmentJob = z.infer<typeof segmentJobSchema>;
+
+/** A segment's name within its item: its frame range. */
+export const segmentRange = (s: { start: number; count: number }) => `${s.start}-${s.start + s.count}`;
+
+/** The item's job key plus the segment's frame range (BullMQ ids may not hold ":"). */
+export const segmentJobId = (jobKey: string, s: { start: number; count: number }) => `${jobKey}-${segmentRange(s)}`;
 
 export const packageJobSchema = z.object({ packageId: z.string().min(1) });
 export type PackageJob = z.infer<typeof packageJobSchema>;

@@ -22,9 +22,25 @@ export async function recordOutput(
 /**
  * Deletes a job key's output objects other than `keep` (the recorded result's) and the
  * objects beside it (its poster): attempts that lost the race to record, or that died after
- * uploading. Returns the deleted keys.
+ * uploading, and a long item's segment pieces. Without `keep` (an item that failed for
+ * good) every object goes. Returns the deleted keys.
  */
-export async function sweepAttempts(s3: S3Client, bucket: string, jobKey: string, keep: string): Promise<string[]> {
-  const keepDir = keep.slice(0, keep.lastIndexOf("/") + 1);
-  return deleteWhere(s3, bucket, objectKeys.jobOutputsPrefix(jobKey), (o) => !o.Key?.startsWith(keepDir));
+export async function sweepAttempts(s3: S3Client, bucket: string, jobKey: string, keep?: string): Promise<string[]> {
+  const keepDir = keep === undefined ? undefined : keep.slice(0, keep.lastIndexOf("/") + 1);
+  return deleteWhere(
+    s3,
+    bucket,
+    objectKeys.jobOutputsPrefix(jobKey),
+    (o) => keepDir === undefined || !o.Key?.startsWith(keepDir),
+  );
+}
+
+/**
+ * A long item that can never finish (failed for good, or cancelled with no batch left
+ * waiting): its pieces are deleted with every other object of its attempts and forgotten,
+ * so a later attempt runs every segment again (docs/architecture.md#segments).
+ */
+export async function dropSegmentPieces(ledger: Ledger, s3: S3Client, bucket: string, jobKey: string): Promise<void> {
+  await sweepAttempts(s3, bucket, jobKey);
+  await ledger.segments.drop(jobKey);
 }

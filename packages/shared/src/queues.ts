@@ -2,7 +2,7 @@ import { Queue, type ConnectionOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Config } from "./config.ts";
 import type { FaceTrackJob } from "./face-track.ts";
-import { type InferenceJob, type PackageJob, QUEUES } from "./jobs.ts";
+import { type InferenceJob, type PackageJob, QUEUES, type SegmentJob } from "./jobs.ts";
 
 type QueueConfig = Pick<Config, "QUEUE_PREFIX" | "JOB_ATTEMPTS">;
 
@@ -33,6 +33,10 @@ export const createPackageQueue = (connection: ConnectionOptions, config: QueueC
 export const createFaceTrackQueue = (connection: ConnectionOptions, config: QueueConfig) =>
   createQueue<FaceTrackJob>(QUEUES.faceTrack, connection, config);
 
+/** Segments of long items, children of their item's inference job (docs/architecture.md#segments). */
+export const createSegmentQueue = (connection: ConnectionOptions, config: QueueConfig) =>
+  createQueue<SegmentJob>(QUEUES.segment, connection, config);
+
 /**
  * Queues inference jobs under their job key; the ledger decided they must run. BullMQ
  * ignores an add under an id it still holds: a waiting or running job is left alone (the
@@ -49,4 +53,17 @@ export async function enqueueInference(queue: Queue<InferenceJob>, jobs: Inferen
   const finished = unique.filter((_, i) => Number(replies[i]?.[1]) === 1);
   for (const j of finished) await queue.remove(j.jobKey);
   await queue.addBulk(unique.map((data) => ({ name: QUEUES.inference, data, opts: { jobId: data.jobKey } })));
+}
+
+/**
+ * Takes the job of a job key no batch waits on any more out of the queue, and returns
+ * whether it is gone. A long item's queued segments go first; a segment or an item a worker
+ * holds is locked and stays: it finds no batch waiting, skips, and the item's job deletes its
+ * pieces when it comes back (docs/architecture.md#segments).
+ */
+export async function withdrawJob(queue: Queue<InferenceJob>, jobKey: string): Promise<boolean> {
+  const job = await queue.getJob(jobKey);
+  if (!job) return true;
+  await job.removeUnprocessedChildren();
+  return (await queue.remove(jobKey).catch(() => 0)) === 1;
 }

@@ -6,6 +6,7 @@ import {
   type Config,
   createFaceTrackQueue,
   createRedis,
+  createSegmentQueue,
   createS3,
   type FaceTrackJob,
   type InferenceJob,
@@ -13,6 +14,7 @@ import {
   ledgerOptionsFrom,
   type Logger,
   QUEUES,
+  type SegmentJob,
   serveMetrics,
   workerDeathsReason,
 } from "@mediaq/shared";
@@ -26,6 +28,7 @@ import { createTrackProcessor, type TrackJobOutput } from "./face/track-job.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
 import { ModelCache } from "./model-cache.ts";
 import { createProcessor, type JobOutput } from "./processor.ts";
+import { createSegmentProcessor, dropPieces, type SegmentOutput } from "./segments/segment-job.ts";
 import { sweepScratch } from "./sweeper.ts";
 
 export interface StartWorkerOptions {
@@ -99,7 +102,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   // lock, also when prefetch runs three jobs.
   const inferenceLock = new Mutex();
   const faceTrackQueue = createFaceTrackQueue(queueRedis, config);
-  const processor = createProcessor({
+  const segmentQueue = createSegmentQueue(queueRedis, config);
+  const deps = {
     workerId,
     frameOps,
     codecs,
@@ -113,7 +117,9 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     metrics,
     log,
     shutdown: shutdown.signal,
-  });
+    segmentQueue,
+  };
+  const processor = createProcessor(deps);
   const workerOptions = {
     connection: queueRedis,
     prefix: config.QUEUE_PREFIX,
@@ -148,16 +154,29 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     { ...workerOptions, concurrency: 1 },
   );
   trackWorker.on("error", (err) => log.error({ err }, "face-track worker error"));
+  // Segments of long items: their own queue and worker in the same process, sharing the
+  // card lock, so any worker with a free card takes them (docs/architecture.md#segments).
+  const segmentWorker = new Worker<SegmentJob, SegmentOutput>(QUEUES.segment, createSegmentProcessor(deps), {
+    ...workerOptions,
+    concurrency: opts.prefetch ? 3 : 1,
+  });
+  segmentWorker.on("error", (err) => log.error({ err }, "segment worker error"));
   // A job failed by BullMQ itself (it stalled too often) never reached the processor, so
   // nothing told the ledger: record the failure with a reason a person can act on.
-  worker.on("failed", (job, err) => {
-    if (!job?.deferredFailure) return;
+  const onDeferredFailure = (jobKey: string, job: { stalledCounter: number; data: unknown }, err: Error) => {
     const deaths = job.stalledCounter + ((job.data as { deaths?: number }).deaths ?? 0);
     const reason = `${workerDeathsReason(deaths)} (BullMQ: ${err.message})`;
-    log.error({ jobKey: job.id, stalled: job.stalledCounter }, "job failed: its worker died too often");
-    ledger.jobs
-      .transition(job.id as string, "failed", reason)
-      .catch((e) => log.error({ err: e }, "ledger update failed"));
+    log.error({ jobKey, stalled: job.stalledCounter }, "job failed: its worker died too often");
+    ledger.jobs.transition(jobKey, "failed", reason).catch((e) => log.error({ err: e }, "ledger update failed"));
+  };
+  worker.on("failed", (job, err) => {
+    if (job?.deferredFailure) onDeferredFailure(job.id as string, job, err);
+  });
+  // A segment that killed its worker too often fails its item (docs/architecture.md#segments).
+  segmentWorker.on("failed", (job, err) => {
+    if (!job?.deferredFailure) return;
+    onDeferredFailure(job.data.item.jobKey, job, err);
+    dropPieces(deps, job.data.item.jobKey).catch((e) => log.error({ err: e }, "could not delete the pieces"));
   });
   const metricsPort = opts.metricsPort ?? config.METRICS_PORT;
   const metricsServer =
@@ -186,6 +205,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   // With too little disk the worker starts paused; the guard's poll resumes (= runs) it.
   if (await diskGuard.check()) worker.run().catch((err) => log.error({ err }, "worker loop failed"));
   trackWorker.run().catch((err) => log.error({ err }, "face-track worker loop failed"));
+  segmentWorker.run().catch((err) => log.error({ err }, "segment worker loop failed"));
   log.info(
     {
       queue: QUEUES.inference,
@@ -219,11 +239,11 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
         const timer = setTimeout(() => shutdown.abort(new HandBackError()), graceMs);
         try {
           // Each waits for its active job (finished or handed back).
-          await Promise.all([worker.close(), trackWorker.close()]);
+          await Promise.all([worker.close(), trackWorker.close(), segmentWorker.close()]);
         } finally {
           clearTimeout(timer);
         }
-        await faceTrackQueue.close();
+        await Promise.all([faceTrackQueue.close(), segmentQueue.close()]);
         await models.close();
         await frameOps.release();
         await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));

@@ -36,7 +36,9 @@ describe("frame path memory (slow)", () => {
     await makeAudio(f("warm.wav"), { seconds: 1 });
     const model = await h.putFile(DEMO_MODEL_PATH);
     const audio = await h.putFile(f("long.wav"));
-    const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: BATCH }));
+    // One job's frame path over all 3000 frames: segments (docs/architecture.md#segments)
+    // would split the 2-minute item into two jobs.
+    const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: BATCH, SEGMENT_SECONDS: 3600 }));
     try {
       // Warm up: model, frame ops and ffmpeg all loaded once, so the baseline includes them.
       // (1 s of audio: with the long audio the warm-up alone would be 3000 frames.)

@@ -115,7 +115,8 @@ export const batchRoutes: FastifyPluginAsyncZod<{ batches: BatchService; media: 
     {
       bodyLimit: SMALL_BODY_BYTES,
       schema: {
-        summary: "Cancel the batch's waiting items (jobs no other batch waits on are removed)",
+        summary:
+          "Cancel the batch's waiting items, and its long items' queued segments (jobs no other batch waits on are removed)",
         params: idParams,
         response: { 200: z.object({ cancelled: z.number().int() }) },
       },

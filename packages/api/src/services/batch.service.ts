@@ -10,6 +10,7 @@ import {
   type CreateBatchBody,
   canonicalJson,
   inferenceJobFor,
+  dropSegmentPieces,
   type ItemInput,
   type ItemState,
   type ItemsPage,
@@ -20,6 +21,7 @@ import {
   repairOutbox,
   type SubmitAnswer,
   sha256Hex,
+  withdrawJob,
 } from "@mediaq/shared";
 import {
   assertNoItemErrors,
@@ -195,12 +197,21 @@ export class BatchService {
     return { retried };
   }
 
-  /** Cancels the batch's pending items; jobs no other batch waits on leave the queue. */
+  /**
+   * Cancels the batch's pending items and its long items still waiting for segments; jobs no
+   * other batch waits on leave the queue, with their queued segments and finished pieces.
+   */
   async cancel(tenant: string, id: string): Promise<{ cancelled: number }> {
+    const { ledger, inferenceQueue, s3, config } = this.deps;
     const batch = await this.own(tenant, id);
-    const { cancelled, orphaned } = await this.deps.ledger.batches.cancel(batch.id);
-    // A job a worker took meanwhile is locked and stays; the worker finds no batch waiting and skips it.
-    await Promise.all(orphaned.map((jobKey) => this.deps.inferenceQueue.remove(jobKey).catch(() => 0)));
+    const { cancelled, orphaned } = await ledger.batches.cancel(batch.id);
+    // A job a worker took meanwhile is locked and stays; the worker finds no batch waiting,
+    // skips it and deletes its pieces itself.
+    await Promise.all(
+      orphaned.map(async (jobKey) => {
+        if (await withdrawJob(inferenceQueue, jobKey)) await dropSegmentPieces(ledger, s3, config.S3_BUCKET, jobKey);
+      }),
+    );
     return { cancelled };
   }
 

@@ -5,6 +5,7 @@ import { FaceTrackLedger } from "./face-tracks.ts";
 import { JobLedger } from "./job-results.ts";
 import { DEFAULT_LEDGER_OPTIONS, type LedgerOptions } from "./options.ts";
 import { PackageStore } from "./packages.ts";
+import { SegmentLedger } from "./segments.ts";
 import { TenantAssets } from "./tenant-assets.ts";
 import { WebhookLedger } from "./webhooks.ts";
 
@@ -15,6 +16,7 @@ export * from "./job-results.ts";
 export * from "./keys.ts";
 export * from "./options.ts";
 export * from "./packages.ts";
+export * from "./segments.ts";
 export * from "./tenant-assets.ts";
 export * from "./webhooks.ts";
 
@@ -30,6 +32,7 @@ export class Ledger {
   readonly assets: TenantAssets;
   readonly tracks: FaceTrackLedger;
   readonly packages: PackageStore;
+  readonly segments: SegmentLedger;
   readonly webhooks: WebhookLedger;
   readonly options: LedgerOptions;
 
@@ -44,6 +47,7 @@ export class Ledger {
     this.assets = new TenantAssets(redis);
     this.tracks = new FaceTrackLedger(redis);
     this.packages = new PackageStore(redis);
+    this.segments = new SegmentLedger(redis, this.options);
     this.webhooks = new WebhookLedger(redis);
   }
 

@@ -50,9 +50,12 @@ export class JobLedger extends LedgerSection {
   /**
    * A worker takes a job key: "started" moves it to running, "done" means a result
    * exists, "orphan" that no batch waits on it any more (it was cancelled). Runs as
-   * one step with cancel, so the two cannot interleave.
+   * one step with cancel, so the two cannot interleave. A segment of a long item starts
+   * its item's job key too, but never revives a failed one ("failed").
    */
-  async start(jobKey: string): Promise<"started" | "done" | "orphan"> {
+  async start(jobKey: string): Promise<"started" | "done" | "orphan">;
+  async start(jobKey: string, o: { segment: true }): Promise<"started" | "done" | "orphan" | "failed">;
+  async start(jobKey: string, o?: { segment: true }): Promise<"started" | "done" | "orphan" | "failed"> {
     return this.redis.mqStartJob(
       K.job(jobKey),
       K.waiters(jobKey),
@@ -62,6 +65,7 @@ export class JobLedger extends LedgerSection {
       new Date().toISOString(),
       this.o.eventsMaxLen,
       this.o.batchRetentionSeconds,
+      o?.segment ? "segment" : "",
     );
   }
 

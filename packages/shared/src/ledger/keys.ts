@@ -31,7 +31,7 @@ const family = <A extends unknown[]>(snapshot: boolean, key: (...args: A) => str
 export const keyFamilies = {
   /** Hash: the recorded result of a job key (json, sha256, size, key). Kept for good. */
   result: family(true, (jobKey: string) => `${ROOT}result:${jobKey}`, `result:${HEX}`),
-  /** Hash: a job key's state, error, runs; expires with its batches once terminal. */
+  /** Hash: a job key's state, error, runs, segmented; expires with its batches once terminal. */
   job: family(true, (jobKey: string) => `${ROOT}job:${jobKey}`, `job:${HEX}`),
   /** Hash: batch id -> how many of the batch's live items wait on the job key. */
   waiters: family(true, (jobKey: string) => `${ROOT}job:${jobKey}:waiters`, `job:${HEX}:waiters`),
@@ -47,6 +47,12 @@ export const keyFamilies = {
   batchCancelled: family(true, (id: string) => `${ROOT}batch:${id}:cancelled`, `batch:${ID}:cancelled`),
   /** Hash: a face track's index entry (json: FaceTrackRecord; runs); its boxes are in S3. Kept like results. */
   track: family(true, (trackKey: string) => `${ROOT}track:${trackKey}`, `track:${HEX}`),
+  /**
+   * Hash: a long item's finished segments (range -> JSON piece), their runs (runs:<range>)
+   * and frames done (done:<range>). Expires a week after the item's result is recorded; not
+   * snapshotted (its pieces are swept then too, and a lost record only re-runs a segment).
+   */
+  segments: family(false, (jobKey: string) => `${ROOT}segments:${jobKey}`, `segments:${HEX}`),
   /** Stream: the batch's progress events (capped); not ledger data. */
   batchEvents: family(false, (id: string) => `${ROOT}batch:${id}:events`, `batch:${ID}:events`),
   /** Sorted set: the tenant's batch ids by creation time. */
@@ -131,6 +137,7 @@ export const redisKeys = {
   packageExpiry: keyFamilies.packageExpiry.key(),
   inferenceRuns: keyFamilies.inferenceRuns.key(),
   track: keyFamilies.track.key,
+  segments: keyFamilies.segments.key,
   detectionRuns: keyFamilies.detectionRuns.key(),
   inferenceSpans: keyFamilies.inferenceSpans.key,
   rateLimitPrefix: keyFamilies.rateLimit.key(),

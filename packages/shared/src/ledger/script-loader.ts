@@ -31,7 +31,7 @@ declare module "ioredis" {
     mqCreateBatch(...args: Arg[]): Result<Reply, Context>;
     mqAppendItems(...args: Arg[]): Result<Reply, Context>;
     mqTransition(...args: Arg[]): Result<number, Context>;
-    mqStartJob(...args: Arg[]): Result<"done" | "orphan" | "started", Context>;
+    mqStartJob(...args: Arg[]): Result<"done" | "orphan" | "failed" | "started", Context>;
     mqRecordResult(...args: Arg[]): Result<[string, string], Context>;
     mqCancelBatch(...args: Arg[]): Result<Reply, Context>;
     mqRetryBatch(...args: Arg[]): Result<Reply, Context>;

@@ -86,8 +86,11 @@ export async function reindexOutputs(deps: SnapshotDeps, opts: { concurrency?: n
     { client: s3 },
     { Bucket: bucket, Prefix: objectKeys.outputsPrefix },
   )) {
-    // The poster beside each output (POSTER_FILE) is not a result of its own.
-    const keys = (page.Contents ?? []).map((o) => o.Key as string).filter((k) => k && !k.endsWith(`/${POSTER_FILE}`));
+    // Neither the poster beside each output (POSTER_FILE) nor a long item's segment pieces
+    // (docs/architecture.md#segments) are results of their own.
+    const keys = (page.Contents ?? [])
+      .map((o) => o.Key as string)
+      .filter((k) => k && !k.endsWith(`/${POSTER_FILE}`) && !objectKeys.isSegmentPiece(k));
     report.objects += keys.length;
     // Bounded concurrency: `concurrency` HEADs in flight, one page at a time.
     await Promise.all(keys.map((key) => limit(() => one(key))));

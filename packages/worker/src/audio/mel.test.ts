@@ -62,3 +62,25 @@ describe("Wav2Lip mel spectrogram", () => {
     expect(out[15]).toBe(49);
   });
 });
+
+describe("melSpectrogram of a segment's frames", () => {
+  it("computes the windows those frames read exactly as the whole spectrogram does", () => {
+    const wav = new Float32Array(16_000 * 5).map((_, i) => Math.sin(i / 7) * Math.sin(i / 3001));
+    const whole = melSpectrogram(wav);
+    const fps = 25;
+    const windowOf = (mel: typeof whole, i: number) => {
+      const out = new Float32Array(80 * MEL.stepSize);
+      melWindow(mel, i, fps, out);
+      return out;
+    };
+    for (const [start, count] of [
+      [0, 50],
+      [50, 50],
+      [100, 25],
+    ] as const) {
+      const part = melSpectrogram(wav, { start, count, fps });
+      for (let i = start; i < start + count; i++) expect(windowOf(part, i)).toEqual(windowOf(whole, i));
+      expect(part.data.some((v, k) => v !== whole.data[k])).toBe(true); // the rest was not computed
+    }
+  });
+});

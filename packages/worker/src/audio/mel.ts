@@ -30,9 +30,22 @@ export interface MelSpectrogram {
   data: Float32Array;
 }
 
-export function melSpectrogram(wav: Float32Array): MelSpectrogram {
+/** A segment's output frames [start, start + count) at `fps` (docs/architecture.md#segments). */
+export interface SegmentFrames {
+  start: number;
+  count: number;
+  fps: number;
+}
+
+/**
+ * With `videoFrames` only the mel frames their windows read are computed, each exactly as
+ * in the whole spectrogram; the others stay zero. A long item's segment thus spends its own
+ * share of the work, not the whole audio's.
+ */
+export function melSpectrogram(wav: Float32Array, videoFrames?: SegmentFrames): MelSpectrogram {
   const stft = melFrames(wav);
-  stft.compute(0, stft.frames);
+  const [from, to] = framesToCompute(stft.frames, videoFrames);
+  stft.compute(from, to);
   return stft.finish();
 }
 
@@ -41,11 +54,16 @@ export function melSpectrogram(wav: Float32Array): MelSpectrogram {
  * 10-minute audio is ~2 s of CPU, which must not hold up BullMQ's lock renewal
  * (docs/architecture.md#worker-deaths).
  */
-export async function melSpectrogramYielding(wav: Float32Array, sliceFrames = 1000): Promise<MelSpectrogram> {
+export async function melSpectrogramYielding(
+  wav: Float32Array,
+  sliceFrames = 1000,
+  videoFrames?: SegmentFrames,
+): Promise<MelSpectrogram> {
   const stft = melFrames(wav);
+  const [from, to] = framesToCompute(stft.frames, videoFrames);
   try {
-    for (let t = 0; t < stft.frames; t += sliceFrames) {
-      stft.compute(t, Math.min(stft.frames, t + sliceFrames));
+    for (let t = from; t < to; t += sliceFrames) {
+      stft.compute(t, Math.min(to, t + sliceFrames));
       await new Promise((resolve) => setImmediate(resolve));
     }
   } catch (err) {
@@ -94,6 +112,13 @@ function melFrames(wav: Float32Array) {
       return { frames, bands: nMels, data: out };
     },
   };
+}
+
+/** Mel frames [from, to) that melWindow reads for the given video frames (all without). */
+function framesToCompute(frames: number, v?: SegmentFrames): [number, number] {
+  if (!v) return [0, frames];
+  const first = (i: number) => Math.min(Math.floor((i * 80) / v.fps), frames - MEL.stepSize);
+  return [Math.max(0, first(v.start)), Math.min(frames, Math.max(0, first(v.start + v.count - 1)) + MEL.stepSize)];
 }
 
 /** The value every band takes in silence (normalize of the -100 dB floor). */

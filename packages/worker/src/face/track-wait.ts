@@ -32,14 +32,15 @@ export interface TrackWaitDeps {
  */
 export async function awaitFaceTrack(
   deps: TrackWaitDeps,
-  job: Job<InferenceJob>,
+  job: Job,
   token: string | undefined,
+  data: InferenceJob = job.data,
 ): Promise<FaceTrackRecord | undefined> {
-  const params = wav2lipParamsSchema.safeParse(job.data.params);
+  const params = wav2lipParamsSchema.safeParse(data.params);
   if (!params.success || params.data.box) return undefined;
   const trackParams = faceTrackParamsSchema.parse(params.data);
-  const video = job.data.inputs.video;
-  const trackKey = computeTrackKey({ scope: dedupScope(deps.config, job.data.tenant), video, params: trackParams });
+  const video = data.inputs.video;
+  const trackKey = computeTrackKey({ scope: dedupScope(deps.config, data.tenant), video, params: trackParams });
   const record = await deps.ledger.tracks.get(trackKey);
   if (record) return record;
 
@@ -57,7 +58,7 @@ export async function awaitFaceTrack(
   if (!existing || state === "completed")
     await deps.faceTrackQueue.add(
       QUEUES.faceTrack,
-      { trackKey, tenant: job.data.tenant, video, params: trackParams },
+      { trackKey, tenant: data.tenant, video, params: trackParams },
       { jobId: trackKey },
     );
   await job.moveToDelayed(Date.now() + TRACK_POLL_MS, token);

@@ -34,12 +34,16 @@ export interface FramePathOptions {
   videoFile: string;
   videoLabel: string;
   video: VideoInfo;
-  audioFile: string;
+  /** Muxed into the output; without it the output is video only (a segment's piece). */
+  audioFile?: string;
   outFile: string;
   /** One window per output frame (the output timeline, media/timeline.ts). */
   mel: MelSpectrogram;
-  /** Output frames ("clip" = one pass over the clip), how the clip loops to cover them, and the loop's buffer. */
-  timeline: { frames: number | "clip"; loop: LoopMode; bufferBytes: number };
+  /**
+   * Output frames ("clip" = one pass over the clip), how the clip loops to cover them, and
+   * the loop's buffer; with `range`, only those output frames (a segment).
+   */
+  timeline: { frames: number | "clip"; range?: { start: number; count: number }; loop: LoopMode; bufferBytes: number };
   /** The face crop of source frame `source`; null passes the frame through unchanged. */
   rectOf(source: number): Rect | null;
   order: ChannelOrder;
@@ -52,6 +56,8 @@ export interface FramePathOptions {
   /** The card: held from the first model call to the last. */
   cardLock: MutexInterface;
   codecs: Codecs;
+  /** Lossless video (VIDEO_LOSSLESS). */
+  lossless?: boolean;
   signal: AbortSignal;
   onProgress(framesDone: number): void;
 }
@@ -121,7 +127,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
 
   async function* preprocess(frames: AsyncIterable<{ frame: Uint8Array; source: number }>): AsyncGenerator<Batch> {
     let batch = newBatch();
-    let index = 0;
+    let index = o.timeline.range?.start ?? 0;
     for await (const { frame: data, source } of frames) {
       const started = now();
       const rect = o.rectOf(source);
@@ -202,6 +208,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
     audioFile: o.audioFile,
     length: o.timeline.frames === "clip" ? "video" : "audio",
     outFile: o.outFile,
+    lossless: o.lossless,
     encoder: o.codecs.encoder,
     device: o.codecs.device,
     signal,

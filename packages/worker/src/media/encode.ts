@@ -12,12 +12,14 @@ export interface EncoderOptions {
   fps: number;
   /** The matrix of the frames' yuv (their source's): the output is tagged with it. */
   colorMatrix: ColorMatrix;
-  /** The item's audio input, muxed into the output as is (re-encoded to AAC). */
-  audioFile: string;
+  /** The item's audio input, muxed into the output (re-encoded to AAC); none: video only. */
+  audioFile?: string;
   /** What the output's length follows (see timeline.ts): the frames written cover the audio, or the audio is fitted to the frames. */
   length: LengthMode;
   outFile: string;
   encoder?: VideoEncoderName;
+  /** Lossless (VIDEO_LOSSLESS): decoded frames equal the yuv420p frames given, bit for bit. */
+  lossless?: boolean;
   /** The card NVENC runs on (GPU_DEVICE_ID). */
   device?: number;
   signal?: AbortSignal;
@@ -40,23 +42,42 @@ export interface Encoder {
  * encoders aim at the same quality (docs/architecture.md#hardware-codecs): libx264 constant
  * rate factor 18 at preset veryfast, NVENC constant quality 18 (VBR, no bitrate cap) at p4.
  */
-export function encoderArgs(encoder: VideoEncoderName, length: LengthMode, device = 0): string[] {
+export function encoderArgs(
+  encoder: VideoEncoderName,
+  length: LengthMode,
+  device = 0,
+  o: { audio?: boolean; lossless?: boolean } = {},
+): string[] {
+  const quality = o.lossless
+    ? encoder === "h264_nvenc"
+      ? ["-tune", "lossless"]
+      : ["-qp", "0"]
+    : encoder === "h264_nvenc"
+      ? ["-rc", "vbr", "-cq", "18", "-b:v", "0"]
+      : ["-crf", "18"];
   const video =
     encoder === "h264_nvenc"
-      ? ["-c:v", "h264_nvenc", "-gpu", String(device), "-preset", "p4", "-rc", "vbr", "-cq", "18", "-b:v", "0"]
-      : ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18"];
+      ? ["-c:v", "h264_nvenc", "-gpu", String(device), "-preset", "p4", ...quality]
+      : ["-c:v", "libx264", "-preset", "veryfast", ...quality];
+  const audio = o.audio ?? true;
   return [
-    ...["-map", "0:v:0", "-map", "1:a:0"],
+    ...(audio ? ["-map", "0:v:0", "-map", "1:a:0"] : ["-map", "0:v:0"]),
     ...video,
-    ...["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k"],
-    ...(length === "video" ? ["-af", "apad", "-shortest"] : []),
+    ...["-pix_fmt", "yuv420p"],
+    ...(audio ? audioArgs(length) : []),
     ...["-movflags", "+faststart", "-f", "mp4"],
   ];
 }
 
+/** The item's audio as AAC; with length=video fitted to the frames (padded with silence or cut). */
+export function audioArgs(length: LengthMode): string[] {
+  return ["-c:a", "aac", "-b:a", "128k", ...(length === "video" ? ["-af", "apad", "-shortest"] : [])];
+}
+
 /**
- * Encodes raw yuv420p frames from ffmpeg's stdin to H.264 MP4 with the item's audio, as they
- * are (no colour conversion), tagged with their colour matrix. The frames are upright: the output carries no rotation. Length rule: with length=audio the
+ * Encodes raw yuv420p frames from ffmpeg's stdin to H.264 MP4 with the item's audio (or none:
+ * a segment's piece), as they are (no colour conversion), tagged with their colour matrix.
+ * The frames are upright: the output carries no rotation. Length rule: with length=audio the
  * frames already span the audio (within half a frame) and both are muxed whole; with
  * length=video the output is exactly as long as the frames, the audio padded with silence
  * (apad) when shorter and cut by -shortest when longer.
@@ -65,10 +86,14 @@ export function startEncoder(o: EncoderOptions): Encoder {
   const command = ffmpeg()
     .input("pipe:0")
     .inputFormat("rawvideo")
-    .inputOptions(["-pix_fmt yuv420p", `-video_size ${o.width}x${o.height}`, `-framerate ${o.fps}`])
-    .input(o.audioFile)
+    .inputOptions(["-pix_fmt yuv420p", `-video_size ${o.width}x${o.height}`, `-framerate ${o.fps}`]);
+  if (o.audioFile) command.input(o.audioFile);
+  command
     .outputOptions([
-      ...encoderArgs(o.encoder ?? "libx264", o.length, o.device),
+      ...encoderArgs(o.encoder ?? "libx264", o.length, o.device, {
+        audio: o.audioFile !== undefined,
+        lossless: o.lossless,
+      }),
       ...["-colorspace", colorSpaceTag(o.colorMatrix), "-color_range", "tv"],
     ])
     .output(o.outFile);

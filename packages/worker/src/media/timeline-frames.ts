@@ -20,6 +20,12 @@ export interface TimelineOptions {
   format: PixelFormat;
   /** Output frames; "clip" = one forward pass over the clip, however many frames it has. */
   frames: number | "clip";
+  /**
+   * Only output frames [start, start + count) are yielded (a segment of a long item). The
+   * first pass is still decoded whole to count the clip; later passes decode only what
+   * the range needs.
+   */
+  range?: { start: number; count: number };
   loop: LoopMode;
   /** Decoded frames held at most to play a pass backwards (at least one frame). */
   bufferBytes: number;
@@ -40,7 +46,11 @@ export interface TimelineOptions {
  * (besides the pool); no frame touches the disk.
  */
 export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<TimelineFrame> {
-  const total = o.frames === "clip" ? Number.POSITIVE_INFINITY : o.frames;
+  const first = o.range?.start ?? 0;
+  const total = Math.min(
+    o.frames === "clip" ? Number.POSITIVE_INFINITY : o.frames,
+    o.range ? o.range.start + o.range.count : Number.POSITIVE_INFINITY,
+  );
   const frameBytes = bytesOf(o.format, o.video.width, o.video.height);
   const chunkFrames = Math.max(1, Math.floor(o.bufferBytes / frameBytes));
   // Copies of the first pass's frames while they fit (yielded frames are consumed in place);
@@ -63,13 +73,16 @@ export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<Timeli
     }
     if (held && held.length < chunkFrames) held.push(new Uint8Array(frame));
     else held = undefined;
-    yield { frame, source: n++ };
+    // Before the range: decoded to count the clip, not yielded.
+    if (out < first) o.pool.release(frame);
+    else yield { frame, source: n };
+    n++;
     out++;
   }
   if (n === 0) throw new BadInputError(`${o.label} decoded to zero frames`);
   if (o.frames === "clip" || out >= total) return;
   if (held) {
-    for (let i = out; i < total; i++) {
+    for (let i = Math.max(out, first); i < total; i++) {
       const source = sourceIndex(i, n, o.loop);
       yield { frame: await copy(held[source] as Uint8Array), source };
     }
@@ -81,14 +94,19 @@ export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<Timeli
   all.next(); // the first forward pass, done above
   for (const pass of all) {
     const count = Math.min(pass.count, total - out);
-    if (pass.step === 1) {
-      let source = pass.first;
-      for await (const frame of decode(o.pool, { start: pass.first, count })) yield { frame, source: source++ };
-      if (source !== pass.first + count) throw lostFrames(o.label, pass.first, count, source - pass.first);
+    // Frames of this pass before the range are skipped without decoding them.
+    const skip = Math.min(count, Math.max(0, first - out));
+    if (skip === count) {
+      // the whole pass lies before the range
+    } else if (pass.step === 1) {
+      const from = pass.first + skip;
+      let source = from;
+      for await (const frame of decode(o.pool, { start: from, count: count - skip })) yield { frame, source: source++ };
+      if (source !== pass.first + count) throw lostFrames(o.label, from, count - skip, source - from);
     } else {
       // Backwards: chunks [lo, hi] from the pass's first (highest) frame down.
       const last = pass.first - count + 1;
-      for (let hi = pass.first; hi >= last; ) {
+      for (let hi = pass.first - skip; hi >= last; ) {
         const lo = Math.max(last, hi - chunkFrames + 1);
         const chunk: Uint8Array[] = [];
         for await (const frame of decode(chunkPool, { start: lo, count: hi - lo + 1 })) chunk.push(frame);

@@ -1,6 +1,7 @@
 --[[
-  Cancels a batch's pending items. Atomic with a worker's start (startJob): an item whose
-  job a worker started is running and is left alone.
+  Cancels a batch's pending items, and its long items that wait for their segments (running,
+  marked 'segmented' when they queued them). Atomic with a worker's start (startJob): any
+  other item whose job a worker started is running and is left alone to finish.
 
   KEYS[1] batch hash
   ARGV[1] ledger root
@@ -12,7 +13,7 @@
   The cancelled items leave the batch's counters and are listed in its cancelled set.
   A job key no batch waits on any more loses its state (a later attach queues it again).
   Returns {cancelled, jobKey...}: how many items were cancelled, and the job keys nobody
-  waits on now (their queue jobs can be removed).
+  waits on now (their queue jobs, and a long item's queued segments, can be removed).
 ]]
 --- @include "includes/keys"
 --- @include "includes/batchLife"
@@ -35,18 +36,20 @@ end
 local cancelled = 0
 local orphaned = {}
 for _, jobKey in ipairs(order) do
-  if redis.call('HGET', jobKeyOf(jobKey), 'state') == 'pending' then
+  local jk = jobKeyOf(jobKey)
+  local state = redis.call('HGET', jk, 'state')
+  if state == 'pending' or (state == 'running' and redis.call('HEXISTS', jk, 'segmented') == 1) then
     local indexes = byJob[jobKey]
     local wk = waitersKeyOf(jobKey)
     redis.call('HDEL', wk, batchId)
-    redis.call('HINCRBY', countsKeyOf(batchId), 'pending', -#indexes)
+    redis.call('HINCRBY', countsKeyOf(batchId), state, -#indexes)
     for _, i in ipairs(indexes) do redis.call('SADD', cancelledKey, i) end
     cancelled = cancelled + #indexes
     local left = 0
     local waiters = redis.call('HGETALL', wk)
     for i = 2, #waiters, 2 do left = left + tonumber(waiters[i]) end
     if left <= 0 then
-      redis.call('HDEL', jobKeyOf(jobKey), 'state', 'error')
+      redis.call('HDEL', jk, 'state', 'error', 'segmented')
       orphaned[#orphaned + 1] = jobKey
     end
   end

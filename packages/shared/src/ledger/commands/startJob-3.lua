@@ -10,9 +10,11 @@
   ARGV[3] now, ISO 8601
   ARGV[4] event stream MAXLEN
   ARGV[5] batch retention, seconds
+  ARGV[6] 'segment' when a segment of a long item starts (optional)
 
   Returns 'done' (a result exists: settle, do not run), 'orphan' (no batch waits: do not
-  run) or 'started'.
+  run), 'failed' (a segment of an item that failed: only the item's own job may revive it,
+  on retry) or 'started'.
 ]]
 --- @include "includes/keys"
 --- @include "includes/batchLife"
@@ -24,6 +26,7 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
   return 'done'
 end
 if not old then return 'orphan' end
+if ARGV[6] == 'segment' and old == 'failed' then return 'failed' end
 local waiting = 0
 local waiters = redis.call('HGETALL', KEYS[2])
 for i = 2, #waiters, 2 do waiting = waiting + tonumber(waiters[i]) end

@@ -1,0 +1,92 @@
+import { redisKeys as K } from "./keys.ts";
+import { LedgerSection } from "./ledger-section.ts";
+
+const SETTLED_TTL_SECONDS = 7 * 24 * 3600;
+
+/** A finished segment of a long item: its piece in S3 (docs/architecture.md#segments). */
+export interface SegmentPiece {
+  start: number;
+  count: number;
+  /** outputs/<jobKey>/<attemptId>/segment-<range>.mp4 */
+  key: string;
+  sha256: string;
+  size: number;
+}
+
+/**
+ * Segments of long items: which are finished (their pieces), how often each ran, and the
+ * frames done per segment (the item's one progress bar adds them up).
+ */
+export class SegmentLedger extends LedgerSection {
+  /** Records a finished segment unless one is recorded for its range already; the first stands. */
+  async record(
+    jobKey: string,
+    range: string,
+    piece: SegmentPiece,
+  ): Promise<{ recorded: boolean; piece: SegmentPiece }> {
+    const key = K.segments(jobKey);
+    const [[, set], [, raw]] = (await this.redis
+      .multi()
+      .hsetnx(key, range, JSON.stringify(piece))
+      .hget(key, range)
+      .exec()) as [[unknown, number], [unknown, string]];
+    return { recorded: set === 1, piece: JSON.parse(raw) as SegmentPiece };
+  }
+
+  /** The finished segments of an item, by range. */
+  async pieces(jobKey: string): Promise<Map<string, SegmentPiece>> {
+    const all = await this.redis.hgetall(K.segments(jobKey));
+    return new Map(
+      Object.entries(all)
+        .filter(([field]) => !field.includes(":"))
+        .map(([range, raw]) => [range, JSON.parse(raw) as SegmentPiece]),
+    );
+  }
+
+  /**
+   * Marks a long item as waiting for its segments: from here on cancelling its batch
+   * withdraws it (cancelBatch), though it is running.
+   */
+  async markSegmented(jobKey: string): Promise<void> {
+    await this.redis.hset(K.job(jobKey), "segmented", 1);
+  }
+
+  /** Counts a model run of one segment (the fault tests compare it with segments interrupted). */
+  async countRun(jobKey: string, range: string): Promise<void> {
+    await this.redis.hincrby(K.segments(jobKey), `runs:${range}`, 1);
+  }
+
+  /** Model runs per segment range. */
+  async runs(jobKey: string): Promise<Map<string, number>> {
+    const all = await this.redis.hgetall(K.segments(jobKey));
+    return new Map(
+      Object.entries(all)
+        .filter(([field]) => field.startsWith("runs:"))
+        .map(([field, n]) => [field.slice("runs:".length), Number(n)]),
+    );
+  }
+
+  /** Sets one segment's frames done; returns the item's frames done over all its segments. */
+  async progress(jobKey: string, range: string, done: number): Promise<number> {
+    const key = K.segments(jobKey);
+    const [, [, all]] = (await this.redis.multi().hset(key, `done:${range}`, done).hgetall(key).exec()) as [
+      unknown,
+      [unknown, Record<string, string>],
+    ];
+    return Object.entries(all)
+      .filter(([field]) => field.startsWith("done:"))
+      .reduce((sum, [, n]) => sum + Number(n), 0);
+  }
+
+  /** Forgets an item's pieces (it failed for good and they were deleted); the run counts stay. */
+  async drop(jobKey: string): Promise<void> {
+    const key = K.segments(jobKey);
+    const fields = (await this.redis.hkeys(key)).filter((f) => !f.startsWith("runs:"));
+    if (fields.length > 0) await this.redis.hdel(key, ...fields);
+  }
+
+  /** The item's result is recorded and its pieces swept: the record expires (runs stay readable a while). */
+  async settle(jobKey: string): Promise<void> {
+    await this.redis.expire(K.segments(jobKey), SETTLED_TTL_SECONDS);
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * BullMQ processor for QUEUES.segment: one segment of a long item, output frames
+ * [start, start + count), encoded as a standalone video-only piece (it starts on a
+ * keyframe: every encode starts with one), uploaded beside the item's attempts and recorded
+ * in the ledger. A recorded segment never runs again (docs/architecture.md#segments).
+ */
+import {
+  type FaceTrackRecord,
+  type Logger,
+  objectKeys,
+  dropSegmentPieces,
+  type SegmentJob,
+  segmentJobSchema,
+  segmentRange,
+} from "@mediaq/shared";
+import { DelayedError, type Job, type Processor, UnrecoverableError, WaitingError } from "bullmq";
+import { BadInputError } from "../errors.ts";
+import { awaitFaceTrack } from "../face/track-wait.ts";
+import { inferFrames, newAttemptId, prepareItem, Stages, uploadFile, withScratch } from "../pipeline.ts";
+import type { ProcessorDeps } from "../processor.ts";
+import { ProgressReporter } from "../progress.ts";
+import type { Scratch } from "../scratch.ts";
+
+export interface SegmentOutput {
+  jobKey: string;
+  range: string;
+  sha256?: string;
+  skipped?: boolean;
+}
+
+export function createSegmentProcessor(deps: ProcessorDeps): Processor<SegmentJob, SegmentOutput> {
+  return async (job, token) => {
+    const parsed = segmentJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`malformed segment job: ${parsed.error.message}`);
+    const segment = parsed.data;
+    const { item } = segment;
+    const range = segmentRange(segment);
+    const log = deps.log.child({ jobKey: item.jobKey, segment: range, attempt: job.attemptsMade + 1 });
+
+    if (deps.diskGuard && !(await deps.diskGuard.check())) {
+      await job.moveToWait(token);
+      log.warn("too little free disk; segment handed back to the queue");
+      throw new WaitingError();
+    }
+    // Done, cancelled (no batch waits) or failed by another segment: nothing to do.
+    const start = await deps.ledger.jobs.start(item.jobKey, { segment: true });
+    if (start !== "started") {
+      log.info({ item: start }, "skipping segment");
+      return { jobKey: item.jobKey, range, skipped: true };
+    }
+    if ((await deps.ledger.segments.pieces(item.jobKey)).has(range)) {
+      log.info("segment already recorded; skipping");
+      return { jobKey: item.jobKey, range, skipped: true };
+    }
+    let track: FaceTrackRecord | undefined;
+    try {
+      // The item found its track before it planned the segments; this only reads it.
+      track = await awaitFaceTrack(deps, job, token, item);
+      return await withScratch(deps, `${item.jobKey}-${range}`, log, (scratch, signal) =>
+        runSegment(deps, job, segment, range, track, scratch, signal),
+      );
+    } catch (err) {
+      if (err instanceof DelayedError) throw err;
+      throw await settleSegmentFailure(deps, job, token, item.jobKey, err, log);
+    }
+  };
+}
+
+async function runSegment(
+  deps: ProcessorDeps,
+  job: Job<SegmentJob>,
+  segment: SegmentJob,
+  range: string,
+  track: FaceTrackRecord | undefined,
+  scratch: Scratch,
+  signal: AbortSignal,
+): Promise<SegmentOutput> {
+  const { ledger } = deps;
+  const { item } = segment;
+  const progress = new ProgressReporter(ledger, job, item.jobKey, { segment: { range, total: segment.total } });
+  const stages = new Stages(deps.metrics, progress, signal);
+  const p = await prepareItem(deps, item, track, scratch, stages, signal);
+  if (p.outputFrames !== segment.total)
+    throw new Error(`the item now has ${p.outputFrames} output frames, its segments were planned for ${segment.total}`);
+  // Counted when the segment's frame path starts: the fault tests compare these runs with
+  // the segments their kills interrupted.
+  await ledger.segments.countRun(item.jobKey, range);
+  const key = objectKeys.segmentPiece(item.jobKey, newAttemptId(), range);
+  const outFile = scratch.path(key.slice(key.lastIndexOf("/") + 1));
+  const framePath = await inferFrames(deps, item, p, stages, {
+    outFile,
+    range: { start: segment.start, count: segment.count },
+    signal,
+    onProgress: (done) => progress.report("infer", done, segment.count),
+  });
+  const { sha256, size } = await stages.run("upload", () => uploadFile(deps, item, outFile, key, signal, () => {}));
+  if (signal.aborted) throw signal.reason;
+  // The first piece recorded for the range stands; a later one is swept with the item's attempts.
+  await ledger.segments.record(item.jobKey, range, {
+    start: segment.start,
+    count: framePath.frames,
+    key,
+    sha256,
+    size,
+  });
+  // Another segment failed the item meanwhile: this piece can never be used.
+  if ((await ledger.jobs.state(item.jobKey)).state === "failed") await dropPieces(deps, item.jobKey);
+  await progress.flush();
+  return { jobKey: item.jobKey, range, sha256 };
+}
+
+/** A long item that can never finish: its pieces go (dropSegmentPieces). */
+export const dropPieces = (deps: Pick<ProcessorDeps, "s3" | "config" | "ledger">, jobKey: string) =>
+  dropSegmentPieces(deps.ledger, deps.s3, deps.config.S3_BUCKET, jobKey);
+
+/** A segment's failure: handed back, retried, or (bad input, attempts spent) the item's failure. */
+async function settleSegmentFailure(
+  deps: ProcessorDeps,
+  job: Job<SegmentJob>,
+  token: string | undefined,
+  jobKey: string,
+  err: unknown,
+  log: Logger,
+): Promise<Error> {
+  if (deps.shutdown.aborted && !(err instanceof BadInputError)) {
+    await job.moveToWait(token);
+    log.warn("handed the segment back to the queue");
+    return new WaitingError();
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  // The item's job fails with its child (failParentOnFailure); the ledger gets the reason here.
+  if (err instanceof BadInputError) {
+    await deps.ledger.jobs.transition(jobKey, "failed", message);
+    await dropPieces(deps, jobKey);
+    log.warn({ reason: message }, "bad input in a segment; the item fails");
+    return new UnrecoverableError(message);
+  }
+  const exhausted = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  if (exhausted) {
+    await deps.ledger.jobs.transition(jobKey, "failed", message);
+    await dropPieces(deps, jobKey);
+  }
+  log.error({ err }, exhausted ? "segment failed; attempts exhausted, the item fails" : "segment failed; will retry");
+  return err instanceof Error ? err : new Error(message);
+}
