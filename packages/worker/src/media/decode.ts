@@ -3,6 +3,7 @@ import ffmpeg from "fluent-ffmpeg";
 import { BadInputError } from "../errors.ts";
 import type { FramePool } from "../frames/frame-pool.ts";
 import { type Codecs, decoderInputArgs } from "./codecs.ts";
+import { FrameFifo } from "./frame-fifo.ts";
 import type { VideoInfo } from "./probe.ts";
 import { uprightFilter } from "./rotation.ts";
 import { frameBytes as bytesOf, type PixelFormat } from "./yuv.ts";
@@ -10,19 +11,42 @@ import { frameBytes as bytesOf, type PixelFormat } from "./yuv.ts";
 /** Runs ffmpeg with its output on a pipe; an ffmpeg failure (or an abort) errors the stream. */
 function ffmpegPipe(command: ffmpeg.FfmpegCommand, label: string, signal?: AbortSignal): PassThrough {
   const out = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+  watchFfmpeg(command, label, signal, (reason) => out.destroy(reason));
+  command.pipe(out, { end: true });
+  return out;
+}
+
+/** Runs ffmpeg writing to `file`; settles at its exit, rejecting as ffmpegPipe errors its stream. */
+function ffmpegToFile(command: ffmpeg.FfmpegCommand, file: string, label: string, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    watchFfmpeg(command, label, signal, reject, resolve);
+    command.save(file);
+  });
+}
+
+/** Kills ffmpeg on abort; reports its failure as BadInputError (its last stderr line) or AbortError. */
+function watchFfmpeg(
+  command: ffmpeg.FfmpegCommand,
+  label: string,
+  signal: AbortSignal | undefined,
+  onError: (reason: Error) => void,
+  onEnd?: () => void,
+): void {
   const onAbort = () => command.kill("SIGKILL");
   signal?.addEventListener("abort", onAbort, { once: true });
   command
     .on("error", (err: Error, _stdout: string | null, stderr: string | null) => {
       signal?.removeEventListener("abort", onAbort);
-      const reason = signal?.aborted
-        ? Object.assign(new Error("aborted"), { name: "AbortError" })
-        : new BadInputError(`${label} could not be decoded (ffmpeg: ${lastLine(stderr) || err.message})`);
-      out.destroy(reason);
+      onError(
+        signal?.aborted
+          ? Object.assign(new Error("aborted"), { name: "AbortError" })
+          : new BadInputError(`${label} could not be decoded (ffmpeg: ${lastLine(stderr) || err.message})`),
+      );
     })
-    .on("end", () => signal?.removeEventListener("abort", onAbort))
-    .pipe(out, { end: true });
-  return out;
+    .on("end", () => {
+      signal?.removeEventListener("abort", onAbort);
+      onEnd?.();
+    });
 }
 
 function lastLine(text: string | null | undefined): string {
@@ -65,14 +89,14 @@ export interface FrameRange {
 
 /**
  * Decodes the video's frames as raw `format` (yuv420p, limited range: the frame path; rgb24:
- * the face detector) through a pipe at a constant `video.fps` (no frame
- * files on disk), turned upright by `video.rotation` (ffmpeg's own autorotation is off, so
- * probe and decode agree whatever the ffmpeg version), straight into buffers of `pool`: one
- * native copy from the pipe's chunks, no frame concatenated or allocated per frame. Yields
- * each filled frame; its consumer gives it back to the pool. A range seeks accurately: it
- * starts a quarter frame before frame `start` (ffmpeg drops what precedes the seek point), so
- * on a constant-frame-rate source it yields the same frames as a decode from 0. Stopping
- * early (break) kills ffmpeg.
+ * the face detector) at a constant `video.fps` (no frame files on disk), turned upright by
+ * `video.rotation` (ffmpeg's own autorotation is off, so probe and decode agree whatever the
+ * ffmpeg version), straight into buffers of `pool`: ffmpeg writes to a FIFO that is read with
+ * fs.read into the pool's buffers, so no Buffer is allocated per pipe chunk
+ * (docs/architecture.md#frame-path). Yields each filled frame; its consumer gives it back to
+ * the pool. A range seeks accurately: it starts a quarter frame before frame `start` (ffmpeg
+ * drops what precedes the seek point), so on a constant-frame-rate source it yields the same
+ * frames as a decode from 0. Stopping early (break) kills ffmpeg.
  */
 export async function* decodeFrames(
   file: string,
@@ -98,37 +122,43 @@ export async function* decodeFrames(
   const vf = filters.filter(Boolean).join(",");
   if (vf) output.push(`-vf ${vf}`);
   if (range) output.push(`-frames:v ${range.count}`);
-  const command = ffmpeg(file).inputOptions(input).noAudio().outputOptions(output).format("rawvideo");
   // Stopping early aborts this decode alone; the job's signal aborts it too.
   const stop = new AbortController();
   const onAbort = () => stop.abort(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
+  const fifo = await FrameFifo.open();
   let frame: Uint8Array | undefined;
-  let filled = 0;
   try {
-    for await (const chunk of ffmpegPipe(command, label, stop.signal)) {
-      const bytes = chunk as Buffer;
-      let at = 0;
-      while (at < bytes.length) {
-        frame ??= await pool.acquire(stop.signal);
-        const n = Math.min(frameBytes - filled, bytes.length - at);
-        frame.set(bytes.subarray(at, at + n), filled);
-        filled += n;
-        at += n;
-        if (filled === frameBytes) {
-          const full = frame;
-          frame = undefined;
-          filled = 0;
-          yield full;
-        }
+    const command = ffmpeg(file).inputOptions(input).noAudio().outputOptions(output).format("rawvideo");
+    const exited = ffmpegToFile(command, fifo.path, label, stop.signal);
+    // The FIFO's end is ffmpeg's exit: only then does the read see end of file.
+    exited.then(fifo.writerDone, fifo.writerDone);
+    exited.catch(() => {}); // awaited below once the FIFO ends
+    // A frame's first byte is read before a buffer is taken: the consumer may hold every
+    // buffer until the decode ends (a backward chunk), so the end must be seen without one.
+    const first = new Uint8Array(1);
+    for (;;) {
+      if ((await fifo.readInto(first, 1)) === 0) {
+        await exited;
+        if (signal?.aborted) throw signal.reason;
+        break;
       }
+      frame = await pool.acquire(stop.signal);
+      frame[0] = first[0] as number;
+      const filled = 1 + (await fifo.readInto(frame.subarray(1), frameBytes - 1));
+      if (filled < frameBytes) {
+        await exited; // ffmpeg's failure (its last stderr line) or the abort
+        if (signal?.aborted) throw signal.reason;
+        throw new BadInputError(`${label} ended inside a frame (${filled} stray bytes)`);
+      }
+      const full = frame;
+      frame = undefined;
+      yield full;
     }
-    // A killed ffmpeg may close its output mid-frame before its exit is seen: that is the abort.
-    if (signal?.aborted) throw signal.reason;
-    if (filled > 0) throw new BadInputError(`${label} ended inside a frame (${filled} stray bytes)`);
   } finally {
     if (frame) pool.release(frame);
     signal?.removeEventListener("abort", onAbort);
     if (!stop.signal.aborted) stop.abort(); // kills an ffmpeg still running (no-op once it ended)
+    await fifo.close();
   }
 }
