@@ -170,3 +170,5 @@ async function modelRuns(stack: FaultStack, jobKey: string, whole: boolean): Pro
   if (whole) return (await stack.runsByKey([jobKey])).get(jobKey) ?? 0;
   return [...(await stack.ledger.segments.runs(jobKey)).values()].reduce((a, b) => a + b, 0);
 }
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) await failoverBench();
