@@ -123,45 +123,30 @@ async function scenarios(
     );
   }
 
+  /** The item run with a second worker beside its own, whose death `killIt` causes at 0.4 T. */
+  const killedRun = async (label: string, killIt: () => Promise<void>) => {
+    const { batchId, items } = await submit();
+    const t0 = Date.now();
+    const jobKey = items[0]?.jobKey as string;
+    const owner = await running(jobKey);
+    const second = await stack.spawnWorker("second", env);
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 + 0.4 * alone * 1000 - Date.now())));
+    const gap = await kill(jobKey, owner, killIt);
+    const took = await timeToDone(batchId, t0);
+    lines.push(
+      `  ${label} ${took.toFixed(1)} s = ${(took / alone).toFixed(2)}x alone${gap} ` +
+        `(load ${load()}; model runs ${await modelRuns(stack, jobKey, whole)})`,
+    );
+    await second.stop();
+  };
   // supervised: the supervisor hands the job back when its child dies
-  {
-    const { batchId, items } = await submit();
-    const t0 = Date.now();
-    const jobKey = items[0]?.jobKey as string;
-    const owner = await running(jobKey);
-    const second = await stack.spawnWorker("second", env);
-    await new Promise((r) => setTimeout(r, Math.max(0, t0 + 0.4 * alone * 1000 - Date.now())));
-    const gap = await kill(jobKey, owner, async () => {
-      await first.children()[0]?.kill();
-    });
-    const took = await timeToDone(batchId, t0);
-    lines.push(
-      `  supervised:   ${took.toFixed(1)} s = ${(took / alone).toFixed(2)}x alone${gap} ` +
-        `(load ${load()}; model runs ${await modelRuns(stack, jobKey, whole)})`,
-    );
-    await second.stop();
-  }
+  await killedRun("supervised:  ", async () => {
+    await first.children()[0]?.kill();
+  });
   await first.stop();
-
   // unsupervised: found by the stalled check once the lock expires
-  {
-    const plain = await stack.spawnWorker("plain", env);
-    const { batchId, items } = await submit();
-    const t0 = Date.now();
-    const jobKey = items[0]?.jobKey as string;
-    const owner = await running(jobKey);
-    const second = await stack.spawnWorker("second", env);
-    await new Promise((r) => setTimeout(r, Math.max(0, t0 + 0.4 * alone * 1000 - Date.now())));
-    const gap = await kill(jobKey, owner, async () => {
-      await plain.kill();
-    });
-    const took = await timeToDone(batchId, t0);
-    lines.push(
-      `  unsupervised: ${took.toFixed(1)} s = ${(took / alone).toFixed(2)}x alone${gap} ` +
-        `(load ${load()}; model runs ${await modelRuns(stack, jobKey, whole)})`,
-    );
-    await second.stop();
-  }
+  const plain = await stack.spawnWorker("plain", env);
+  await killedRun("unsupervised:", () => plain.kill());
   return lines;
 }
 

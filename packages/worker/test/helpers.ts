@@ -11,6 +11,7 @@ import {
   getObjectStream,
   type InferenceJob,
   Ledger,
+  QUEUES,
   objectKeys,
   putStream,
   redisKeys,
@@ -18,7 +19,7 @@ import {
   submitBatch,
   toBatchItem,
 } from "@mediaq/shared";
-import type { Queue } from "bullmq";
+import { type Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
 import { jobsRoot } from "../src/index.ts";
@@ -145,3 +146,22 @@ export async function startWorkerHarness(env: Record<string, string> = {}) {
 export type WorkerHarness = Awaited<ReturnType<typeof startWorkerHarness>>;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Every "stalled" BullMQ reports for the inference queue, from the queue's event stream and
+ * from the worker itself; close() stops listening.
+ */
+export async function watchStalls(
+  h: WorkerHarness,
+  worker: { worker: { on(event: "stalled", listener: (jobId: string) => void): unknown } },
+): Promise<{ stalled: string[]; close(): Promise<void> }> {
+  const events = new QueueEvents(QUEUES.inference, {
+    connection: h.infra.config,
+    prefix: h.infra.config.QUEUE_PREFIX,
+  } as never);
+  await events.waitUntilReady();
+  const stalled: string[] = [];
+  events.on("stalled", ({ jobId }) => stalled.push(jobId));
+  worker.worker.on("stalled", (jobId) => stalled.push(jobId));
+  return { stalled, close: () => events.close() };
+}

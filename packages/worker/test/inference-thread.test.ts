@@ -1,8 +1,6 @@
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Writable } from "node:stream";
-import { QUEUES } from "@mediaq/shared";
-import { QueueEvents } from "bullmq";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
@@ -10,7 +8,7 @@ import { calibratedFixedCostModel } from "../scripts/test-models.ts";
 import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
 import { startWorker } from "../src/index.ts";
 import type { JobOutput, Span } from "../src/processor.ts";
-import { startWorkerHarness, type WorkerHarness } from "./helpers.ts";
+import { startWorkerHarness, type WorkerHarness, watchStalls } from "./helpers.ts";
 
 const overlaps = (a: Span, b: Span) => a[0] < b[1] && b[0] < a[1];
 
@@ -49,14 +47,7 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       lockDurationMs,
       stalledIntervalMs: 500,
     });
-    const events = new QueueEvents(QUEUES.inference, {
-      connection: h.infra.config,
-      prefix: h.infra.config.QUEUE_PREFIX,
-    } as never);
-    await events.waitUntilReady();
-    const stalled: string[] = [];
-    events.on("stalled", ({ jobId }) => stalled.push(jobId));
-    worker.worker.on("stalled", (jobId) => stalled.push(jobId));
+    const { stalled, close: stopWatching } = await watchStalls(h, worker);
     try {
       const before = await h.runs();
       const delay = monitorEventLoopDelay({ resolution: 10 });
@@ -78,7 +69,7 @@ describe("inference off the main thread, prefetch, execution provider", () => {
       expect(job.stalledCounter).toBe(0);
       expect(stalled).toEqual([]);
     } finally {
-      await events.close();
+      await stopWatching();
       await worker.close();
     }
   }, 90_000);

@@ -2,14 +2,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { QUEUES } from "@mediaq/shared";
-import { QueueEvents } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
 import { calibratedFixedCostModel } from "../scripts/test-models.ts";
 import { startWorker } from "../src/index.ts";
 import type { JobOutput, Span } from "../src/processor.ts";
-import { startWorkerHarness, type WorkerHarness } from "./helpers.ts";
+import { startWorkerHarness, type WorkerHarness, watchStalls } from "./helpers.ts";
 
 /** A child that keeps one core busy until killed. */
 const burnCore = (): ChildProcess => spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
@@ -45,14 +43,7 @@ describe("default lock and stalled check under load", () => {
     expect(config.WORKER_STALLED_INTERVAL_MS).toBe(2000);
     const burners = Array.from({ length: os.availableParallelism() }, burnCore);
     const worker = await startWorker(config, {});
-    const events = new QueueEvents(QUEUES.inference, {
-      connection: h.infra.config,
-      prefix: h.infra.config.QUEUE_PREFIX,
-    } as never);
-    await events.waitUntilReady();
-    const stalled: string[] = [];
-    events.on("stalled", ({ jobId }) => stalled.push(jobId));
-    worker.worker.on("stalled", (jobId) => stalled.push(jobId));
+    const { stalled, close: stopWatching } = await watchStalls(h, worker);
     const delay = monitorEventLoopDelay({ resolution: 10 });
     try {
       const before = await h.runs();
@@ -75,7 +66,7 @@ describe("default lock and stalled check under load", () => {
       );
     } finally {
       for (const b of burners) b.kill("SIGKILL");
-      await events.close();
+      await stopWatching();
       await worker.close();
     }
   }, 360_000);
