@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { type EmbeddedRedis, type Managed, spawnManaged, startRedis } from "@mediaq/cli/embedded";
 import {
@@ -89,6 +90,8 @@ export interface FaultStack {
   keysInState(jobKeys: string[], state: string): Promise<string[]>;
   /** Checks each item's output: sha256 in the result == object bytes' hash == object metadata. */
   verifyOutputs(batchId: string): Promise<void>;
+  /** Streams an object of the bucket to a file; returns the file. */
+  download(key: string, file: string): Promise<string>;
   /** SIGKILLs redis-server and starts it again on the same port and data directory. */
   crashRedis(downMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -240,6 +243,11 @@ export async function startFaultStack(
       for (const k of jobKeys) pipe.hget(redisKeys.job(k), "state");
       const replies = (await pipe.exec()) ?? [];
       return jobKeys.filter((_, i) => replies[i]?.[1] === state);
+    },
+
+    async download(key, file) {
+      await pipeline(await getObjectStream(s3, infra.config.S3_BUCKET, key), fs.createWriteStream(file));
+      return file;
     },
 
     async verifyOutputs(batchId) {

@@ -1,6 +1,4 @@
-import fs from "node:fs";
 import path from "node:path";
-import { getObjectStream } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeStitched, stitchProblems } from "../harness/stitched.ts";
 import { type FaultStack, sleep, startFaultStack, until, type WorkerProcess } from "./helpers.ts";
@@ -64,11 +62,7 @@ describe("a long item's worker killed mid-segment", () => {
       expect(n, `runs of segment ${range}`).toBe(1 + interrupted.filter((r) => r === range).length);
 
     const result = await stack.ledger.jobs.getResult(jobKey);
-    const file = path.join(stack.infra.dir, "stitched.mp4");
-    const chunks: Buffer[] = [];
-    for await (const c of await getObjectStream(stack.s3, stack.infra.config.S3_BUCKET, result?.key as string))
-      chunks.push(c as Buffer);
-    fs.writeFileSync(file, Buffer.concat(chunks));
+    const file = await stack.download(result?.key as string, path.join(stack.infra.dir, "stitched.mp4"));
     expect(stitchProblems(await probeStitched(file), SECONDS * FPS, FPS)).toEqual([]);
   });
 });

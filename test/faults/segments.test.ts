@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { createSegmentQueue, getObjectStream, objectKeys, putStream, redisKeys } from "@mediaq/shared";
+import { createSegmentQueue, objectKeys, putStream, redisKeys } from "@mediaq/shared";
 import { startApi } from "../../packages/api/src/index.ts";
 import { afterAll, describe, expect, it } from "vitest";
 import { frameHashes, probeStitched, stitchProblems } from "../harness/stitched.ts";
@@ -22,13 +22,6 @@ async function outputsOf(stack: FaultStack, jobKey: string): Promise<string[]> {
     new ListObjectsV2Command({ Bucket: stack.infra.config.S3_BUCKET, Prefix: objectKeys.jobOutputsPrefix(jobKey) }),
   );
   return (listed.Contents ?? []).map((o) => o.Key as string);
-}
-
-async function download(stack: FaultStack, key: string, file: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of await getObjectStream(stack.s3, stack.infra.config.S3_BUCKET, key)) chunks.push(c as Buffer);
-  fs.writeFileSync(file, Buffer.concat(chunks));
-  return file;
 }
 
 describe("segments of a long item", () => {
@@ -74,7 +67,7 @@ describe("segments of a long item", () => {
 
     // The stitched output passes the ffprobe checks; the pieces were swept.
     const result = await seg.ledger.jobs.getResult(jobKey);
-    const stitched = await download(seg, result?.key as string, path.join(seg.infra.dir, "stitched.mp4"));
+    const stitched = await seg.download(result?.key as string, path.join(seg.infra.dir, "stitched.mp4"));
     expect(stitchProblems(await probeStitched(stitched), SECONDS * FPS, FPS)).toEqual([]);
     const left = await outputsOf(seg, jobKey);
     expect(left.length).toBeGreaterThan(0);
@@ -87,7 +80,7 @@ describe("segments of a long item", () => {
       ["video", seg.videos[0]],
       ["audio", seg.audios[0]],
     ] as const) {
-      const file = await download(seg, objectKeys.blob(sha as string), path.join(seg.infra.dir, `${kind}.bin`));
+      const file = await seg.download(objectKeys.blob(sha as string), path.join(seg.infra.dir, `${kind}.bin`));
       await putStream(whole.s3, {
         bucket: whole.infra.config.S3_BUCKET,
         key: objectKeys.blob(sha as string),
@@ -101,7 +94,7 @@ describe("segments of a long item", () => {
     expect(await whole.waitDone(single.batchId, 90_000)).toMatchObject({ succeeded: 1 });
     expect(await whole.ledger.segments.runs(jobKey)).toEqual(new Map()); // not segmented
     const wholeResult = await whole.ledger.jobs.getResult(jobKey);
-    const unsegmented = await download(whole, wholeResult?.key as string, path.join(seg.infra.dir, "whole.mp4"));
+    const unsegmented = await whole.download(wholeResult?.key as string, path.join(seg.infra.dir, "whole.mp4"));
     const [a, b] = await Promise.all([frameHashes(stitched), frameHashes(unsegmented)]);
     expect(a).toHaveLength(SECONDS * FPS);
     expect(a).toEqual(b);

@@ -123,7 +123,7 @@ describe("webhooks", () => {
   it("signs every delivery so that standardwebhooks verifies it; items and the batch are told", async () => {
     const batch = await runBatch(receiver.url("/ok", "hooks.test"), 3, [1]);
     const mine = () => receiver.on("/ok").filter((r) => JSON.parse(r.body).data.batchId === batch.id);
-    await until("4 events", () => mine().length >= 5);
+    await until("5 events", () => mine().length >= 5);
     const wh = new Webhook(batch.webhook.secret);
     const payloads = mine().map((r) => wh.verify(r.body, r.headers as Record<string, string>) as WebhookPayload);
     expect(payloads.map((p) => p.type).sort()).toEqual([

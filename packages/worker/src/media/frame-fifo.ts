@@ -5,16 +5,9 @@ import path from "node:path";
 import { promisify } from "node:util";
 
 const execFileAsync = promisify(execFile);
-
-function openFd(file: string, flags: number): Promise<number> {
-  return new Promise((resolve, reject) => fs.open(file, flags, (err, fd) => (err ? reject(err) : resolve(fd))));
-}
-
-function readFd(fd: number, into: Uint8Array, offset: number, length: number): Promise<number> {
-  return new Promise((resolve, reject) =>
-    fs.read(fd, into, offset, length, null, (err, n) => (err ? reject(err) : resolve(n))),
-  );
-}
+const openFd = promisify(fs.open);
+const readFd = async (fd: number, into: Uint8Array, offset: number, length: number) =>
+  (await promisify(fs.read)(fd, into, offset, length, null)).bytesRead;
 
 /**
  * A FIFO that ffmpeg writes raw frames into and Node reads with fs.read straight into frame
