@@ -4,10 +4,11 @@
  * so `run` is only the frame path (docs/architecture.md#frame-path).
  */
 import { Mutex } from "async-mutex";
-import { InferenceSession, Tensor } from "onnxruntime-node";
 import { melSpectrogram } from "../src/audio/mel.ts";
-import { FACE_FLOATS, FrameOps } from "../src/frames/frame-ops.ts";
-import { runFramePath } from "../src/frames/frame-path.ts";
+import { runWav2LipBatch } from "../src/adapters/wav2lip.ts";
+import { FrameOps } from "../src/frames/frame-ops.ts";
+import { type FramePathResult, runFramePath } from "../src/frames/frame-path.ts";
+import { createSession } from "../src/inference/create-session.ts";
 import { decodeAudio, fitSamples } from "../src/media/decode.ts";
 import { probeVideo } from "../src/media/probe.ts";
 import { DEMO_MODEL_PATH } from "./make-demo-model.ts";
@@ -18,30 +19,30 @@ export async function prepareFramePathAlone(
   audioFile: string,
   outFile: string,
   box: readonly number[],
-): Promise<{ run(): Promise<void>; release(): Promise<void> }> {
+): Promise<{ run(): Promise<FramePathResult>; release(): Promise<void> }> {
   const video = await probeVideo(videoFile, "clip", Number.MAX_SAFE_INTEGER);
   const mel = melSpectrogram(fitSamples(await decodeAudio(audioFile, "audio"), video.frames / video.fps));
   const ops = await FrameOps.load();
-  const model = await InferenceSession.create(DEMO_MODEL_PATH);
+  // As the inference thread creates it (no spin-waiting beside ffmpeg).
+  const { session: model } = await createSession(DEMO_MODEL_PATH, {
+    provider: "cpu",
+    deviceId: 0,
+    label: "demo model",
+  });
   const [x = 0, y = 0, w = 0, h = 0] = box;
   return {
     async run() {
-      await runFramePath({
+      return runFramePath({
         ...{ videoFile, videoLabel: "clip", video, audioFile, outFile, mel },
         timeline: { frames: video.frames, loop: "pingpong", bufferBytes: 0 },
-        rectOf: () => ({ x1: x, y1: y, x2: x + w, y2: y + h }),
+        rectOf: () => (process.env.NOBOX ? null : { x1: x, y1: y, x2: x + w, y2: y + h }),
         ...{ order: "bgr", batchSize: 16, ops, cardLock: new Mutex(), onProgress: () => {} },
         codecs: { encoder: "libx264", decoder: "cpu", device: 0 },
         signal: new AbortController().signal,
         run: async (batch) => {
           const started = performance.now();
-          const n = batch.face.length / FACE_FLOATS;
-          const result = await model.run({
-            face: new Tensor("float32", batch.face, [n, 6, 96, 96]),
-            mel: new Tensor("float32", batch.mel, [n, 1, 80, 16]),
-          });
-          const prediction = (result.output as Tensor).data as Float32Array;
-          return { prediction, runSeconds: (performance.now() - started) / 1000 };
+          await runWav2LipBatch(model, { mel: "mel", face: "face", output: "output" }, batch);
+          return { batch, runSeconds: (performance.now() - started) / 1000 };
         },
       });
     },

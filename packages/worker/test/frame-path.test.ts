@@ -67,10 +67,9 @@ describe("frame path", () => {
         const size = batch.face.length / FACE_FLOATS;
         calls.push({ count: batch.count, size });
         for (let i = 0; i < batch.count; i++) windows.push(batch.mel.slice(i * MEL_FLOATS, (i + 1) * MEL_FLOATS));
-        const prediction = new Float32Array(batch.count * 3 * PLANE);
         for (let i = 0; i < batch.count; i++)
-          prediction.set(batch.face.subarray(i * FACE_FLOATS + 3 * PLANE, (i + 1) * FACE_FLOATS), i * 3 * PLANE);
-        return { prediction, runSeconds: 0.001 };
+          batch.prediction.set(batch.face.subarray(i * FACE_FLOATS + 3 * PLANE, (i + 1) * FACE_FLOATS), i * 3 * PLANE);
+        return { batch, runSeconds: 0.001 };
       },
     });
     expect(cardLock.isLocked()).toBe(false); // released after the last model call

@@ -56,24 +56,29 @@ export interface FaceBatch {
   face: Float32Array;
   /** [b,1,80,16] mel windows, one per face. */
   mel: Float32Array;
+  /** [b,3,96,96]: the model writes its prediction here, so a batch's arrays are reused. */
+  prediction: Float32Array;
   /** Faces that are real; a fixed-batch model's extra slots repeat the last one. */
   count: number;
 }
 
-/** One model call: returns the [count,3,96,96] prediction in [0,1] (values may overshoot). */
+/** One model call: fills `batch.prediction` ([count,3,96,96] in [0,1]; values may overshoot). */
 export async function runWav2LipBatch(
   session: InferenceSession,
   binding: Wav2LipBinding,
   batch: FaceBatch,
-): Promise<Float32Array> {
+): Promise<void> {
   const b = batch.face.length / FACE_FLOATS;
   if (binding.fixedBatch !== undefined && b !== binding.fixedBatch)
     throw new Error(`batch of ${b} faces does not fit the model's fixed batch size ${binding.fixedBatch}`);
-  const result = await session.run({
-    [binding.mel]: new Tensor("float32", batch.mel, [b, 1, 80, MEL.stepSize]),
-    [binding.face]: new Tensor("float32", batch.face, [b, 6, S, S]),
-  });
-  const out = result[binding.output] as Tensor;
-  const prediction = (out.data as Float32Array).subarray(0, batch.count * 3 * S * S);
-  return prediction;
+  const result = await session.run(
+    {
+      [binding.mel]: new Tensor("float32", batch.mel, [b, 1, 80, MEL.stepSize]),
+      [binding.face]: new Tensor("float32", batch.face, [b, 6, S, S]),
+    },
+    // Written in place: no new buffer per batch (fewer garbage collections beside the frames).
+    { [binding.output]: new Tensor("float32", batch.prediction, [b, 3, S, S]) },
+  );
+  const out = (result[binding.output] as Tensor).data as Float32Array;
+  if (out !== batch.prediction) batch.prediction.set(out);
 }

@@ -278,25 +278,36 @@ export class FrameOps {
     const w = rect.x2 - rect.x1;
     const h = rect.y2 - rect.y1;
     const { weight, bias } = conversions(format.colorMatrix).toYuv;
-    const result = await this.pasteSession.run({
-      prediction: new Tensor("float32", prediction, [1, 3, S, S]),
-      sizes: longs(1, 3, h, w),
-      channels: new Tensor("int64", CHANNELS[order], [3]),
-      pads: longs(0, 0, rect.y1 & 1, rect.x1 & 1, 0, 0, rect.y2 & 1, rect.x2 & 1),
-      to_yuv_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
-      to_yuv_bias: new Tensor("float32", bias, [3]),
-    });
-    const luma = result.luma as Tensor;
-    const chroma = result.chroma as Tensor;
-    copyRows(luma.data as Uint8Array, w, h, frame, rect.y1 * l.width + rect.x1, l.width);
     const cw = (rect.x2 + 1 - (rect.x1 & ~1)) >> 1;
     const ch = (rect.y2 + 1 - (rect.y1 & ~1)) >> 1;
+    const patch = this.patchBuffer(w * h + 2 * cw * ch);
+    const luma = patch.subarray(0, w * h);
+    const uv = patch.subarray(w * h, w * h + 2 * cw * ch);
+    const result = await this.pasteSession.run(
+      {
+        prediction: new Tensor("float32", prediction, [1, 3, S, S]),
+        sizes: longs(1, 3, h, w),
+        channels: new Tensor("int64", CHANNELS[order], [3]),
+        pads: longs(0, 0, rect.y1 & 1, rect.x1 & 1, 0, 0, rect.y2 & 1, rect.x2 & 1),
+        to_yuv_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
+        to_yuv_bias: new Tensor("float32", bias, [3]),
+      },
+      // Written in place into one buffer kept across frames (no allocation per frame).
+      { luma: new Tensor("uint8", luma, [h, w]), chroma: new Tensor("uint8", uv, [2, ch, cw]) },
+    );
+    if ((result.luma as Tensor).data !== luma) luma.set((result.luma as Tensor).data as Uint8Array);
+    if ((result.chroma as Tensor).data !== uv) uv.set((result.chroma as Tensor).data as Uint8Array);
+    copyRows(luma, w, h, frame, rect.y1 * l.width + rect.x1, l.width);
     const at = (rect.y1 >> 1) * l.chromaWidth + (rect.x1 >> 1);
-    const uv = chroma.data as Uint8Array;
     copyRows(uv.subarray(0, cw * ch), cw, ch, frame, l.u + at, l.chromaWidth);
     copyRows(uv.subarray(cw * ch), cw, ch, frame, l.v + at, l.chromaWidth);
-    luma.dispose();
-    chroma.dispose();
+  }
+
+  /** The paste's output buffer, grown to the largest box seen. */
+  private patch = new Uint8Array(0);
+  private patchBuffer(bytes: number): Uint8Array {
+    if (this.patch.length < bytes) this.patch = new Uint8Array(bytes);
+    return this.patch;
   }
 
   async release(): Promise<void> {

@@ -2,14 +2,15 @@ import { Worker } from "node:worker_threads";
 import type { FaceBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
 import { BadInputError } from "../errors.ts";
 import type { BlazeFaceBinding } from "../face/blazeface.ts";
-import type {
-  DetectBatch,
-  DetectReply,
-  ExecutionProvider,
-  LoadReply,
-  RunReply,
-  ThreadReply,
-  ThreadRequest,
+import {
+  batchBuffers,
+  type DetectBatch,
+  type DetectReply,
+  type ExecutionProvider,
+  type LoadReply,
+  type RunReply,
+  type ThreadReply,
+  type ThreadRequest,
 } from "./protocol.ts";
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
@@ -82,12 +83,9 @@ export class InferenceThread {
     return this.request<LoadReply>({ type: "load", ...o });
   }
 
-  /** Runs one batch; its face and mel arrays move to the thread (unusable here afterwards). */
+  /** Runs one batch; its arrays move to the thread and come back in the reply (unusable here meanwhile). */
   async run(model: string, binding: Wav2LipBinding, batch: FaceBatch) {
-    return this.request<RunReply>(
-      { type: "run", model, binding, face: batch.face, mel: batch.mel, count: batch.count },
-      [batch.face.buffer as ArrayBuffer, batch.mel.buffer as ArrayBuffer],
-    );
+    return this.request<RunReply>({ type: "run", model, binding, batch }, batchBuffers(batch));
   }
 
   /** Finds faces in each frame (the frames are consumed). */

@@ -1,5 +1,5 @@
 import type { InferenceSession } from "onnxruntime-node";
-import type { Wav2LipBinding } from "../adapters/wav2lip.ts";
+import type { FaceBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
 import type { BlazeFaceBinding, Face } from "../face/blazeface.ts";
 
 /** Messages between the main thread (client.ts) and the inference thread (thread.ts). */
@@ -20,10 +20,8 @@ export type ThreadRequest =
       id: number;
       model: string;
       binding: Wav2LipBinding;
-      /** Transferred to the thread (see FaceBatch). */
-      face: Float32Array;
-      mel: Float32Array;
-      count: number;
+      /** Transferred to the thread and back (see FaceBatch). */
+      batch: FaceBatch;
     }
   | {
       type: "detect";
@@ -45,8 +43,8 @@ export interface LoadReply {
 }
 
 export interface RunReply {
-  /** [count,3,96,96], transferred back. */
-  prediction: Float32Array;
+  /** The request's arrays, transferred back, with the prediction filled in. */
+  batch: FaceBatch;
   /** Seconds inside session.run (the part that holds the card). */
   runSeconds: number;
 }
@@ -67,3 +65,7 @@ export interface DetectReply {
 export type ThreadReply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: { name: string; message: string } };
+
+/** A batch's arrays, transferred (not copied) between the threads. */
+export const batchBuffers = (b: FaceBatch): ArrayBuffer[] =>
+  [b.face, b.mel, b.prediction].map((a) => a.buffer as ArrayBuffer);

@@ -9,7 +9,14 @@ import type { InferenceSession } from "onnxruntime-node";
 import { runWav2LipBatch } from "../adapters/wav2lip.ts";
 import { detectFaces } from "../face/blazeface.ts";
 import { createSession } from "./create-session.ts";
-import type { DetectReply, LoadReply, RunReply, ThreadReply, ThreadRequest } from "./protocol.ts";
+import {
+  batchBuffers,
+  type DetectReply,
+  type LoadReply,
+  type RunReply,
+  type ThreadReply,
+  type ThreadRequest,
+} from "./protocol.ts";
 
 if (!parentPort) throw new Error("inference/thread.ts runs as a worker thread (see inference/client.ts)");
 const port = parentPort;
@@ -51,8 +58,8 @@ function timedSession(model: string): { session: InferenceSession; seconds(): nu
 
 async function run(msg: Extract<ThreadRequest, { type: "run" }>): Promise<RunReply> {
   const timed = timedSession(msg.model);
-  const prediction = await runWav2LipBatch(timed.session, msg.binding, msg);
-  return { prediction, runSeconds: timed.seconds() };
+  await runWav2LipBatch(timed.session, msg.binding, msg.batch);
+  return { batch: msg.batch, runSeconds: timed.seconds() };
 }
 
 async function detect(msg: Extract<ThreadRequest, { type: "detect" }>): Promise<DetectReply> {
@@ -81,7 +88,7 @@ port.on("message", async (msg: ThreadRequest) => {
     else if (msg.type === "run") {
       const reply = await run(msg);
       value = reply;
-      transfer = [reply.prediction.buffer as ArrayBuffer];
+      transfer = batchBuffers(reply.batch);
     } else if (msg.type === "detect") value = await detect(msg);
     else await release(msg.model);
     port.postMessage({ id: msg.id, ok: true, value } satisfies ThreadReply, transfer);
