@@ -1,12 +1,13 @@
 /**
  * The frame path alone (no queue, store or ledger), for `pnpm bench frames`: one clip with a
- * fixed box through runFramePath, the demo model run in-process. Setup happens in prepare,
+ * fixed box through runFramePath, the demo model run in this thread, crop and paste on their
+ * thread as in the worker. Setup happens in prepare,
  * so `run` is only the frame path (docs/architecture.md#frame-path).
  */
 import { Mutex } from "async-mutex";
 import { melSpectrogram } from "../src/audio/mel.ts";
 import { runWav2LipBatch } from "../src/adapters/wav2lip.ts";
-import { FrameOps } from "../src/frames/frame-ops.ts";
+import { FrameOpsThread } from "../src/frames/frame-ops-client.ts";
 import { type FramePathResult, runFramePath } from "../src/frames/frame-path.ts";
 import { createSession } from "../src/inference/create-session.ts";
 import { decodeAudio, fitSamples } from "../src/media/decode.ts";
@@ -22,7 +23,7 @@ export async function prepareFramePathAlone(
 ): Promise<{ run(): Promise<FramePathResult>; release(): Promise<void> }> {
   const video = await probeVideo(videoFile, "clip", Number.MAX_SAFE_INTEGER);
   const mel = melSpectrogram(fitSamples(await decodeAudio(audioFile, "audio"), video.frames / video.fps));
-  const ops = await FrameOps.load();
+  const ops = new FrameOpsThread(); // as the worker runs them
   // As the inference thread creates it (no spin-waiting beside ffmpeg).
   const { session: model } = await createSession(DEMO_MODEL_PATH, {
     provider: "cpu",
@@ -47,7 +48,7 @@ export async function prepareFramePathAlone(
       });
     },
     async release() {
-      await ops.release();
+      await ops.close();
       await model.release();
     },
   };

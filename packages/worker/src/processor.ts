@@ -28,7 +28,7 @@ import {
 import type { DiskGuard } from "./disk-guard.ts";
 import { BadInputError } from "./errors.ts";
 import { awaitFaceTrack } from "./face/track-wait.ts";
-import type { FrameOps } from "./frames/frame-ops.ts";
+import type { FaceOps } from "./frames/frame-ops.ts";
 import type { Codecs } from "./media/codecs.ts";
 import { makePoster } from "./media/poster.ts";
 import type { WorkerMetrics } from "./metrics.ts";
@@ -66,7 +66,7 @@ export interface ProcessorDeps {
   /** The video encoder and decoder chosen at start-up (media/codecs.ts). */
   codecs: Codecs;
   /** Native crop and paste (loaded once per process). */
-  frameOps: FrameOps;
+  frameOps: FaceOps;
   /** Names this process's inference spans (ledger.jobs.inferenceSpans). */
   workerId: string;
   /** Checked before a job starts: with too little disk the job goes back to the queue untouched. */

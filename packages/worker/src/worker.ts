@@ -22,7 +22,7 @@ import { Mutex } from "async-mutex";
 import { Worker } from "bullmq";
 import { DiskGuard } from "./disk-guard.ts";
 import { HandBackError } from "./errors.ts";
-import { FrameOps } from "./frames/frame-ops.ts";
+import { FrameOpsThread } from "./frames/frame-ops-client.ts";
 import { chooseCodecs, probeCodecCapabilities } from "./media/codecs.ts";
 import { createTrackProcessor, type TrackJobOutput } from "./face/track-job.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
@@ -96,8 +96,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     log,
     metrics,
   );
-  // Loaded before any job: creating a session blocks the event loop for a moment.
-  const frameOps = await FrameOps.load();
+  // Crop and paste run on a thread of their own, started by the first job.
+  const frameOps = new FrameOpsThread();
   // The card is used by one model at a time: lip-sync inference and face detection share the
   // lock, also when prefetch runs three jobs.
   const inferenceLock = new Mutex();
@@ -245,7 +245,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
         }
         await Promise.all([faceTrackQueue.close(), segmentQueue.close()]);
         await models.close();
-        await frameOps.release();
+        await frameOps.close();
         await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
         s3.destroy();
         await Promise.allSettled([queueRedis.quit(), ledgerRedis.quit()]);

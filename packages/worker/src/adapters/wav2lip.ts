@@ -71,14 +71,9 @@ export async function runWav2LipBatch(
   const b = batch.face.length / FACE_FLOATS;
   if (binding.fixedBatch !== undefined && b !== binding.fixedBatch)
     throw new Error(`batch of ${b} faces does not fit the model's fixed batch size ${binding.fixedBatch}`);
-  const result = await session.run(
-    {
-      [binding.mel]: new Tensor("float32", batch.mel, [b, 1, 80, MEL.stepSize]),
-      [binding.face]: new Tensor("float32", batch.face, [b, 6, S, S]),
-    },
-    // Written in place: no new buffer per batch (fewer garbage collections beside the frames).
-    { [binding.output]: new Tensor("float32", batch.prediction, [b, 3, S, S]) },
-  );
-  const out = (result[binding.output] as Tensor).data as Float32Array;
-  if (out !== batch.prediction) batch.prediction.set(out);
+  const result = await session.run({
+    [binding.mel]: new Tensor("float32", batch.mel, [b, 1, 80, MEL.stepSize]),
+    [binding.face]: new Tensor("float32", batch.face, [b, 6, S, S]),
+  });
+  batch.prediction.set((result[binding.output] as Tensor).data as Float32Array);
 }

@@ -27,6 +27,8 @@ const S = FACE_SIZE;
 const PLANE = S * S;
 /** Floats of one frame's face input: (masked crop, crop) as 6 planes. */
 export const FACE_FLOATS = 6 * PLANE;
+/** Floats of one frame's prediction: [3,96,96]. */
+export const PREDICTION_FLOATS = 3 * PLANE;
 
 /** A crop rectangle in pixels: [x1, x2) x [y1, y2). */
 export interface Rect {
@@ -197,12 +199,27 @@ export interface FrameFormat {
   colorMatrix: ColorMatrix;
 }
 
+/** One batch's frames that have a face, each with its box (frames shared with the ops' thread). */
+export interface BoxedFrames {
+  frames: Uint8Array[];
+  rects: Rect[];
+  format: FrameFormat;
+  order: ChannelOrder;
+}
+
+/** Crop and paste over a batch: FrameOps in this thread, or FrameOpsThread (frame-ops-client.ts). */
+export interface FaceOps {
+  /** Writes frame i's face input into `face` at i * FACE_FLOATS. */
+  cropAll(boxed: BoxedFrames, face: Float32Array): Promise<void>;
+  /** Pastes prediction i ([3,96,96] at i * 3 * 96 * 96) into frame i. */
+  pasteAll(boxed: BoxedFrames, prediction: Float32Array): Promise<void>;
+}
+
 /**
- * The two graphs loaded once per process. Their session.run is synchronous on the calling
- * thread and takes well under a millisecond for a face-sized crop, so the frame path calls
- * them on the main thread, next to the frames (no full frame crosses a thread).
+ * The two graphs, loaded once per thread that runs them. Their session.run is synchronous
+ * on the calling thread; the worker runs them on a thread of their own (frame-ops-client.ts).
  */
-export class FrameOps {
+export class FrameOps implements FaceOps {
   private readonly cropSession: InferenceSession;
   private readonly pasteSession: InferenceSession;
 
@@ -212,7 +229,7 @@ export class FrameOps {
   }
 
   static async load(): Promise<FrameOps> {
-    // One thread each: they run between pipe reads on the main thread, beside two ffmpeg processes.
+    // One thread each: they run beside two ffmpeg processes and the model.
     const options: InferenceSession.SessionOptions = {
       executionProviders: ["cpu"],
       intraOpNumThreads: 1,
@@ -223,6 +240,28 @@ export class FrameOps {
       InferenceSession.create(buildPasteModel(), options),
     ]);
     return new FrameOps(crop, paste);
+  }
+
+  async cropAll(b: BoxedFrames, face: Float32Array): Promise<void> {
+    for (const [i, frame] of b.frames.entries())
+      await this.crop(
+        frame,
+        b.format,
+        b.rects[i] as Rect,
+        b.order,
+        face.subarray(i * FACE_FLOATS, (i + 1) * FACE_FLOATS),
+      );
+  }
+
+  async pasteAll(b: BoxedFrames, prediction: Float32Array): Promise<void> {
+    for (const [i, frame] of b.frames.entries())
+      await this.paste(
+        prediction.subarray(i * PREDICTION_FLOATS, (i + 1) * PREDICTION_FLOATS),
+        frame,
+        b.format,
+        b.rects[i] as Rect,
+        b.order,
+      );
   }
 
   /** Writes the face input of `rect` of the yuv420p `frame` into `out` (FACE_FLOATS floats). */
@@ -245,25 +284,23 @@ export class FrameOps {
     const py = rect.y1 & 1;
     const px = rect.x1 & 1;
     const { weight, bias } = conversions(format.colorMatrix).toRgb;
-    const result = await this.cropSession.run(
-      {
-        luma: new Tensor("uint8", frame.subarray(rect.y1 * l.width, rect.y2 * l.width), [h, l.width]),
-        u: new Tensor("uint8", frame.subarray(l.u + cy1 * cw, l.u + cy2 * cw), [cy2 - cy1, cw]),
-        v: new Tensor("uint8", frame.subarray(l.v + cy1 * cw, l.v + cy2 * cw), [cy2 - cy1, cw]),
-        starts: longs(0, rect.x1),
-        ends: longs(h, rect.x2),
-        chroma_starts: longs(0, cx1),
-        chroma_ends: longs(cy2 - cy1, cx2),
-        phase_starts: longs(py, px),
-        phase_ends: longs(py + h, px + w),
-        to_rgb_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
-        to_rgb_bias: new Tensor("float32", bias, [3]),
-        channels: new Tensor("int64", CHANNELS[order], [3]),
-      },
-      // Written in place: `out` is this frame's slice of the batch's face tensor.
-      { face: new Tensor("float32", out, [1, 6, S, S]) },
-    );
-    if ((result.face as Tensor).data !== out) out.set((result.face as Tensor).data as Float32Array);
+    // onnxruntime-node returns outputs in buffers of its own (a preallocated one is not
+    // written through), so the face is copied into the batch's tensor.
+    const result = await this.cropSession.run({
+      luma: new Tensor("uint8", frame.subarray(rect.y1 * l.width, rect.y2 * l.width), [h, l.width]),
+      u: new Tensor("uint8", frame.subarray(l.u + cy1 * cw, l.u + cy2 * cw), [cy2 - cy1, cw]),
+      v: new Tensor("uint8", frame.subarray(l.v + cy1 * cw, l.v + cy2 * cw), [cy2 - cy1, cw]),
+      starts: longs(0, rect.x1),
+      ends: longs(h, rect.x2),
+      chroma_starts: longs(0, cx1),
+      chroma_ends: longs(cy2 - cy1, cx2),
+      phase_starts: longs(py, px),
+      phase_ends: longs(py + h, px + w),
+      to_rgb_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
+      to_rgb_bias: new Tensor("float32", bias, [3]),
+      channels: new Tensor("int64", CHANNELS[order], [3]),
+    });
+    out.set((result.face as Tensor).data as Float32Array);
   }
 
   /** Scales a [3,96,96] prediction to `rect` and pastes it into the yuv420p `frame`, row by row. */
@@ -280,34 +317,20 @@ export class FrameOps {
     const { weight, bias } = conversions(format.colorMatrix).toYuv;
     const cw = (rect.x2 + 1 - (rect.x1 & ~1)) >> 1;
     const ch = (rect.y2 + 1 - (rect.y1 & ~1)) >> 1;
-    const patch = this.patchBuffer(w * h + 2 * cw * ch);
-    const luma = patch.subarray(0, w * h);
-    const uv = patch.subarray(w * h, w * h + 2 * cw * ch);
-    const result = await this.pasteSession.run(
-      {
-        prediction: new Tensor("float32", prediction, [1, 3, S, S]),
-        sizes: longs(1, 3, h, w),
-        channels: new Tensor("int64", CHANNELS[order], [3]),
-        pads: longs(0, 0, rect.y1 & 1, rect.x1 & 1, 0, 0, rect.y2 & 1, rect.x2 & 1),
-        to_yuv_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
-        to_yuv_bias: new Tensor("float32", bias, [3]),
-      },
-      // Written in place into one buffer kept across frames (no allocation per frame).
-      { luma: new Tensor("uint8", luma, [h, w]), chroma: new Tensor("uint8", uv, [2, ch, cw]) },
-    );
-    if ((result.luma as Tensor).data !== luma) luma.set((result.luma as Tensor).data as Uint8Array);
-    if ((result.chroma as Tensor).data !== uv) uv.set((result.chroma as Tensor).data as Uint8Array);
+    const result = await this.pasteSession.run({
+      prediction: new Tensor("float32", prediction, [1, 3, S, S]),
+      sizes: longs(1, 3, h, w),
+      channels: new Tensor("int64", CHANNELS[order], [3]),
+      pads: longs(0, 0, rect.y1 & 1, rect.x1 & 1, 0, 0, rect.y2 & 1, rect.x2 & 1),
+      to_yuv_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
+      to_yuv_bias: new Tensor("float32", bias, [3]),
+    });
+    const luma = (result.luma as Tensor).data as Uint8Array;
+    const uv = (result.chroma as Tensor).data as Uint8Array;
     copyRows(luma, w, h, frame, rect.y1 * l.width + rect.x1, l.width);
     const at = (rect.y1 >> 1) * l.chromaWidth + (rect.x1 >> 1);
     copyRows(uv.subarray(0, cw * ch), cw, ch, frame, l.u + at, l.chromaWidth);
     copyRows(uv.subarray(cw * ch), cw, ch, frame, l.v + at, l.chromaWidth);
-  }
-
-  /** The paste's output buffer, grown to the largest box seen. */
-  private patch = new Uint8Array(0);
-  private patchBuffer(bytes: number): Uint8Array {
-    if (this.patch.length < bytes) this.patch = new Uint8Array(bytes);
-    return this.patch;
   }
 
   async release(): Promise<void> {

@@ -15,11 +15,17 @@ import { type Encoder, startEncoder } from "../media/encode.ts";
 import type { VideoInfo } from "../media/probe.ts";
 import { frameBytes } from "../media/yuv.ts";
 import { ahead } from "./ahead.ts";
-import { type ChannelOrder, FACE_FLOATS, FACE_SIZE, type FrameOps, type Rect } from "./frame-ops.ts";
+import {
+  type BoxedFrames,
+  type ChannelOrder,
+  FACE_FLOATS,
+  type FaceOps,
+  PREDICTION_FLOATS,
+  type Rect,
+} from "./frame-ops.ts";
 import { FramePool } from "./frame-pool.ts";
 
 const MEL_FLOATS = 80 * MEL.stepSize;
-const PREDICTION_FLOATS = 3 * FACE_SIZE * FACE_SIZE;
 /** Frame writes in flight to the encoder's pipe, and decoded frames queued for preprocessing. */
 const FRAME_QUEUE = 4;
 
@@ -50,7 +56,8 @@ export interface FramePathOptions {
   /** Faces per model call; with `fixedBatch` the call is padded to it. */
   batchSize: number;
   fixedBatch?: number;
-  ops: FrameOps;
+  /** Crop and paste (the worker runs them on a thread of their own: frame-ops-client.ts). */
+  ops: FaceOps;
   /**
    * One model call (on the inference thread): fills the batch's prediction. The arrays travel
    * to the thread and back: the reply's batch replaces the one given.
@@ -82,6 +89,8 @@ interface Frame {
 
 interface Batch {
   frames: Frame[];
+  /** The frames with a face, in slot order. */
+  boxed: BoxedFrames;
   faces: FaceBatch;
 }
 
@@ -89,7 +98,10 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
   const format = { width: o.video.width, height: o.video.height, colorMatrix: o.video.colorMatrix };
   const batchSize = o.fixedBatch ?? o.batchSize;
   // yuv420p end to end: neither ffmpeg converts colours; frames without a face go out as decoded.
-  const pool = new FramePool(frameBytes("yuv420p", format.width, format.height), framesInFlight(batchSize));
+  // Shared memory: the frame-ops thread crops and pastes the frames where they are.
+  const pool = new FramePool(frameBytes("yuv420p", format.width, format.height), framesInFlight(batchSize), {
+    shared: true,
+  });
   const busy: Record<FrameStage, number> = { decode: 0, preprocess: 0, inference: 0, paste: 0, encode: 0 };
   // A failing stage stops the others: their ffmpeg processes and pool waits end with it.
   const stop = new AbortController();
@@ -119,23 +131,33 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
   }
 
   // A batch's float arrays (5 MB at 16 faces) are reused once pasted: allocating them per
-  // batch made garbage collection a visible share of the main thread's time.
+  // batch made garbage collection a visible share of the main thread's time. They are shared
+  // with the frame-ops and inference threads, which write the crops and the prediction.
   const spare: FaceBatch[] = [];
+  const floats = (n: number) => new Float32Array(new SharedArrayBuffer(n * Float32Array.BYTES_PER_ELEMENT));
   const newBatch = (): Batch => {
     const faces = spare.pop() ?? {
-      face: new Float32Array(batchSize * FACE_FLOATS),
-      mel: new Float32Array(batchSize * MEL_FLOATS),
-      prediction: new Float32Array(batchSize * PREDICTION_FLOATS),
+      face: floats(batchSize * FACE_FLOATS),
+      mel: floats(batchSize * MEL_FLOATS),
+      prediction: floats(batchSize * PREDICTION_FLOATS),
       count: 0,
     };
     faces.count = 0;
-    return { frames: [], faces };
+    return { frames: [], boxed: { frames: [], rects: [], format, order: o.order }, faces };
   };
   const recycle = (faces: FaceBatch) => {
     if (faces.face.length === batchSize * FACE_FLOATS) spare.push(faces); // not a trimmed last batch
   };
 
   async function* preprocess(frames: AsyncIterable<{ frame: Uint8Array; source: number }>): AsyncGenerator<Batch> {
+    // Frames with a face get their mel window as they come and are cropped a batch at a
+    // time (one request to the frame-ops thread).
+    const full = async (batch: Batch) => {
+      const started = now();
+      if (batch.boxed.frames.length > 0) await o.ops.cropAll(batch.boxed, batch.faces.face);
+      busy.preprocess += now() - started;
+      return batch;
+    };
     let batch = newBatch();
     let index = o.timeline.range?.start ?? 0;
     for await (const { frame: data, source } of frames) {
@@ -144,13 +166,8 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
       if (rect) {
         const { faces } = batch;
         const slot = faces.count++;
-        await o.ops.crop(
-          data,
-          format,
-          rect,
-          o.order,
-          faces.face.subarray(slot * FACE_FLOATS, (slot + 1) * FACE_FLOATS),
-        );
+        batch.boxed.frames.push(data);
+        batch.boxed.rects.push(rect);
         melWindow(o.mel, index, o.video.fps, faces.mel.subarray(slot * MEL_FLOATS, (slot + 1) * MEL_FLOATS));
       }
       batch.frames.push({ index, data, rect });
@@ -159,11 +176,11 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
       // Full at batchSize frames (so at most batchSize faces): a long stretch without faces
       // must not hold more frames than the pool has.
       if (batch.frames.length === batchSize) {
-        yield batch;
+        yield await full(batch);
         batch = newBatch();
       }
     }
-    if (batch.frames.length > 0) yield batch;
+    if (batch.frames.length > 0) yield await full(batch);
   }
 
   let cardSpan: [number, number] | undefined;
@@ -193,17 +210,12 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
 
   async function* paste(batches: AsyncIterable<Batch>): AsyncGenerator<Frame> {
     for await (const batch of batches) {
-      let slot = 0;
-      for (const frame of batch.frames) {
-        if (frame.rect) {
-          const started = now();
-          const prediction = batch.faces.prediction.subarray(slot * PREDICTION_FLOATS, (slot + 1) * PREDICTION_FLOATS);
-          await o.ops.paste(prediction, frame.data, format, frame.rect, o.order);
-          busy.paste += now() - started;
-          slot++;
-        }
-        yield frame;
+      if (batch.boxed.frames.length > 0) {
+        const started = now();
+        await o.ops.pasteAll(batch.boxed, batch.faces.prediction);
+        busy.paste += now() - started;
       }
+      yield* batch.frames;
       recycle(batch.faces);
     }
   }

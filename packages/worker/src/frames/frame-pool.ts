@@ -11,9 +11,13 @@ export class FramePool {
   readonly frameBytes: number;
   readonly capacity: number;
 
-  constructor(frameBytes: number, capacity: number) {
+  /** With `shared`, frames live in SharedArrayBuffers, which other threads see without a copy. */
+  private readonly shared: boolean;
+
+  constructor(frameBytes: number, capacity: number, o: { shared?: boolean } = {}) {
     this.frameBytes = frameBytes;
     this.capacity = capacity;
+    this.shared = o.shared ?? false;
   }
 
   /** A free frame buffer (contents undefined); waits while all `capacity` are in use. */
@@ -23,8 +27,9 @@ export class FramePool {
     if (frame) return Promise.resolve(frame);
     if (this.allocated < this.capacity) {
       this.allocated++;
-      // Each frame owns its ArrayBuffer (never Node's shared small-Buffer pool).
-      return Promise.resolve(new Uint8Array(new ArrayBuffer(this.frameBytes)));
+      // Each frame owns its buffer (never Node's shared small-Buffer pool).
+      const buffer = this.shared ? new SharedArrayBuffer(this.frameBytes) : new ArrayBuffer(this.frameBytes);
+      return Promise.resolve(new Uint8Array(buffer));
     }
     return new Promise((resolve, reject) => {
       const waiter = {
