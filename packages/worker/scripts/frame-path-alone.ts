@@ -36,7 +36,7 @@ export async function prepareFramePathAlone(
       return runFramePath({
         ...{ videoFile, videoLabel: "clip", video, audioFile, outFile, mel },
         timeline: { frames: video.frames, loop: "pingpong", bufferBytes: 0 },
-        rectOf: () => (process.env.NOBOX ? null : { x1: x, y1: y, x2: x + w, y2: y + h }),
+        rectOf: () => ({ x1: x, y1: y, x2: x + w, y2: y + h }),
         ...{ order: "bgr", batchSize: 16, ops, cardLock: new Mutex(), onProgress: () => {} },
         codecs: { encoder: "libx264", decoder: "cpu", device: 0 },
         signal: new AbortController().signal,
