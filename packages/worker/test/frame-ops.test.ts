@@ -17,6 +17,7 @@ import { makeVideo } from "../../../test/harness/media.ts";
 import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
 import { type RgbImage, resizeRegion } from "../src/adapters/image.ts";
 import { FACE_FLOATS, FACE_SIZE as S, type FrameFormat, FrameOps, type Rect } from "../src/frames/frame-ops.ts";
+import { FrameOpsThread } from "../src/frames/frame-ops-client.ts";
 import { type YuvLayout, yuvLayout } from "../src/media/yuv.ts";
 
 // ---- the reference: the worker's JavaScript crop and paste before the native frame path ----
@@ -263,5 +264,48 @@ describe("native crop and paste (frame-ops) against the JavaScript reference", (
     await ops.paste(bgr.slice(3 * plane), viaBgr, frame.format, rect, "bgr");
     expect(Buffer.from(viaBgr).equals(Buffer.from(back))).toBe(true);
     expect(Buffer.from(back).equals(Buffer.from(frame.yuv))).toBe(false);
+  });
+
+  it("the frame-ops thread crops and pastes a batch in shared memory exactly as this thread does", async () => {
+    const thread = new FrameOpsThread();
+    try {
+      const frames = (clips[0] as TestFrame[]).slice(0, 2);
+      const rects = [
+        { x1: 480, y1: 200, x2: 800, y2: 530 },
+        { x1: 13, y1: 7, x2: 50, y2: 40 },
+      ];
+      const sharedCopy = (bytes: Uint8Array) => {
+        const copy = new Uint8Array(new SharedArrayBuffer(bytes.length));
+        copy.set(bytes);
+        return copy;
+      };
+      const format = (frames[0] as TestFrame).format;
+      const boxed = (data: Uint8Array[]) => ({ frames: data, rects, format, order: "bgr" as const });
+      const local = frames.map((f) => new Uint8Array(f.yuv));
+      const shared = frames.map((f) => sharedCopy(f.yuv));
+      const face = new Float32Array(2 * FACE_FLOATS);
+      const sharedFace = new Float32Array(new SharedArrayBuffer(2 * FACE_FLOATS * 4));
+      await ops.cropAll(boxed(local), face);
+      await thread.cropAll(boxed(shared), sharedFace);
+      expect(Buffer.from(sharedFace.buffer).equals(Buffer.from(face.buffer))).toBe(true);
+      expect(face.some((v) => v > 0)).toBe(true);
+      // The crops' reference halves pasted back as predictions: the frames change, the same way.
+      const prediction = new Float32Array(2 * 3 * S * S);
+      for (let i = 0; i < 2; i++)
+        prediction.set(face.subarray(i * FACE_FLOATS + 3 * S * S, (i + 1) * FACE_FLOATS), i * 3 * S * S);
+      prediction.forEach((v, i) => {
+        prediction[i] = 1 - v; // an inverted face: the paste must show
+      });
+      await ops.pasteAll(boxed(local), prediction);
+      await thread.pasteAll(boxed(shared), prediction);
+      for (const [i, f] of frames.entries()) {
+        expect(Buffer.from(shared[i] as Uint8Array).equals(Buffer.from(local[i] as Uint8Array))).toBe(true);
+        expect(Buffer.from(local[i] as Uint8Array).equals(Buffer.from(f.yuv))).toBe(false);
+      }
+      // A frame outside shared memory would be written in a copy: refused, saying why.
+      await expect(thread.cropAll(boxed(local), sharedFace)).rejects.toThrow(/shared memory/);
+    } finally {
+      await thread.close();
+    }
   });
 });

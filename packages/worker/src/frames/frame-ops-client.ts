@@ -36,8 +36,8 @@ export class FrameOpsThread implements FaceOps {
 
   private request(msg: FrameOpsCall, written: Float32Array[]): Promise<void> {
     // What the thread writes must be shared memory, or the writes would land in a copy.
-    for (const a of [...written, ...msg.boxed.frames])
-      if (!(a.buffer instanceof SharedArrayBuffer)) throw new Error("frame ops need frames and faces in shared memory");
+    if ([...written, ...msg.boxed.frames].some((a) => !(a.buffer instanceof SharedArrayBuffer)))
+      return Promise.reject(new Error("frame ops need frames and faces in shared memory (SharedArrayBuffer)"));
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
