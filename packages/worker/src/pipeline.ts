@@ -166,7 +166,7 @@ async function faceCrops(
   };
 }
 
-/** fetch -> probe -> track -> model -> audio: everything before the frame path. */
+/** fetch -> probe -> track -> model -> audio (decoding from the probe on): everything before the frame path. */
 export async function prepareItem(
   deps: ProcessorDeps,
   data: InferenceJob,
@@ -200,6 +200,10 @@ export async function prepareItem(
     trackScratch(metrics, scratch.dir, await scratch.size());
   });
 
+  // The audio decodes while the video is probed and its crops found (it needs neither); a
+  // failure is reported after the probe's, which names an unreadable file more plainly.
+  const decodedAudio = decodeAudio(files.audio, labels.audio, signal);
+  decodedAudio.catch(() => {}); // awaited below
   const video = await stages.run("probe", async () => {
     const [video] = await Promise.all([
       probeVideo(files.video, labels.video, config.MAX_FRAME_PIXELS),
@@ -218,8 +222,9 @@ export async function prepareItem(
 
   // The output timeline (media/timeline.ts): as long as the audio, or as the video. The audio
   // covers it exactly (trimmed or padded with silence): its mel has one window per output frame.
+  // "audio": what is left of the decode once the model is ready.
   const { samples, outputFrames } = await stages.run("audio", async () => {
-    const decoded = await decodeAudio(files.audio, labels.audio, signal);
+    const decoded = await decodedAudio;
     const outputFrames = outputFrameCount({
       length: params.length,
       fps: video.fps,

@@ -96,7 +96,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     log,
     metrics,
   );
-  // Crop and paste run on a thread of their own, started by the first job.
+  // Crop and paste run on a thread of their own, started (and its graphs loaded) now.
   const frameOps = new FrameOpsThread();
   // The card is used by one model at a time: lip-sync inference and face detection share the
   // lock, also when prefetch runs three jobs.

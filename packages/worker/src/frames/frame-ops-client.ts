@@ -20,6 +20,11 @@ export class FrameOpsThread implements FaceOps {
   private readonly pending = new Map<number, { resolve(): void; reject(err: Error): void }>();
   private nextId = 1;
 
+  /** Starts the thread now: its graphs load before the first job needs them. */
+  constructor() {
+    this.start();
+  }
+
   cropAll(boxed: BoxedFrames, face: Float32Array): Promise<void> {
     return this.request({ type: "crop", boxed, face }, [face]);
   }
