@@ -56,7 +56,7 @@ export interface FaceBatch {
   face: Float32Array;
   /** [b,1,80,16] mel windows, one per face. */
   mel: Float32Array;
-  /** [b,3,96,96]: the model writes its prediction here, so a batch's arrays are reused. */
+  /** [b,3,96,96]: the model's prediction is copied here, so a batch's arrays are reused. */
   prediction: Float32Array;
   /** Faces that are real; a fixed-batch model's extra slots repeat the last one. */
   count: number;

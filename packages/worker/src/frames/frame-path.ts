@@ -59,8 +59,9 @@ export interface FramePathOptions {
   /** Crop and paste (the worker runs them on a thread of their own: frame-ops-client.ts). */
   ops: FaceOps;
   /**
-   * One model call (on the inference thread): fills the batch's prediction. The arrays travel
-   * to the thread and back: the reply's batch replaces the one given.
+   * One model call (on the inference thread): fills the batch's prediction. The reply's batch
+   * replaces the one given (the same shared memory; a trimmed last batch's own arrays are
+   * transferred there and back).
    */
   run(batch: FaceBatch): Promise<{ batch: FaceBatch; runSeconds: number }>;
   /** The card: held from the first model call to the last. */

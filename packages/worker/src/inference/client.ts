@@ -21,8 +21,8 @@ const THREAD_FILE = new URL("./thread.ts", import.meta.url);
 
 /**
  * The main thread's side of the inference thread: one per worker process. Requests are
- * answered in order; face and mel inputs and the prediction travel as transferred
- * ArrayBuffers (no copy); full frames never cross.
+ * answered in order; face and mel inputs and the prediction are shared memory (the frame
+ * path's) or travel as transferred ArrayBuffers (no copy either way); full frames never cross.
  */
 export class InferenceThread {
   private worker?: Worker;
@@ -83,7 +83,7 @@ export class InferenceThread {
     return this.request<LoadReply>({ type: "load", ...o });
   }
 
-  /** Runs one batch; its arrays move to the thread and come back in the reply (unusable here meanwhile). */
+  /** Runs one batch: shared arrays are seen by the thread as they are, others move there and back in the reply. */
   async run(model: string, binding: Wav2LipBinding, batch: FaceBatch) {
     return this.request<RunReply>({ type: "run", model, binding, batch }, batchBuffers(batch));
   }

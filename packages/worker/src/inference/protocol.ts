@@ -20,7 +20,7 @@ export type ThreadRequest =
       id: number;
       model: string;
       binding: Wav2LipBinding;
-      /** Transferred to the thread and back (see FaceBatch). */
+      /** Shared with the thread, or transferred there and back (see batchBuffers). */
       batch: FaceBatch;
     }
   | {
@@ -43,7 +43,7 @@ export interface LoadReply {
 }
 
 export interface RunReply {
-  /** The request's arrays, transferred back, with the prediction filled in. */
+  /** The request's arrays (shared, or transferred back), with the prediction filled in. */
   batch: FaceBatch;
   /** Seconds inside session.run (the part that holds the card). */
   runSeconds: number;
