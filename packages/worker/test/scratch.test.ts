@@ -189,6 +189,14 @@ describe("worker scratch, disk guard and crash recovery", () => {
       // The last item's directory goes right after its state is recorded.
       await until("scratch to be empty", () => h.scratchEntries().length === 0, 5000);
       expect(h.scratchBytes()).toBe(0);
+      // A job is counted after its state is recorded and its scratch is gone (a success once
+      // withScratch has swept and measured): the last count may come a moment later.
+      const counted = async () => {
+        const text = await worker.metrics.registry.metrics();
+        const outcome = (o: string) => metricValue(text, `mediaq_jobs_total{outcome="${o}"`);
+        return outcome("succeeded") + outcome("failed") >= n;
+      };
+      await until("every job to be counted", counted, 5000);
       const text = await worker.metrics.registry.metrics();
       expect(metricValue(text, "mediaq_scratch_bytes")).toBe(0);
       expect(metricValue(text, 'mediaq_jobs_total{outcome="succeeded"')).toBe(24);

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
 import { promisify } from "node:util";
-import ffmpeg, { type FfprobeData } from "fluent-ffmpeg";
+import type { FfprobeData } from "fluent-ffmpeg";
 import { BadInputError } from "../errors.ts";
 import { type QuarterTurn, readRotation } from "./rotation.ts";
 import { type ColorMatrix, colorMatrixOf } from "./yuv.ts";
@@ -29,12 +29,28 @@ export interface AudioInfo {
   sampleRate: number;
 }
 
-function ffprobe(file: string): Promise<FfprobeData> {
-  return new Promise((resolve, reject) => ffmpeg.ffprobe(file, (err, data) => (err ? reject(err) : resolve(data))));
+/** One stream as ffprobe's JSON gives it: what fluent-ffmpeg parses, plus the side data it drops. */
+type ProbedStream = FfprobeData["streams"][number] & {
+  side_data_list?: { side_data_type?: string; displaymatrix?: string }[];
+};
+type Probed = Omit<FfprobeData, "streams"> & { streams: ProbedStream[] };
+
+/**
+ * One ffprobe run, as JSON: streams (with their side data: the display matrix, multi-line,
+ * which fluent-ffmpeg's text parser drops but which tells a rotation from a mirror) and format.
+ */
+async function ffprobe(file: string): Promise<Probed> {
+  const { stdout } = await run(
+    "ffprobe",
+    ["-v", "error", "-show_streams", "-show_format", "-of", "json", file],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const data = JSON.parse(stdout) as Partial<Probed>;
+  return { streams: data.streams ?? [], format: data.format ?? {}, chapters: [] };
 }
 
 /** Probes a file, turning "empty" and "not media" into messages a person can act on. */
-async function probeFile(file: string, label: string): Promise<FfprobeData> {
+async function probeFile(file: string, label: string): Promise<Probed> {
   const { size } = await fs.stat(file);
   if (size === 0) throw new BadInputError(`${label} is empty (0 bytes)`);
   try {
@@ -64,7 +80,7 @@ function rate(text: string | undefined): number {
   return num / den;
 }
 
-const streamTypes = (data: FfprobeData) => data.streams.map((s) => s.codec_type ?? "unknown").join(", ") || "none";
+const streamTypes = (data: Probed) => data.streams.map((s) => s.codec_type ?? "unknown").join(", ") || "none";
 
 export async function probeVideo(file: string, label: string, maxFramePixels: number): Promise<VideoInfo> {
   const data = await probeFile(file, label);
@@ -76,7 +92,7 @@ export async function probeVideo(file: string, label: string, maxFramePixels: nu
   const storedHeight = Number(stream.height);
   if (!(storedWidth > 0 && storedHeight > 0))
     throw new BadInputError(`${label} has a video stream without a frame size`);
-  const rotation = await probeRotation(file, stream, label);
+  const rotation = probeRotation(stream, label);
   const [width, height] = rotation % 180 === 0 ? [storedWidth, storedHeight] : [storedHeight, storedWidth];
   if (width * height > maxFramePixels)
     throw new BadInputError(
@@ -101,18 +117,9 @@ export async function probeVideo(file: string, label: string, maxFramePixels: nu
   };
 }
 
-/**
- * The stream's display rotation. fluent-ffmpeg's parser drops the display matrix itself
- * (multi-line), which is needed to tell a rotation from a mirror: ask ffprobe for it as JSON.
- */
-async function probeRotation(file: string, stream: FfprobeData["streams"][number], label: string) {
-  const { stdout } = await run("ffprobe", [
-    ...["-v", "error", "-select_streams", String(stream.index)],
-    ...["-show_entries", "stream_side_data=side_data_type,displaymatrix", "-of", "json", file],
-  ]);
-  const sideData: { side_data_type?: string; displaymatrix?: string }[] =
-    JSON.parse(stdout).streams?.[0]?.side_data_list ?? [];
-  const matrix = sideData.find((d) => d.side_data_type === "Display Matrix");
+/** The stream's display rotation: its display matrix, else its legacy `rotate` tag. */
+function probeRotation(stream: ProbedStream, label: string) {
+  const matrix = (stream.side_data_list ?? []).find((d) => d.side_data_type === "Display Matrix");
   const rotateTag = Object.entries(stream.tags ?? {}).find(([k]) => k.toLowerCase() === "rotate")?.[1];
   const result = readRotation({
     displayMatrix: matrix ? (matrix.displaymatrix ?? "") : undefined,
@@ -138,7 +145,7 @@ export async function probeAudio(file: string, label: string): Promise<AudioInfo
 }
 
 /** ffprobe names a stream's codec "unknown" (or none) when this ffmpeg has no decoder for it. */
-function checkCodec(stream: FfprobeData["streams"][number], label: string, kind: string): void {
+function checkCodec(stream: ProbedStream, label: string, kind: string): void {
   const codec = stream.codec_name;
   if (!codec || codec === "unknown" || codec === "none")
     throw new BadInputError(
