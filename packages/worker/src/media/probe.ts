@@ -40,11 +40,9 @@ type Probed = Omit<FfprobeData, "streams"> & { streams: ProbedStream[] };
  * which fluent-ffmpeg's text parser drops but which tells a rotation from a mirror) and format.
  */
 async function ffprobe(file: string): Promise<Probed> {
-  const { stdout } = await run(
-    "ffprobe",
-    ["-v", "error", "-show_streams", "-show_format", "-of", "json", file],
-    { maxBuffer: 16 * 1024 * 1024 },
-  );
+  const { stdout } = await run("ffprobe", ["-v", "error", "-show_streams", "-show_format", "-of", "json", file], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
   const data = JSON.parse(stdout) as Partial<Probed>;
   return { streams: data.streams ?? [], format: data.format ?? {}, chapters: [] };
 }
