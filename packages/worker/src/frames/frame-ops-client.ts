@@ -1,28 +1,23 @@
-import { Worker } from "node:worker_threads";
+import { ThreadClient } from "../thread-rpc.ts";
 import type { BoxedFrames, FaceOps } from "./frame-ops.ts";
 
-type FrameOpsCall =
+export type FrameOpsRequest =
   | { type: "crop"; boxed: BoxedFrames; face: Float32Array }
   | { type: "paste"; boxed: BoxedFrames; prediction: Float32Array };
-export type FrameOpsRequest = FrameOpsCall & { id: number };
-export type FrameOpsReply = { id: number; ok: true } | { id: number; ok: false; message: string };
 
 const THREAD_FILE = new URL("./frame-ops-thread.ts", import.meta.url);
 
 /**
  * Crop and paste on a thread of their own (frame-ops-thread.ts), one per worker process. The
  * frames and the batch's face tensor live in SharedArrayBuffers, so a request carries views,
- * not copies, and the thread writes the crops and pastes in place. A thread that dies fails
- * the requests it held; the next request starts a new one.
+ * not copies, and the thread writes the crops and pastes in place.
  */
 export class FrameOpsThread implements FaceOps {
-  private worker?: Worker;
-  private readonly pending = new Map<number, { resolve(): void; reject(err: Error): void }>();
-  private nextId = 1;
+  private readonly thread = new ThreadClient<FrameOpsRequest>(THREAD_FILE, "frame-ops thread");
 
   /** Starts the thread now: its graphs load before the first job needs them. */
   constructor() {
-    this.start();
+    this.thread.start();
   }
 
   cropAll(boxed: BoxedFrames, face: Float32Array): Promise<void> {
@@ -33,40 +28,15 @@ export class FrameOpsThread implements FaceOps {
     return this.request({ type: "paste", boxed, prediction }, []);
   }
 
-  async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    await worker?.terminate();
+  /** Answers what is in flight (ending the thread inside a native call would abort the process), then ends it. */
+  close(): Promise<void> {
+    return this.thread.close();
   }
 
-  private request(msg: FrameOpsCall, written: Float32Array[]): Promise<void> {
+  private request(msg: FrameOpsRequest, written: Float32Array[]): Promise<void> {
     // What the thread writes must be shared memory, or the writes would land in a copy.
     if ([...written, ...msg.boxed.frames].some((a) => !(a.buffer instanceof SharedArrayBuffer)))
       return Promise.reject(new Error("frame ops need frames and faces in shared memory (SharedArrayBuffer)"));
-    const worker = this.worker ?? this.start();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.postMessage({ ...msg, id });
-    });
-  }
-
-  private start(): Worker {
-    const worker = new Worker(THREAD_FILE, { execArgv: [] });
-    worker.on("message", (reply: FrameOpsReply) => {
-      const waiter = this.pending.get(reply.id);
-      this.pending.delete(reply.id);
-      if (reply.ok) waiter?.resolve();
-      else waiter?.reject(new Error(`frame ops failed: ${reply.message}`));
-    });
-    const fail = (err: Error) => {
-      if (this.worker === worker) this.worker = undefined;
-      for (const waiter of this.pending.values()) waiter.reject(err);
-      this.pending.clear();
-    };
-    worker.on("error", (err) => fail(new Error(`frame-ops thread failed: ${(err as Error).message}`)));
-    worker.on("exit", (code) => fail(new Error(`frame-ops thread exited (code ${code})`)));
-    this.worker = worker;
-    return worker;
+    return this.thread.request(msg);
   }
 }

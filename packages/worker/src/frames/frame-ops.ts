@@ -275,10 +275,7 @@ export class FrameOps implements FaceOps {
     const l = yuvLayout(format.width, format.height);
     const cw = l.chromaWidth;
     // Only the box's rows go in (views, no copy): the graph slices the columns.
-    const cy1 = rect.y1 >> 1;
-    const cy2 = (rect.y2 + 1) >> 1;
-    const cx1 = rect.x1 >> 1;
-    const cx2 = (rect.x2 + 1) >> 1;
+    const { x1: cx1, y1: cy1, x2: cx2, y2: cy2 } = chromaCells(rect);
     const h = rect.y2 - rect.y1;
     const w = rect.x2 - rect.x1;
     const py = rect.y1 & 1;
@@ -315,8 +312,9 @@ export class FrameOps implements FaceOps {
     const w = rect.x2 - rect.x1;
     const h = rect.y2 - rect.y1;
     const { weight, bias } = conversions(format.colorMatrix).toYuv;
-    const cw = (rect.x2 + 1 - (rect.x1 & ~1)) >> 1;
-    const ch = (rect.y2 + 1 - (rect.y1 & ~1)) >> 1;
+    const cells = chromaCells(rect);
+    const cw = cells.x2 - cells.x1;
+    const ch = cells.y2 - cells.y1;
     const result = await this.pasteSession.run({
       prediction: new Tensor("float32", prediction, [1, 3, S, S]),
       sizes: longs(1, 3, h, w),
@@ -328,7 +326,7 @@ export class FrameOps implements FaceOps {
     const luma = (result.luma as Tensor).data as Uint8Array;
     const uv = (result.chroma as Tensor).data as Uint8Array;
     copyRows(luma, w, h, frame, rect.y1 * l.width + rect.x1, l.width);
-    const at = (rect.y1 >> 1) * l.chromaWidth + (rect.x1 >> 1);
+    const at = cells.y1 * l.chromaWidth + cells.x1;
     copyRows(uv.subarray(0, cw * ch), cw, ch, frame, l.u + at, l.chromaWidth);
     copyRows(uv.subarray(cw * ch), cw, ch, frame, l.v + at, l.chromaWidth);
   }
@@ -337,6 +335,14 @@ export class FrameOps implements FaceOps {
     await Promise.all([this.cropSession.release(), this.pasteSession.release()]);
   }
 }
+
+/** The chroma samples (one per 2x2 pixel cell of yuv420p) of the cells a box touches. */
+export const chromaCells = (r: Rect): Rect => ({
+  x1: r.x1 >> 1,
+  y1: r.y1 >> 1,
+  x2: (r.x2 + 1) >> 1,
+  y2: (r.y2 + 1) >> 1,
+});
 
 const longs = (...values: number[]) => new Tensor("int64", BigInt64Array.from(values, BigInt), [values.length]);
 

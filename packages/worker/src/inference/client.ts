@@ -1,7 +1,6 @@
-import { Worker } from "node:worker_threads";
 import type { FaceBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
-import { BadInputError } from "../errors.ts";
 import type { BlazeFaceBinding } from "../face/blazeface.ts";
+import { ThreadClient } from "../thread-rpc.ts";
 import {
   batchBuffers,
   type DetectBatch,
@@ -9,7 +8,6 @@ import {
   type ExecutionProvider,
   type LoadReply,
   type RunReply,
-  type ThreadReply,
   type ThreadRequest,
 } from "./protocol.ts";
 
@@ -25,94 +23,38 @@ const THREAD_FILE = new URL("./thread.ts", import.meta.url);
  * path's) or travel as transferred ArrayBuffers (no copy either way); full frames never cross.
  */
 export class InferenceThread {
-  private worker?: Worker;
-  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  private nextId = 1;
-  /** Requests not answered yet; close() waits for them (see there). */
-  private readonly inFlight = new Set<Promise<unknown>>();
-  private closed = false;
+  private readonly thread = new ThreadClient<Request>(THREAD_FILE, "inference thread");
+
   /** Called when the thread died: sessions it held are gone. */
-  onExit?: () => void;
-
-  private start(): Worker {
-    const worker = new Worker(THREAD_FILE, { execArgv: [] });
-    worker.on("message", (reply: ThreadReply) => {
-      const waiter = this.pending.get(reply.id);
-      if (!waiter) return;
-      this.pending.delete(reply.id);
-      if (reply.ok) waiter.resolve(reply.value);
-      else
-        waiter.reject(
-          reply.error.name === "BadInputError"
-            ? new BadInputError(reply.error.message)
-            : Object.assign(new Error(reply.error.message), { name: reply.error.name }),
-        );
-    });
-    const fail = (err: Error) => {
-      if (this.worker === worker) this.worker = undefined;
-      for (const waiter of this.pending.values()) waiter.reject(err);
-      this.pending.clear();
-      this.onExit?.();
-    };
-    worker.on("error", (err) => fail(new Error(`inference thread failed: ${(err as Error).message}`)));
-    worker.on("exit", (code) => fail(new Error(`inference thread exited (code ${code})`)));
-    this.worker = worker;
-    return worker;
-  }
-
-  private request<T>(msg: Request, transfer: ArrayBuffer[] = []): Promise<T> {
-    // After close() no new thread is started (a model download that was in flight at
-    // shutdown would otherwise start one that nobody terminates).
-    if (this.closed && msg.type !== "release") return Promise.reject(new Error("inference thread is closed"));
-    const worker = this.worker ?? this.start();
-    const id = this.nextId++;
-    const reply = new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage({ ...msg, id }, transfer);
-    });
-    const settled = reply.then(
-      () => {},
-      () => {},
-    );
-    this.inFlight.add(settled);
-    settled.then(() => this.inFlight.delete(settled));
-    return reply;
+  set onExit(callback: () => void) {
+    this.thread.onExit = callback;
   }
 
   load(o: { model: string; file: string; label: string; provider: ExecutionProvider; deviceId: number }) {
-    return this.request<LoadReply>({ type: "load", ...o });
+    return this.thread.request<LoadReply>({ type: "load", ...o });
   }
 
   /** Runs one batch: shared arrays are seen by the thread as they are, others move there and back in the reply. */
   async run(model: string, binding: Wav2LipBinding, batch: FaceBatch) {
-    return this.request<RunReply>({ type: "run", model, binding, batch }, batchBuffers(batch));
+    return this.thread.request<RunReply>({ type: "run", model, binding, batch }, batchBuffers(batch));
   }
 
   /** Finds faces in each frame (the frames are consumed). */
   detect(model: string, binding: BlazeFaceBinding, batch: DetectBatch): Promise<DetectReply> {
     const frames = movable(batch.frames);
-    return this.request<DetectReply>(
+    return this.thread.request<DetectReply>(
       { type: "detect", model, binding, ...batch, frames },
       frames.map((f) => f.buffer as ArrayBuffer),
     );
   }
 
   async release(model?: string): Promise<void> {
-    if (this.worker) await this.request({ type: "release", model });
+    if (this.thread.running) await this.thread.request({ type: "release", model }, [], { afterClose: true });
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    // Terminating the thread while onnxruntime is inside a native call (a model load, a
-    // session.run) aborts the whole process ("terminate called after throwing an instance of
-    // 'Napi::Error'"). A job handed back at shutdown can leave a model load or a batch in
-    // flight, so let every request be answered first; each is finite.
-    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
-    const worker = this.worker;
-    if (!worker) return;
-    await this.release().catch(() => {});
-    this.worker = undefined;
-    await worker.terminate();
+  /** Answers what is in flight, releases the sessions, then ends the thread. */
+  close(): Promise<void> {
+    return this.thread.close(() => this.release());
   }
 }
 

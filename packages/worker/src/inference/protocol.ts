@@ -62,10 +62,6 @@ export interface DetectReply {
   runSeconds: number;
 }
 
-export type ThreadReply =
-  | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: { name: string; message: string } };
-
 /** A batch's arrays to transfer (not copy) between the threads; shared ones need neither. */
 export const batchBuffers = (b: FaceBatch): ArrayBuffer[] =>
   [b.face, b.mel, b.prediction].flatMap((a) => (a.buffer instanceof ArrayBuffer ? [a.buffer] : []));

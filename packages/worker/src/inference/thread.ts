@@ -9,17 +9,9 @@ import type { InferenceSession } from "onnxruntime-node";
 import { runWav2LipBatch } from "../adapters/wav2lip.ts";
 import { detectFaces } from "../face/blazeface.ts";
 import { createSession } from "./create-session.ts";
-import {
-  batchBuffers,
-  type DetectReply,
-  type LoadReply,
-  type RunReply,
-  type ThreadReply,
-  type ThreadRequest,
-} from "./protocol.ts";
+import { serveRequests } from "../thread-rpc.ts";
+import { batchBuffers, type DetectReply, type LoadReply, type RunReply, type ThreadRequest } from "./protocol.ts";
 
-if (!parentPort) throw new Error("inference/thread.ts runs as a worker thread (see inference/client.ts)");
-const port = parentPort;
 const sessions = new Map<string, InferenceSession>();
 // Once CUDA failed to load in this process it will not load later either: skip the attempt
 // (and ONNX Runtime's own error print) for every further model.
@@ -80,20 +72,13 @@ async function release(model?: string): Promise<void> {
   }
 }
 
-port.on("message", async (msg: ThreadRequest) => {
-  try {
-    let value: unknown;
-    let transfer: ArrayBuffer[] = [];
-    if (msg.type === "load") value = await load(msg);
-    else if (msg.type === "run") {
-      const reply = await run(msg);
-      value = reply;
-      transfer = batchBuffers(reply.batch);
-    } else if (msg.type === "detect") value = await detect(msg);
-    else await release(msg.model);
-    port.postMessage({ id: msg.id, ok: true, value } satisfies ThreadReply, transfer);
-  } catch (err) {
-    const e = err as Error;
-    port.postMessage({ id: msg.id, ok: false, error: { name: e.name, message: e.message } } satisfies ThreadReply);
+serveRequests(parentPort, "inference/thread.ts", async (msg: ThreadRequest) => {
+  if (msg.type === "load") return { value: await load(msg) };
+  if (msg.type === "run") {
+    const reply = await run(msg);
+    return { value: reply, transfer: batchBuffers(reply.batch) };
   }
+  if (msg.type === "detect") return { value: await detect(msg) };
+  await release(msg.model);
+  return {};
 });

@@ -93,20 +93,21 @@ export function rgbToYuv(m: ColorMatrix): ColorConversion {
   return { weight, bias: Float32Array.of(16, 128, 128) };
 }
 
-/** Limited-range yuv -> rgb (0..255, before clamping): the inverse of rgbToYuv. */
+/** Limited-range yuv -> rgb (0..255, before clamping): rgbToYuv inverted. */
 export function yuvToRgb(m: ColorMatrix): ColorConversion {
-  const [kr, kb] = WEIGHTS[m];
-  const kg = 1 - kr - kb;
-  const y = 255 / 219;
-  const c = 255 / 224;
-  const weight = Float32Array.of(
-    ...[y, 0, 2 * (1 - kr) * c],
-    ...[y, ((-2 * (1 - kb) * kb) / kg) * c, ((-2 * (1 - kr) * kr) / kg) * c],
-    ...[y, 2 * (1 - kb) * c, 0],
+  const { weight: w, bias: b } = rgbToYuv(m);
+  const at = (r: number, c: number) => w[3 * r + c] as number;
+  // The inverse of a 3x3 matrix: its adjugate over its determinant.
+  const cofactor = (r: number, c: number) => {
+    const [r1, r2] = [0, 1, 2].filter((x) => x !== r) as [number, number];
+    const [c1, c2] = [0, 1, 2].filter((x) => x !== c) as [number, number];
+    return ((r + c) % 2 ? -1 : 1) * (at(r1, c1) * at(r2, c2) - at(r1, c2) * at(r2, c1));
+  };
+  const det = at(0, 0) * cofactor(0, 0) + at(0, 1) * cofactor(0, 1) + at(0, 2) * cofactor(0, 2);
+  const inverse = Array.from({ length: 9 }, (_, i) => cofactor(i % 3, Math.floor(i / 3)) / det);
+  // in = W^-1 (out - b): the bias is -W^-1 b.
+  const bias = [0, 1, 2].map(
+    (r) => -[0, 1, 2].reduce((sum, c) => sum + (inverse[3 * r + c] as number) * (b[c] as number), 0),
   );
-  // bias = -weight * (16, 128, 128)
-  const bias = new Float32Array(3);
-  for (let i = 0; i < 3; i++)
-    bias[i] = -(16 * (weight[i * 3] as number) + 128 * ((weight[i * 3 + 1] as number) + (weight[i * 3 + 2] as number)));
-  return { weight, bias };
+  return { weight: Float32Array.from(inverse), bias: Float32Array.from(bias) };
 }
