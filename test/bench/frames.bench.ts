@@ -20,7 +20,6 @@
  *
  * Run: pnpm bench frames
  */
-import fs from "node:fs";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,6 +29,7 @@ import { DEMO_MODEL_PATH } from "../../packages/worker/scripts/make-demo-model.t
 import { startWorker } from "../../packages/worker/src/index.ts";
 import { encoderArgs } from "../../packages/worker/src/media/encode.ts";
 import { startWorkerHarness, type WorkerHarness } from "../../packages/worker/test/helpers.ts";
+import { cpuSeconds } from "../harness/cpu.ts";
 import { makeAudio, makeVideo } from "../harness/media.ts";
 
 const W = 1280;
@@ -42,14 +42,6 @@ const RUN_MS = 400;
 const SMALL_ITEMS = 12;
 const STAGES = ["decode", "preprocess", "inference", "paste", "encode"] as const;
 const ROUNDS = 3;
-
-/** CPU seconds of this process and its finished children (ffmpeg), from /proc/self/stat. */
-function cpuSeconds(): number {
-  const fields = fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1]?.split(" ") ?? [];
-  // utime, stime, cutime, cstime are fields 14..17 of stat(5); fields[0] here is field 3.
-  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
-  return ticks / 100; // USER_HZ
-}
 
 interface Measured {
   wall: number;

@@ -7,22 +7,14 @@
  *
  * Run: pnpm bench segments   (or: node test/bench/segments.bench.ts)
  */
-import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startFaultStack, type WorkerProcess } from "../faults/helpers.ts";
+import { cpuSeconds } from "../harness/cpu.ts";
 
 const SECONDS = 60;
 const SEGMENT_SECONDS = 10;
-
-/** user+sys seconds of a process and its reaped children (ffmpeg), from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  // After "pid (comm) ": utime, stime, cutime, cstime are fields 12..15 (0-based).
-  const ticks = [11, 12, 13, 14].reduce((a, i) => a + Number(fields[i] ?? 0), 0);
-  return ticks / 100; // USER_HZ
-}
 
 export default async function segmentsBench(): Promise<void> {
   const stack = await startFaultStack({

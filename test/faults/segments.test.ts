@@ -98,7 +98,7 @@ describe("segments of a long item", () => {
     const [a, b] = await Promise.all([frameHashes(stitched), frameHashes(unsegmented)]);
     expect(a).toHaveLength(SECONDS * FPS);
     expect(a).toEqual(b);
-  });
+  }, 240_000); // two stacks, each with its own 90 s waits: they, not vitest's default, must say what hung
 
   it("fails the item with a segment's bad-input reason and deletes the pieces it made", async () => {
     const stack = await startFaultStack({ seconds: SECONDS, videos: 1, audios: 1, env: { SEGMENT_SECONDS: "2" } });

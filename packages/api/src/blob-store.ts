@@ -39,8 +39,7 @@ async function discard(source: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of source);
 }
 
-/** A temporary object key: streamed uploads and presigned uploads land here first. */
-/** Where uploads wait to be hashed; whatever is left here is deleted by the staging sweeper. */
+/** Where uploads (streamed and presigned) wait to be hashed; what is left here is deleted by the staging sweeper. */
 export const STAGING_PREFIX = "tmp/uploads/";
 export const stagingKey = (id: string = randomUUID()) => `${STAGING_PREFIX}${id}`;
 

@@ -12,8 +12,10 @@ export interface StagingSweepDeps {
 
 /**
  * Deletes staged uploads older than the TTL: presigned uploads whose client never called
- * `complete`, and streamed PUTs an API process died in the middle of (docs/architecture.md,
- * "Blob grants"). Returns the deleted keys.
+ * `complete`, and streamed PUTs whose API process died after the upload finished but before
+ * the move (docs/architecture.md, "Blob grants"). Returns the deleted keys. A streamed PUT cut
+ * off mid-upload is an incomplete multipart upload, which listing does not show, so this sweep
+ * cannot remove it (only packages/ has a lifecycle rule that aborts those, packager/lifecycle.ts).
  */
 export async function sweepStagedUploads(d: StagingSweepDeps, now = Date.now()): Promise<string[]> {
   const cutoff = now - d.ttlSeconds * 1000;

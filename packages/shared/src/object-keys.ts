@@ -10,7 +10,7 @@ export const objectKeys = {
   posterBeside: (outputKey: string) => `${outputKey.slice(0, outputKey.lastIndexOf("/") + 1)}${POSTER_FILE}`,
   /** A long item's segment piece, in an attempt directory of the item (docs/architecture.md#segments). */
   segmentPiece: (jobKey: string, attemptId: string, range: string) =>
-    `outputs/${jobKey}/${attemptId}/segment-${range}.mp4`,
+    objectKeys.attemptOutput(jobKey, attemptId, `segment-${range}.mp4`),
   /** Whether an output object is a segment piece (not a result of its own). */
   isSegmentPiece: (key: string) => /\/segment-\d+-\d+\.mp4$/.test(key),
   /** Every output object of a job key (its attempts). */

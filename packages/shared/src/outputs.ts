@@ -41,6 +41,7 @@ export async function sweepAttempts(s3: S3Client, bucket: string, jobKey: string
  * so a later attempt runs every segment again (docs/architecture.md#segments).
  */
 export async function dropSegmentPieces(ledger: Ledger, s3: S3Client, bucket: string, jobKey: string): Promise<void> {
-  await sweepAttempts(s3, bucket, jobKey);
+  // A result recorded meanwhile (the stitch finished as the cancel came) stays.
+  await sweepAttempts(s3, bucket, jobKey, (await ledger.jobs.getResult(jobKey))?.key);
   await ledger.segments.drop(jobKey);
 }

@@ -6,7 +6,7 @@
  */
 import { Mutex } from "async-mutex";
 import { melSpectrogram } from "../src/audio/mel.ts";
-import { runWav2LipBatch } from "../src/adapters/wav2lip.ts";
+import { bindWav2Lip, runWav2LipBatch } from "../src/adapters/wav2lip.ts";
 import { FrameOpsThread } from "../src/frames/frame-ops-client.ts";
 import { type FramePathResult, runFramePath } from "../src/frames/frame-path.ts";
 import { createSession } from "../src/inference/create-session.ts";
@@ -30,6 +30,7 @@ export async function prepareFramePathAlone(
     deviceId: 0,
     label: "demo model",
   });
+  const binding = bindWav2Lip(model, "demo model");
   const [x = 0, y = 0, w = 0, h = 0] = box;
   return {
     async run() {
@@ -42,7 +43,7 @@ export async function prepareFramePathAlone(
         signal: new AbortController().signal,
         run: async (batch) => {
           const started = performance.now();
-          await runWav2LipBatch(model, { mel: "mel", face: "face", output: "output" }, batch);
+          await runWav2LipBatch(model, binding, batch);
           return { batch, runSeconds: (performance.now() - started) / 1000 };
         },
       });

@@ -5,11 +5,11 @@ import type { WorkerMetrics } from "./metrics.ts";
 
 /**
  * Free-disk guard: while the filesystem holding CACHE_ROOT has less than minFreeBytes
- * available, the worker is paused (takes no jobs) instead of failing jobs for lack of
- * space; a poll resumes it when space returns. minFreeBytes may be changed at run time.
+ * available, the workers are paused (take no jobs) instead of failing jobs for lack of
+ * space; a poll resumes them when space returns. minFreeBytes may be changed at run time.
  */
 export class DiskGuard {
-  private worker?: Worker;
+  private workers: Worker[] = [];
   private timer?: NodeJS.Timeout;
   private paused = false;
 
@@ -27,8 +27,9 @@ export class DiskGuard {
     this.metrics = metrics;
   }
 
-  attach(worker: Worker): void {
-    this.worker = worker;
+  /** The workers it pauses and resumes (the item worker and the segment worker). */
+  attach(...workers: Worker[]): void {
+    this.workers = workers;
   }
 
   async freeBytes(): Promise<number> {
@@ -52,12 +53,12 @@ export class DiskGuard {
         { dir: this.dir, freeBytes: free, minFreeBytes: this.minFreeBytes },
         "free disk below MIN_FREE_DISK_BYTES: not taking jobs until space returns",
       );
-      await this.worker?.pause(true); // true: do not wait for the running job here
+      await Promise.all(this.workers.map((w) => w.pause(true))); // true: do not wait for the running job here
     } else if (room && this.paused) {
       this.paused = false;
       this.metrics.diskPaused.set(0);
       this.log.info({ freeBytes: free }, "free disk back above MIN_FREE_DISK_BYTES: taking jobs again");
-      this.worker?.resume();
+      for (const w of this.workers) w.resume();
     }
     return room;
   }

@@ -134,7 +134,7 @@ export interface PreparedItem {
  * The mel spectrogram of the output timeline, or only what a segment's frames read; in
  * slices that let the event loop renew BullMQ's lock (docs/architecture.md#worker-deaths).
  */
-export function melOf(p: PreparedItem, range?: { start: number; count: number }): Promise<MelSpectrogram> {
+function melOf(p: PreparedItem, range?: { start: number; count: number }): Promise<MelSpectrogram> {
   return melSpectrogramYielding(p.samples, undefined, range ? { ...range, fps: p.video.fps } : undefined);
 }
 

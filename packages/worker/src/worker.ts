@@ -15,6 +15,7 @@ import {
   type Logger,
   QUEUES,
   type SegmentJob,
+  runPeriodically,
   serveMetrics,
   workerDeathsReason,
 } from "@mediaq/shared";
@@ -195,17 +196,19 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
         "swept orphaned scratch",
       );
   };
-  await sweep().catch((err) => log.error({ err }, "scratch sweep failed"));
-  const sweepTimer = setInterval(
-    () => void sweep().catch((err) => log.error({ err }, "scratch sweep failed")),
-    config.CACHE_SWEEP_INTERVAL_SECONDS * 1000,
-  );
-  diskGuard.attach(worker);
+  const sweepFailed = (err: unknown) => log.error({ err }, "scratch sweep failed");
+  await sweep().catch(sweepFailed);
+  const sweeper = runPeriodically(sweep, config.CACHE_SWEEP_INTERVAL_SECONDS, sweepFailed, { now: false });
+  // Segments need scratch space too: paused with the item worker, or a segment handed back
+  // for lack of disk would be taken again at once, in a loop.
+  diskGuard.attach(worker, segmentWorker);
   diskGuard.start();
-  // With too little disk the worker starts paused; the guard's poll resumes (= runs) it.
-  if (await diskGuard.check()) worker.run().catch((err) => log.error({ err }, "worker loop failed"));
+  // With too little disk the workers start paused; the guard's poll resumes (= runs) them.
+  if (await diskGuard.check()) {
+    worker.run().catch((err) => log.error({ err }, "worker loop failed"));
+    segmentWorker.run().catch((err) => log.error({ err }, "segment worker loop failed"));
+  }
   trackWorker.run().catch((err) => log.error({ err }, "face-track worker loop failed"));
-  segmentWorker.run().catch((err) => log.error({ err }, "segment worker loop failed"));
   log.info(
     {
       queue: QUEUES.inference,
@@ -233,7 +236,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     },
     close(closeOpts = {}) {
       closing ??= (async () => {
-        clearInterval(sweepTimer);
+        await sweeper.stop();
         diskGuard.stop();
         const graceMs = closeOpts.handBackAfterMs ?? opts.handBackAfterMs ?? 30_000;
         const timer = setTimeout(() => shutdown.abort(new HandBackError()), graceMs);

@@ -202,16 +202,20 @@ export class BatchService {
    * other batch waits on leave the queue, with their queued segments and finished pieces.
    */
   async cancel(tenant: string, id: string): Promise<{ cancelled: number }> {
-    const { ledger, inferenceQueue, s3, config } = this.deps;
+    const { ledger, inferenceQueue, s3, config, logger } = this.deps;
     const batch = await this.own(tenant, id);
     const { cancelled, orphaned } = await ledger.batches.cancel(batch.id);
     // A job a worker took meanwhile is locked and stays; the worker finds no batch waiting,
-    // skips it and deletes its pieces itself.
-    await Promise.all(
+    // skips it and deletes its pieces itself. The cancel is recorded already: a clean-up that
+    // fails is logged, not answered with an error (a retry would find nothing to clean).
+    const cleanups = await Promise.allSettled(
       orphaned.map(async (jobKey) => {
         if (await withdrawJob(inferenceQueue, jobKey)) await dropSegmentPieces(ledger, s3, config.S3_BUCKET, jobKey);
       }),
     );
+    for (const [i, c] of cleanups.entries())
+      if (c.status === "rejected")
+        logger.warn({ err: c.reason, jobKey: orphaned[i], batch: batch.id }, "cancelled job not cleaned up");
     return { cancelled };
   }
 

@@ -117,7 +117,7 @@ function melFrames(wav: Float32Array) {
 /** Mel frames [from, to) that melWindow reads for the given video frames (all without). */
 function framesToCompute(frames: number, v?: SegmentFrames): [number, number] {
   if (!v) return [0, frames];
-  const first = (i: number) => Math.min(Math.floor((i * 80) / v.fps), frames - MEL.stepSize);
+  const first = (i: number) => windowStart(i, v.fps, frames);
   return [Math.max(0, first(v.start)), Math.min(frames, Math.max(0, first(v.start + v.count - 1)) + MEL.stepSize)];
 }
 
@@ -200,6 +200,10 @@ function melBasis(): MelFilter[] {
   return cachedBasis;
 }
 
+/** The first mel frame of video frame `frameIndex`'s window (see melWindow); negative when the audio is shorter than a window. */
+const windowStart = (frameIndex: number, fps: number, frames: number) =>
+  Math.min(Math.floor((frameIndex * 80) / fps), frames - MEL.stepSize);
+
 /**
  * The 16 mel frames for each video frame, as Wav2Lip's inference.py slices them: frame i
  * starts at mel frame floor(i * 80 / fps); a window running past the end takes the last 16
@@ -207,8 +211,7 @@ function melBasis(): MelFilter[] {
  */
 export function melWindow(mel: MelSpectrogram, frameIndex: number, fps: number, out: Float32Array): void {
   const { stepSize } = MEL;
-  let start = Math.floor((frameIndex * 80) / fps);
-  if (start + stepSize > mel.frames) start = mel.frames - stepSize;
+  const start = windowStart(frameIndex, fps, mel.frames);
   for (let t = 0; t < stepSize; t++) {
     const src = start + t;
     for (let b = 0; b < mel.bands; b++)

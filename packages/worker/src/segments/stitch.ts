@@ -19,7 +19,6 @@ export interface StitchInput {
   pieces: SegmentPiece[];
   audioFile: string;
   length: LengthMode;
-  fps: number;
 }
 
 /** Downloads the pieces (checked against their recorded hashes) and stitches them; returns the frames. */
