@@ -3,8 +3,10 @@ import {
   ADAPTERS,
   type AdapterName,
   adapterNameSchema,
+  BATCH_ADAPTERS,
   type ChannelOrder,
   channelOrderSchema,
+  describeInputSets,
   type Inputs,
   inputNameSchema,
 } from "./adapters.ts";
@@ -37,7 +39,9 @@ export const inputsSchema = z
   .record(inputNameSchema, sha256Schema)
   .refine((inputs) => Object.keys(inputs).length > 0, "at least one input is needed")
   .describe(
-    "SHA-256 of each input blob by input name; the names depend on the model's adapter (wav2lip: video, audio)",
+    `SHA-256 of each input blob by input name; one of the input sets of the model's adapter: ${BATCH_ADAPTERS.map(
+      (name) => `${name} ${describeInputSets(name)}`,
+    ).join("; ")}`,
   );
 
 export interface JobKeyParts {
