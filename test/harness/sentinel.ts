@@ -5,8 +5,9 @@ import { Redis } from "ioredis";
 
 /**
  * A Sentinel deployment on loopback from Debian's redis-server and redis-sentinel: one
- * primary, one replica (both AOF everysec, noeviction, as in production) and three
- * Sentinels with quorum 2. Every port is a free loopback port.
+ * primary, one replica and three Sentinels with quorum 2, each run from the README's files
+ * as written (infra/redis/redis.conf, infra/redis/sentinel.conf) with only their ports and
+ * the primary's address changed to free loopback ones.
  */
 export interface SentinelCluster {
   /** The primary's name the Sentinels monitor. */
@@ -27,35 +28,42 @@ export interface SentinelCluster {
   stop(): Promise<void>;
 }
 
-const NAME = "mediaq";
+const INFRA = path.resolve(import.meta.dirname, "../../infra/redis");
+const REDIS_CONF = fs.readFileSync(path.join(INFRA, "redis.conf"), "utf8");
+const SENTINEL_CONF = fs.readFileSync(path.join(INFRA, "sentinel.conf"), "utf8");
+const setting = (conf: string, re: RegExp) => {
+  const m = re.exec(conf);
+  if (!m?.[1]) throw new Error(`infra/redis: no ${re} line`);
+  return m[1];
+};
+/** The name, passwords and timing the files set. */
+const NAME = setting(SENTINEL_CONF, /^sentinel monitor (\S+) /m);
+export const DATA_PASSWORD = setting(REDIS_CONF, /^requirepass (\S+)$/m);
+export const SENTINEL_PASSWORD = setting(SENTINEL_CONF, /^requirepass (\S+)$/m);
+const DOWN_AFTER_MS = Number(setting(SENTINEL_CONF, /^sentinel down-after-milliseconds \S+ (\d+)$/m));
+
+/** The file's own lines, its port replaced, and where this machine keeps its files. */
+function localConf(conf: string, port: number, dir: string, extra: string[]): string {
+  return [
+    conf.replace(/^port \d+$/m, `port ${port}`),
+    "bind 127.0.0.1",
+    "daemonize no",
+    `dir ${dir}`,
+    "logfile server.log",
+    ...extra,
+    "",
+  ].join("\n");
+}
 
 function startNode(dir: string, port: number, replicaOf?: number): Managed {
   fs.mkdirSync(dir, { recursive: true });
-  return spawnManaged("redis-server", [
-    "--port",
-    String(port),
-    "--bind",
-    "127.0.0.1",
-    "--dir",
-    dir,
-    "--appendonly",
-    "yes",
-    "--appendfsync",
-    "everysec",
-    "--maxmemory-policy",
-    "noeviction",
-    "--save",
-    "",
-    "--daemonize",
-    "no",
-    "--logfile",
-    "redis.log",
-    ...(replicaOf ? ["--replicaof", "127.0.0.1", String(replicaOf)] : []),
-  ]);
+  const conf = path.join(dir, "redis.conf");
+  fs.writeFileSync(conf, localConf(REDIS_CONF, port, dir, replicaOf ? [`replicaof 127.0.0.1 ${replicaOf}`] : []));
+  return spawnManaged("redis-server", [conf]);
 }
 
-export async function startSentinelCluster(dir: string, o: { downAfterMs?: number } = {}): Promise<SentinelCluster> {
-  const downAfterMs = o.downAfterMs ?? 1000;
+export async function startSentinelCluster(dir: string): Promise<SentinelCluster> {
+  const downAfterMs = DOWN_AFTER_MS;
   const [primaryPort, replicaPort, ...sentinelPorts] = (await Promise.all(
     Array.from({ length: 5 }, () => freePort()),
   )) as [number, number, number, number, number];
@@ -74,28 +82,24 @@ export async function startSentinelCluster(dir: string, o: { downAfterMs?: numbe
       fs.mkdirSync(sdir, { recursive: true });
       // Sentinels rewrite their file (known replicas and Sentinels, the epoch).
       const conf = path.join(sdir, "sentinel.conf");
-      fs.writeFileSync(
-        conf,
-        [
-          `port ${port}`,
-          "bind 127.0.0.1",
-          "daemonize no",
-          `dir ${sdir}`,
-          "logfile sentinel.log",
-          `sentinel monitor ${NAME} 127.0.0.1 ${primaryPort} 2`,
-          `sentinel down-after-milliseconds ${NAME} ${downAfterMs}`,
-          `sentinel failover-timeout ${NAME} 10000`,
-          `sentinel parallel-syncs ${NAME} 1`,
-          "",
-        ].join("\n"),
+      const monitored = SENTINEL_CONF.replace(
+        /^(sentinel monitor \S+) \S+ \d+ (\d+)$/m,
+        `$1 127.0.0.1 ${primaryPort} $2`,
       );
+      fs.writeFileSync(conf, localConf(monitored, port, sdir, []));
       const s = spawnManaged("redis-sentinel", [conf]);
       sentinels.push(s);
       await waitForPort(port, s.child, "redis-sentinel");
     }
     const ask = async <T>(fn: (s: Redis) => Promise<T>): Promise<T | undefined> => {
       for (const port of sentinelPorts) {
-        const s = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => null });
+        const s = new Redis({
+          port,
+          host: "127.0.0.1",
+          password: SENTINEL_PASSWORD,
+          lazyConnect: true,
+          retryStrategy: () => null,
+        });
         s.on("error", () => undefined);
         try {
           await s.connect();
@@ -125,6 +129,8 @@ export async function startSentinelCluster(dir: string, o: { downAfterMs?: numbe
       env: {
         REDIS_SENTINELS: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(","),
         REDIS_SENTINEL_NAME: NAME,
+        REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
+        REDIS_PASSWORD: DATA_PASSWORD,
       },
       nodes,
       downAfterMs,
@@ -145,7 +151,13 @@ export async function startSentinelCluster(dir: string, o: { downAfterMs?: numbe
         await until(
           `127.0.0.1:${port} to replicate`,
           async () => {
-            const r = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => null });
+            const r = new Redis({
+              port,
+              host: "127.0.0.1",
+              password: DATA_PASSWORD,
+              lazyConnect: true,
+              retryStrategy: () => null,
+            });
             r.on("error", () => undefined);
             try {
               await r.connect();
@@ -170,7 +182,13 @@ export async function startSentinelCluster(dir: string, o: { downAfterMs?: numbe
       async () => {
         const views = await Promise.all(
           sentinelPorts.map(async (port) => {
-            const s = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => null });
+            const s = new Redis({
+              port,
+              host: "127.0.0.1",
+              password: SENTINEL_PASSWORD,
+              lazyConnect: true,
+              retryStrategy: () => null,
+            });
             s.on("error", () => undefined);
             try {
               await s.connect();

@@ -164,3 +164,15 @@ export function untilReady(redis: Redis): Promise<void> {
   if (redis.status === "ready") return Promise.resolve();
   return new Promise((resolve) => redis.once("ready", () => resolve()));
 }
+
+/**
+ * An error of a Redis that is away for now (restarting, failing over, a replica that is not
+ * the primary yet), as ioredis reports it to a fail-fast producer: the API answers 503.
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === "MaxRetriesPerRequestError") return true;
+  return /Stream isn't writeable|Connection is closed|^READONLY|^LOADING|^MASTERDOWN|All sentinels are unreachable|ECONNREFUSED|ETIMEDOUT/.test(
+    err.message,
+  );
+}
