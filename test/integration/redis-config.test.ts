@@ -85,6 +85,27 @@ describe("Redis settings", () => {
   }, 60_000);
 });
 
+describe("the README's Sentinel deployment", () => {
+  it("shows infra/redis/redis.conf and sentinel.conf as written (the failover test runs those files)", () => {
+    const root = path.resolve(import.meta.dirname, "../..");
+    const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+    for (const file of ["redis.conf", "sentinel.conf"]) {
+      const lines = fs
+        .readFileSync(path.join(root, "infra/redis", file), "utf8")
+        .trimEnd()
+        .split("\n");
+      expect(readme, file).toContain(lines.map((l) => `  ${l}`).join("\n"));
+    }
+    for (const setting of [
+      "REDIS_SENTINELS=",
+      "REDIS_SENTINEL_NAME=mediaq",
+      "REDIS_SENTINEL_PASSWORD=",
+      "REDIS_PASSWORD=",
+    ])
+      expect(readme).toContain(`  ${setting}`);
+  });
+});
+
 describe("rediss:// with CA, certificate and key files", () => {
   let dir: string;
   let server: ReturnType<typeof spawnManaged>;
