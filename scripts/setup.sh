@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # chromium and tmux are for the browser and terminal tests; python3 checks ZIPs in tests;
 # espeak-ng speaks the narrations of the output-length and face tests; the face tests' portrait
 # is fetched once by the test harness with apt-get download + dpkg-deb (test/.cache).
-declare -A tools=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [redis-server]=redis-server [zip]=zip [unzip]=unzip
+declare -A tools=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [redis-server]=redis-server [redis-sentinel]=redis-sentinel [zip]=zip [unzip]=unzip
   [7z]=p7zip-full [bsdtar]=libarchive-tools [sha256sum]=coreutils [chromium]=chromium [tmux]=tmux
   [python3]=python3 [espeak-ng]=espeak-ng [dpkg-deb]=dpkg [node]=nodejs [npm]=npm)
 missing=()

@@ -1,5 +1,6 @@
 import {
   assertNoEviction,
+  checkSentinels,
   type Config,
   createInferenceQueue,
   createLogger,
@@ -9,7 +10,9 @@ import {
   ensureBucket,
   Ledger,
   ledgerOptionsFrom,
+  repairOutbox,
   serveMetrics,
+  untilReady,
 } from "@mediaq/shared";
 import type { FastifyInstance } from "fastify";
 import { KeyRing } from "./api-keys.ts";
@@ -36,9 +39,14 @@ export async function startApi(config: Config, options?: ApiOptions): Promise<Ru
   const logger = createLogger("api", config);
   const keys = new KeyRing(config.API_KEYS, config.API_KEYS_FILE);
   if (keys.size === 0) logger.warn("API_KEYS is empty: every /v1 request will be refused (401)");
-  const redis = createRedis(config);
+  // A ConfigError naming REDIS_SENTINELS / REDIS_SENTINEL_NAME when no Sentinel answers.
+  const unreachable = await checkSentinels(config);
+  if (unreachable.length > 0) logger.warn({ unreachable }, "REDIS_SENTINELS: some Sentinels did not answer");
+  // The request path fails fast while Redis is away (a 503), rather than queueing commands.
+  const redis = createRedis(config, "producer");
   const s3 = createS3(config);
   try {
+    await untilReady(redis);
     const warning = await assertNoEviction(redis);
     if (warning) logger.warn(warning);
     await ensureBucket(s3, config.S3_BUCKET);
@@ -58,6 +66,7 @@ export async function startApi(config: Config, options?: ApiOptions): Promise<Ru
     options,
   };
   const app = await buildApp(deps);
+  const stopRepairs = repairOnReconnect(deps);
   const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });
   logger.info({ url }, "api listening");
   const stopWatching = keys.watch(logger);
@@ -77,6 +86,7 @@ export async function startApi(config: Config, options?: ApiOptions): Promise<Ru
     deps,
     reloadKeys: () => keys.reloadLogged(logger, "SIGHUP"),
     async close() {
+      stopRepairs();
       stopWatching();
       metricsServer?.close();
       await stagingSweeper.stop();
@@ -85,5 +95,34 @@ export async function startApi(config: Config, options?: ApiOptions): Promise<Ru
       await redis.quit();
       s3.destroy();
     },
+  };
+}
+
+/**
+ * After Redis comes back (a restart or a failover that may have lost the last second of
+ * writes), queue the outbox's entries at once instead of at the next submit, so the ledger and
+ * the queues agree again (docs/architecture.md#redis-failover).
+ */
+function repairOnReconnect(deps: ApiDeps): () => void {
+  const redis = deps.ledger.connection();
+  let lostAt: number | undefined;
+  const onClose = () => {
+    lostAt ??= Date.now();
+  };
+  const onReady = () => {
+    if (lostAt === undefined) return;
+    lostAt = undefined;
+    // Entries written before now: a writer still between its ledger and queue writes adds
+    // the same job ids, which BullMQ does not add twice.
+    repairOutbox(deps.ledger, deps.inferenceQueue, Date.now()).then(
+      (repaired) => deps.logger.warn({ repaired }, "Redis is back: queued the outbox's entries"),
+      (err) => deps.logger.error({ err }, "outbox repair after reconnect failed; the next submit repairs it"),
+    );
+  };
+  redis.on("close", onClose);
+  redis.on("ready", onReady);
+  return () => {
+    redis.off("close", onClose);
+    redis.off("ready", onReady);
   };
 }

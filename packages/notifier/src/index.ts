@@ -1,4 +1,5 @@
 import {
+  blockingClientOf,
   type Config,
   createRedis,
   createS3,
@@ -8,6 +9,8 @@ import {
   type Resolve,
 } from "@mediaq/shared";
 import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Counter } from "prom-client";
 import type { DeliveryJob } from "./delivery.ts";
 import { startDeliveryWorker, WEBHOOK_QUEUE } from "./delivery-worker.ts";
 import { EventReader } from "./event-reader.ts";
@@ -22,12 +25,20 @@ export interface NotifierOptions {
   logger: Logger;
   /** How delivery hosts are resolved (tests map names to chosen addresses); dns.lookup by default. */
   resolve?: Resolve;
+  /** The process's count of Redis rebuilds (main.ts keeps it across rebuilds), served with the metrics. */
+  redisRebuilds?: Counter;
 }
 
 export interface RunningNotifier {
   metrics: NotifierMetrics;
   queue: Queue<DeliveryJob>;
   close(): Promise<void>;
+  /** Its Redis clients, the delivery worker's blocking one included (watched by keepConnected). */
+  connections(): Promise<Redis[]>;
+  /** Redis is back after a disconnect: look for stalled deliveries now. */
+  reconnected(): void;
+  /** Drops its connections at once (a rebuild whose close did not finish). */
+  disconnect(): void;
 }
 
 /** The notifier: reads batch events of watched batches, delivers signed webhooks (docs/architecture.md#webhooks). */
@@ -36,6 +47,7 @@ export function startNotifier(config: Config, o: NotifierOptions): RunningNotifi
   const workerRedis = createRedis(config);
   const s3 = createS3(config);
   const metrics = createNotifierMetrics();
+  if (o.redisRebuilds) metrics.registry.registerMetric(o.redisRebuilds);
   const ledger = new Ledger(redis, ledgerOptionsFrom(config));
   const queue = new Queue<DeliveryJob>(WEBHOOK_QUEUE, { connection: redis, prefix: config.QUEUE_PREFIX });
   const policy = {
@@ -75,6 +87,19 @@ export function startNotifier(config: Config, o: NotifierOptions): RunningNotifi
       await agent.close();
       s3.destroy();
       await Promise.all([redis.quit(), workerRedis.quit()]);
+    },
+    async connections() {
+      const blocking = await blockingClientOf(worker);
+      return [redis, workerRedis, ...(blocking ? [blocking] : [])];
+    },
+    reconnected() {
+      worker.startStalledCheckTimer().catch((err) => o.logger.error({ err }, "stalled check failed"));
+    },
+    disconnect() {
+      void reader.close().catch(() => undefined);
+      worker.disconnect().catch(() => undefined);
+      redis.disconnect();
+      workerRedis.disconnect();
     },
   };
 }

@@ -1,9 +1,15 @@
-import { assertNoEviction, createLogger, createRedis, loadConfig, serveMetrics } from "@mediaq/shared";
+import {
+  assertNoEviction,
+  createRebuildCounter,
+  createRedis,
+  keepConnected,
+  loadServiceConfig,
+  serveMetrics,
+} from "@mediaq/shared";
 import { startNotifier } from "./index.ts";
 
 // Entry point of the notifier service: signed webhook deliveries (docs/architecture.md#webhooks).
-const config = loadConfig();
-const logger = createLogger("notifier", config);
+const { config, log: logger } = await loadServiceConfig("notifier");
 
 const redis = createRedis(config);
 const warning = await assertNoEviction(redis);
@@ -11,10 +17,17 @@ if (warning) logger.warn(warning);
 await redis.quit();
 if (config.WEBHOOK_ALLOW_LOOPBACK_FOR_TESTS) logger.warn("WEBHOOK_ALLOW_LOOPBACK_FOR_TESTS is on: test only");
 
-const notifier = startNotifier(config, { logger });
+const redisRebuilds = createRebuildCounter();
+// Rebuilt (connections, BullMQ worker, event reader) when Redis stays away too long
+// (docs/architecture.md#redis-failover).
+const notifier = await keepConnected(async () => startNotifier(config, { logger, redisRebuilds }), {
+  boundMs: config.REDIS_RECOVERY_SECONDS * 1000,
+  log: logger,
+  rebuilds: redisRebuilds,
+});
 const metricsServer =
   config.METRICS_PORT !== undefined
-    ? await serveMetrics(notifier.metrics.registry, config.METRICS_PORT, config.METRICS_HOST)
+    ? await serveMetrics(() => notifier.current().metrics.registry, config.METRICS_PORT, config.METRICS_HOST)
     : undefined;
 logger.info("notifier started");
 

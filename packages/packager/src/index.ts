@@ -1,4 +1,5 @@
 import {
+  blockingClientOf,
   type Config,
   createLogger,
   createRedis,
@@ -9,7 +10,8 @@ import {
   QUEUES,
 } from "@mediaq/shared";
 import { FlowProducer, type Job, Worker } from "bullmq";
-import type { Registry } from "prom-client";
+import type { Redis } from "ioredis";
+import type { Counter, Registry } from "prom-client";
 import { installPackageLifecycle } from "./lifecycle.ts";
 import { createPackagerMetrics } from "./metrics.ts";
 import { markFailed, PART_QUEUE, type PartJob, runPartJob } from "./part-job.ts";
@@ -42,12 +44,18 @@ export interface Packager {
   partWorker: Worker<PartJob>;
   /** Stops taking jobs, lets the running ones finish, closes connections. */
   close(): Promise<void>;
+  /** Its Redis clients, BullMQ's blocking ones included (watched by keepConnected). */
+  connections(): Promise<Redis[]>;
+  /** Redis is back after a disconnect: look for stalled parts and packages now. */
+  reconnected(): void;
+  /** Drops its connections at once (a rebuild whose close did not finish). */
+  disconnect(): void;
 }
 
 /** Starts the package and part workers and the expiry sweeper in this process. */
 export function startPackager(
   config: Config,
-  opts: { settings?: Partial<PackagerSettings>; logger?: Logger } = {},
+  opts: { settings?: Partial<PackagerSettings>; logger?: Logger; redisRebuilds?: Counter } = {},
 ): Packager {
   const settings: PackagerSettings = { ...config, ...opts.settings };
   const logger = opts.logger ?? createLogger("packager", config);
@@ -106,6 +114,7 @@ export function startPackager(
     maxStalledCount: 2,
   });
   const metrics = createPackagerMetrics();
+  if (opts.redisRebuilds) metrics.registry.registerMetric(opts.redisRebuilds);
   partWorker.on("completed", (_job, part: { size?: number } | undefined) => {
     metrics.parts.inc({ outcome: "built" });
     metrics.packageBytes.inc(part?.size ?? 0);
@@ -131,6 +140,19 @@ export function startPackager(
       await Promise.all([sweeper.stop(), lifecycle, flow.close()]);
       s3.destroy();
       await Promise.allSettled([redis, workerConnection, partConnection, flowConnection].map((c) => c.quit()));
+    },
+    async connections() {
+      const blocking = await Promise.all([worker, partWorker].map(blockingClientOf));
+      const own = [redis, workerConnection, partConnection, flowConnection];
+      return [...own, ...blocking.filter((c): c is Redis => c !== undefined)];
+    },
+    reconnected() {
+      for (const w of [worker, partWorker])
+        w.startStalledCheckTimer().catch((err) => logger.error({ err }, "stalled check failed"));
+    },
+    disconnect() {
+      for (const c of [redis, workerConnection, partConnection, flowConnection]) c.disconnect();
+      for (const w of [worker, partWorker]) w.disconnect().catch(() => undefined);
     },
   };
 }

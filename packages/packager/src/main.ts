@@ -1,9 +1,10 @@
 import {
   assertNoEviction,
-  createLogger,
+  createRebuildCounter,
   createRedis,
   createS3,
-  loadConfig,
+  keepConnected,
+  loadServiceConfig,
   scheduleSnapshots,
   serveMetrics,
   startSnapshotWorker,
@@ -13,20 +14,25 @@ import { startPackager } from "./index.ts";
 // Entry point of the packager service: build queued packages, sweep expired ones, and take
 // the scheduled ledger snapshots (the packager is the service that already writes to S3 in
 // the background).
-const config = loadConfig();
-const logger = createLogger("packager", config);
+const { config, log: logger } = await loadServiceConfig("packager");
 
 const redis = createRedis(config);
 const warning = await assertNoEviction(redis);
 if (warning) logger.warn(warning);
 
-const packager = startPackager(config, { logger });
+const redisRebuilds = createRebuildCounter();
+// Rebuilt (connections, BullMQ workers) when Redis stays away too long (docs/architecture.md#redis-failover).
+const packager = await keepConnected(async () => startPackager(config, { logger, redisRebuilds }), {
+  boundMs: config.REDIS_RECOVERY_SECONDS * 1000,
+  log: logger,
+  rebuilds: redisRebuilds,
+});
 const s3 = createS3(config);
 const snapshots = startSnapshotWorker(redis, { redis, s3, config, logger }, config);
 const schedule = await scheduleSnapshots(redis, config, config);
 const metricsServer =
   config.METRICS_PORT !== undefined
-    ? await serveMetrics(packager.metrics, config.METRICS_PORT, config.METRICS_HOST)
+    ? await serveMetrics(() => packager.current().metrics, config.METRICS_PORT, config.METRICS_HOST)
     : undefined;
 logger.info({ snapshots: schedule.enabled ? `every ${config.SNAPSHOT_EVERY_SECONDS} s` : "off" }, "packager started");
 

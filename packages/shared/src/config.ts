@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
@@ -19,7 +20,51 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().in
 export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
 
 export const configSchema = z.object({
+  /** One Redis (redis:// or rediss:// for TLS); ignored when REDIS_SENTINELS is set. */
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  /**
+   * Sentinels as host:port pairs, comma-separated: the primary is asked of them and followed
+   * through failovers (docs/architecture.md#redis-failover). Takes precedence over REDIS_URL.
+   */
+  REDIS_SENTINELS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const out: { host: string; port: number }[] = [];
+      for (const pair of v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(pair);
+        const port = Number(m?.[2]);
+        if (!m?.[1] || !(port > 0 && port < 65536)) {
+          ctx.addIssue({ code: "custom", message: `expected host:port pairs, comma-separated (got "${pair}")` });
+          return undefined;
+        }
+        out.push({ host: m[1], port });
+      }
+      if (out.length === 0) ctx.addIssue({ code: "custom", message: "expected at least one host:port" });
+      return out;
+    }),
+  /** The primary's name in the Sentinels' configuration (`sentinel monitor <name> ...`). */
+  REDIS_SENTINEL_NAME: z.string().min(1).optional(),
+  /** Password of the Sentinels themselves (their `requirepass`), apart from the data password. */
+  REDIS_SENTINEL_PASSWORD: z.string().optional(),
+  /** Data nodes' user and password with REDIS_SENTINELS (with REDIS_URL they are in the URL). */
+  REDIS_USERNAME: z.string().optional(),
+  REDIS_PASSWORD: z.string().optional(),
+  /** TLS to the data nodes and Sentinels with REDIS_SENTINELS (with REDIS_URL: use rediss://). */
+  REDIS_TLS: bool.default(false),
+  /** PEM files for TLS: the CA that signed the servers' certificates, and a client certificate and key. */
+  REDIS_TLS_CA_FILE: z.string().optional(),
+  REDIS_TLS_CERT_FILE: z.string().optional(),
+  REDIS_TLS_KEY_FILE: z.string().optional(),
+  /**
+   * A worker, packager or notifier whose Redis connection is not back to ready this long
+   * after a disconnect rebuilds its connections and BullMQ workers (docs/architecture.md#redis-failover).
+   */
+  REDIS_RECOVERY_SECONDS: z.coerce.number().positive().default(60),
   QUEUE_PREFIX: z.string().min(1).default("mediaq"),
   S3_ENDPOINT: z.string().url().optional(),
   S3_BUCKET: z.string().min(3).default("mediaq"),
@@ -149,6 +194,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       throw new ConfigError(
         "Invalid configuration:\n  WEBHOOK_ALLOW_LOOPBACK_FOR_TESTS=true: test only, refused with NODE_ENV=production",
       );
+    const redisProblems = redisSettingProblems(parsed.data);
+    if (redisProblems.length > 0) throw new ConfigError(`Invalid configuration:\n${redisProblems.join("\n")}`);
     return parsed.data;
   }
   const lines = parsed.error.issues.map((i) => {
@@ -156,6 +203,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     return `  ${name}=${JSON.stringify(env[name] ?? "")}: ${i.message}`;
   });
   throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+}
+
+/** What is wrong with the Redis settings as a whole: a Sentinel list without a name, a TLS file missing. */
+function redisSettingProblems(c: Config): string[] {
+  const problems: string[] = [];
+  if (c.REDIS_SENTINELS && !c.REDIS_SENTINEL_NAME)
+    problems.push(
+      "  REDIS_SENTINEL_NAME is not set: REDIS_SENTINELS needs the name the Sentinels monitor the primary under",
+    );
+  if (c.REDIS_SENTINEL_NAME && !c.REDIS_SENTINELS)
+    problems.push("  REDIS_SENTINEL_NAME is set without REDIS_SENTINELS: list the Sentinels as host:port pairs");
+  for (const name of ["REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE"] as const) {
+    const file = c[name];
+    if (file && !fs.existsSync(file)) problems.push(`  ${name}=${JSON.stringify(file)}: no such file`);
+  }
+  if (Boolean(c.REDIS_TLS_CERT_FILE) !== Boolean(c.REDIS_TLS_KEY_FILE))
+    problems.push("  REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE: a client certificate needs both");
+  return problems;
 }
 
 export interface ApiKeyEntry {

@@ -5,6 +5,8 @@ export * from "./jobs.ts";
 export * from "./object-keys.ts";
 export * from "./face-track.ts";
 export * from "./redis.ts";
+export * from "./redis-recovery.ts";
+export * from "./startup.ts";
 export * from "./periodic.ts";
 export * from "./s3.ts";
 export * from "./outputs.ts";

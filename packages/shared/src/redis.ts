@@ -1,9 +1,141 @@
-import { Redis } from "ioredis";
-import type { Config } from "./config.ts";
+import fs from "node:fs";
+import type { ConnectionOptions as TlsOptions } from "node:tls";
+import { Redis, type RedisOptions } from "ioredis";
+import { type Config, ConfigError } from "./config.ts";
 
-/** A connection usable by BullMQ workers (blocking commands need maxRetriesPerRequest null). */
-export function createRedis(config: Pick<Config, "REDIS_URL">): Redis {
-  return new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, enableReadyCheck: true });
+/** The settings a connection is built from (docs/architecture.md#redis-failover). */
+export type RedisSettings = Pick<Config, "REDIS_URL"> &
+  Partial<
+    Pick<
+      Config,
+      | "REDIS_SENTINELS"
+      | "REDIS_SENTINEL_NAME"
+      | "REDIS_SENTINEL_PASSWORD"
+      | "REDIS_USERNAME"
+      | "REDIS_PASSWORD"
+      | "REDIS_TLS"
+      | "REDIS_TLS_CA_FILE"
+      | "REDIS_TLS_CERT_FILE"
+      | "REDIS_TLS_KEY_FILE"
+    >
+  >;
+
+/**
+ * What a connection is for, as BullMQ's "going to production" guide asks:
+ * - `worker`: BullMQ workers, event readers and the background services' ledger. Commands
+ *   wait through a reconnect (offline queue on, `maxRetriesPerRequest: null`, which blocking
+ *   commands need): a failover delays their work, it does not fail it.
+ * - `producer`: the API's request path. Commands fail at once while Redis is away
+ *   (`enableOfflineQueue: false`), so a request gets a 503 instead of hanging.
+ */
+export type RedisRole = "worker" | "producer";
+
+export const usesSentinels = (c: RedisSettings): boolean => Boolean(c.REDIS_SENTINELS?.length);
+
+/** TLS options from the CA / certificate / key files (read now: a missing one was refused by loadConfig). */
+function tlsOptions(c: RedisSettings): TlsOptions {
+  const read = (file: string | undefined) => (file ? fs.readFileSync(file) : undefined);
+  const tls: TlsOptions = {};
+  const ca = read(c.REDIS_TLS_CA_FILE);
+  const cert = read(c.REDIS_TLS_CERT_FILE);
+  const key = read(c.REDIS_TLS_KEY_FILE);
+  if (ca) tls.ca = ca;
+  if (cert) tls.cert = cert;
+  if (key) tls.key = key;
+  return tls;
+}
+
+/** The ioredis options of every mediaq connection: REDIS_SENTINELS first, else REDIS_URL. */
+export function redisOptions(c: RedisSettings, role: RedisRole): RedisOptions {
+  const roleOptions: RedisOptions =
+    role === "worker"
+      ? { maxRetriesPerRequest: null, enableOfflineQueue: true }
+      : { maxRetriesPerRequest: 1, enableOfflineQueue: false };
+  const common: RedisOptions = {
+    ...roleOptions,
+    enableReadyCheck: true,
+    // A client that reached a replica (an old primary back after a failover) reconnects and
+    // sends the command again: it was refused, so nothing ran twice.
+    reconnectOnError: (err) => (err.message.startsWith("READONLY") ? 2 : false),
+  };
+  if (usesSentinels(c)) {
+    const tls = c.REDIS_TLS ? tlsOptions(c) : undefined;
+    return {
+      ...common,
+      sentinels: c.REDIS_SENTINELS,
+      name: c.REDIS_SENTINEL_NAME,
+      role: "master",
+      sentinelPassword: c.REDIS_SENTINEL_PASSWORD,
+      username: c.REDIS_USERNAME,
+      password: c.REDIS_PASSWORD,
+      // Subscribes to the Sentinels' +switch-master: a promotion moves the clients at once,
+      // also when the old primary hangs (paused) rather than closing its connections.
+      failoverDetector: true,
+      ...(tls ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
+    };
+  }
+  // ioredis reads host, port, user, password, db and rediss:// (TLS) from the URL.
+  const secure = new URL(c.REDIS_URL).protocol === "rediss:";
+  return { ...common, ...(secure ? { tls: tlsOptions(c) } : {}) };
+}
+
+/** A connection with the role's settings (workers by default: see RedisRole). */
+export function createRedis(c: RedisSettings, role: RedisRole = "worker"): Redis {
+  const options = redisOptions(c, role);
+  return usesSentinels(c) ? new Redis(options) : new Redis(c.REDIS_URL, options);
+}
+
+/**
+ * Start-up check of REDIS_SENTINELS: asks every Sentinel for the primary. Throws a
+ * ConfigError naming the setting when none answers, or when they know no primary of that
+ * name; returns the Sentinels that did not answer (a warning: the others suffice).
+ * Without Sentinels there is nothing to check here (the connection waits for Redis).
+ */
+export async function checkSentinels(c: RedisSettings, timeoutMs = 3000): Promise<string[]> {
+  if (!usesSentinels(c)) return [];
+  const sentinels = c.REDIS_SENTINELS ?? [];
+  const tls = c.REDIS_TLS ? tlsOptions(c) : undefined;
+  const answers = await Promise.all(
+    sentinels.map(async ({ host, port }) => {
+      const address = `${host}:${port}`;
+      const s = new Redis({
+        host,
+        port,
+        password: c.REDIS_SENTINEL_PASSWORD,
+        tls,
+        lazyConnect: true,
+        connectTimeout: timeoutMs,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+        enableOfflineQueue: false,
+      });
+      s.on("error", () => undefined);
+      try {
+        await s.connect();
+        const primary = (await s.call("SENTINEL", "get-master-addr-by-name", c.REDIS_SENTINEL_NAME ?? "")) as
+          | string[]
+          | null;
+        return { address, primary };
+      } catch (err) {
+        return { address, error: (err as Error).message };
+      } finally {
+        s.disconnect();
+      }
+    }),
+  );
+  const failed = answers.filter((a) => "error" in a);
+  if (failed.length === answers.length)
+    throw new ConfigError(
+      `Invalid configuration:\n  REDIS_SENTINELS: no Sentinel answered (${failed
+        .map((a) => `${a.address}: ${a.error}`)
+        .join("; ")})`,
+    );
+  if (!answers.some((a) => "primary" in a && a.primary))
+    throw new ConfigError(
+      `Invalid configuration:\n  REDIS_SENTINEL_NAME=${JSON.stringify(c.REDIS_SENTINEL_NAME)}: ` +
+        `the Sentinels that answered know no primary of that name`,
+    );
+  return failed.map((a) => `${a.address} (${a.error})`);
 }
 
 /**
@@ -25,4 +157,22 @@ export async function assertNoEviction(redis: Redis): Promise<string | undefined
     );
   }
   return undefined;
+}
+
+/** Resolves once the client is ready (a producer's commands fail until then). */
+export function untilReady(redis: Redis): Promise<void> {
+  if (redis.status === "ready") return Promise.resolve();
+  return new Promise((resolve) => redis.once("ready", () => resolve()));
+}
+
+/**
+ * An error of a Redis that is away for now (restarting, failing over, a replica that is not
+ * the primary yet), as ioredis reports it to a fail-fast producer: the API answers 503.
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === "MaxRetriesPerRequestError") return true;
+  return /Stream isn't writeable|Connection is closed|^READONLY|^LOADING|^MASTERDOWN|All sentinels are unreachable|ECONNREFUSED|ETIMEDOUT/.test(
+    err.message,
+  );
 }

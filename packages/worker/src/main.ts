@@ -1,31 +1,37 @@
-import { createLogger, loadConfig } from "@mediaq/shared";
+import { createRebuildCounter, keepConnected, loadServiceConfig } from "@mediaq/shared";
 import { startWorker } from "./index.ts";
 import { removeOwnScratch } from "./scratch.ts";
 
-const config = loadConfig();
-const log = createLogger("worker", config);
-const handle = await startWorker(config, {
-  log,
-  metricsPort: config.METRICS_PORT,
-  handBackAfterMs: config.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
-  lockDurationMs: config.WORKER_LOCK_DURATION_MS,
-  stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
-  prefetch: config.WORKER_PREFETCH,
-  diskCheckMs: config.WORKER_DISK_CHECK_SECONDS * 1000,
-});
+const { config, log } = await loadServiceConfig("worker");
+const redisRebuilds = createRebuildCounter();
+// Rebuilt (connections, BullMQ workers) when Redis stays away too long (docs/architecture.md#redis-failover).
+const runtime = await keepConnected(
+  () =>
+    startWorker(config, {
+      log,
+      metricsPort: config.METRICS_PORT,
+      handBackAfterMs: config.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
+      lockDurationMs: config.WORKER_LOCK_DURATION_MS,
+      stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+      prefetch: config.WORKER_PREFETCH,
+      diskCheckMs: config.WORKER_DISK_CHECK_SECONDS * 1000,
+      redisRebuilds,
+    }),
+  { boundMs: config.REDIS_RECOVERY_SECONDS * 1000, log, rebuilds: redisRebuilds, closeTimeoutMs: 10_000 },
+);
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) {
     // A second signal: hand the current job back now instead of waiting for it.
     log.warn({ signal }, "second signal; handing the current job back");
-    handle.handBack();
+    runtime.current().handBack();
     return;
   }
   stopping = true;
   log.info({ signal }, "stopping: no new jobs; finishing or handing back the current one");
   try {
-    await handle.close();
+    await runtime.close();
     // AUTO_CLEAR_CACHE=false keeps scratch directories for debugging.
     const removed = config.AUTO_CLEAR_CACHE ? await removeOwnScratch(config.CACHE_ROOT) : 0;
     if (removed) log.info({ removed }, "removed scratch directories");

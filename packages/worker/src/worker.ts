@@ -3,6 +3,7 @@ import type http from "node:http";
 import os from "node:os";
 import {
   assertNoEviction,
+  blockingClientOf,
   type Config,
   createFaceTrackQueue,
   createRedis,
@@ -21,6 +22,8 @@ import {
 } from "@mediaq/shared";
 import { Mutex } from "async-mutex";
 import { Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Counter } from "prom-client";
 import { DiskGuard } from "./disk-guard.ts";
 import { HandBackError } from "./errors.ts";
 import { FrameOpsThread } from "./frames/frame-ops-client.ts";
@@ -50,6 +53,8 @@ export interface StartWorkerOptions {
   prefetch?: boolean;
   /** Free-disk guard poll period (WORKER_DISK_CHECK_SECONDS); default 5000. */
   diskCheckMs?: number;
+  /** The process's count of Redis rebuilds (main.ts keeps it across rebuilds), served with the metrics. */
+  redisRebuilds?: Counter;
 }
 
 export interface WorkerHandle {
@@ -69,6 +74,12 @@ export interface WorkerHandle {
   close(opts?: { handBackAfterMs?: number }): Promise<void>;
   /** Hands the current job back to the queue now (a second SIGTERM). */
   handBack(): void;
+  /** Its Redis clients, BullMQ's blocking ones included (watched by keepConnected). */
+  connections(): Promise<Redis[]>;
+  /** Redis is back after a disconnect: look for stalled jobs now, not at the next interval. */
+  reconnected(): void;
+  /** Drops its connections and metrics listener at once (a rebuild whose close did not finish). */
+  disconnect(): void;
 }
 
 /** One BullMQ worker on QUEUES.inference with concurrency 1: one inference per process (per GPU card). */
@@ -84,6 +95,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   if (warning) log.warn(warning);
   const s3 = createS3(config);
   const metrics = createWorkerMetrics();
+  if (opts.redisRebuilds) metrics.registry.registerMetric(opts.redisRebuilds);
   const models = new ModelCache(s3, config, log);
   const shutdown = new AbortController();
   const ledger = new Ledger(ledgerRedis, ledgerOptionsFrom(config));
@@ -233,6 +245,22 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     metricsServer,
     handBack() {
       shutdown.abort(new HandBackError());
+    },
+    async connections() {
+      const blocking = await Promise.all([worker, trackWorker, segmentWorker].map(blockingClientOf));
+      return [queueRedis, ledgerRedis, ...blocking.filter((c): c is Redis => c !== undefined)];
+    },
+    reconnected() {
+      for (const w of [worker, trackWorker, segmentWorker])
+        if (w.isRunning()) w.startStalledCheckTimer().catch((err) => log.error({ err }, "stalled check failed"));
+    },
+    disconnect() {
+      shutdown.abort(new HandBackError());
+      metricsServer?.closeAllConnections();
+      metricsServer?.close();
+      queueRedis.disconnect();
+      ledgerRedis.disconnect();
+      for (const w of [worker, trackWorker, segmentWorker]) w.disconnect().catch(() => undefined);
     },
     close(closeOpts = {}) {
       closing ??= (async () => {

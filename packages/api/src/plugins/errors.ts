@@ -1,3 +1,4 @@
+import { isRedisUnavailable } from "@mediaq/shared";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { HttpProblem, PROBLEM_CONTENT_TYPE, type ProblemBody, problemType } from "../problem.ts";
@@ -32,6 +33,16 @@ export function toProblem(err: FastifyError | Error, request: FastifyRequest): P
       errors,
     };
   }
+  // The API's Redis connection fails fast while Redis restarts or fails over
+  // (docs/architecture.md#redis-failover): a retryable 503, not a 500.
+  if (isRedisUnavailable(err))
+    return {
+      type: problemType("redis-unavailable"),
+      title: "Service unavailable",
+      status: 503,
+      detail: "Redis is restarting or failing over; try again in a few seconds.",
+      instance,
+    };
   const status = (err as FastifyError).statusCode;
   if (status && status >= 400 && status < 500) {
     // Fastify's own client errors: malformed JSON, body too large, unsupported media type...
@@ -63,7 +74,10 @@ export function frameworkErrors(err: FastifyError, request: FastifyRequest, repl
 export function registerProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const body = toProblem(err, request);
-    if (body.status >= 500) request.log.error({ err }, "request failed");
+    if (body.status === 503) {
+      request.log.warn({ err: err.message }, "Redis unavailable");
+      reply.header("retry-after", "2");
+    } else if (body.status >= 500) request.log.error({ err }, "request failed");
     else request.log.debug({ err: err.message }, "client error");
     return sendProblem(reply, body);
   });
