@@ -26,7 +26,10 @@ export const blobRoutes: FastifyPluginAsyncZod<{ blobs: BlobService }> = async (
       {
         onRequest: refuseLargerThan(blobs.maxBytes),
         schema: {
+          operationId: "putBlob",
+          tags: ["blobs"],
           summary: "Upload a blob (raw bytes, streamed and hashed)",
+          problems: [413],
           description: "201 when this API key did not have the blob before, 200 when it did.",
           response: { 200: blobAnswerSchema, 201: blobAnswerSchema },
         },
@@ -44,6 +47,8 @@ export const blobRoutes: FastifyPluginAsyncZod<{ blobs: BlobService }> = async (
     {
       bodyLimit: SMALL_BODY_BYTES,
       schema: {
+        operationId: "requestUpload",
+        tags: ["blobs"],
         summary: "Ask for a presigned PUT for a blob of a declared SHA-256",
         description:
           "exists is true only when this API key holds the blob already. Otherwise PUT the bytes to url with " +
@@ -62,7 +67,10 @@ export const blobRoutes: FastifyPluginAsyncZod<{ blobs: BlobService }> = async (
     "/blobs/:sha256/face-track",
     {
       schema: {
+        operationId: "getFaceTrack",
+        tags: ["blobs"],
         summary: "The face track of a video blob (its face box on every frame)",
+        problems: [404],
         description:
           "The track computed for items on this video with the given detector params (the defaults when " +
           "omitted). 404 until an item on the video has run, or when the blob is not this key's.",
@@ -84,7 +92,10 @@ export const blobRoutes: FastifyPluginAsyncZod<{ blobs: BlobService }> = async (
     {
       bodyLimit: SMALL_BODY_BYTES,
       schema: {
+        operationId: "completeUpload",
+        tags: ["blobs"],
         summary: "Complete a presigned upload: the API hashes the uploaded bytes, then grants the blob",
+        problems: [404],
         params: z.object({ uploadId: uploadIdSchema }),
         response: { 200: blobAnswerSchema, 201: blobAnswerSchema },
       },
@@ -97,7 +108,15 @@ export const blobRoutes: FastifyPluginAsyncZod<{ blobs: BlobService }> = async (
 
   app.head(
     "/blobs/:sha256",
-    { schema: { summary: "Does this tenant have the blob?", params: z.object({ sha256: sha256Schema }) } },
+    {
+      schema: {
+        operationId: "headBlob",
+        tags: ["blobs"],
+        summary: "Does this tenant have the blob?",
+        params: z.object({ sha256: sha256Schema }),
+        problems: [404],
+      },
+    },
     async (request, reply) => {
       const size = await blobs.sizeOf(request.tenant, request.params.sha256);
       if (size === undefined) throw notFound("blob", request.params.sha256);

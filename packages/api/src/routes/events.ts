@@ -30,10 +30,19 @@ export const eventRoutes: FastifyPluginAsyncZod<{
     "/batches/:id/events",
     {
       schema: {
+        operationId: "streamBatchEvents",
+        tags: ["batches"],
         summary: "Progress events (text/event-stream); resume with Last-Event-ID",
+        problems: [404],
         params: z.object({ id: z.string().min(1).max(200) }),
         querystring: z.object({ lastEventId: z.string().optional() }),
         headers: z.object({ "last-event-id": z.string().optional() }),
+        produces: ["text/event-stream"],
+        response: {
+          200: z
+            .string()
+            .describe("Server-Sent Events: an id per event, data is one JSON batch event; a comment line when idle"),
+        },
       },
     },
     async (request, reply) => {

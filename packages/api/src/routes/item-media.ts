@@ -75,7 +75,10 @@ export const itemMediaRoutes: FastifyPluginAsyncZod<{ batches: BatchService; med
     "/batches/:id/items/:index/media",
     {
       schema: {
+        operationId: "getItemMedia",
+        tags: ["batches"],
         summary: "Presigned links to a finished item's output video and poster thumbnail",
+        problems: [404, 409],
         description: "404 when the batch is not this API key's or has no such item; 409 while it has no output.",
         params: z.object({ id: z.string().min(1).max(200), index: z.coerce.number().int().min(0) }),
         response: { 200: mediaAnswer },

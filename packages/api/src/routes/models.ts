@@ -16,7 +16,10 @@ export const modelRoutes: FastifyPluginAsyncZod<{ models: ModelService; blobs: B
       {
         onRequest: refuseLargerThan(blobs.maxBytes),
         schema: {
+          operationId: "registerModel",
+          tags: ["models"],
           summary: "Upload an ONNX model and point a tag at it",
+          problems: [413],
           querystring: modelQuerySchema,
           response: { 201: modelAnswerSchema },
         },
@@ -31,7 +34,14 @@ export const modelRoutes: FastifyPluginAsyncZod<{ models: ModelService; blobs: B
 
   app.get(
     "/models",
-    { schema: { summary: "This tenant's model tags", response: { 200: modelListSchema } } },
+    {
+      schema: {
+        operationId: "listModels",
+        tags: ["models"],
+        summary: "This tenant's model tags",
+        response: { 200: modelListSchema },
+      },
+    },
     async (request) => ({ models: await models.list(request.tenant) }),
   );
 };
