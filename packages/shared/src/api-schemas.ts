@@ -113,6 +113,26 @@ export const submitAnswerSchema = z.object({
 });
 export type SubmitAnswer = z.infer<typeof submitAnswerSchema>;
 
+/** One event of a batch's stream (GET /v1/batches/{id}/events), sent as the data of a Server-Sent Event. */
+export const batchEventSchema = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("item"),
+    jobKey: z.string(),
+    state: z.enum(ITEM_STATES),
+    error: z.string().optional(),
+  }),
+  z.object({ type: z.literal("progress"), jobKey: z.string(), stage: z.string(), done: z.number(), total: z.number() }),
+  z.object({
+    type: z.literal("package"),
+    packageId: z.string(),
+    state: z.string(),
+    bytes: z.number().optional(),
+    totalBytes: z.number().optional(),
+  }),
+  z.object({ type: z.literal("cancelled"), cancelled: z.number().int() }),
+]);
+export type BatchEvent = z.infer<typeof batchEventSchema>;
+
 export const packageStateSchema = z.enum(["queued", "building", "ready", "failed"]);
 
 export const packageRequestAnswerSchema = z.object({ id: z.string(), state: packageStateSchema });

@@ -12,6 +12,8 @@ declare module "fastify" {
   interface FastifySchema {
     /** The route's own 4xx answers, documented as problem+json (docs/architecture.md#api-description). */
     problems?: readonly ProblemStatus[];
+    /** The route streams its body as raw bytes (no body schema): documented as application/octet-stream. */
+    rawBody?: string;
   }
 }
 
@@ -55,8 +57,19 @@ type Transformed = ReturnType<typeof jsonSchemaTransform>;
 /** The zod route schemas as OpenAPI, with every 4xx answer as a reference to the Problem schema. */
 function transform(input: Parameters<typeof jsonSchemaTransform>[0]): Transformed {
   const out = jsonSchemaTransform(input);
-  const { problems = [], ...schema } = out.schema as { problems?: ProblemStatus[]; response?: object };
+  const {
+    problems = [],
+    rawBody,
+    ...schema
+  } = out.schema as {
+    problems?: ProblemStatus[];
+    rawBody?: string;
+    response?: object;
+  };
   if (!input.url.startsWith("/v1/")) return { ...out, schema };
+  const body = rawBody
+    ? { consumes: ["application/octet-stream"], body: { type: "string", format: "binary", description: rawBody } }
+    : {};
   const answers = Object.fromEntries(
     ([400, 401, ...problems, 429] as const).map((status) => [
       status,
@@ -66,7 +79,7 @@ function transform(input: Parameters<typeof jsonSchemaTransform>[0]): Transforme
       },
     ]),
   );
-  return { ...out, schema: { ...schema, response: { ...schema.response, ...answers } } };
+  return { ...out, schema: { ...schema, ...body, response: { ...schema.response, ...answers } } };
 }
 
 /**

@@ -30,6 +30,7 @@ export const blobRoutes: FastifyPluginAsyncZod<{ blobs: BlobService }> = async (
           tags: ["blobs"],
           summary: "Upload a blob (raw bytes, streamed and hashed)",
           problems: [413],
+          rawBody: "The file's bytes, any content type",
           description: "201 when this API key did not have the blob before, 200 when it did.",
           response: { 200: blobAnswerSchema, 201: blobAnswerSchema },
         },

@@ -1,3 +1,4 @@
+import { batchEventSchema } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { EventHub } from "../events/event-hub.ts";
@@ -39,9 +40,9 @@ export const eventRoutes: FastifyPluginAsyncZod<{
         headers: z.object({ "last-event-id": z.string().optional() }),
         produces: ["text/event-stream"],
         response: {
-          200: z
-            .string()
-            .describe("Server-Sent Events: an id per event, data is one JSON batch event; a comment line when idle"),
+          200: batchEventSchema.describe(
+            "Server-Sent Events: each has an id (send it back as Last-Event-ID) and one batch event as its JSON data",
+          ),
         },
       },
     },

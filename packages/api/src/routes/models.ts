@@ -20,6 +20,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ models: ModelService; blobs: B
           tags: ["models"],
           summary: "Upload an ONNX model and point a tag at it",
           problems: [413],
+          rawBody: "The ONNX file's bytes",
           querystring: modelQuerySchema,
           response: { 201: modelAnswerSchema },
         },
