@@ -1,4 +1,5 @@
-import { headObject, type ItemView, objectKeys, presignGet } from "@mediaq/shared";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { createPresigner, headObject, type ItemView, objectKeys, presignGet } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { ApiDeps } from "../deps.ts";
@@ -18,12 +19,15 @@ const mediaAnswer = z.object({
 /** Presigned links to what an item made: its output and the poster beside it (docs/architecture.md#outputs). */
 export class ItemMedia {
   private readonly deps: Pick<ApiDeps, "s3" | "config" | "ledger">;
+  /** Signs for S3_PUBLIC_ENDPOINT when set (docs/architecture.md#presigned-links). */
+  private readonly presigner: S3Client;
   constructor(deps: Pick<ApiDeps, "s3" | "config" | "ledger">) {
     this.deps = deps;
+    this.presigner = createPresigner(deps.config);
   }
 
   private sign(key: string): Promise<string> {
-    return presignGet(this.deps.s3, this.deps.config.S3_BUCKET, key, this.deps.config.PRESIGN_EXPIRES_SECONDS);
+    return presignGet(this.presigner, this.deps.config.S3_BUCKET, key, this.deps.config.PRESIGN_EXPIRES_SECONDS);
   }
 
   /**

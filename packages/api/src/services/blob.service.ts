@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import {
   type BlobAnswer,
   computeTrackKey,
+  createPresigner,
   dedupScope,
   type FaceTrack,
   type FaceTrackParams,
@@ -41,9 +42,12 @@ export interface Granted {
  */
 export class BlobService {
   private readonly deps: Deps;
+  /** Signs upload URLs for S3_PUBLIC_ENDPOINT when set (docs/architecture.md#presigned-links). */
+  private readonly presigner: S3Client;
 
   constructor(deps: Deps) {
     this.deps = deps;
+    this.presigner = createPresigner(deps.config);
   }
 
   /** The largest body put (and a model upload) takes. */
@@ -81,7 +85,7 @@ export class BlobService {
     // completing the upload checks them again for servers that do not.
     const checksum = Buffer.from(sha256, "hex").toString("base64");
     const url = await getSignedUrl(
-      this.deps.s3,
+      this.presigner,
       new PutObjectCommand({
         Bucket: config.S3_BUCKET,
         Key: presignedStagingKey(tenant, uploadId),
