@@ -90,7 +90,7 @@ async function startWorld(): Promise<World> {
     await sleep(200);
   }
   const { adapter, channels } = demoModelRegistration();
-  await client.putModelFile(demoModelPath(), "demo", adapter, channels);
+  await client.putModelFile(demoModelPath(), { tag: "demo", adapter, channels });
   const file = (n: string) => path.join(dir, n);
   await makeVideo(file("v.mp4"), { seconds: 0.5, width: 96, height: 96, frequency: 300 });
   await makeAudio(file("a.wav"), { seconds: 0.5, frequency: 200 });

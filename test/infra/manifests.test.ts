@@ -396,6 +396,27 @@ describe("docker-compose.yml", () => {
     }
   });
 
+  it("presigned links are signed for MinIO's published port while the services use minio:9000", () => {
+    // ${VAR:-default} as `docker compose config` expands it with VAR unset.
+    const expand = (v: unknown) => String(v).replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, "$1");
+    const published = new Map(
+      services().minio.ports.map((p: string) => {
+        const [container = "", host = ""] = p.split(":").reverse();
+        return [container, host];
+      }),
+    );
+    for (const name of [...mediaqServices, "notifier"]) {
+      const env = services()[name].environment;
+      const config = loadConfig(Object.fromEntries(Object.entries<string>(env).map(([k, v]) => [k, expand(v)])));
+      const inside = new URL(config.S3_ENDPOINT as string);
+      const outside = new URL(config.S3_PUBLIC_ENDPOINT as string);
+      expect(outside.hostname, name).toBe("localhost");
+      expect(outside.port, name).toBe(published.get(inside.port));
+      expect(config.S3_FORCE_PATH_STYLE, `${name}: MinIO serves path-style links`).toBe(true);
+    }
+    expect(fs.readFileSync(composeFile, "utf8")).not.toMatch(/etc\/hosts/);
+  });
+
   it("Prometheus scrapes api, worker and packager at their compose names and ports", () => {
     const prometheus = readYaml(path.join(infra, "prometheus/prometheus.yml"))[0];
     const jobs = new Map<string, Obj>(prometheus.scrape_configs.map((j: Obj) => [j.job_name, j]));

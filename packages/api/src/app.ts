@@ -18,6 +18,8 @@ import { packageRoutes } from "./routes/packages.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { EventHub } from "./events/event-hub.ts";
 import { BatchService } from "./services/batch.service.ts";
+import { BlobService } from "./services/blob.service.ts";
+import { ModelService } from "./services/model.service.ts";
 import { PackageService } from "./services/package.service.ts";
 import { WebhookService } from "./services/webhook.service.ts";
 
@@ -55,6 +57,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await registerWeb(app);
   await registerAdmin(app, deps, limits);
 
+  const blobs = new BlobService(deps);
+  const models = new ModelService(deps, blobs);
   const webhooks = new WebhookService(deps);
   const batches = new BatchService(deps, webhooks);
   const media = new ItemMedia(deps);
@@ -66,8 +70,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(
     async (v1) => {
       registerAuth(v1, deps.keys, limits);
-      await v1.register(blobRoutes, { deps });
-      await v1.register(modelRoutes, { deps });
+      await v1.register(blobRoutes, { blobs });
+      await v1.register(modelRoutes, { models, blobs });
       await v1.register(batchRoutes, { batches, media });
       await v1.register(itemMediaRoutes, { batches, media });
       await v1.register(eventRoutes, {

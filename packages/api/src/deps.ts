@@ -40,7 +40,7 @@ export const SMALL_BODY_BYTES = 4096;
 export const MAX_SINGLE_PUT = 5 * 1024 ** 3;
 
 /** The largest blob or model body the API takes in one request. */
-export const maxBlobBytes = (deps: ApiDeps): number => deps.options?.maxBlobBytes ?? MAX_SINGLE_PUT;
+export const maxBlobBytes = (deps: Pick<ApiDeps, "options">): number => deps.options?.maxBlobBytes ?? MAX_SINGLE_PUT;
 
 declare module "fastify" {
   interface FastifyInstance {

@@ -1,92 +1,72 @@
 import fs from "node:fs";
 import { Readable } from "node:stream";
-import {
-  type BatchEvent,
-  type BatchSummary,
-  batchSummarySchema,
-  type CreateBatchBody,
-  type ItemInput,
-  type ItemsPage,
-  itemsPageSchema,
-  type PackageView as PackageViewBody,
-  packageRequestAnswerSchema,
-  packageViewSchema,
-  type SubmitAnswer,
-  submitAnswerSchema,
-} from "@mediaq/shared";
-import { EventSourceParserStream } from "eventsource-parser/stream";
+import { type Client, createClient } from "./generated-client/client/index.ts";
+import * as sdk from "./generated-client/sdk.gen.ts";
+import type {
+  CreateBatchData,
+  CreatePackageData,
+  GetBatchResponse,
+  GetPackageResponse,
+  ListItemsData,
+  Problem,
+  RegisterModelData,
+  StreamBatchEventsResponse,
+} from "./generated-client/types.gen.ts";
+
+// The CLI speaks to the API only through the client generated from docs/openapi.json
+// (`pnpm client`), so its types are the document's (docs/architecture.md#api-description).
+export type BatchStatus = GetBatchResponse;
+export type PackageView = GetPackageResponse;
+export type BatchEvent = StreamBatchEventsResponse;
+export type BatchItemInput = CreateBatchData["body"]["items"][number];
 
 /** An error answer of the API (RFC 9457 problem+json). */
 export class ApiError extends Error {
   readonly status: number;
-  readonly problem: { title?: string; detail?: string; type?: string };
+  readonly problem: Partial<Problem>;
 
-  constructor(status: number, problem: { title?: string; detail?: string; type?: string }) {
+  constructor(status: number, problem: Partial<Problem>) {
     super(`${status} ${problem.title ?? "error"}: ${problem.detail ?? ""}`.trim());
     this.status = status;
     this.problem = problem;
   }
 }
 
-// The API's own request and response schemas (packages/shared/src/api-schemas.ts): the client
-// validates every JSON answer with them, so a change on either side shows at once.
-export type BatchItemInput = ItemInput;
-export type BatchStatus = BatchSummary;
-export type PackageView = PackageViewBody;
+/** A generated call's answer, or its problem thrown as an ApiError. */
+async function answer<T>(call: Promise<{ data?: T; error?: unknown; response?: Response }>): Promise<T> {
+  const { data, error, response } = await call;
+  if (error !== undefined || !response?.ok) throw new ApiError(response?.status ?? 0, (error ?? {}) as Problem);
+  return data as T;
+}
 
-/** The mediaq HTTP API (v1) over fetch. */
+/** The mediaq HTTP API (v1) through the generated client. */
 export class ApiClient {
   readonly baseUrl: string;
   readonly apiKey: string;
+  private readonly client: Client;
 
   constructor(baseUrl: string, apiKey: string) {
     this.baseUrl = baseUrl;
     this.apiKey = apiKey;
+    this.client = createClient({ baseUrl: baseUrl.replace(/\/+$/, ""), auth: apiKey });
   }
 
-  private async call<T>(
-    method: string,
-    path: string,
-    init: { json?: unknown; body?: BodyInit; headers?: Record<string, string> } = {},
-  ): Promise<T> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, ...init.headers };
-    let body = init.body;
-    if (init.json !== undefined) {
-      headers["content-type"] = "application/json";
-      body = JSON.stringify(init.json);
-    }
-    const res = await fetch(new URL(path, this.baseUrl), {
-      method,
-      headers,
-      body,
-      ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
-    } as RequestInit);
-    const text = await res.text();
-    const data = text ? JSON.parse(text) : {};
-    if (!res.ok) throw new ApiError(res.status, data);
-    return data as T;
-  }
-
-  /** Streams a file to PUT /v1/blobs; the server hashes it. */
-  async putBlobFile(file: string): Promise<{ sha256: string; size: number }> {
-    const stream = Readable.toWeb(fs.createReadStream(file)) as ReadableStream;
-    return this.call("PUT", "/v1/blobs", { body: stream, headers: { "content-type": "application/octet-stream" } });
+  /** Streams a file to PUT /v1/blobs (a file-backed Blob: read as it is sent); the server hashes it. */
+  async putBlobFile(file: string) {
+    return answer(sdk.putBlob({ client: this.client, body: await fs.openAsBlob(file) }));
   }
 
   /** Asks for a presigned PUT for a blob the client hashed; exists=true means this key holds it already. */
-  async requestUpload(
-    sha256: string,
-    size: number,
-  ): Promise<{ exists: boolean; url?: string; headers?: Record<string, string>; complete?: string }> {
-    return this.call("POST", "/v1/blobs/uploads", { json: { sha256, size } });
+  async requestUpload(sha256: string, size: number) {
+    return answer(sdk.requestUpload({ client: this.client, body: { sha256, size } }));
   }
 
   /** After the presigned PUT: the API hashes the uploaded bytes and grants the blob. */
-  async completeUpload(complete: string): Promise<{ sha256: string; size: number }> {
-    return this.call("POST", complete);
+  async completeUpload(uploadId: string) {
+    return answer(sdk.completeUpload({ client: this.client, path: { uploadId } }));
   }
 
-  /** Uploads a file straight to S3 through a presigned PUT. */
+  /** Uploads a file straight to S3 through a presigned PUT (not an API call: the URL is S3's). */
   async uploadPresigned(url: string, headers: Record<string, string>, file: string): Promise<void> {
     const size = fs.statSync(file).size;
     const res = await fetch(url, {
@@ -98,78 +78,51 @@ export class ApiClient {
     if (!res.ok) throw new Error(`upload of ${file} failed: ${res.status} ${await res.text()}`);
   }
 
-  async putModelFile(
-    file: string,
-    tag: string,
-    adapter: string,
-    channels?: string,
-  ): Promise<{ sha256: string; tag: string; adapter: string; channels: string }> {
-    const q = new URLSearchParams({ tag, adapter, ...(channels ? { channels } : {}) });
-    return this.call("POST", `/v1/models?${q}`, {
-      body: fs.readFileSync(file),
-      headers: { "content-type": "application/octet-stream" },
-    });
+  async putModelFile(file: string, query: RegisterModelData["query"]) {
+    return answer(sdk.registerModel({ client: this.client, query, body: await fs.openAsBlob(file) }));
   }
 
-  async createBatch(body: CreateBatchBody, idempotencyKey?: string): Promise<SubmitAnswer> {
-    return submitAnswerSchema.parse(
-      await this.call("POST", "/v1/batches", {
-        json: body,
-        headers: idempotencyKey ? { "idempotency-key": idempotencyKey } : {},
-      }),
-    );
+  async createBatch(body: CreateBatchData["body"], idempotencyKey?: string) {
+    const headers = idempotencyKey ? { "idempotency-key": idempotencyKey } : undefined;
+    return answer(sdk.createBatch({ client: this.client, body, headers }));
   }
 
   /** Appends items to a batch (at most 10,000 per call). */
-  async appendItems(id: string, items: CreateBatchBody["items"]): Promise<SubmitAnswer> {
-    return submitAnswerSchema.parse(await this.call("POST", `/v1/batches/${id}/items`, { json: { items } }));
+  async appendItems(id: string, items: BatchItemInput[]) {
+    return answer(sdk.appendItems({ client: this.client, path: { id }, body: { items } }));
   }
 
   async getBatch(id: string): Promise<BatchStatus> {
-    return batchSummarySchema.parse(await this.call("GET", `/v1/batches/${id}`));
+    return answer(sdk.getBatch({ client: this.client, path: { id } }));
   }
 
-  async listItems(id: string, q: { state?: string; cursor?: string; limit?: number } = {}): Promise<ItemsPage> {
-    const params = new URLSearchParams(
-      Object.entries(q)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => [k, String(v)]),
-    );
-    return itemsPageSchema.parse(await this.call("GET", `/v1/batches/${id}/items?${params}`));
+  async listItems(id: string, query: ListItemsData["query"] = {}) {
+    return answer(sdk.listItems({ client: this.client, path: { id }, query }));
   }
 
   /**
-   * The batch's event stream (Server-Sent Events), resuming after lastEventId. Ends when
-   * the signal aborts or the server closes the stream.
+   * The batch's event stream (Server-Sent Events), from after lastEventId. The generated
+   * client reconnects with Last-Event-ID; the stream ends when the signal aborts.
    */
-  async *events(
-    batchId: string,
-    o: { lastEventId?: string; signal?: AbortSignal } = {},
-  ): AsyncGenerator<{ id: string; event: BatchEvent }> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, accept: "text/event-stream" };
-    if (o.lastEventId) headers["last-event-id"] = o.lastEventId;
-    const res = await fetch(new URL(`/v1/batches/${batchId}/events`, this.baseUrl), { headers, signal: o.signal });
-    if (!res.ok || !res.body) throw new ApiError(res.status, await res.json().catch(() => ({})));
-    const messages = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
-    try {
-      for await (const m of messages) if (m.data) yield { id: m.id ?? "", event: JSON.parse(m.data) as BatchEvent };
-    } catch (err) {
-      if (!o.signal?.aborted) throw err;
-    }
+  async *events(batchId: string, o: { lastEventId?: string; signal?: AbortSignal } = {}): AsyncGenerator<BatchEvent> {
+    const { stream } = await sdk.streamBatchEvents({
+      client: this.client,
+      path: { id: batchId },
+      headers: o.lastEventId ? { "last-event-id": o.lastEventId } : undefined,
+      signal: o.signal,
+    });
+    yield* stream;
   }
 
-  async retryBatch(id: string): Promise<{ retried: number }> {
-    return this.call("POST", `/v1/batches/${id}/retry`);
+  async retryBatch(id: string) {
+    return answer(sdk.retryBatch({ client: this.client, path: { id } }));
   }
 
-  async createPackage(
-    batchId: string,
-    body: { partSize?: number; expiresIn?: number } = {},
-  ): Promise<{ id: string; state: PackageView["state"] }> {
-    return packageRequestAnswerSchema.parse(await this.call("POST", `/v1/batches/${batchId}/packages`, { json: body }));
+  async createPackage(batchId: string, body: CreatePackageData["body"] = {}) {
+    return answer(sdk.createPackage({ client: this.client, path: { id: batchId }, body }));
   }
 
   async getPackage(id: string): Promise<PackageView> {
-    return packageViewSchema.parse(await this.call("GET", `/v1/packages/${id}`));
+    return answer(sdk.getPackage({ client: this.client, path: { id } }));
   }
 }

@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseApiKeys } from "@mediaq/shared";
 import { ApiClient } from "./api-client.ts";
+import type { RegisterModelData } from "./generated-client/types.gen.ts";
 import {
   type EmbeddedRedis,
   type EmbeddedS3,
@@ -29,7 +30,7 @@ export function demoModelPath(): string {
 }
 
 /** How the demo model asks to be registered (its adapter and channel order), shipped beside it. */
-export function demoModelRegistration(): { adapter: string; channels: string } {
+export function demoModelRegistration(): Pick<RegisterModelData["query"], "adapter" | "channels"> {
   const file = createRequire(import.meta.url).resolve("@mediaq/worker/models/demo-wav2lip.json");
   return JSON.parse(fs.readFileSync(file, "utf8"));
 }
@@ -136,7 +137,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     const client = new ApiClient(apiUrl, apiKey);
     if (opts.registerDemoModel !== false) {
       const { adapter, channels } = demoModelRegistration();
-      await client.putModelFile(demoModelPath(), "demo", adapter, channels);
+      await client.putModelFile(demoModelPath(), { tag: "demo", adapter, channels });
     }
     return {
       apiUrl,

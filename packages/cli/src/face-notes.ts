@@ -1,5 +1,6 @@
-import { type ItemView, noFaceNote } from "@mediaq/shared";
+import { noFaceNote } from "@mediaq/shared";
 import type { ApiClient } from "./api-client.ts";
+import type { ListItemsResponse } from "./generated-client/types.gen.ts";
 
 /** Succeeded items scanned for face notes (pages of 500). */
 const MAX_SCANNED = 5000;
@@ -8,7 +9,7 @@ const MAX_SCANNED = 5000;
 export async function noFaceItems(
   client: ApiClient,
   batchId: string,
-): Promise<(Pick<ItemView, "index" | "name"> & { note: string })[]> {
+): Promise<(Pick<ListItemsResponse["items"][number], "index" | "name"> & { note: string })[]> {
   const found = [];
   let cursor: string | undefined;
   let scanned = 0;

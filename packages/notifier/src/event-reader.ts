@@ -3,6 +3,7 @@ import {
   type BatchEvent,
   type StoredEvent,
   type Config,
+  createPresigner,
   type Ledger,
   type Logger,
   presignPackageLinks,
@@ -41,9 +42,12 @@ export class EventReader {
   private loop: Promise<void> | undefined;
 
   private readonly d: ReaderDeps;
+  /** Signs package links for S3_PUBLIC_ENDPOINT when set (docs/architecture.md#presigned-links). */
+  private readonly presigner: S3Client;
 
   constructor(d: ReaderDeps) {
     this.d = d;
+    this.presigner = createPresigner(d.config);
     // Blocking reads hold their connection.
     this.conn = d.ledger.events.readerConnection();
   }
@@ -165,7 +169,7 @@ export class EventReader {
     if (event.type === "package" && event.state === "ready") {
       const record = await this.d.ledger.packages.get(event.packageId);
       if (!record) return [];
-      const links = await presignPackageLinks(this.d.s3, this.d.config.S3_BUCKET, record);
+      const links = await presignPackageLinks(this.presigner, this.d.config.S3_BUCKET, record);
       if (!links) return [];
       return [
         {

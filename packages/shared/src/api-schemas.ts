@@ -1,5 +1,7 @@
 import { z } from "zod";
-import { inputsSchema } from "./jobs.ts";
+import { faceTrackParamsSchema } from "./face-track.ts";
+import { sha256Schema } from "./hashing.ts";
+import { adapterNameSchema, channelOrderSchema, inputsSchema } from "./jobs.ts";
 import { ITEM_STATES } from "./ledger/job-results.ts";
 import { batchWebhookSchema, webhookEndpointSchema } from "./webhooks.ts";
 
@@ -111,6 +113,26 @@ export const submitAnswerSchema = z.object({
 });
 export type SubmitAnswer = z.infer<typeof submitAnswerSchema>;
 
+/** One event of a batch's stream (GET /v1/batches/{id}/events), sent as the data of a Server-Sent Event. */
+export const batchEventSchema = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("item"),
+    jobKey: z.string(),
+    state: z.enum(ITEM_STATES),
+    error: z.string().optional(),
+  }),
+  z.object({ type: z.literal("progress"), jobKey: z.string(), stage: z.string(), done: z.number(), total: z.number() }),
+  z.object({
+    type: z.literal("package"),
+    packageId: z.string(),
+    state: z.string(),
+    bytes: z.number().optional(),
+    totalBytes: z.number().optional(),
+  }),
+  z.object({ type: z.literal("cancelled"), cancelled: z.number().int() }),
+]);
+export type BatchEvent = z.infer<typeof batchEventSchema>;
+
 export const packageStateSchema = z.enum(["queued", "building", "ready", "failed"]);
 
 export const packageRequestAnswerSchema = z.object({ id: z.string(), state: packageStateSchema });
@@ -129,3 +151,67 @@ export const packageViewSchema = z.object({
   error: z.string().optional(),
 });
 export type PackageView = z.infer<typeof packageViewSchema>;
+
+export const blobAnswerSchema = z.object({ sha256: sha256Schema, size: z.number().int() });
+export type BlobAnswer = z.infer<typeof blobAnswerSchema>;
+
+export const uploadRequestBodySchema = z.object({ sha256: sha256Schema, size: z.number().int().min(1) }).strict();
+export type UploadRequestBody = z.infer<typeof uploadRequestBodySchema>;
+
+/** This API key holds the blob already: nothing to upload. */
+export const uploadHeldAnswerSchema = z.object({
+  exists: z.literal(true),
+  sha256: sha256Schema,
+  size: z.number().int(),
+});
+
+/** PUT the bytes to url with headers, then POST complete. */
+export const uploadOfferSchema = z.object({
+  exists: z.literal(false),
+  uploadId: z.string(),
+  url: z.string(),
+  headers: z.record(z.string(), z.string()),
+  expiresAt: z.string(),
+  complete: z.string(),
+});
+export type UploadOffer = z.infer<typeof uploadOfferSchema>;
+export type UploadAnswer = z.infer<typeof uploadHeldAnswerSchema> | UploadOffer;
+
+const box = z.tuple([z.number(), z.number(), z.number(), z.number()]);
+export const faceTrackAnswerSchema = z.object({
+  trackKey: sha256Schema,
+  video: sha256Schema,
+  detector: sha256Schema,
+  params: faceTrackParamsSchema,
+  width: z.number().int(),
+  height: z.number().int(),
+  fps: z.number(),
+  frames: z.number().int(),
+  framesWithoutFace: z.number().int(),
+  boxes: z.array(box.nullable()).describe("per frame: the face box [x1, y1, x2, y2] in pixels, null = no face"),
+});
+export type FaceTrackAnswer = z.infer<typeof faceTrackAnswerSchema>;
+
+/** `wav2lip@prod`, `lipsync-v2`, ... — printable, no spaces, no slashes. */
+export const modelTagSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$/, "expected a tag such as wav2lip@prod (letters, digits, ._@:+-)");
+
+export const modelQuerySchema = z.object({
+  tag: modelTagSchema,
+  adapter: adapterNameSchema,
+  channels: channelOrderSchema
+    .optional()
+    .describe("colour channel order the model was trained on; default: the adapter's (wav2lip: bgr)"),
+});
+export type ModelQuery = z.infer<typeof modelQuerySchema>;
+
+export const modelAnswerSchema = z.object({
+  tag: z.string(),
+  sha256: sha256Schema,
+  adapter: adapterNameSchema,
+  channels: channelOrderSchema.describe("colour channel order the model expects in its image tensors"),
+});
+export type ModelAnswer = z.infer<typeof modelAnswerSchema>;
+
+export const modelListSchema = z.object({ models: z.array(modelAnswerSchema) });

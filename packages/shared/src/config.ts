@@ -70,6 +70,13 @@ export const configSchema = z.object({
   S3_BUCKET: z.string().min(3).default("mediaq"),
   S3_REGION: z.string().min(1).default("us-east-1"),
   S3_FORCE_PATH_STYLE: bool.default(false),
+  /**
+   * The S3 address people outside the services reach (a published port, a public host):
+   * presigned links are signed for it, while the services talk to S3_ENDPOINT.
+   */
+  S3_PUBLIC_ENDPOINT: z.string().url().optional(),
+  /** Path-style presigned links; default: S3_FORCE_PATH_STYLE. */
+  S3_PUBLIC_FORCE_PATH_STYLE: bool.optional(),
   S3_ACCESS_KEY_ID: z.string().optional(),
   S3_SECRET_ACCESS_KEY: z.string().optional(),
   S3_CHECKSUMS: z.enum(["WHEN_REQUIRED", "WHEN_SUPPORTED"]).default("WHEN_REQUIRED"),

@@ -35,6 +35,22 @@ export function createS3(config: S3Config): S3Client {
   });
 }
 
+/**
+ * The client that signs presigned links: for S3_PUBLIC_ENDPOINT when it is set, so a link
+ * handed out works outside the services' network; the internal client otherwise. It only
+ * signs (no request leaves through it), so it holds no connections.
+ */
+export function createPresigner(
+  config: S3Config & Partial<Pick<Config, "S3_PUBLIC_ENDPOINT" | "S3_PUBLIC_FORCE_PATH_STYLE">>,
+): S3Client {
+  if (!config.S3_PUBLIC_ENDPOINT) return createS3(config);
+  return createS3({
+    ...config,
+    S3_ENDPOINT: config.S3_PUBLIC_ENDPOINT,
+    S3_FORCE_PATH_STYLE: config.S3_PUBLIC_FORCE_PATH_STYLE ?? config.S3_FORCE_PATH_STYLE,
+  });
+}
+
 export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
   try {
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));

@@ -23,7 +23,10 @@ export const batchRoutes: FastifyPluginAsyncZod<{ batches: BatchService; media: 
     "/batches",
     {
       schema: {
+        operationId: "createBatch",
+        tags: ["batches"],
         summary: "Submit a batch: one job per item, keyed by what it computes",
+        problems: [413, 422],
         description:
           "With an Idempotency-Key the same request replays the batch made first (200); another body under the same key is a 422.",
         headers: z.object({ "idempotency-key": z.string().min(1).max(200).optional() }),
@@ -41,6 +44,8 @@ export const batchRoutes: FastifyPluginAsyncZod<{ batches: BatchService; media: 
     "/batches",
     {
       schema: {
+        operationId: "listBatches",
+        tags: ["batches"],
         summary: "This tenant's batches, newest first",
         querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
         response: { 200: z.object({ batches: z.array(batchSummarySchema) }) },
@@ -51,7 +56,16 @@ export const batchRoutes: FastifyPluginAsyncZod<{ batches: BatchService; media: 
 
   app.get(
     "/batches/:id",
-    { schema: { summary: "Batch status (from counters)", params: idParams, response: { 200: batchSummarySchema } } },
+    {
+      schema: {
+        operationId: "getBatch",
+        tags: ["batches"],
+        summary: "Batch status (from counters)",
+        params: idParams,
+        response: { 200: batchSummarySchema },
+        problems: [404],
+      },
+    },
     async (request) => batches.summary(await batches.own(request.tenant, request.params.id)),
   );
 
@@ -59,7 +73,10 @@ export const batchRoutes: FastifyPluginAsyncZod<{ batches: BatchService; media: 
     "/batches/:id/items",
     {
       schema: {
+        operationId: "listItems",
+        tags: ["batches"],
         summary: "Items in order, paged by index cursor, optionally filtered by state",
+        problems: [404],
         params: idParams,
         querystring: z.object({
           state: z.enum([...ITEM_STATES, "cancelled"]).optional(),
@@ -87,7 +104,10 @@ export const batchRoutes: FastifyPluginAsyncZod<{ batches: BatchService; media: 
     "/batches/:id/items",
     {
       schema: {
+        operationId: "appendItems",
+        tags: ["batches"],
         summary: "Append items to a batch (names must stay unique)",
+        problems: [404, 413],
         params: idParams,
         body: appendItemsBodySchema,
         response: { 201: submitAnswerSchema },
@@ -102,7 +122,10 @@ export const batchRoutes: FastifyPluginAsyncZod<{ batches: BatchService; media: 
     {
       bodyLimit: SMALL_BODY_BYTES,
       schema: {
+        operationId: "retryBatch",
+        tags: ["batches"],
         summary: "Queue the failed items again",
+        problems: [404],
         params: idParams,
         response: { 200: z.object({ retried: z.number().int() }) },
       },
@@ -115,6 +138,9 @@ export const batchRoutes: FastifyPluginAsyncZod<{ batches: BatchService; media: 
     {
       bodyLimit: SMALL_BODY_BYTES,
       schema: {
+        operationId: "cancelBatch",
+        tags: ["batches"],
+        problems: [404],
         summary:
           "Cancel the batch's waiting items, and its long items' queued segments (jobs no other batch waits on are removed)",
         params: idParams,

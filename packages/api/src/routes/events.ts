@@ -1,3 +1,4 @@
+import { batchEventSchema } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { EventHub } from "../events/event-hub.ts";
@@ -30,10 +31,19 @@ export const eventRoutes: FastifyPluginAsyncZod<{
     "/batches/:id/events",
     {
       schema: {
+        operationId: "streamBatchEvents",
+        tags: ["batches"],
         summary: "Progress events (text/event-stream); resume with Last-Event-ID",
+        problems: [404],
         params: z.object({ id: z.string().min(1).max(200) }),
         querystring: z.object({ lastEventId: z.string().optional() }),
         headers: z.object({ "last-event-id": z.string().optional() }),
+        produces: ["text/event-stream"],
+        response: {
+          200: batchEventSchema.describe(
+            "Server-Sent Events: each has an id (send it back as Last-Event-ID) and one batch event as its JSON data",
+          ),
+        },
       },
     },
     async (request, reply) => {

@@ -1,4 +1,13 @@
-import { headObject, type ItemView, OUTPUT_KINDS, objectKeys, outputInfoOf, presignGet } from "@mediaq/shared";
+import type { S3Client } from "@aws-sdk/client-s3";
+import {
+  createPresigner,
+  headObject,
+  type ItemView,
+  OUTPUT_KINDS,
+  objectKeys,
+  outputInfoOf,
+  presignGet,
+} from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { ApiDeps } from "../deps.ts";
@@ -25,13 +34,16 @@ const mediaAnswer = z.object({
 /** Presigned links to what an item made: its output, of any kind, and the picture beside it (docs/architecture.md#outputs). */
 export class ItemMedia {
   private readonly deps: Pick<ApiDeps, "s3" | "config" | "ledger">;
+  /** Signs for S3_PUBLIC_ENDPOINT when set (docs/architecture.md#presigned-links). */
+  private readonly presigner: S3Client;
   constructor(deps: Pick<ApiDeps, "s3" | "config" | "ledger">) {
     this.deps = deps;
+    this.presigner = createPresigner(deps.config);
   }
 
   private sign(key: string, contentType?: string): Promise<string> {
-    const { s3, config } = this.deps;
-    return presignGet(s3, config.S3_BUCKET, key, config.PRESIGN_EXPIRES_SECONDS, undefined, contentType);
+    const { config } = this.deps;
+    return presignGet(this.presigner, config.S3_BUCKET, key, config.PRESIGN_EXPIRES_SECONDS, undefined, contentType);
   }
 
   /**
@@ -88,7 +100,10 @@ export const itemMediaRoutes: FastifyPluginAsyncZod<{ batches: BatchService; med
     "/batches/:id/items/:index/media",
     {
       schema: {
+        operationId: "getItemMedia",
+        tags: ["batches"],
         summary: "Presigned links to a finished item's output (video, audio or image) and its picture",
+        problems: [404, 409],
         description: "404 when the batch is not this API key's or has no such item; 409 while it has no output.",
         params: z.object({ id: z.string().min(1).max(200), index: z.coerce.number().int().min(0) }),
         response: { 200: mediaAnswer },

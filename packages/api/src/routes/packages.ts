@@ -14,7 +14,10 @@ export const packageRoutes: FastifyPluginAsyncZod<{ packages: PackageService }> 
     {
       bodyLimit: SMALL_BODY_BYTES,
       schema: {
+        operationId: "createPackage",
+        tags: ["packages"],
         summary: "Package the batch's outputs into ZIP parts (asking twice returns the same package)",
+        problems: [404, 409],
         params: idParams,
         body: z
           .object({
@@ -43,7 +46,10 @@ export const packageRoutes: FastifyPluginAsyncZod<{ packages: PackageService }> 
     "/packages/:id",
     {
       schema: {
+        operationId: "getPackage",
+        tags: ["packages"],
         summary: "A package with fresh presigned links",
+        problems: [404],
         params: idParams,
         response: { 200: packageViewSchema },
       },

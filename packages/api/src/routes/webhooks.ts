@@ -43,6 +43,8 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
     {
       bodyLimit: SMALL_BODY_BYTES,
       schema: {
+        operationId: "createWebhook",
+        tags: ["webhooks"],
         summary: "Register a webhook endpoint for this tenant's batches created from now on",
         description: DELIVERY_DOC,
         body: webhookBodySchema,
@@ -56,6 +58,8 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
     "/webhooks",
     {
       schema: {
+        operationId: "listWebhooks",
+        tags: ["webhooks"],
         summary: "This tenant's webhook endpoints (without secrets)",
         response: { 200: z.object({ webhooks: z.array(endpointSchema) }) },
       },
@@ -65,7 +69,16 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
 
   app.get(
     "/webhooks/:id",
-    { schema: { summary: "One webhook endpoint", params: idParams, response: { 200: endpointSchema } } },
+    {
+      schema: {
+        operationId: "getWebhook",
+        tags: ["webhooks"],
+        summary: "One webhook endpoint",
+        params: idParams,
+        response: { 200: endpointSchema },
+        problems: [404],
+      },
+    },
     async (request) => service.get(request.tenant, request.params.id),
   );
 
@@ -73,7 +86,10 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
     "/webhooks/:id",
     {
       schema: {
+        operationId: "deleteWebhook",
+        tags: ["webhooks"],
         summary: "Remove a webhook endpoint; its pending deliveries are dropped",
+        problems: [404],
         params: idParams,
         response: { 204: z.null() },
       },
@@ -89,7 +105,10 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
     {
       bodyLimit: SMALL_BODY_BYTES,
       schema: {
+        operationId: "rotateWebhookSecret",
+        tags: ["webhooks"],
         summary: "Replace the endpoint's signing secret; the new one is shown once",
+        problems: [404],
         params: idParams,
         response: { 200: endpointSchema },
       },
@@ -101,7 +120,10 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
     "/webhooks/:id/deliveries",
     {
       schema: {
+        operationId: "listWebhookDeliveries",
+        tags: ["webhooks"],
         summary: "Finished deliveries of an endpoint, newest first: dead letters (state=dead) or delivered",
+        problems: [404],
         params: idParams,
         querystring: z.object({
           state: z.enum(DELIVERY_STATES).default("dead"),
@@ -115,6 +137,9 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
     }),
   );
 };
+
+/** "batch.failed_items" -> "batchFailedItems": an operationId for a generated client. */
+const camelCase = (type: string) => type.replace(/[._]([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /**
  * The deliveries as OpenAPI 3.1 `webhooks`: one POST per event type with its payload
@@ -133,6 +158,8 @@ export function webhookDocs(): Record<string, unknown> {
       type,
       {
         post: {
+          operationId: camelCase(type),
+          tags: ["webhooks"],
           summary: schemas.get(type)?.description ?? type,
           description: DELIVERY_DOC,
           parameters: [

@@ -1,5 +1,7 @@
+import type { S3Client } from "@aws-sdk/client-s3";
 import {
   computePackageId,
+  createPresigner,
   type PackageRecord,
   type PackageView,
   packageJobId,
@@ -18,10 +20,13 @@ type Deps = Pick<ApiDeps, "config" | "ledger" | "s3" | "packageQueue">;
 export class PackageService {
   private readonly deps: Deps;
   private readonly batches: BatchService;
+  /** Signs links for S3_PUBLIC_ENDPOINT when set (docs/architecture.md#presigned-links). */
+  private readonly presigner: S3Client;
 
   constructor(deps: Deps, batches: BatchService) {
     this.deps = deps;
     this.batches = batches;
+    this.presigner = createPresigner(deps.config);
   }
 
   async request(
@@ -65,10 +70,10 @@ export class PackageService {
 
   /** A package with fresh presigned links. */
   async get(tenant: string, id: string): Promise<PackageView> {
-    const { ledger, s3, config } = this.deps;
+    const { ledger, config } = this.deps;
     const record = await ledger.packages.get(id);
     if (!record || record.tenant !== tenant) throw notFound("package", id);
-    const links = await presignPackageLinks(s3, config.S3_BUCKET, record);
+    const links = await presignPackageLinks(this.presigner, config.S3_BUCKET, record);
     if (!links) throw notFound("package", id);
     return {
       id: record.id,

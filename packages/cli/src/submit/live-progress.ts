@@ -40,7 +40,7 @@ export class LiveProgress {
    */
   follow(batchId: string): void {
     void (async () => {
-      for await (const { event } of this.client.events(batchId, { lastEventId: "0-0", signal: this.abort.signal })) {
+      for await (const event of this.client.events(batchId, { lastEventId: "0-0", signal: this.abort.signal })) {
         const name = "jobKey" in event ? (this.names.get(event.jobKey) ?? event.jobKey.slice(0, 12)) : "";
         if (event.type === "progress" && this.multi && !this.finished.has(event.jobKey)) {
           let bar = this.running.get(event.jobKey);

@@ -45,9 +45,9 @@ export async function uploadMissing(
     unique.map((blob) =>
       limit(async () => {
         const offer = await client.requestUpload(blob.sha256, blob.size);
-        if (!offer.exists && offer.url && offer.complete) {
-          await client.uploadPresigned(offer.url, offer.headers ?? {}, blob.file);
-          await client.completeUpload(offer.complete);
+        if (!offer.exists) {
+          await client.uploadPresigned(offer.url, offer.headers, blob.file);
+          await client.completeUpload(offer.uploadId);
           uploaded++;
         }
         onDone(blob, !offer.exists);

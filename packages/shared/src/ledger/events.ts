@@ -1,14 +1,10 @@
 import type { Redis } from "ioredis";
-import type { ItemState } from "./job-results.ts";
+import type { BatchEvent } from "../api-schemas.ts";
 import { redisKeys as K } from "./keys.ts";
 import { LedgerSection } from "./ledger-section.ts";
 
-/** An event on a batch's stream; served to clients as Server-Sent Events. */
-export type BatchEvent =
-  | { type: "item"; jobKey: string; state: ItemState; error?: string }
-  | { type: "progress"; jobKey: string; stage: string; done: number; total: number }
-  | { type: "package"; packageId: string; state: string; bytes?: number; totalBytes?: number }
-  | { type: "cancelled"; cancelled: number };
+// An event on a batch's stream, served to clients as Server-Sent Events (declared with the API's schemas).
+export type { BatchEvent };
 
 export interface StoredEvent {
   id: string;

@@ -1,0 +1,33 @@
+import type { Readable } from "node:stream";
+import { channelsOf, type ModelAnswer, type ModelQuery } from "@mediaq/shared";
+import type { ApiDeps } from "../deps.ts";
+import type { BlobService } from "./blob.service.ts";
+
+type Deps = Pick<ApiDeps, "ledger">;
+
+/**
+ * A tenant's models: ONNX files stored as its blobs, each behind a tag that names the
+ * adapter that runs it; uploading one is proof of holding its bytes (docs/architecture.md#blob-grants).
+ */
+export class ModelService {
+  private readonly deps: Deps;
+  private readonly blobs: BlobService;
+
+  constructor(deps: Deps, blobs: BlobService) {
+    this.deps = deps;
+    this.blobs = blobs;
+  }
+
+  /** Stores the model's bytes as a blob of the tenant and points the tag at them. */
+  async register(tenant: string, query: ModelQuery, body: Readable): Promise<ModelAnswer> {
+    const { tag, adapter } = query;
+    const channels = channelsOf(query);
+    const { blob } = await this.blobs.put(tenant, body);
+    await this.deps.ledger.assets.setModel(tenant, { tag, sha256: blob.sha256, adapter, channels });
+    return { tag, sha256: blob.sha256, adapter, channels };
+  }
+
+  async list(tenant: string): Promise<ModelAnswer[]> {
+    return (await this.deps.ledger.assets.listModels(tenant)).map((m) => ({ ...m, channels: channelsOf(m) }));
+  }
+}
