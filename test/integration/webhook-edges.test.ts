@@ -4,7 +4,9 @@ import {
   createLogger,
   OUTPUT_FILE,
   objectKeys,
+  newWebhookEndpoint,
   type ResultRecord,
+  redisKeys,
   type WebhookPayload,
 } from "@mediaq/shared";
 import { type RunningNotifier, startNotifier } from "@mediaq/notifier";
@@ -90,26 +92,19 @@ describe("webhooks at the edges", () => {
   };
 
   it("a batch watched after 5,000 others is heard (failure 4)", async () => {
-    // 5,000 older batches the tenant's endpoint hears, seeded through the ledger.
-    const hourAgo = Date.now() - 3600_000;
-    for (let start = 0; start < 5000; start += 500) {
-      await Promise.all(
-        Array.from({ length: 500 }, async (_, i) => {
-          const record: BatchRecord = {
-            id: randomUUID(),
-            tenant: "acme",
-            model: "0".repeat(64),
-            adapter: "wav2lip",
-            channels: "bgr",
-            params: {},
-            createdAt: new Date(hourAgo + start + i).toISOString(),
-          };
-          const jobKey = randomUUID().replaceAll("-", "").repeat(2);
-          // Subscribed to the tenant's endpoint with its creation, as the API does.
-          await t.ledger.batches.create(record, [{ name: "x.mp4", jobKey, inputs: {} } as never]);
-        }),
-      );
-    }
+    // 5,000 older batches the tenant's endpoint hears, submitted through the API (one item
+    // each, all on the same inputs, so they share one job key that never runs).
+    const [filler] = await makeItems(t.acme, 1, "filler");
+    const inputs = filler?.inputs;
+    let next = 0;
+    const submitFillers = async () => {
+      for (let i = next++; i < 5000; i = next++) {
+        const res = await postJson(t.acme, "/v1/batches", { model: "m", items: [{ name: `f-${i}.mp4`, inputs }] });
+        if (res.status !== 201) throw new Error(`filler ${i}: ${res.status} ${await res.text()}`);
+        await res.arrayBuffer();
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, submitFillers));
     startTheNotifier();
     try {
       const batch = await submit(1);
@@ -166,5 +161,90 @@ describe("webhooks at the edges", () => {
     } finally {
       await stopTheNotifier();
     }
+  });
+
+  it("a replay answers the batch's own webhook with its secret, and GET /v1/webhooks?batch= lists it", async () => {
+    const items = await makeItems(t.acme, 1, `r${randomUUID().slice(0, 8)}`);
+    const body = { model: "m", items, webhook: { url: receiver.url("/own") } };
+    const key = { "idempotency-key": randomUUID() };
+    const first = await postJson(t.acme, "/v1/batches", body, key);
+    expect(first.status).toBe(201);
+    const created = (await first.json()) as { id: string; webhook: { id: string; secret: string } };
+    const again = await postJson(t.acme, "/v1/batches", body, key);
+    expect(again.status).toBe(200);
+    const replayed = (await again.json()) as { id: string; webhook?: { id: string; secret?: string } };
+    expect(replayed.id).toBe(created.id);
+    expect(replayed.webhook).toMatchObject({ id: created.webhook.id, secret: created.webhook.secret });
+
+    const listed = await t.acme(`/v1/webhooks?batch=${created.id}`);
+    expect(listed.status).toBe(200);
+    const { webhooks } = (await listed.json()) as { webhooks: { id: string; batchId?: string; secret?: string }[] };
+    expect(webhooks.map((w) => w.id)).toContain(created.webhook.id);
+    expect(webhooks.find((w) => w.id === created.webhook.id)).toMatchObject({ batchId: created.id });
+    expect(webhooks.every((w) => w.secret === undefined)).toBe(true);
+    // Another tenant learns nothing about it.
+    const theirs = (await (await t.globex(`/v1/webhooks?batch=${created.id}`)).json()) as { webhooks: unknown[] };
+    expect(theirs.webhooks).toEqual([]);
+  });
+
+  it("a batch is subscribed by the script that creates it: no crash can leave it unheard", async () => {
+    const id = randomUUID();
+    const record: BatchRecord = {
+      id,
+      tenant: "acme",
+      model: "0".repeat(64),
+      adapter: "wav2lip",
+      channels: "bgr",
+      params: {},
+      createdAt: new Date().toISOString(),
+    };
+    const own = newWebhookEndpoint({
+      tenant: "acme",
+      url: receiver.url("/own"),
+      events: ["item.succeeded"],
+      batchId: id,
+    });
+    const jobKey = randomUUID().replaceAll("-", "").repeat(2);
+    // The API's first write; whatever happens after it, the batch's endpoints hear it.
+    await t.ledger.batches.create(record, [{ name: "x.mp4", jobKey, inputs: {} } as never], undefined, own);
+    const heard = (await t.ledger.webhooks.endpointsOf(id)).map((e) => e.id).sort();
+    const tenantWide = (await t.ledger.webhooks.list("acme")).map((e) => e.id);
+    expect(heard).toEqual([own.id, ...tenantWide].sort());
+    expect((await t.ledger.webhooks.ownOf(id))?.secret).toBe(own.secret);
+  });
+
+  it("a finished batch's webhook keys expire with it: its own endpoint, its delivery list, its subscription", async () => {
+    const items = await makeItems(t.acme, 1, `x${randomUUID().slice(0, 8)}`);
+    const res = await postJson(t.acme, "/v1/batches", { model: "m", items, webhook: { url: receiver.url("/ttl") } });
+    const batch = (await res.json()) as { id: string; items: { jobKey: string }[]; webhook: { id: string } };
+    startTheNotifier();
+    try {
+      await finish(batch);
+      await until("2 deliveries", () => receiver.on("/ttl").length >= 2, 20_000);
+      const delivered = async () => (await t.ledger.webhooks.deliveries(batch.webhook.id, "delivered")).length;
+      const deadline = Date.now() + 10_000;
+      while ((await delivered()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await delivered()).toBe(2);
+    } finally {
+      await stopTheNotifier();
+    }
+    const retention = t.api.deps.ledger.options.batchRetentionSeconds;
+    const keys = [
+      () => redisKeys.batch(batch.id),
+      () => redisKeys.webhookEndpoint(batch.webhook.id),
+      () => redisKeys.webhookDeliveries(batch.webhook.id, "delivered"),
+      () => redisKeys.batchWebhooks(batch.id),
+      () => redisKeys.batchStateEvents(batch.id),
+      () => redisKeys.webhookReader(batch.id),
+    ];
+    for (const keyOf of keys) {
+      const key = keyOf();
+      const ttl = await t.redis.ttl(key);
+      expect(ttl, key).toBeGreaterThan(retention - 60);
+      expect(ttl, key).toBeLessThanOrEqual(retention);
+    }
+    // Rotating the secret keeps the expiry.
+    expect((await t.acme(`/v1/webhooks/${batch.webhook.id}/rotate`, { method: "POST" })).status).toBe(200);
+    expect(await t.redis.ttl(redisKeys.webhookEndpoint(batch.webhook.id))).toBeGreaterThan(retention - 60);
   });
 });
