@@ -99,11 +99,14 @@ export async function storeBlob(s3: S3Client, bucket: string, body: Readable, ma
 }
 
 /**
- * Checks a presigned upload: reads the staged object back and hashes it. Only bytes that
- * hash to the declared SHA-256 (and have the declared size) are placed; others are deleted
- * and refused. S3 and MinIO already refuse other bytes at the PUT (the checksum is signed),
- * but not every S3 server checks it, so the API never takes a server's word for it. The
- * cost is one read of the object by the API (docs/architecture.md#blob-grants).
+ * Checks a presigned upload: hashes the bytes it places, never the staged object itself.
+ * The presigned PUT can be replayed until it expires, so the staged key may take other
+ * bytes after it was read; the API first copies it to a scratch key no client can write,
+ * hashes that copy and places that copy. Only bytes that hash to the declared SHA-256 (and
+ * have the declared size) are placed; others are deleted and refused. S3 and MinIO refuse
+ * other bytes at the PUT already (the checksum is signed), but not every S3 server checks
+ * it, so the API never takes a server's word for it. The cost is one server-side copy and
+ * one read of the object by the API (docs/architecture.md#blob-grants).
  */
 export async function verifyStagedBlob(
   s3: S3Client,
@@ -111,8 +114,10 @@ export async function verifyStagedBlob(
   staged: string,
   declared: StoredBlob,
 ): Promise<StoredBlob> {
+  const snapshot = stagingKey();
   const hasher = new HashingStream();
   try {
+    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: snapshot, CopySource: `${bucket}/${staged}` }));
     const tooMany = () =>
       new HttpProblem(
         400,
@@ -120,7 +125,7 @@ export async function verifyStagedBlob(
         "Bad request",
         `The uploaded object is larger than the declared ${declared.size} bytes.`,
       );
-    await pipeline(await getObjectStream(s3, bucket, staged), byteLimit(declared.size, tooMany), hasher, discard);
+    await pipeline(await getObjectStream(s3, bucket, snapshot), byteLimit(declared.size, tooMany), hasher, discard);
     const sha256 = hasher.digest();
     if (sha256 !== declared.sha256 || hasher.bytes !== declared.size)
       throw new HttpProblem(
@@ -129,9 +134,9 @@ export async function verifyStagedBlob(
         "Bad request",
         `The uploaded bytes (${hasher.bytes} bytes, SHA-256 ${sha256}) do not match the declared ${declared.size} bytes with SHA-256 ${declared.sha256}; they were discarded. Ask for a new upload and send the file that was hashed.`,
       );
-    await placeBlob(s3, bucket, staged, sha256);
+    await placeBlob(s3, bucket, snapshot, sha256);
     return declared;
   } finally {
-    await deleteQuietly(s3, bucket, staged);
+    await Promise.all([deleteQuietly(s3, bucket, staged), deleteQuietly(s3, bucket, snapshot)]);
   }
 }

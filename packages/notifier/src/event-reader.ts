@@ -23,22 +23,35 @@ export interface ReaderDeps {
   logger: Logger;
 }
 
-const BLOCK_MS = 1000;
+/** Batches taken per round (oldest unread event first), and state events read per batch. */
+const BATCHES_PER_ROUND = 100;
+const EVENTS_PER_BATCH = 500;
+const BATCHES_AT_ONCE = 8;
+/** How long an idle reader waits before looking for due batches again. */
+const IDLE_MS = 200;
+/** Item lists kept in memory, counted in items across batches. */
+const ITEM_CACHE_MAX = 200_000;
 
 /**
- * Turns the events of watched batches into delivery jobs (docs/architecture.md#webhooks).
- * The batch event streams are the durable record: each is appended in the same Redis
- * script that moves an item's state, so no state change is lost. A cursor per batch is
- * saved only after its jobs are queued; after a crash the same events are read again and
- * give the same webhook ids, which BullMQ does not queue twice (at least once).
+ * Turns the state events of batches some endpoint hears into delivery jobs
+ * (docs/architecture.md#webhooks). Each batch's state stream is the durable record: it is
+ * appended in the same Redis script that moves an item's state, and progress never trims
+ * it. The same script marks the batch due, so the reader visits only batches with unread
+ * events (a finished quiet batch costs nothing) and a round costs at most
+ * BATCHES_PER_ROUND x EVENTS_PER_BATCH events whatever the number of watched batches. A
+ * cursor per batch is saved only after its jobs are queued; after a crash the same events
+ * are read again and give the same webhook ids, which BullMQ does not queue twice (at
+ * least once).
  */
 export class EventReader {
   private stopped = false;
-  private readonly conn: ReturnType<Ledger["events"]["readerConnection"]>;
+  private wakeIdle: (() => void) | undefined;
+  /** Item lists by batch, oldest first (Map order), bounded by ITEM_CACHE_MAX items. */
   private readonly itemsByJob = new Map<
     string,
     { total: number; byJobKey: Map<string, { index: number; name: string }[]> }
   >();
+  private cachedItems = 0;
   private loop: Promise<void> | undefined;
 
   private readonly d: ReaderDeps;
@@ -48,8 +61,6 @@ export class EventReader {
   constructor(d: ReaderDeps) {
     this.d = d;
     this.presigner = createPresigner(d.config);
-    // Blocking reads hold their connection.
-    this.conn = d.ledger.events.readerConnection();
   }
 
   start(): void {
@@ -58,67 +69,89 @@ export class EventReader {
 
   async close(): Promise<void> {
     this.stopped = true;
-    this.conn.disconnect();
+    this.wakeIdle?.();
     await this.loop;
   }
 
   private async run(): Promise<void> {
     while (!this.stopped) {
       try {
-        await this.round();
+        if ((await this.round()) === 0) await this.idle(IDLE_MS);
       } catch (err) {
         if (this.stopped) return;
         this.d.logger.error({ err }, "webhook event reader: round failed; trying again");
-        await new Promise((r) => setTimeout(r, 1000));
+        await this.idle(1000);
       }
     }
   }
 
-  /** One blocking read over every watched batch's stream, then its events queued. */
-  async round(blockMs = BLOCK_MS): Promise<number> {
-    const { webhooks } = this.d.ledger;
-    const ids = await webhooks.watched(5000);
-    if (ids.length === 0) {
-      await new Promise((r) => setTimeout(r, Math.min(blockMs, 500)));
-      return 0;
-    }
-    const cursors = await webhooks.cursors(ids);
-    const read = await this.d.ledger.events.readMany(
-      this.conn,
-      new Map(ids.map((id, i) => [id, cursors[i] ?? "0"])),
-      blockMs,
-    );
-    let queued = 0;
-    for (const [batchId, events] of read) queued += await this.handleBatch(batchId, events);
-    if (read.size === 0) await this.prune(ids);
-    return queued;
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeIdle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
-  private async handleBatch(batchId: string, entries: StoredEvent[]): Promise<number> {
+  /** One pass over the due batches (oldest unread event first). Returns the batches visited. */
+  async round(): Promise<number> {
+    const { ledger } = this.d;
+    const due = await ledger.webhooks.due(BATCHES_PER_ROUND);
+    // Batches are independent: a few at a time, so round trips overlap.
+    let next = 0;
+    const visit = async () => {
+      for (let batchId = due[next++]; batchId !== undefined && !this.stopped; batchId = due[next++]) {
+        const { cursor, completed } = await ledger.webhooks.reader(batchId);
+        const events = await ledger.events.stateEvents(batchId, cursor, EVENTS_PER_BATCH);
+        await this.handleBatch(batchId, cursor, events, completed);
+      }
+    };
+    await Promise.all(Array.from({ length: BATCHES_AT_ONCE }, visit));
+    return due.length;
+  }
+
+  private async handleBatch(
+    batchId: string,
+    cursor: string,
+    entries: StoredEvent[],
+    lastCompletion: string | undefined,
+  ): Promise<void> {
     const { ledger } = this.d;
     const { webhooks } = ledger;
     const last = entries[entries.length - 1]?.id;
-    if (!last) return 0;
+    if (!last) {
+      // Nothing unread (or the batch expired): the ledger clears or forgets it.
+      await webhooks.advance(batchId, cursor);
+      if (!(await ledger.batches.get(batchId))) this.forget(batchId);
+      return;
+    }
     const batch = await ledger.batches.get(batchId);
     const endpoints = batch ? await webhooks.endpointsOf(batchId) : [];
     const jobs: DeliveryJob[] = [];
     let terminal = false;
+    let completedBefore = lastCompletion;
     for (const { id: entryId, event } of entries) {
       if (event.type === "item" && (event.state === "pending" || event.state === "running")) {
         // The batch has work again: its next completion is a new one.
-        await webhooks.reopen(batchId);
+        if (completedBefore !== undefined) await webhooks.reopen(batchId);
+        completedBefore = undefined;
         continue;
       }
+      if (endpoints.length === 0) continue;
       const payloads = await this.payloadsOf(batchId, event);
       if (event.type === "item") terminal = true;
       for (const p of payloads) jobs.push(...deliveriesFor(endpoints, batchId, entryId, p));
     }
-    const completion = terminal && batch ? await this.completion(batchId, last, endpoints) : undefined;
+    const completion =
+      terminal && batch && endpoints.length > 0
+        ? await this.completion(batchId, last, endpoints, completedBefore)
+        : undefined;
     if (completion) jobs.push(...completion.jobs);
     if (jobs.length > 0) await this.enqueue(jobs);
     // Only once the jobs are queued: a crash before this reads the same events again.
     await webhooks.advance(batchId, last, completion?.signature);
-    return jobs.length;
   }
 
   /** batch.completed (and batch.failed_items) once per completion of the batch. */
@@ -126,12 +159,13 @@ export class EventReader {
     batchId: string,
     entryId: string,
     endpoints: WebhookEndpoint[],
+    lastCompletion: string | undefined,
   ): Promise<{ jobs: DeliveryJob[]; signature: string } | undefined> {
     const { ledger } = this.d;
     const [counts, total] = await Promise.all([ledger.batches.counts(batchId), ledger.batches.total(batchId)]);
     if (total === 0 || counts.pending + counts.running > 0) return undefined;
     const signature = JSON.stringify(counts);
-    if ((await ledger.webhooks.lastCompletion(batchId)) === signature) return undefined;
+    if (lastCompletion === signature) return undefined;
     const timestamp = new Date().toISOString();
     const data = { batchId, total, counts };
     const payloads: WebhookPayload[] = [{ type: "batch.completed", timestamp, data }];
@@ -199,11 +233,25 @@ export class EventReader {
         list.push({ index, name: item.name });
         byJobKey.set(item.jobKey, list);
       });
+      this.forget(batchId);
       cached = { total, byJobKey };
-      if (this.itemsByJob.size > 1000) this.itemsByJob.clear();
       this.itemsByJob.set(batchId, cached);
+      this.cachedItems += total;
+      // Oldest lists go first: memory stays bounded however many batches are watched.
+      for (const [id, old] of this.itemsByJob) {
+        if (this.cachedItems <= ITEM_CACHE_MAX || id === batchId) break;
+        this.itemsByJob.delete(id);
+        this.cachedItems -= old.total;
+      }
     }
     return cached.byJobKey.get(jobKey) ?? [];
+  }
+
+  private forget(batchId: string): void {
+    const cached = this.itemsByJob.get(batchId);
+    if (!cached) return;
+    this.itemsByJob.delete(batchId);
+    this.cachedItems -= cached.total;
   }
 
   private async enqueue(jobs: DeliveryJob[]): Promise<void> {
@@ -222,17 +270,6 @@ export class EventReader {
         },
       })),
     );
-  }
-
-  /** Forgets batches whose record expired (nothing more can happen to them). */
-  private async prune(ids: string[]): Promise<void> {
-    const { ledger } = this.d;
-    for (const id of ids) {
-      if (await ledger.batches.get(id)) continue;
-      if ((await ledger.events.newestId(id)) !== "0") continue;
-      await ledger.webhooks.unwatch(id);
-      this.itemsByJob.delete(id);
-    }
   }
 }
 

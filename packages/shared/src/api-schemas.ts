@@ -109,7 +109,9 @@ export const submitAnswerSchema = z.object({
   total: z.number().int(),
   counts: countsSchema,
   items: z.array(itemSummarySchema),
-  webhook: webhookEndpointSchema.optional().describe("The batch's own webhook endpoint, with its secret (shown once)"),
+  webhook: webhookEndpointSchema
+    .optional()
+    .describe("The batch's own webhook endpoint, with its secret (shown again on an Idempotency-Key replay)"),
 });
 export type SubmitAnswer = z.infer<typeof submitAnswerSchema>;
 

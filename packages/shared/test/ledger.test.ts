@@ -55,9 +55,11 @@ describe("ledger", () => {
     const lua = `${loadScript("includes/keys")}
       local j, b = ARGV[2], ARGV[3]
       return {jobKeyOf(j), waitersKeyOf(j), resultKeyOf(j), batchKeyOf(b), itemsKeyOf(b), namesKeyOf(b),
-        countsKeyOf(b), cancelledKeyOf(b), eventsKeyOf(b), OUTBOX}`;
+        countsKeyOf(b), cancelledKeyOf(b), eventsKeyOf(b), OUTBOX, stateEventsKeyOf(b), WEBHOOKS_DUE,
+        batchWebhooksKeyOf(b), webhookReaderKeyOf(b), tenantWebhooksKeyOf(ARGV[4]), webhookKeyOf(ARGV[5])}`;
     const [j, b] = [hex(), "b-1"];
-    expect(await redis.eval(lua, 0, redisKeys.root, j, b)).toEqual([
+    const endpoint = `wh_${"a".repeat(24)}`;
+    expect(await redis.eval(lua, 0, redisKeys.root, j, b, "acme", endpoint)).toEqual([
       redisKeys.job(j),
       redisKeys.waiters(j),
       redisKeys.result(j),
@@ -68,6 +70,12 @@ describe("ledger", () => {
       redisKeys.batchCancelled(b),
       redisKeys.batchEvents(b),
       redisKeys.outbox,
+      redisKeys.batchStateEvents(b),
+      redisKeys.webhooksDue,
+      redisKeys.batchWebhooks(b),
+      redisKeys.webhookReader(b),
+      redisKeys.tenantWebhooks("acme"),
+      redisKeys.webhookEndpoint(endpoint),
     ]);
   });
 

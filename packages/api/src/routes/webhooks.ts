@@ -61,10 +61,15 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
         operationId: "listWebhooks",
         tags: ["webhooks"],
         summary: "This tenant's webhook endpoints (without secrets)",
+        description:
+          "Tenant-wide endpoints; with ?batch=<id>, every endpoint that hears that batch, its own `webhook` " +
+          "included. A lost secret is shown again by replaying the submit (same Idempotency-Key and body) or " +
+          "replaced with POST /v1/webhooks/{id}/rotate.",
+        querystring: z.object({ batch: z.string().min(1).max(200).optional() }),
         response: { 200: z.object({ webhooks: z.array(endpointSchema) }) },
       },
     },
-    async (request) => ({ webhooks: await service.list(request.tenant) }),
+    async (request) => ({ webhooks: await service.list(request.tenant, request.query.batch) }),
   );
 
   app.get(

@@ -116,10 +116,11 @@ export class BatchService {
       params: body.params ?? {},
       createdAt: new Date().toISOString(),
     };
-    const outcome = await ledger.batches.create(batch, items, idempotency);
+    // Subscribed with its creation, before its jobs are queued: its endpoints hear every event.
+    const own = body.webhook ? this.webhooks.ownEndpoint(tenant, batch.id, body.webhook) : undefined;
+    const outcome = await ledger.batches.create(batch, items, idempotency, own);
     if (outcome.kind !== "created") return this.replayOrMismatch(tenant, outcome.id, outcome.kind === "replay");
-    // Subscribed before its jobs are queued; the notifier reads its event stream from the start.
-    const webhook = await this.webhooks.subscribeBatch(tenant, batch, body.webhook);
+    const webhook = await this.webhooks.ownOf(batch.id);
     await queueAttached(this.deps.ledger, this.deps.inferenceQueue, batch, items, outcome);
     this.deps.logger.info({ batch: batch.id, tenant, items: items.length }, "batch created");
     const answer = await this.answer(batch, items, outcome);
@@ -238,7 +239,10 @@ export class BatchService {
       this.deps.ledger.batches.itemViews(batchId, 0, MAX_ITEMS_PER_REQUEST),
     ]);
     const items = views.map(({ index, name, jobKey, state }) => ({ index, name, jobKey, state }));
-    return { status: 200, answer: { id: batchId, total: summary.total, counts: summary.counts, items } };
+    // The batch's own webhook, secret included: a client that lost the first answer gets it again.
+    const webhook = await this.webhooks.ownOf(batchId);
+    const answer = { id: batchId, total: summary.total, counts: summary.counts, items };
+    return { status: 200, answer: webhook ? { ...answer, webhook } : answer };
   }
 
   private async answer(batch: BatchRecord, items: BatchItem[], attached: Attached): Promise<SubmitAnswer> {

@@ -3,6 +3,7 @@ import {
   checkWebhookUrl,
   type DeliveryRecord,
   type DeliveryState,
+  newWebhookEndpoint,
   resolveAllowed,
   WEBHOOK_EVENTS,
   type WebhookEndpoint,
@@ -20,6 +21,9 @@ const view = (e: WebhookEndpoint, withSecret = false): WebhookEndpointView => ({
   createdAt: e.createdAt,
   ...(withSecret ? { secret: e.secret } : {}),
 });
+
+const eventsOf = (body: { events?: WebhookEventType[] }): WebhookEventType[] =>
+  body.events && body.events.length > 0 ? [...new Set(body.events)] : [...WEBHOOK_EVENTS];
 
 const systemResolve = (hostname: string) => dns.promises.lookup(hostname, { all: true, verbatim: true });
 
@@ -46,24 +50,35 @@ export class WebhookService {
     }
   }
 
-  async create(
-    tenant: string,
-    body: { url: string; events?: WebhookEventType[] },
-    batchId?: string,
-  ): Promise<WebhookEndpointView> {
+  /** Registers a tenant-wide endpoint; the answer shows its secret, this once. */
+  async create(tenant: string, body: { url: string; events?: WebhookEventType[] }): Promise<WebhookEndpointView> {
     await this.checkUrl(body.url);
-    const events = body.events && body.events.length > 0 ? [...new Set(body.events)] : [...WEBHOOK_EVENTS];
-    const endpoint = await this.deps.ledger.webhooks.create({
-      tenant,
-      url: body.url,
-      events,
-      ...(batchId ? { batchId } : {}),
-    });
+    const endpoint = await this.deps.ledger.webhooks.create({ tenant, url: body.url, events: eventsOf(body) });
     return view(endpoint, true);
   }
 
-  async list(tenant: string): Promise<WebhookEndpointView[]> {
-    return (await this.deps.ledger.webhooks.list(tenant)).map((e) => view(e));
+  /**
+   * A batch's own endpoint, to be written with the batch (BatchLedger.create), so no crash
+   * leaves the batch unsubscribed. The URL must have passed checkUrl.
+   */
+  ownEndpoint(tenant: string, batchId: string, body: { url: string; events?: WebhookEventType[] }): WebhookEndpoint {
+    return newWebhookEndpoint({ tenant, url: body.url, events: eventsOf(body), batchId });
+  }
+
+  /** A batch's own endpoint as its submitter sees it: with its secret (a replay shows it again). */
+  async ownOf(batchId: string): Promise<WebhookEndpointView | undefined> {
+    const own = await this.deps.ledger.webhooks.ownOf(batchId);
+    return own ? view(own, true) : undefined;
+  }
+
+  /** The tenant's tenant-wide endpoints, or every endpoint that hears one of its batches. */
+  async list(tenant: string, batchId?: string): Promise<WebhookEndpointView[]> {
+    const { webhooks } = this.deps.ledger;
+    const endpoints = batchId ? await webhooks.endpointsOf(batchId) : await webhooks.list(tenant);
+    return endpoints
+      .filter((e) => e.tenant === tenant)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+      .map((e) => view(e));
   }
 
   async get(tenant: string, id: string): Promise<WebhookEndpointView> {
@@ -84,17 +99,6 @@ export class WebhookService {
   async deliveries(tenant: string, id: string, state: DeliveryState, limit: number): Promise<DeliveryRecord[]> {
     await this.own(tenant, id);
     return this.deps.ledger.webhooks.deliveries(id, state, limit);
-  }
-
-  /** Subscribes a new batch: its own webhook (if any) and the tenant's endpoints. */
-  async subscribeBatch(
-    tenant: string,
-    batch: { id: string; createdAt: string },
-    webhook?: { url: string; events?: WebhookEventType[] },
-  ): Promise<WebhookEndpointView | undefined> {
-    const own = webhook ? await this.create(tenant, webhook, batch.id) : undefined;
-    await this.deps.ledger.webhooks.watchBatch(tenant, batch.id, batch.createdAt);
-    return own;
   }
 
   private async own(tenant: string, id: string): Promise<WebhookEndpoint> {

@@ -3,6 +3,7 @@ import type { AdapterName, ChannelOrder, Inputs } from "../jobs.ts";
 import { ITEM_STATES, type ItemState } from "./job-results.ts";
 import { redisKeys as K } from "./keys.ts";
 import { LedgerSection } from "./ledger-section.ts";
+import type { WebhookEndpoint } from "../webhooks.ts";
 
 export type Counts = Record<ItemState, number>;
 
@@ -83,11 +84,14 @@ export class BatchLedger extends LedgerSection {
   /**
    * Creates a batch with its items, bound to an Idempotency-Key when given: the same key
    * with the same fingerprint replays the batch, with another fingerprint it is a mismatch.
+   * In the same step the batch is subscribed to the tenant's webhook endpoints and to its
+   * own `webhook`, if given (docs/architecture.md#webhooks).
    */
   async create(
     batch: BatchRecord,
     items: BatchItem[],
     idempotency?: { key: string; fingerprint: string },
+    webhook?: WebhookEndpoint,
   ): Promise<CreateOutcome> {
     const now = Date.now();
     const reply = await this.redis.mqCreateBatch(
@@ -103,6 +107,9 @@ export class BatchLedger extends LedgerSection {
       this.o.idempotencyTtlSeconds,
       this.o.eventsMaxLen,
       this.o.batchRetentionSeconds,
+      batch.tenant,
+      webhook?.id ?? "",
+      webhook ? JSON.stringify(webhook) : "",
       ...itemArgs(items),
     );
     const [kind, id] = reply as [string, string];

@@ -18,13 +18,26 @@ const parse = ([id, fields]: [string, string[]]): StoredEvent => ({
   event: JSON.parse(fields[1] ?? "{}") as BatchEvent,
 });
 
-/** Batch event streams: capped, expiring with their batch. */
+/**
+ * A state event says what happened to an item, a cancel or a package; progress (and a
+ * package's bytes while it builds) only says how far something got, and may be trimmed.
+ */
+export const isStateEvent = (event: BatchEvent): boolean =>
+  event.type !== "progress" && !(event.type === "package" && event.state === "building");
+
+/**
+ * Batch event streams, expiring with their batch: every event in a capped stream, and the
+ * state events again, under the same ids, in a stream progress cannot trim
+ * (docs/architecture.md#events).
+ */
 export class EventLedger extends LedgerSection {
   async publish(batchIds: string[], event: BatchEvent): Promise<void> {
     if (batchIds.length === 0) return;
     const pipe = this.redis.pipeline();
     const data = JSON.stringify(event);
-    for (const id of batchIds) pipe.mqPublish(K.batch(id), K.batchEvents(id), K.root, this.o.eventsMaxLen, data);
+    const state = isStateEvent(event) ? "1" : "0";
+    for (const id of batchIds)
+      pipe.mqPublish(K.batch(id), K.batchEvents(id), K.root, this.o.eventsMaxLen, data, id, state);
     await pipe.exec();
   }
 
@@ -46,10 +59,26 @@ export class EventLedger extends LedgerSection {
     return newest[0]?.[0] ?? "0";
   }
 
-  /** Events after `afterId` (exclusive) up to `untilId` (inclusive, "+" = newest). */
+  /**
+   * Events after `afterId` (exclusive) up to `untilId` (inclusive, "+" = newest), in order.
+   * Where progress trimmed the capped stream past `afterId`, the state events of the gap
+   * come from the state stream, so a resuming reader misses no state event. Fewer than
+   * `count` events means the end was reached.
+   */
   async range(batchId: string, afterId: string, untilId = "+", count = 1000): Promise<StoredEvent[]> {
-    const entries = await this.redis.xrange(K.batchEvents(batchId), `(${afterId}`, untilId, "COUNT", count);
-    return entries.map(parse);
+    const kept = (await this.redis.xrange(K.batchEvents(batchId), `(${afterId}`, untilId, "COUNT", count)).map(parse);
+    // State events older than the oldest kept event were trimmed from the capped stream.
+    const gapEnd = kept[0] ? `(${kept[0].id}` : untilId;
+    const gap = (await this.redis.xrange(K.batchStateEvents(batchId), `(${afterId}`, gapEnd, "COUNT", count)).map(
+      parse,
+    );
+    if (gap.length >= count) return gap;
+    return [...gap, ...kept];
+  }
+
+  /** State events after `afterId` (exclusive), oldest first (the notifier's read). */
+  async stateEvents(batchId: string, afterId: string, count: number): Promise<StoredEvent[]> {
+    return (await this.redis.xrange(K.batchStateEvents(batchId), `(${afterId}`, "+", "COUNT", count)).map(parse);
   }
 
   /**

@@ -53,8 +53,13 @@ export const keyFamilies = {
    * snapshotted (its pieces are swept then too, and a lost record only re-runs a segment).
    */
   segments: family(false, (jobKey: string) => `${ROOT}segments:${jobKey}`, `segments:${HEX}`),
-  /** Stream: the batch's progress events (capped); not ledger data. */
+  /** Stream: the batch's events, progress included (capped); not ledger data. */
   batchEvents: family(false, (id: string) => `${ROOT}batch:${id}:events`, `batch:${ID}:events`),
+  /**
+   * Stream: the batch's state events (items, cancels, package outcomes) under the same ids as
+   * in batchEvents, which progress cannot trim; expires with the batch; not ledger data.
+   */
+  batchStateEvents: family(false, (id: string) => `${ROOT}batch:${id}:state`, `batch:${ID}:state`),
   /** Sorted set: the tenant's batch ids by creation time. */
   tenantBatches: family(true, (tenant: string) => `${ROOT}tenant:${tenant}:batches`, `tenant:${ID}:batches`),
   /** Set: blob hashes the tenant sent the bytes of (earned grants: docs/architecture.md#blob-grants). */
@@ -96,12 +101,16 @@ export const keyFamilies = {
   tenantWebhooks: family(true, (tenant: string) => `${ROOT}webhooks:tenant:${tenant}`, `webhooks:tenant:${ID}`),
   /** Set: the endpoint ids that hear one batch. */
   batchWebhooks: family(true, (id: string) => `${ROOT}webhooks:batch:${id}`, `webhooks:batch:${ID}`),
-  /** Sorted set: batch id -> creation (ms) of batches whose events the notifier reads. */
-  webhooksWatched: family(true, () => `${ROOT}webhooks:watched`, "webhooks:watched"),
-  /** Hash: batch id -> last event id turned into deliveries (events are not snapshotted, so neither is this). */
-  webhookCursors: family(false, () => `${ROOT}webhooks:cursors`, "webhooks:cursors"),
-  /** Hash: batch id -> counts (JSON) of its last batch.completed. */
-  webhooksCompleted: family(false, () => `${ROOT}webhooks:completed`, "webhooks:completed"),
+  /**
+   * Hash: the notifier's position in one batch's state stream (cursor) and the counts of its
+   * last batch.completed (completed); expires with the batch.
+   */
+  webhookReader: family(false, (id: string) => `${ROOT}webhooks:batch:${id}:reader`, `webhooks:batch:${ID}:reader`),
+  /**
+   * Sorted set: batch id -> ms of its oldest state event the notifier has not turned into
+   * deliveries. Written with the event, cleared by the notifier (docs/architecture.md#webhooks).
+   */
+  webhooksDue: family(false, () => `${ROOT}webhooks:due`, "webhooks:due"),
   /** String: how many times a model actually ran (fault tests count redone work with it). */
   inferenceRuns: family(false, () => `${ROOT}stats:inference-runs`, "stats:inference-runs"),
   /** String: how many times face detection actually ran over a video (tests assert once per video). */
@@ -127,6 +136,7 @@ export const redisKeys = {
   batchCounts: keyFamilies.batchCounts.key,
   batchCancelled: keyFamilies.batchCancelled.key,
   batchEvents: keyFamilies.batchEvents.key,
+  batchStateEvents: keyFamilies.batchStateEvents.key,
   tenantBatches: keyFamilies.tenantBatches.key,
   tenantBlobs: keyFamilies.tenantBlobs.key,
   tenantModels: keyFamilies.tenantModels.key,
@@ -145,9 +155,8 @@ export const redisKeys = {
   webhookDeliveries: keyFamilies.webhookDeliveries.key,
   tenantWebhooks: keyFamilies.tenantWebhooks.key,
   batchWebhooks: keyFamilies.batchWebhooks.key,
-  webhooksWatched: keyFamilies.webhooksWatched.key(),
-  webhookCursors: keyFamilies.webhookCursors.key(),
-  webhooksCompleted: keyFamilies.webhooksCompleted.key(),
+  webhookReader: keyFamilies.webhookReader.key,
+  webhooksDue: keyFamilies.webhooksDue.key(),
   /** Prefix scripts build keys under (commands/includes/keys.lua). */
   root: ROOT,
 };

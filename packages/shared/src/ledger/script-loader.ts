@@ -21,6 +21,8 @@ export const LEDGER_COMMANDS = {
   mqRequestPackage: "requestPackage-1",
   mqUpdatePackage: "updatePackage-1",
   mqPublish: "publish-2",
+  mqAdvanceWebhooks: "advanceWebhooks-4",
+  mqRecordDelivery: "recordDelivery-2",
 } as const;
 
 type Arg = string | number;
@@ -38,6 +40,8 @@ declare module "ioredis" {
     mqRequestPackage(...args: Arg[]): Result<[string, string, number], Context>;
     mqUpdatePackage(...args: Arg[]): Result<number, Context>;
     mqPublish(...args: Arg[]): Result<string | null, Context>;
+    mqAdvanceWebhooks(...args: Arg[]): Result<number, Context>;
+    mqRecordDelivery(...args: Arg[]): Result<number, Context>;
   }
 }
 

@@ -15,13 +15,25 @@ const webhookKeys = {
   deliveries: K.webhookDeliveries,
   tenantEndpoints: K.tenantWebhooks,
   batchEndpoints: K.batchWebhooks,
-  watched: K.webhooksWatched,
-  cursors: K.webhookCursors,
-  completed: K.webhooksCompleted,
+  reader: K.webhookReader,
+  due: K.webhooksDue,
 };
 
 export const newWebhookSecret = () => `whsec_${randomBytes(24).toString("base64")}`;
 const newEndpointId = () => `wh_${randomBytes(12).toString("hex")}`;
+
+/** A new endpoint record (id and secret drawn here); written by `create` or with its batch. */
+export function newWebhookEndpoint(o: Omit<WebhookEndpoint, "id" | "secret" | "createdAt">): WebhookEndpoint {
+  return { id: newEndpointId(), secret: newWebhookSecret(), createdAt: new Date().toISOString(), ...o };
+}
+
+/** Where the notifier is in one batch's state stream. */
+export interface WebhookReaderState {
+  /** Id of the last state event turned into deliveries ("0" = none yet). */
+  cursor: string;
+  /** Counts (JSON) of the last batch.completed queued, if any. */
+  completed?: string;
+}
 
 export class WebhookLedger {
   private readonly redis: Redis;
@@ -30,17 +42,14 @@ export class WebhookLedger {
     this.redis = redis;
   }
 
-  async create(o: Omit<WebhookEndpoint, "id" | "secret" | "createdAt">): Promise<WebhookEndpoint> {
-    const endpoint: WebhookEndpoint = {
-      id: newEndpointId(),
-      secret: newWebhookSecret(),
-      createdAt: new Date().toISOString(),
-      ...o,
-    };
-    const tx = this.redis.multi().set(webhookKeys.endpoint(endpoint.id), JSON.stringify(endpoint));
-    if (endpoint.batchId) tx.sadd(webhookKeys.batchEndpoints(endpoint.batchId), endpoint.id);
-    else tx.sadd(webhookKeys.tenantEndpoints(endpoint.tenant), endpoint.id);
-    await tx.exec();
+  /** Registers a tenant-wide endpoint (a batch's own is written with its batch: BatchLedger.create). */
+  async create(o: Omit<WebhookEndpoint, "id" | "secret" | "createdAt" | "batchId">): Promise<WebhookEndpoint> {
+    const endpoint = newWebhookEndpoint(o);
+    await this.redis
+      .multi()
+      .set(webhookKeys.endpoint(endpoint.id), JSON.stringify(endpoint))
+      .sadd(webhookKeys.tenantEndpoints(endpoint.tenant), endpoint.id)
+      .exec();
     return endpoint;
   }
 
@@ -65,7 +74,8 @@ export class WebhookLedger {
     const endpoint = await this.get(id);
     if (!endpoint) return undefined;
     const next = { ...endpoint, secret: newWebhookSecret() };
-    await this.redis.set(webhookKeys.endpoint(id), JSON.stringify(next), "XX");
+    // A batch's own endpoint keeps its expiry (it goes with its batch).
+    await this.redis.set(webhookKeys.endpoint(id), JSON.stringify(next), "KEEPTTL", "XX");
     return next;
   }
 
@@ -78,75 +88,61 @@ export class WebhookLedger {
     await tx.exec();
   }
 
-  /**
-   * Subscribes a new batch: the tenant's endpoints at this moment and the batch's own
-   * (already in its set) hear it; the notifier reads its events only when some endpoint does.
-   */
-  async watchBatch(tenant: string, batchId: string, createdAt: string): Promise<boolean> {
-    const tenantIds = await this.redis.smembers(webhookKeys.tenantEndpoints(tenant));
-    const tx = this.redis.multi();
-    if (tenantIds.length > 0) tx.sadd(webhookKeys.batchEndpoints(batchId), ...tenantIds);
-    tx.scard(webhookKeys.batchEndpoints(batchId));
-    const res = await tx.exec();
-    const count = Number(res?.[res.length - 1]?.[1] ?? 0);
-    if (count > 0) await this.redis.zadd(webhookKeys.watched, Date.parse(createdAt), batchId);
-    return count > 0;
-  }
-
   /** Endpoints that hear a batch (deleted ones drop out). */
   async endpointsOf(batchId: string): Promise<WebhookEndpoint[]> {
     return this.getMany(await this.redis.smembers(webhookKeys.batchEndpoints(batchId)));
   }
 
+  /** A batch's own endpoint (its `webhook` field), while the batch lives. */
+  async ownOf(batchId: string): Promise<WebhookEndpoint | undefined> {
+    const id = await this.redis.hget(K.batch(batchId), "webhook");
+    return id ? this.get(id) : undefined;
+  }
+
+  /** Only while the endpoint exists; the list expires with it. */
   async recordDelivery(endpointId: string, state: DeliveryState, record: DeliveryRecord): Promise<void> {
-    const key = webhookKeys.deliveries(endpointId, state);
-    // Only while the endpoint exists: a delivery finishing after DELETE leaves nothing behind.
-    if (!(await this.redis.exists(webhookKeys.endpoint(endpointId)))) return;
-    await this.redis
-      .multi()
-      .lpush(key, JSON.stringify(record))
-      .ltrim(key, 0, DELIVERY_LIST_MAX - 1)
-      .exec();
+    await this.redis.mqRecordDelivery(
+      webhookKeys.endpoint(endpointId),
+      webhookKeys.deliveries(endpointId, state),
+      K.root,
+      JSON.stringify(record),
+      DELIVERY_LIST_MAX,
+    );
   }
 
   // ---- the notifier's reading position ----
 
-  /** Watched batch ids, oldest first. */
-  async watched(limit: number): Promise<string[]> {
-    return this.redis.zrange(webhookKeys.watched, 0, limit - 1);
+  /** Batches with state events not yet turned into deliveries, oldest unread first. */
+  async due(limit: number): Promise<string[]> {
+    return this.redis.zrange(webhookKeys.due, 0, limit - 1);
   }
 
-  /** The last event id turned into deliveries, per batch ("0" = none yet). */
-  async cursors(batchIds: string[]): Promise<string[]> {
-    if (batchIds.length === 0) return [];
-    return (await this.redis.hmget(webhookKeys.cursors, ...batchIds)).map((c) => c ?? "0");
+  async reader(batchId: string): Promise<WebhookReaderState> {
+    const [cursor, completed] = await this.redis.hmget(webhookKeys.reader(batchId), "cursor", "completed");
+    return { cursor: cursor ?? "0", ...(completed ? { completed } : {}) };
   }
 
-  /** Saves a batch's cursor, and the counts of a completion just queued (sent once per completion). */
-  async advance(batchId: string, cursor: string, completedCounts?: string): Promise<void> {
-    const tx = this.redis.multi().hset(webhookKeys.cursors, batchId, cursor);
-    if (completedCounts) tx.hset(webhookKeys.completed, batchId, completedCounts);
-    await tx.exec();
-  }
-
-  async lastCompletion(batchId: string): Promise<string | null> {
-    return this.redis.hget(webhookKeys.completed, batchId);
+  /**
+   * Saves a batch's cursor, and the counts of a completion just queued (sent once per
+   * completion). Returns whether unread state events remain (the batch stays due).
+   */
+  async advance(batchId: string, cursor: string, completedCounts?: string): Promise<boolean> {
+    const more = await this.redis.mqAdvanceWebhooks(
+      webhookKeys.reader(batchId),
+      K.batchStateEvents(batchId),
+      webhookKeys.due,
+      K.batch(batchId),
+      K.root,
+      batchId,
+      cursor,
+      completedCounts ?? "",
+    );
+    return more === 1;
   }
 
   /** The batch has work again: its next completion is a new one. */
   async reopen(batchId: string): Promise<void> {
-    await this.redis.hdel(webhookKeys.completed, batchId);
-  }
-
-  /** Stops watching a batch (its record expired). */
-  async unwatch(batchId: string): Promise<void> {
-    await this.redis
-      .multi()
-      .zrem(webhookKeys.watched, batchId)
-      .hdel(webhookKeys.cursors, batchId)
-      .hdel(webhookKeys.completed, batchId)
-      .del(webhookKeys.batchEndpoints(batchId))
-      .exec();
+    await this.redis.hdel(webhookKeys.reader(batchId), "completed");
   }
 
   /** Newest first. */

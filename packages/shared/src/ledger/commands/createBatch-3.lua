@@ -13,7 +13,10 @@
   ARGV[7] idempotency TTL, seconds
   ARGV[8] event stream MAXLEN
   ARGV[9] batch retention, seconds
-  ARGV[10..] jobKey, name, itemJson per item
+  ARGV[10] tenant
+  ARGV[11] the batch's own webhook endpoint id ('' = none)
+  ARGV[12] the batch's own webhook endpoint JSON ('' = none)
+  ARGV[13..] jobKey, name, itemJson per item
 
   Returns:
     {'replay', batchId}    the key names a living batch made from the same request
@@ -21,6 +24,8 @@
     {'taken', name...}     (cannot happen for a new batch; kept for one reply shape)
     {'ok', firstIndex, state1, enqueue1, ...} created
   A key whose batch is gone (expired, or lost) heals: it is bound to the new batch.
+  The batch is subscribed in the same step (its own endpoint, if any, and the tenant's
+  endpoints at this moment), so no crash leaves a batch its endpoints do not hear.
   The tenant's batch index drops its two oldest ids when their batches expired, so it stays
   bounded without a sweeper.
 ]]
@@ -46,4 +51,11 @@ for _, old in ipairs(redis.call('ZRANGE', KEYS[3], 0, 1)) do
   if redis.call('EXISTS', batchKeyOf(old)) == 0 then redis.call('ZREM', KEYS[3], old) end
 end
 redis.call('ZADD', KEYS[3], ARGV[5], batchId)
-return attachItems(batchId, 10, ARGV[4], ARGV[5], ARGV[8], ARGV[9])
+if ARGV[11] ~= '' then
+  redis.call('SET', webhookKeyOf(ARGV[11]), ARGV[12])
+  redis.call('HSET', KEYS[2], 'webhook', ARGV[11])
+  redis.call('SADD', batchWebhooksKeyOf(batchId), ARGV[11])
+end
+local tenantEndpoints = redis.call('SMEMBERS', tenantWebhooksKeyOf(ARGV[10]))
+if #tenantEndpoints > 0 then redis.call('SADD', batchWebhooksKeyOf(batchId), unpack(tenantEndpoints)) end
+return attachItems(batchId, 13, ARGV[4], ARGV[5], ARGV[8], ARGV[9])

@@ -14,3 +14,9 @@ local function namesKeyOf(id) return ROOT .. 'batch:' .. id .. ':names' end
 local function countsKeyOf(id) return ROOT .. 'batch:' .. id .. ':counts' end
 local function cancelledKeyOf(id) return ROOT .. 'batch:' .. id .. ':cancelled' end
 local function eventsKeyOf(id) return ROOT .. 'batch:' .. id .. ':events' end
+local function stateEventsKeyOf(id) return ROOT .. 'batch:' .. id .. ':state' end
+local WEBHOOKS_DUE = ROOT .. 'webhooks:due'
+local function batchWebhooksKeyOf(id) return ROOT .. 'webhooks:batch:' .. id end
+local function webhookReaderKeyOf(id) return ROOT .. 'webhooks:batch:' .. id .. ':reader' end
+local function tenantWebhooksKeyOf(tenant) return ROOT .. 'webhooks:tenant:' .. tenant end
+local function webhookKeyOf(id) return ROOT .. 'webhook:' .. id end
