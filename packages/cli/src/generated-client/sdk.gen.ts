@@ -209,6 +209,8 @@ export const getPackage = <ThrowOnError extends boolean = false>(options: Option
 
 /**
  * This tenant's webhook endpoints (without secrets)
+ *
+ * Tenant-wide endpoints; with ?batch=<id>, every endpoint that hears that batch, its own `webhook` included. A lost secret is shown again by replaying the submit (same Idempotency-Key and body) or replaced with POST /v1/webhooks/{id}/rotate.
  */
 export const listWebhooks = <ThrowOnError extends boolean = false>(options?: Options<ListWebhooksData, ThrowOnError>): RequestResult<ListWebhooksResponses, ListWebhooksErrors, ThrowOnError> => (options?.client ?? client).get<ListWebhooksResponses, ListWebhooksErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

@@ -478,7 +478,7 @@ export type CreateBatchResponses = {
             state: 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
         }>;
         /**
-         * The batch's own webhook endpoint, with its secret (shown once)
+         * The batch's own webhook endpoint, with its secret (shown again on an Idempotency-Key replay)
          */
         webhook?: {
             id: string;
@@ -514,7 +514,7 @@ export type CreateBatchResponses = {
             state: 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
         }>;
         /**
-         * The batch's own webhook endpoint, with its secret (shown once)
+         * The batch's own webhook endpoint, with its secret (shown again on an Idempotency-Key replay)
          */
         webhook?: {
             id: string;
@@ -776,7 +776,7 @@ export type AppendItemsResponses = {
             state: 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
         }>;
         /**
-         * The batch's own webhook endpoint, with its secret (shown once)
+         * The batch's own webhook endpoint, with its secret (shown again on an Idempotency-Key replay)
          */
         webhook?: {
             id: string;
@@ -1087,7 +1087,9 @@ export type GetPackageResponse = GetPackageResponses[keyof GetPackageResponses];
 export type ListWebhooksData = {
     body?: never;
     path?: never;
-    query?: never;
+    query?: {
+        batch?: string;
+    };
     url: '/v1/webhooks';
 };
 
