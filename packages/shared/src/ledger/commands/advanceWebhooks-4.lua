@@ -10,7 +10,7 @@
   KEYS[4] batch hash (only its TTL is read)
   ARGV[1] ledger root
   ARGV[2] batch id
-  ARGV[3] cursor: id of the last event turned into deliveries
+  ARGV[3] cursor: id of the last event turned into deliveries (kept if the saved one is later)
   ARGV[4] counts (JSON) of a batch.completed just queued, or ''
 
   Returns 1 when the batch stays due (unread events remain), else 0.
@@ -21,10 +21,19 @@ if ttl == -2 then
   redis.call('ZREM', KEYS[3], ARGV[2])
   return 0
 end
-redis.call('HSET', KEYS[1], 'cursor', ARGV[3])
+-- Stream ids "<ms>-<seq>" in order; a cursor never moves back (another notifier may be ahead).
+local function before(a, b)
+  local am, as = string.match(a, '^(%d+)-?(%d*)$')
+  local bm, bs = string.match(b, '^(%d+)-?(%d*)$')
+  if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
+  return (tonumber(as) or 0) < (tonumber(bs) or 0)
+end
+local cursor = redis.call('HGET', KEYS[1], 'cursor')
+if not cursor or before(cursor, ARGV[3]) then cursor = ARGV[3] end
+redis.call('HSET', KEYS[1], 'cursor', cursor)
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'completed', ARGV[4]) end
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
-local unread = redis.call('XRANGE', KEYS[2], '(' .. ARGV[3], '+', 'COUNT', 1)
+local unread = redis.call('XRANGE', KEYS[2], '(' .. cursor, '+', 'COUNT', 1)
 if #unread == 0 then
   redis.call('ZREM', KEYS[3], ARGV[2])
   return 0
