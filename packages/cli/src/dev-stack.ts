@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseApiKeys } from "@mediaq/shared";
 import { ApiClient } from "./api-client.ts";
+import { formatEnvFile } from "./env-file.ts";
 import type { RegisterModelData } from "./generated-client/types.gen.ts";
 import {
   type EmbeddedRedis,
@@ -71,6 +72,10 @@ export interface DevStack {
   s3: EmbeddedS3;
   /** The environment every service got: point other tools at the same stack with it. */
   env: Record<string, string>;
+  /** What other commands need to use this stack (API, Redis, S3), also written to envFile. */
+  connection: Record<string, string>;
+  /** <dataDir>/env: `mediaq --env <it> <command>`, or source it in a shell; deleted at stop. */
+  envFile: string;
   /** The API, packager and notifier; the worker's current process is `workers.children()`. */
   services: Record<Exclude<ServiceName, "worker">, Managed>;
   /** The worker, supervised as by `mediaq worker`: restarted when it dies, its jobs handed back at once. */
@@ -101,7 +106,9 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   let s3: EmbeddedS3 | undefined;
   const started: Partial<Record<ServiceName, Managed>> = {};
   let workers: Supervisor | undefined;
+  const envFile = path.join(dataDir, "env");
   const stopAll = async () => {
+    fs.rmSync(envFile, { force: true });
     await Promise.all([...Object.values(started).map((s) => s?.stop()), workers?.stop()]);
     await Promise.all([s3?.stop(), redis.stop()]);
   };
@@ -139,6 +146,17 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       const { adapter, channels } = demoModelRegistration();
       await client.putModelFile(demoModelPath(), { tag: "demo", adapter, channels });
     }
+    const connection = connectionEnv(env, apiUrl, apiKey);
+    // It holds the API key and the S3 secret: readable by this user only.
+    fs.writeFileSync(
+      envFile,
+      formatEnvFile(connection, [
+        `mediaq dev (pid ${process.pid}): the environment other commands need to use this stack.`,
+        `mediaq --env ${envFile} snapshot create | reindex | worker | status <batch> ...`,
+        "or in a shell: . <this file>",
+      ]),
+      { mode: 0o600 },
+    );
     return {
       apiUrl,
       apiKey,
@@ -146,6 +164,8 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       redis,
       s3,
       env,
+      connection,
+      envFile,
       services: started as DevStack["services"],
       workers,
       client,
@@ -159,6 +179,14 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     await stopAll();
     throw err;
   }
+}
+
+/** The stack's Redis, queue and S3 settings, with the API's address and key for the API commands. */
+function connectionEnv(env: Record<string, string>, apiUrl: string, apiKey: string): Record<string, string> {
+  const shared = Object.entries(env).filter(
+    ([key]) => key.startsWith("S3_") || ["REDIS_URL", "QUEUE_PREFIX", "DEDUP_SCOPE"].includes(key),
+  );
+  return { MEDIAQ_API_URL: apiUrl, MEDIAQ_API_KEY: apiKey, ...Object.fromEntries(shared) };
 }
 
 function devApiKeys(dataDir: string): string {

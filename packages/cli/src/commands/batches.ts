@@ -5,10 +5,18 @@ import { noFaceItems, printNoFaceItems } from "../face-notes.ts";
 import { BatchProgress, printPackage } from "../progress.ts";
 import { waitForPackage } from "../wait.ts";
 
+/** The API address: --api-url, else $MEDIAQ_API_URL (read when used: `--env` may have set it). */
+export function apiUrlFrom(program: Command): string {
+  return program.opts<{ apiUrl?: string }>().apiUrl ?? process.env.MEDIAQ_API_URL ?? "http://127.0.0.1:8080";
+}
+
 export function clientFrom(program: Command): ApiClient {
-  const o = program.opts<{ apiUrl: string; apiKey?: string }>();
-  if (!o.apiKey) throw new Error("no API key: pass --api-key or set MEDIAQ_API_KEY (mediaq dev prints one)");
-  return new ApiClient(o.apiUrl, o.apiKey);
+  const apiKey = program.opts<{ apiKey?: string }>().apiKey ?? process.env.MEDIAQ_API_KEY;
+  if (!apiKey)
+    throw new Error(
+      "no API key: pass --api-key, set MEDIAQ_API_KEY or use --env <data-dir>/env (mediaq dev writes it)",
+    );
+  return new ApiClient(apiUrlFrom(program), apiKey);
 }
 
 /** The page's deep link to a batch (packages/api/web/app.js routes #/batches/<id>). */
@@ -21,7 +29,7 @@ export function registerBatchCommands(program: Command): void {
     .command("open <batch>")
     .description("print the web page's address of a batch (open it in a browser)")
     .action((id: string) => {
-      console.log(batchPageUrl(program.opts<{ apiUrl: string }>().apiUrl, id));
+      console.log(batchPageUrl(apiUrlFrom(program), id));
     });
 
   program

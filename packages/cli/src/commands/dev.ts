@@ -17,6 +17,7 @@ export function registerDev(program: Command): void {
         logs: "inherit",
         env: { LOG_PRETTY: process.env.LOG_PRETTY ?? "true" },
       });
+      const env = Object.entries(stack.connection).map(([k, v]) => `  ${k}=${v}`);
       console.log(`
 mediaq dev is running (Ctrl-C stops it and every process it started)
   API        ${stack.apiUrl}   (docs: ${stack.apiUrl}/docs)
@@ -24,7 +25,10 @@ mediaq dev is running (Ctrl-C stops it and every process it started)
   Redis      ${stack.redis.url}
   S3         ${stack.s3.endpoint}   bucket mediaq
   model      demo (wav2lip), registered
-Try:  MEDIAQ_API_URL=${stack.apiUrl} MEDIAQ_API_KEY=${stack.apiKey} pnpm exec mediaq status <batch>`);
+The environment other commands need (written to ${stack.envFile}):
+${env.join("\n")}
+Try:  pnpm exec mediaq --env ${stack.envFile} snapshot create
+      pnpm exec mediaq --env ${stack.envFile} worker --gpus 0    # a second worker on this stack`);
       await untilSignal();
       console.log("stopping...");
       await stack.stop();

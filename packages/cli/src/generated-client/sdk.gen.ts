@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.ts';
 import type { Client, ClientMeta, Options as Options2, RequestResult, ServerSentEventsResult, TDataShape } from './client/index.ts';
-import type { AppendItemsData, AppendItemsErrors, AppendItemsResponses, CancelBatchData, CancelBatchErrors, CancelBatchResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateBatchData, CreateBatchErrors, CreateBatchResponses, CreatePackageData, CreatePackageErrors, CreatePackageResponses, CreateWebhookData, CreateWebhookErrors, CreateWebhookResponses, DeleteWebhookData, DeleteWebhookErrors, DeleteWebhookResponses, GetBatchData, GetBatchErrors, GetBatchResponses, GetFaceTrackData, GetFaceTrackErrors, GetFaceTrackResponses, GetItemMediaData, GetItemMediaErrors, GetItemMediaResponses, GetPackageData, GetPackageErrors, GetPackageResponses, GetWebhookData, GetWebhookErrors, GetWebhookResponses, ListBatchesData, ListBatchesErrors, ListBatchesResponses, ListItemsData, ListItemsErrors, ListItemsResponses, ListModelsData, ListModelsErrors, ListModelsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhooksData, ListWebhooksErrors, ListWebhooksResponses, PutBlobData, PutBlobErrors, PutBlobResponses, RegisterModelData, RegisterModelErrors, RegisterModelResponses, RequestUploadData, RequestUploadErrors, RequestUploadResponses, RetryBatchData, RetryBatchErrors, RetryBatchResponses, RotateWebhookSecretData, RotateWebhookSecretErrors, RotateWebhookSecretResponses, StreamBatchEventsData, StreamBatchEventsErrors, StreamBatchEventsResponse, StreamBatchEventsResponses } from './types.gen.ts';
+import type { AppendItemsData, AppendItemsErrors, AppendItemsResponses, BlobHeadData, BlobHeadErrors, BlobHeadResponses, CancelBatchData, CancelBatchErrors, CancelBatchResponses, CompleteUploadData, CompleteUploadErrors, CompleteUploadResponses, CreateBatchData, CreateBatchErrors, CreateBatchResponses, CreatePackageData, CreatePackageErrors, CreatePackageResponses, CreateWebhookData, CreateWebhookErrors, CreateWebhookResponses, DeleteWebhookData, DeleteWebhookErrors, DeleteWebhookResponses, GetBatchData, GetBatchErrors, GetBatchResponses, GetFaceTrackData, GetFaceTrackErrors, GetFaceTrackResponses, GetItemMediaData, GetItemMediaErrors, GetItemMediaResponses, GetPackageData, GetPackageErrors, GetPackageResponses, GetWebhookData, GetWebhookErrors, GetWebhookResponses, ListBatchesData, ListBatchesErrors, ListBatchesResponses, ListItemsData, ListItemsErrors, ListItemsResponses, ListModelsData, ListModelsErrors, ListModelsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhooksData, ListWebhooksErrors, ListWebhooksResponses, PutBlobData, PutBlobErrors, PutBlobResponses, RegisterModelData, RegisterModelErrors, RegisterModelResponses, RequestUploadData, RequestUploadErrors, RequestUploadResponses, RetryBatchData, RetryBatchErrors, RetryBatchResponses, RotateWebhookSecretData, RotateWebhookSecretErrors, RotateWebhookSecretResponses, StreamBatchEventsData, StreamBatchEventsErrors, StreamBatchEventsResponse, StreamBatchEventsResponses } from './types.gen.ts';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -66,6 +66,15 @@ export const getFaceTrack = <ThrowOnError extends boolean = false>(options: Opti
 export const completeUpload = <ThrowOnError extends boolean = false>(options: Options<CompleteUploadData, ThrowOnError>): RequestResult<CompleteUploadResponses, CompleteUploadErrors, ThrowOnError> => (options.client ?? client).post<CompleteUploadResponses, CompleteUploadErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/v1/blobs/uploads/{uploadId}',
+    ...options
+});
+
+/**
+ * Does this tenant have the blob?
+ */
+export const blobHead = <ThrowOnError extends boolean = false>(options: Options<BlobHeadData, ThrowOnError>): RequestResult<BlobHeadResponses, BlobHeadErrors, ThrowOnError> => (options.client ?? client).head<BlobHeadResponses, BlobHeadErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/v1/blobs/{sha256}',
     ...options
 });
 

@@ -236,6 +236,43 @@ export type CompleteUploadResponses = {
 
 export type CompleteUploadResponse = CompleteUploadResponses[keyof CompleteUploadResponses];
 
+export type BlobHeadData = {
+    body?: never;
+    path: {
+        sha256: string;
+    };
+    query?: never;
+    url: '/v1/blobs/{sha256}';
+};
+
+export type BlobHeadErrors = {
+    /**
+     * Invalid request: the fields at fault are named in detail and errors
+     */
+    400: Problem;
+    /**
+     * Missing or unknown API key
+     */
+    401: Problem;
+    /**
+     * Not found for this API key (someone else's looks the same as absent)
+     */
+    404: Problem;
+    /**
+     * Rate limited or out of slots; retry-after says when to retry
+     */
+    429: Problem;
+};
+
+export type BlobHeadError = BlobHeadErrors[keyof BlobHeadErrors];
+
+export type BlobHeadResponses = {
+    /**
+     * It has: content-length is the blob's size
+     */
+    200: unknown;
+};
+
 export type ListModelsData = {
     body?: never;
     path?: never;
