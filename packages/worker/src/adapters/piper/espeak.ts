@@ -3,7 +3,7 @@ import { BadInputError } from "../../errors.ts";
 import { isSpeakable } from "./clauses.ts";
 
 /**
- * IPA phonemes from espeak-ng, Debian's package (scripts/setup.sh): one process per call, fed
+ * IPA phonemes from espeak-ng, Debian's package (scripts/setup.sh): one process per script, fed
  * one line per piece of text. A blank line after each piece makes espeak-ng print an empty
  * line, which marks where the piece's phonemes end (a piece may print several lines: espeak-ng
  * cuts long clauses). See docs/architecture.md "Adapters" for why the binary and not a wasm build.
@@ -22,29 +22,34 @@ export const MAX_PIECE_BYTES = 800;
  */
 export async function espeakPhonemes(texts: readonly string[], voice: string): Promise<string[]> {
   const pieces = texts.map((t) => (isSpeakable(t) ? toPieces(t) : []));
-  const input = pieces
-    .flat()
-    .map((p) => `${p}\n\n`)
-    .join("");
-  const output = await run(["-q", "--ipa", "-b", "1", "-v", voice], input, voice);
-  // Each piece's phonemes are its lines up to the empty line its blank line printed.
-  const lines = output.split("\n");
-  const perPiece: string[] = [];
-  let current: string[] = [];
-  for (const line of lines.slice(0, -1)) {
-    if (line.trim() === "") {
-      perPiece.push(current.join(" "));
-      current = [];
-    } else current.push(line.trim());
+  const flat = pieces.flat();
+  let perPiece = flat.length ? piecesOf(await run(flat.map((p) => `${p}\n\n`).join(""), voice)) : [];
+  // Every blank line prints exactly one empty line, so when the counts agree each piece's lines
+  // are where they seem. A piece that prints an empty line of its own (characters espeak-ng
+  // cannot say) adds one: then each piece is asked alone, which is slower but exact.
+  if (perPiece.length !== flat.length) {
+    perPiece = [];
+    for (const piece of flat) perPiece.push(piecesOf(`${await run(`${piece}\n`, voice)}\n`).join(" "));
   }
-  if (perPiece.length !== pieces.flat().length)
-    throw new Error(`espeak-ng answered ${perPiece.length} pieces for ${pieces.flat().length}: output not understood`);
   let next = 0;
   return pieces.map((p) => {
     const lines = perPiece.slice(next, next + p.length);
     next += p.length;
     return lines.filter(Boolean).join(" ");
   });
+}
+
+/** espeak-ng's output cut at its empty lines: the phonemes of each piece, its lines joined by a space. */
+function piecesOf(output: string): string[] {
+  const pieces: string[] = [];
+  let current: string[] = [];
+  for (const line of output.split("\n").slice(0, -1)) {
+    if (line.trim() === "") {
+      pieces.push(current.join(" "));
+      current = [];
+    } else current.push(line.trim());
+  }
+  return pieces;
 }
 
 /** One text as lines espeak-ng reads whole: newlines become spaces, long texts are cut at spaces. */
@@ -68,8 +73,9 @@ function toPieces(text: string): string[] {
   return pieces;
 }
 
-function run(args: string[], input: string, voice: string): Promise<string> {
+function run(input: string, voice: string): Promise<string> {
   return new Promise((resolve, reject) => {
+    const args = ["-q", "--ipa", "-b", "1", "-v", voice];
     const child = spawn(ESPEAK_BINARY, args, { stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

@@ -44,14 +44,15 @@ export const voiceConfigSchema = z
         ctx.addIssue({ code: "custom", path: ["phoneme_id_map"], message: `has no id for "${s}"` });
     if (c.phoneme_type === "espeak" && !c.espeak)
       ctx.addIssue({ code: "custom", path: ["espeak", "voice"], message: "is required for phoneme_type espeak" });
-    if (c.num_symbols !== undefined)
-      for (const [phoneme, ids] of Object.entries(c.phoneme_id_map))
-        if (ids.some((id) => id >= c.num_symbols!))
-          ctx.addIssue({
-            code: "custom",
-            path: ["phoneme_id_map", phoneme],
-            message: `has an id beyond num_symbols ${c.num_symbols}`,
-          });
+    const beyond = Object.entries(c.phoneme_id_map).filter(([, ids]) =>
+      ids.some((id) => id >= (c.num_symbols ?? Infinity)),
+    );
+    if (beyond.length)
+      ctx.addIssue({
+        code: "custom",
+        path: ["phoneme_id_map"],
+        message: `has ids beyond num_symbols ${c.num_symbols} (for ${listed(beyond.map(([p]) => JSON.stringify(p)))})`,
+      });
     for (const [name, id] of Object.entries(c.speaker_id_map))
       if (id >= c.num_speakers)
         ctx.addIssue({
@@ -74,9 +75,13 @@ export function parseVoiceConfig(bytes: Uint8Array | string, label = "voice conf
   const parsed = voiceConfigSchema.safeParse(json);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-    throw new BadInputError(`${label} is not a Piper voice config: ${issues.join("; ")}`);
+    throw new BadInputError(`${label} is not a Piper voice config: ${listed(issues, "; ")}`);
   }
   return parsed.data;
 }
+
+/** The first few of a list, and how many more: a message stays readable. */
+const listed = (items: string[], separator = ", ", first = 5) =>
+  items.slice(0, first).join(separator) + (items.length > first ? ` and ${items.length - first} more` : "");
 
 export const isMultiSpeaker = (c: VoiceConfig) => c.num_speakers > 1;
