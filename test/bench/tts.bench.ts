@@ -15,7 +15,6 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { InferenceSession } from "onnxruntime-node";
 import { bindPiper } from "../../packages/worker/src/adapters/piper/binding.ts";
 import { piperParamsSchema, resolveSettings } from "../../packages/worker/src/adapters/piper/params.ts";
 import { runVoice } from "../../packages/worker/src/adapters/piper/run-voice.ts";
@@ -62,7 +61,7 @@ interface Timing {
   audio: number;
 }
 
-async function speak(session: InferenceSession, dir: string): Promise<Timing> {
+async function speak(session: Session, dir: string): Promise<Timing> {
   const config = parseVoiceConfig(JSON.stringify(voiceConfigFor({ sampleRate: RATE })));
   const binding = bindPiper(session, config, "bench voice");
   const settings = resolveSettings(piperParamsSchema.parse({}), config);
@@ -125,6 +124,8 @@ async function costVoice(): Promise<VoiceModelOptions> {
 /** A session as the worker's inference thread opens one (CPU, no spinning threads). */
 const open = async (model: Uint8Array) =>
   (await createSession(model, { provider: "cpu", deviceId: 0, label: "bench voice" })).session;
+
+type Session = Awaited<ReturnType<typeof open>>;
 
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 
