@@ -28,6 +28,7 @@ import {
 } from "../../packages/worker/src/adapters/piper/voice-model.ts";
 import { WavWriter } from "../../packages/worker/src/adapters/piper/wav-writer.ts";
 import { createSession } from "../../packages/worker/src/inference/create-session.ts";
+import { type RunRequest, runTensors } from "../../packages/worker/src/inference/tensors.ts";
 import { cpuSeconds } from "../harness/cpu.ts";
 
 const RATE = 22050;
@@ -75,12 +76,9 @@ async function speak(session: Session, dir: string): Promise<Timing> {
     plan,
     settings,
     async (r) => {
-      const t = performance.now();
-      try {
-        return await runVoice(session, binding, r);
-      } finally {
-        run += performance.now() - t;
-      }
+      const result = await runVoice((req) => runTensors(session, req), binding, r);
+      run += result.runSeconds;
+      return result.audio;
     },
     wav,
   );
@@ -105,11 +103,12 @@ async function costVoice(): Promise<VoiceModelOptions> {
   const session = await open(buildVoiceModel(probe));
   const binding = bindPiper(session, parseVoiceConfig(JSON.stringify(voiceConfigFor({ sampleRate: RATE }))), "probe");
   const ids = Array.from({ length: 400 }, (_, i) => (i % 2 ? 0 : 20 + (i % 100)));
-  await runVoice(session, binding, { ids, scales: [0.667, 1, 0.8] });
+  const run = (req: RunRequest) => runTensors(session, req);
+  await runVoice(run, binding, { ids, scales: [0.667, 1, 0.8] });
   let fastest = Number.POSITIVE_INFINITY;
   for (let i = 0; i < 5; i++) {
     const t = performance.now();
-    await runVoice(session, binding, { ids, scales: [0.667, 1, 0.8] });
+    await runVoice(run, binding, { ids, scales: [0.667, 1, 0.8] });
     fastest = Math.min(fastest, (performance.now() - t) / 1000);
   }
   await session.release();

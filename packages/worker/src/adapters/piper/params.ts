@@ -1,28 +1,7 @@
-import { z } from "zod";
+import { isMultiSpeaker, type PiperParams, type VoiceConfig } from "@mediaq/shared";
 import { BadInputError } from "../../errors.ts";
-import { isMultiSpeaker, type VoiceConfig } from "./voice-config.ts";
 
-/**
- * A speech item's params. The scales default to the voice config's `inference` values (so
- * they are left out here, not copied: the config is the voice's); the silence between
- * sentences defaults to 0.2 s, as Piper's own program.
- */
-export const piperParamsSchema = z
-  .object({
-    /** A name from the config's speaker_id_map, or a speaker id; multi-speaker voices only (default 0). */
-    speaker: z.union([z.string().min(1), z.number().int().min(0)]).optional(),
-    /** Phoneme duration: above 1 is slower speech, below 1 faster. */
-    lengthScale: z.number().min(0.1).max(10).optional(),
-    /** Generator noise (voice variation). */
-    noiseScale: z.number().min(0).max(5).optional(),
-    /** Phoneme width noise (rhythm variation). */
-    noiseW: z.number().min(0).max(5).optional(),
-    /** Seconds of silence between sentences. */
-    sentenceSilence: z.number().min(0).max(10).default(0.2),
-  })
-  .strict();
-
-export type PiperParams = z.infer<typeof piperParamsSchema>;
+export { type PiperParams, piperParamsSchema } from "@mediaq/shared";
 
 /** What one item's synthesis runs with, the params resolved against the voice. */
 export interface SynthesisSettings {

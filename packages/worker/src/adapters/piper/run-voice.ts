@@ -1,5 +1,4 @@
-import type { InferenceSession } from "onnxruntime-node";
-import { Tensor } from "onnxruntime-node";
+import type { RunRequest, RunResult } from "../../inference/tensors.ts";
 import type { PiperBinding } from "./binding.ts";
 
 /** One run's inputs: a sentence (or run of one) as ids, with the item's scales and speaker. */
@@ -9,18 +8,33 @@ export interface VoiceRun {
   speakerId?: number;
 }
 
-/** One session.run of a Piper voice: its float audio in [-1, 1] (copied out of the output tensor). */
-export async function runVoice(session: InferenceSession, binding: PiperBinding, run: VoiceRun): Promise<Float32Array> {
+/** A model's session.run on named tensors: the inference thread's (ModelHandle.run), or runTensors on a session. */
+export type RunTensors = (req: RunRequest) => Promise<RunResult>;
+
+/** The named tensors of one run, as Piper feeds them: ids [1,N], their count [1], scales [3], sid [1]. */
+export function voiceFeeds(binding: PiperBinding, run: VoiceRun): RunRequest {
   const n = run.ids.length;
-  const feeds: Record<string, Tensor> = {
-    [binding.input]: new Tensor("int64", BigInt64Array.from(run.ids, BigInt), [1, n]),
-    [binding.inputLengths]: new Tensor("int64", BigInt64Array.of(BigInt(n)), [1]),
-    [binding.scales]: new Tensor("float32", Float32Array.from(run.scales), [3]),
+  return {
+    feeds: {
+      [binding.input]: { type: "int64", data: BigInt64Array.from(run.ids, BigInt), dims: [1, n] },
+      [binding.inputLengths]: { type: "int64", data: BigInt64Array.of(BigInt(n)), dims: [1] },
+      [binding.scales]: { type: "float32", data: Float32Array.from(run.scales), dims: [3] },
+      ...(binding.sid
+        ? { [binding.sid]: { type: "int64" as const, data: BigInt64Array.of(BigInt(run.speakerId ?? 0)), dims: [1] } }
+        : {}),
+    },
+    fetch: [binding.output],
   };
-  if (binding.sid) feeds[binding.sid] = new Tensor("int64", BigInt64Array.of(BigInt(run.speakerId ?? 0)), [1]);
-  const result = await session.run(feeds);
-  const audio = result[binding.output] as Tensor;
-  const data = Float32Array.from(audio.data as Float32Array);
-  audio.dispose();
-  return data;
+}
+
+/** One run of a Piper voice: its float audio in [-1, 1], and the seconds inside session.run. */
+export async function runVoice(
+  run: RunTensors,
+  binding: PiperBinding,
+  voiceRun: VoiceRun,
+): Promise<{ audio: Float32Array; runSeconds: number }> {
+  const result = await run(voiceFeeds(binding, voiceRun));
+  const out = result.outputs[binding.output];
+  if (!out || out.type !== "float32") throw new Error(`the voice's output ${binding.output} is not float32 audio`);
+  return { audio: out.data as Float32Array, runSeconds: result.runSeconds };
 }

@@ -3,7 +3,7 @@ import type { SpeechPlan } from "./speech-plan.ts";
 import type { VoiceRun } from "./run-voice.ts";
 import type { WavWriter } from "./wav-writer.ts";
 
-/** Runs the voice once (in the inference thread, or a session in tests and benches). */
+/** Runs the voice once (in the inference thread, or a session in tests and benches): its audio. */
 export type RunVoice = (run: VoiceRun) => Promise<Float32Array>;
 
 export interface SynthesisReport {

@@ -8,6 +8,7 @@ import path from "node:path";
 import { InferenceSession } from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadInputError } from "../../errors.ts";
+import { type RunRequest, runTensors } from "../../inference/tensors.ts";
 import { bindPiper } from "./binding.ts";
 import { MAX_PHONEMES_PER_RUN } from "./long-sentences.ts";
 import { piperParamsSchema, resolveSettings } from "./params.ts";
@@ -50,7 +51,8 @@ async function speak(text: string, o: { session?: InferenceSession; config?: Voi
   const plan = await planSpeech(text, config);
   const file = path.join(dir, `${Math.random().toString(36).slice(2)}.wav`);
   const wav = await WavWriter.create(file, settings.sampleRate);
-  const report = await synthesize(plan, settings, (run) => runVoice(session, binding, run), wav);
+  const run = (req: RunRequest) => runTensors(session, req);
+  const report = await synthesize(plan, settings, async (r) => (await runVoice(run, binding, r)).audio, wav);
   await wav.close();
   return { plan, report, ...readWav(await fs.readFile(file)) };
 }
