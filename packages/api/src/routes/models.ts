@@ -17,7 +17,9 @@ const modelSchema = z.object({
   sha256: sha256Schema,
   adapter: adapterNameSchema,
   channels: channelOrderSchema.describe("colour channel order the model expects in its image tensors"),
-  config: sha256Schema.optional().describe("SHA-256 of the config blob registered with the model (piper: its .onnx.json)"),
+  config: sha256Schema
+    .optional()
+    .describe("SHA-256 of the config blob registered with the model (piper: its .onnx.json)"),
 });
 
 export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
