@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { type DevStack, startDevStack, waitForBatch } from "@mediaq/cli";
+import { type DevStack, startDevStack, waitForBatch, waitForPackage } from "@mediaq/cli";
 import { createRedis, redisKeys } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -96,8 +96,13 @@ describe("text to speech end to end", () => {
       headers: { authorization: `Bearer ${stack.apiKey}` },
     });
     expect(res.status).toBe(200);
-    const media = (await res.json()) as { video: string; sha256: string };
-    const wav = Buffer.from(await (await fetch(media.video)).arrayBuffer());
+    const media = (await res.json()) as { url: string; kind: string; contentType: string; poster: string | null };
+    // An audio output is linked with its kind and served as audio, its waveform as its picture.
+    expect(media).toMatchObject({ kind: "audio", contentType: "audio/wav", extension: ".wav" });
+    const download = await fetch(media.url);
+    expect(download.headers.get("content-type")).toBe("audio/wav");
+    expect((await fetch(media.poster as string)).headers.get("content-type")).toBe("image/jpeg");
+    const wav = Buffer.from(await download.arrayBuffer());
     expect(wav.toString("ascii", 0, 4)).toBe("RIFF");
     expect(wav.readUInt32LE(24)).toBe(RATE);
     expect(wav.readUInt16LE(34)).toBe(16);
@@ -121,6 +126,13 @@ describe("text to speech end to end", () => {
         (_, i) => Math.round((samples[secondStart + i * PER_ID]! / bos2) * 2 - 1) || 0,
       ),
     ).toEqual(second);
+
+    // The package holds the WAV under its own extension; the manifest says what it is.
+    const created = await client.createPackage(batch.id);
+    const pkg = await waitForPackage(client, created.id, undefined, { timeoutMs: 60_000 });
+    const manifest = (await (await fetch(pkg.manifest?.url as string)).json()) as { items: unknown[] };
+    expect(manifest.items[0]).toMatchObject({ name: "good", entry: "good.wav", kind: "audio", extension: ".wav" });
+    expect(manifest.items[1]).toMatchObject({ name: "blank", status: "failed" });
 
     // The same text, voice and params again: the job key is the same, nothing is synthesized twice.
     const redis = createRedis({ REDIS_URL: stack.redis.url });
