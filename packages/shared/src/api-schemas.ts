@@ -205,6 +205,9 @@ export const modelQuerySchema = z.object({
   channels: channelOrderSchema
     .optional()
     .describe("colour channel order the model was trained on; default: the adapter's (wav2lip: bgr)"),
+  config: sha256Schema
+    .optional()
+    .describe("piper: SHA-256 of the voice's .onnx.json, uploaded as a blob first (required for piper)"),
 });
 export type ModelQuery = z.infer<typeof modelQuerySchema>;
 
@@ -213,6 +216,9 @@ export const modelAnswerSchema = z.object({
   sha256: sha256Schema,
   adapter: adapterNameSchema,
   channels: channelOrderSchema.describe("colour channel order the model expects in its image tensors"),
+  config: sha256Schema
+    .optional()
+    .describe("SHA-256 of the config blob registered with the model (piper: its .onnx.json)"),
 });
 export type ModelAnswer = z.infer<typeof modelAnswerSchema>;
 

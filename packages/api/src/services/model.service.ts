@@ -1,9 +1,10 @@
 import type { Readable } from "node:stream";
 import { channelsOf, type ModelAnswer, type ModelQuery } from "@mediaq/shared";
 import type { ApiDeps } from "../deps.ts";
+import { checkModelConfig } from "../voice-registration.ts";
 import type { BlobService } from "./blob.service.ts";
 
-type Deps = Pick<ApiDeps, "ledger">;
+type Deps = Pick<ApiDeps, "s3" | "ledger" | "config">;
 
 /**
  * A tenant's models: ONNX files stored as its blobs, each behind a tag that names the
@@ -18,13 +19,18 @@ export class ModelService {
     this.blobs = blobs;
   }
 
-  /** Stores the model's bytes as a blob of the tenant and points the tag at them. */
+  /**
+   * Stores the model's bytes as a blob of the tenant and points the tag at them, once its
+   * config (a Piper voice's .onnx.json) is checked against the model's signature.
+   */
   async register(tenant: string, query: ModelQuery, body: Readable): Promise<ModelAnswer> {
-    const { tag, adapter } = query;
+    const { tag, adapter, config } = query;
     const channels = channelsOf(query);
     const { blob } = await this.blobs.put(tenant, body);
-    await this.deps.ledger.assets.setModel(tenant, { tag, sha256: blob.sha256, adapter, channels });
-    return { tag, sha256: blob.sha256, adapter, channels };
+    await checkModelConfig(this.deps, tenant, { adapter, model: blob.sha256, config });
+    const model = { tag, sha256: blob.sha256, adapter, channels, ...(config ? { config } : {}) };
+    await this.deps.ledger.assets.setModel(tenant, model);
+    return model;
   }
 
   async list(tenant: string): Promise<ModelAnswer[]> {

@@ -305,11 +305,15 @@ export type ListModelsResponses = {
         models: Array<{
             tag: string;
             sha256: string;
-            adapter: 'wav2lip' | 'blazeface';
+            adapter: 'wav2lip' | 'piper' | 'blazeface';
             /**
              * colour channel order the model expects in its image tensors
              */
             channels: 'bgr' | 'rgb';
+            /**
+             * SHA-256 of the config blob registered with the model (piper: its .onnx.json)
+             */
+            config?: string;
         }>;
     };
 };
@@ -324,11 +328,15 @@ export type RegisterModelData = {
     path?: never;
     query: {
         tag: string;
-        adapter: 'wav2lip' | 'blazeface';
+        adapter: 'wav2lip' | 'piper' | 'blazeface';
         /**
          * colour channel order the model was trained on; default: the adapter's (wav2lip: bgr)
          */
         channels?: 'bgr' | 'rgb';
+        /**
+         * piper: SHA-256 of the voice's .onnx.json, uploaded as a blob first (required for piper)
+         */
+        config?: string;
     };
     url: '/v1/models';
 };
@@ -361,11 +369,15 @@ export type RegisterModelResponses = {
     201: {
         tag: string;
         sha256: string;
-        adapter: 'wav2lip' | 'blazeface';
+        adapter: 'wav2lip' | 'piper' | 'blazeface';
         /**
          * colour channel order the model expects in its image tensors
          */
         channels: 'bgr' | 'rgb';
+        /**
+         * SHA-256 of the config blob registered with the model (piper: its .onnx.json)
+         */
+        config?: string;
     };
 };
 
@@ -430,7 +442,7 @@ export type CreateBatchData = {
         items: Array<{
             name: string;
             /**
-             * SHA-256 of each input blob by input name; one of the input sets of the model's adapter: wav2lip {video, audio}
+             * SHA-256 of each input blob by input name; one of the input sets of the model's adapter: wav2lip {video, audio}; piper {text}
              */
             inputs: {
                 [key: string]: string;
@@ -748,7 +760,7 @@ export type AppendItemsData = {
         items: Array<{
             name: string;
             /**
-             * SHA-256 of each input blob by input name; one of the input sets of the model's adapter: wav2lip {video, audio}
+             * SHA-256 of each input blob by input name; one of the input sets of the model's adapter: wav2lip {video, audio}; piper {text}
              */
             inputs: {
                 [key: string]: string;
