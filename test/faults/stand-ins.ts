@@ -1,0 +1,203 @@
+import { randomBytes } from "node:crypto";
+import {
+  createInferenceQueue,
+  createRedis,
+  createSegmentQueue,
+  type InferenceJob,
+  Ledger,
+  QUEUES,
+  type SegmentJob,
+  segmentRange,
+  submitBatch,
+  type BatchItem,
+  type Config,
+} from "@mediaq/shared";
+import { type Job, type Queue, Worker } from "bullmq";
+import { awaitSegments } from "../../packages/worker/src/segments/segment-flow.ts";
+import { onItemFailedByQueue, onSegmentFailedByQueue } from "../../packages/worker/src/queue-failures.ts";
+import { settleSegmentFailure } from "../../packages/worker/src/segments/segment-failure.ts";
+import { BadInputError } from "../../packages/worker/src/errors.ts";
+
+/**
+ * Stand-in workers for the queue-edge tests: BullMQ workers on the real item and segment
+ * queues that make the worker's own ledger and queue calls (start, awaitSegments, the
+ * segment failure policy, the handlers of failures BullMQ decides itself) but compute
+ * nothing: a segment's outcome is decided by the test (`script`), and may be held at a gate
+ * so it stays running (locked) while the test acts.
+ */
+
+type Redis = ReturnType<typeof createRedis>;
+
+/** Two segments of ten frames: enough for a sibling to run while the other fails. */
+export const PLAN = [
+  { start: 0, count: 10 },
+  { start: 10, count: 10 },
+];
+export const TOTAL = 20;
+
+export type SegmentOutcome = "ok" | "bad-input" | "error";
+
+export interface Gate {
+  promise: Promise<void>;
+  open(): void;
+}
+
+export function gate(): Gate {
+  let open = () => {};
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+export interface StandIns {
+  ledger: Ledger;
+  queue: Queue<InferenceJob>;
+  segmentQueue: Queue<SegmentJob>;
+  itemWorker: Worker<InferenceJob>;
+  segmentWorker: Worker<SegmentJob>;
+  /** Per range, the outcome of each run in turn (the last one repeats); "ok" when unset. */
+  script: Map<string, SegmentOutcome[]>;
+  /** Per range: a run waits here (running, its lock renewed) before its outcome. */
+  gates: Map<string, Gate>;
+  /** Segment runs per range, and stitches (item runs that found every piece). */
+  runs: Map<string, number>;
+  stitches: number;
+  submitLong(tenant: string): Promise<{ batchId: string; jobKey: string }>;
+  close(): Promise<void>;
+}
+
+const hex = () => randomBytes(32).toString("hex");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startStandIns(config: Config): Promise<StandIns> {
+  const connections: Redis[] = [];
+  const connect = () => {
+    const c = createRedis(config);
+    connections.push(c);
+    return c;
+  };
+  const ledger = new Ledger(connect());
+  const queue = createInferenceQueue(connect(), config);
+  const segmentQueue = createSegmentQueue(connect(), config);
+  const script = new Map<string, SegmentOutcome[]>();
+  const gates = new Map<string, Gate>();
+  const runs = new Map<string, number>();
+  const log = { info() {}, warn() {}, error() {}, child: () => log } as never;
+  const deps = { ledger, segmentQueue, log };
+  const self = { stitches: 0 };
+
+  const itemWorker = new Worker<InferenceJob>(
+    QUEUES.inference,
+    async (job, token) => {
+      const data = job.data;
+      const start = await ledger.jobs.start(data.jobKey);
+      if (start !== "started") return { skipped: true };
+      const pieces = await awaitSegments(deps, job, token, data, PLAN, TOTAL, log);
+      self.stitches++;
+      await ledger.jobs.recordResult({
+        jobKey: data.jobKey,
+        key: `outputs/${data.jobKey}/stitched/output.mp4`,
+        sha256: hex(),
+        size: pieces.reduce((n, p) => n + p.size, 0),
+        model: data.model.sha256,
+        adapter: data.model.adapter,
+        inputs: data.inputs,
+        params: data.params,
+        completedAt: new Date().toISOString(),
+      });
+      await ledger.segments.settle(data.jobKey);
+      return { jobKey: data.jobKey };
+    },
+    { connection: connect(), prefix: config.QUEUE_PREFIX, name: "stand-in-items", lockDuration: 4000 },
+  );
+  itemWorker.on("failed", (job, err) => {
+    if (job) void onItemFailedByQueue({ ledger, queue, log }, job, err);
+  });
+
+  const segmentWorker = new Worker<SegmentJob>(
+    QUEUES.segment,
+    async (job: Job<SegmentJob>, token) => {
+      const { item } = job.data;
+      const range = segmentRange(job.data);
+      const start = await ledger.jobs.start(item.jobKey, { segment: true });
+      if (start !== "started") return { skipped: true };
+      if ((await ledger.segments.pieces(item.jobKey)).has(range)) return { skipped: true };
+      const n = (runs.get(range) ?? 0) + 1;
+      runs.set(range, n);
+      await gates.get(range)?.promise;
+      const outcomes = script.get(range) ?? ["ok"];
+      const outcome = outcomes[Math.min(n, outcomes.length) - 1] ?? "ok";
+      try {
+        if (outcome === "bad-input") throw new BadInputError(`segment ${range}: unreadable input (scripted)`);
+        if (outcome === "error") throw new Error(`segment ${range}: transient error (scripted)`);
+      } catch (err) {
+        throw await settleSegmentFailure(
+          { ledger, shutdown: new AbortController().signal, dropPieces: dropPiecesOnly },
+          job,
+          token,
+          item.jobKey,
+          err,
+          log,
+        );
+      }
+      await ledger.segments.record(item.jobKey, range, {
+        start: job.data.start,
+        count: job.data.count,
+        key: `outputs/${item.jobKey}/a${n}/segment-${range}.mp4`,
+        sha256: hex(),
+        size: 100,
+      });
+      if ((await ledger.jobs.state(item.jobKey)).state === "failed") await ledger.segments.drop(item.jobKey);
+      return { range };
+    },
+    { connection: connect(), prefix: config.QUEUE_PREFIX, name: "stand-in-segments", lockDuration: 4000, concurrency: 2 },
+  );
+  segmentWorker.on("failed", (job, err) => {
+    if (job) void onSegmentFailedByQueue({ ledger, log, dropPieces: dropPiecesOnly }, job, err);
+  });
+
+  // The stand-ins write no objects: dropping pieces only forgets them in the ledger.
+  async function dropPiecesOnly(jobKey: string) {
+    await ledger.segments.drop(jobKey);
+  }
+
+  return {
+    ledger,
+    queue,
+    segmentQueue,
+    itemWorker,
+    segmentWorker,
+    script,
+    gates,
+    runs,
+    get stitches() {
+      return self.stitches;
+    },
+    async submitLong(tenant) {
+      const item: BatchItem = {
+        name: "long.mp4",
+        jobKey: hex(),
+        inputs: { video: hex(), audio: hex() },
+        params: {},
+      };
+      const batch = {
+        id: crypto.randomUUID(),
+        tenant,
+        model: hex(),
+        adapter: "wav2lip" as const,
+        params: {},
+        createdAt: new Date().toISOString(),
+      };
+      await submitBatch(ledger, queue, batch, [item]);
+      return { batchId: batch.id, jobKey: item.jobKey };
+    },
+    async close() {
+      for (const g of gates.values()) g.open();
+      await Promise.all([itemWorker.close(), segmentWorker.close()]);
+      await Promise.all([queue.close(), segmentQueue.close()]);
+      await sleep(10);
+      for (const c of connections) c.disconnect();
+    },
+  };
+}
