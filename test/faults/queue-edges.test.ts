@@ -80,9 +80,10 @@ describe("retrying a long item at the queue's edges", () => {
     expect(await (await w.segmentQueue.getJob(`${jobKey}-${SECOND}`))?.isActive()).toBe(true);
 
     expect((await retry(batchId)).retried).toBe(1);
-    // Ledger and BullMQ agree at once: the item is pending and its job will run.
+    // Ledger and BullMQ agree at once: the item is pending and its job runs again (a worker
+    // may have taken it already).
     const job = await w.queue.getJob(jobKey);
-    expect(["waiting", "prioritized"]).toContain(await job?.getState());
+    expect(["waiting", "active", "waiting-children"]).toContain(await job?.getState());
     held.open();
 
     const s = await waitDone(batchId);
@@ -93,10 +94,13 @@ describe("retrying a long item at the queue's edges", () => {
 
   it("failure 3: a retry landing before a worker takes the failed-child item is not undone", async () => {
     w.script.set(FIRST, ["error", "error", "ok"]);
+    const first = gate();
+    w.gates.set(FIRST, first);
     const { batchId, jobKey } = await w.submitLong(TENANT);
     await until("the item waits for its segments", async () => (await w.queue.getJob(jobKey))?.isWaitingChildren());
     // No item worker takes the item's job while the segment fails and the retry comes.
     await w.queue.pause();
+    first.open();
     await until("the item failed in the ledger", async () => (await w.ledger.jobs.state(jobKey)).state === "failed");
     const job = await until("BullMQ holds the item with a deferred failure", async () => {
       const j = await w.queue.getJob(jobKey);
@@ -112,6 +116,36 @@ describe("retrying a long item at the queue's edges", () => {
     expect(view?.error ?? "").not.toMatch(/worker process died/);
     expect(s.counts).toMatchObject({ succeeded: 1, failed: 0 });
     expect(w.runs.get(FIRST)).toBe(3);
+  });
+
+  it("failure 3, a sibling still running: the retry is deferred, then the item runs again", async () => {
+    w.script.set(FIRST, ["bad-input", "ok"]);
+    const [first, held] = [gate(), gate()];
+    w.gates.set(FIRST, first);
+    w.gates.set(SECOND, held);
+    const { batchId, jobKey } = await w.submitLong(TENANT);
+    await until("the item waits for its segments", async () => (await w.queue.getJob(jobKey))?.isWaitingChildren());
+    await w.queue.pause();
+    first.open();
+    await until("BullMQ holds the item with a deferred failure", async () => {
+      const j = await w.queue.getJob(jobKey);
+      return j?.deferredFailure && ["waiting", "paused"].includes(await j.getState());
+    });
+    expect(await (await w.segmentQueue.getJob(`${jobKey}-${SECOND}`))?.isActive()).toBe(true);
+
+    // BullMQ cannot remove the job (a segment is locked): its outbox entry stays.
+    expect((await retry(batchId)).retried).toBe(1);
+    expect(await w.ledger.batches.outboxOf(batchId)).toHaveLength(1);
+    await w.queue.resume();
+    // The worker that fails it for the segment finds it pending again and runs it again.
+    await until("the item's job runs again", async () => (await w.queue.getJob(jobKey))?.isWaitingChildren());
+    held.open();
+
+    const s = await waitDone(batchId);
+    const [view] = await w.ledger.batches.itemViews(batchId, 0, 1);
+    expect(view?.error ?? "").toBe("");
+    expect(s.counts).toMatchObject({ succeeded: 1, failed: 0 });
+    expect(w.runs.get(FIRST)).toBe(2);
   });
 });
 
@@ -158,7 +192,11 @@ describe("a submit replayed after the API died between ledger and queue", () => 
       const replayed = await halfSubmit(ledger, "replay-key");
       const res = await fetch(`${api.url}/v1/batches`, {
         method: "POST",
-        headers: { authorization: "Bearer key-acme", "content-type": "application/json", "idempotency-key": "replay-key" },
+        headers: {
+          authorization: "Bearer key-acme",
+          "content-type": "application/json",
+          "idempotency-key": "replay-key",
+        },
         body: JSON.stringify(replayed.body),
       });
       expect(res.status).toBe(200);
@@ -169,7 +207,11 @@ describe("a submit replayed after the API died between ledger and queue", () => 
       // No request at all: the API's timer queues entries older than OUTBOX_GRACE_SECONDS.
       const quiet = await halfSubmit(ledger, "quiet-key");
       expect(await queue.getJob(quiet.jobKey)).toBeUndefined();
-      await until("the timer queued the lost job", async () => (await queue.getJob(quiet.jobKey)) !== undefined, 10_000);
+      await until(
+        "the timer queued the lost job",
+        async () => (await queue.getJob(quiet.jobKey)) !== undefined,
+        10_000,
+      );
       expect(await redis.zcard("mediaq:outbox")).toBe(0);
     } finally {
       await queue.close();

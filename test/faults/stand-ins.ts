@@ -112,7 +112,7 @@ export async function startStandIns(config: Config): Promise<StandIns> {
     { connection: connect(), prefix: config.QUEUE_PREFIX, name: "stand-in-items", lockDuration: 4000 },
   );
   itemWorker.on("failed", (job, err) => {
-    if (job) void onItemFailedByQueue({ ledger, queue, log }, job, err);
+    if (job) void onItemFailedByQueue({ ledger, log, maxStalledCount: 1 }, job, err);
   });
 
   const segmentWorker = new Worker<SegmentJob>(
@@ -151,10 +151,16 @@ export async function startStandIns(config: Config): Promise<StandIns> {
       if ((await ledger.jobs.state(item.jobKey)).state === "failed") await ledger.segments.drop(item.jobKey);
       return { range };
     },
-    { connection: connect(), prefix: config.QUEUE_PREFIX, name: "stand-in-segments", lockDuration: 4000, concurrency: 2 },
+    {
+      connection: connect(),
+      prefix: config.QUEUE_PREFIX,
+      name: "stand-in-segments",
+      lockDuration: 4000,
+      concurrency: 2,
+    },
   );
   segmentWorker.on("failed", (job, err) => {
-    if (job) void onSegmentFailedByQueue({ ledger, log, dropPieces: dropPiecesOnly }, job, err);
+    if (job) void onSegmentFailedByQueue({ ledger, log, maxStalledCount: 1, dropPieces: dropPiecesOnly }, job, err);
   });
 
   // The stand-ins write no objects: dropping pieces only forgets them in the ledger.

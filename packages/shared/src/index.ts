@@ -12,6 +12,7 @@ export * from "./logger.ts";
 export * from "./metrics.ts";
 export * from "./ledger/index.ts";
 export * from "./queues.ts";
+export * from "./item-jobs.ts";
 export * from "./hand-back.ts";
 export * from "./packages.ts";
 export * from "./snapshot/index.ts";

@@ -1,5 +1,4 @@
 import { Queue, type ConnectionOptions } from "bullmq";
-import type { Redis } from "ioredis";
 import type { Config } from "./config.ts";
 import type { FaceTrackJob } from "./face-track.ts";
 import { type InferenceJob, type PackageJob, QUEUES, type SegmentJob } from "./jobs.ts";
@@ -36,34 +35,3 @@ export const createFaceTrackQueue = (connection: ConnectionOptions, config: Queu
 /** Segments of long items, children of their item's inference job (docs/architecture.md#segments). */
 export const createSegmentQueue = (connection: ConnectionOptions, config: QueueConfig) =>
   createQueue<SegmentJob>(QUEUES.segment, connection, config);
-
-/**
- * Queues inference jobs under their job key; the ledger decided they must run. BullMQ
- * ignores an add under an id it still holds: a waiting or running job is left alone (the
- * same work never runs twice at once), and a finished one (completed or failed, kept for
- * a while) is removed first. One pipelined read tells which are finished.
- */
-export async function enqueueInference(queue: Queue<InferenceJob>, jobs: InferenceJob[], redis: Redis): Promise<void> {
-  const unique = [...new Map(jobs.map((j) => [j.jobKey, j])).values()];
-  if (unique.length === 0) return;
-  // `redis` is the connection the queue was made with (its job hashes live there).
-  const pipe = redis.pipeline();
-  for (const j of unique) pipe.hexists(queue.toKey(j.jobKey), "finishedOn");
-  const replies = (await pipe.exec()) ?? [];
-  const finished = unique.filter((_, i) => Number(replies[i]?.[1]) === 1);
-  for (const j of finished) await queue.remove(j.jobKey);
-  await queue.addBulk(unique.map((data) => ({ name: QUEUES.inference, data, opts: { jobId: data.jobKey } })));
-}
-
-/**
- * Takes the job of a job key no batch waits on any more out of the queue, and returns
- * whether it is gone. A long item's queued segments go first; a segment or an item a worker
- * holds is locked and stays: it finds no batch waiting, skips, and the item's job deletes its
- * pieces when it comes back (docs/architecture.md#segments).
- */
-export async function withdrawJob(queue: Queue<InferenceJob>, jobKey: string): Promise<boolean> {
-  const job = await queue.getJob(jobKey);
-  if (!job) return true;
-  await job.removeUnprocessedChildren();
-  return (await queue.remove(jobKey).catch(() => 0)) === 1;
-}

@@ -1,26 +1,50 @@
-import { type InferenceJob, type Ledger, type Logger, type SegmentJob, workerDeathsReason } from "@mediaq/shared";
-import type { Job, Queue } from "bullmq";
+import {
+  type InferenceJob,
+  type Ledger,
+  type Logger,
+  runAgain,
+  type SegmentJob,
+  workerDeathsReason,
+} from "@mediaq/shared";
+import type { Job } from "bullmq";
 
 export interface QueueFailureDeps {
   ledger: Ledger;
   log: Logger;
-  /** The item queue, to run an item again whose retry came while BullMQ failed it. */
-  queue?: Queue<InferenceJob>;
+  /** The workers' maxStalledCount: a job stalled more often than this was failed for its deaths. */
+  maxStalledCount: number;
 }
 
-/** The reason for a job BullMQ failed because its workers kept dying. */
-const deathsOf = (job: { stalledCounter: number; data: unknown }) =>
+/** Deaths of a job: stalls BullMQ counted plus supervisor hand-backs (hand-back.ts). */
+export const deathsOf = (job: { stalledCounter: number; data: unknown }) =>
   job.stalledCounter + ((job.data as { deaths?: number }).deaths ?? 0);
 
 /**
- * An item's job failed by BullMQ itself, never reaching the processor (it stalled too
- * often): nothing told the ledger, so record the failure with a reason a person can act on.
+ * BullMQ fails a job without running its processor in two cases (a deferred failure): it
+ * stalled more than maxStalledCount times (its workers kept dying), or it is a long item
+ * whose segment failed for good (failParentOnFailure). Nothing told the ledger in the first
+ * case; in the second the segment did (segment-failure.ts), with its reason
+ * (docs/architecture.md#worker-deaths).
+ */
+const diedTooOften = (job: Job, maxStalledCount: number) => job.stalledCounter > maxStalledCount;
+
+/**
+ * An item's job BullMQ failed itself. Its workers died too often: the running item fails
+ * with that reason. A segment failed: the ledger has the reason already, unless a retry came
+ * between the segment's failure and this one (the item is pending again): then the job runs
+ * again, as the retry asked (docs/architecture.md#retry).
  */
 export async function onItemFailedByQueue(d: QueueFailureDeps, job: Job<InferenceJob>, err: Error): Promise<void> {
   if (!job.deferredFailure) return;
-  const reason = `${workerDeathsReason(deathsOf(job))} (BullMQ: ${err.message})`;
-  d.log.error({ jobKey: job.id, stalled: job.stalledCounter }, "job failed: its worker died too often");
-  await d.ledger.jobs.transition(job.id as string, "failed", reason);
+  const jobKey = job.data.jobKey;
+  if (diedTooOften(job, d.maxStalledCount)) {
+    const reason = `${workerDeathsReason(deathsOf(job))} (BullMQ: ${err.message})`;
+    d.log.error({ jobKey, stalled: job.stalledCounter }, "job failed: its worker died too often");
+    await d.ledger.jobs.transition(jobKey, "failed", reason, { from: "running" });
+    return;
+  }
+  if ((await d.ledger.jobs.state(jobKey)).state !== "pending") return;
+  if (await runAgain(job)) d.log.info({ jobKey }, "retried while its failed segment was settling; runs again");
 }
 
 /** A segment BullMQ failed because it killed its worker too often fails its item (docs/architecture.md#segments). */
@@ -29,10 +53,9 @@ export async function onSegmentFailedByQueue(
   job: Job<SegmentJob>,
   err: Error,
 ): Promise<void> {
-  if (!job.deferredFailure) return;
+  if (!job.deferredFailure || !diedTooOften(job, d.maxStalledCount)) return;
   const jobKey = job.data.item.jobKey;
   const reason = `${workerDeathsReason(deathsOf(job))} (BullMQ: ${err.message})`;
   d.log.error({ jobKey, stalled: job.stalledCounter }, "segment failed: its worker died too often");
-  await d.ledger.jobs.transition(jobKey, "failed", reason);
-  await d.dropPieces(jobKey);
+  if (await d.ledger.jobs.transition(jobKey, "failed", reason, { from: "running" })) await d.dropPieces(jobKey);
 }

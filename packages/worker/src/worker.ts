@@ -163,7 +163,12 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   });
   segmentWorker.on("error", (err) => log.error({ err }, "segment worker error"));
   // Jobs BullMQ fails itself never reach a processor (docs/architecture.md#worker-deaths).
-  const queueFailureDeps = { ledger, log, dropPieces: (jobKey: string) => dropPieces(deps, jobKey) };
+  const queueFailureDeps = {
+    ledger,
+    log,
+    maxStalledCount: workerOptions.maxStalledCount,
+    dropPieces: (jobKey: string) => dropPieces(deps, jobKey),
+  };
   const logged = (p: Promise<void>) => p.catch((err) => log.error({ err }, "could not settle a job BullMQ failed"));
   worker.on("failed", (job, err) => {
     if (job) logged(onItemFailedByQueue(queueFailureDeps, job, err));

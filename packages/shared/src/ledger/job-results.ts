@@ -69,8 +69,11 @@ export class JobLedger extends LedgerSection {
     );
   }
 
-  /** Moves a job key to a state; false when it already was there, has succeeded, or was cancelled. */
-  async transition(jobKey: string, state: ItemState, error?: string): Promise<boolean> {
+  /**
+   * Moves a job key to a state; false when it already was there, has succeeded, was
+   * cancelled, or is not in `o.from` (when given).
+   */
+  async transition(jobKey: string, state: ItemState, error?: string, o: { from?: ItemState } = {}): Promise<boolean> {
     const moved = await this.redis.mqTransition(
       K.job(jobKey),
       K.result(jobKey),
@@ -81,6 +84,7 @@ export class JobLedger extends LedgerSection {
       new Date().toISOString(),
       this.o.eventsMaxLen,
       this.o.batchRetentionSeconds,
+      o.from ?? "",
     );
     return moved === 1;
   }
