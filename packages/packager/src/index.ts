@@ -1,4 +1,5 @@
 import {
+  isFinalFailure,
   type Config,
   createLogger,
   createRedis,
@@ -8,7 +9,7 @@ import {
   PackageStore,
   QUEUES,
 } from "@mediaq/shared";
-import { FlowProducer, type Job, Worker } from "bullmq";
+import { FlowProducer, type Job, WaitingChildrenError, Worker } from "bullmq";
 import type { Registry } from "prom-client";
 import { installPackageLifecycle } from "./lifecycle.ts";
 import { createPackagerMetrics } from "./metrics.ts";
@@ -76,8 +77,8 @@ export function startPackager(
           token,
         );
       } catch (err) {
-        if ((err as Error).name === "WaitingChildrenError") throw err;
-        const final = (err as Error).name === "UnrecoverableError" || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        if (err instanceof WaitingChildrenError) throw err;
+        const final = isFinalFailure(job, err);
         logger.error(
           { packageId: job.data.packageId, err, attempt: job.attemptsMade + 1, final },
           "package job failed",

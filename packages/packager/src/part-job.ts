@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { headObject, type Ledger, type Logger, type PackageStore } from "@mediaq/shared";
+import { headObject, isFinalFailure, type Ledger, type Logger, type PackageStore } from "@mediaq/shared";
 import { type Job, UnrecoverableError } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
@@ -89,8 +89,7 @@ export async function runPartJob(d: PartDeps, job: Job<PartJob>): Promise<BuiltP
     await rememberBuiltPart(d.redis, p.packageId, p.expiresAt, part);
     return part;
   } catch (err) {
-    const attempts = job.opts.attempts ?? 1;
-    const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts;
+    const final = isFinalFailure(job, err);
     d.logger.error({ packageId: p.packageId, part: p.name, err, attempt: job.attemptsMade + 1, final }, "part failed");
     // The package fails with the first part that fails for good; its parent job then
     // finds the part missing and stops. Finished parts stay for a later retry.

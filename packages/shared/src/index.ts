@@ -14,6 +14,7 @@ export * from "./ledger/index.ts";
 export * from "./queues.ts";
 export * from "./item-jobs.ts";
 export * from "./hand-back.ts";
+export * from "./failure-policy.ts";
 export * from "./packages.ts";
 export * from "./snapshot/index.ts";
 export * from "./submission.ts";

@@ -1,4 +1,5 @@
 import {
+  deathsOf,
   type InferenceJob,
   type Ledger,
   type Logger,
@@ -14,10 +15,6 @@ export interface QueueFailureDeps {
   /** The workers' maxStalledCount: a job stalled more often than this was failed for its deaths. */
   maxStalledCount: number;
 }
-
-/** Deaths of a job: stalls BullMQ counted plus supervisor hand-backs (hand-back.ts). */
-export const deathsOf = (job: { stalledCounter: number; data: unknown }) =>
-  job.stalledCounter + ((job.data as { deaths?: number }).deaths ?? 0);
 
 /**
  * BullMQ fails a job without running its processor in two cases (a deferred failure): it

@@ -90,6 +90,25 @@ export class JobLedger extends LedgerSection {
   }
 
   /**
+   * A job handed back to its queue: running -> pending, unless another worker holds its
+   * queue job by now (`lockKey`, BullMQ's lock of the job; handBack-3). Call it after
+   * BullMQ's moveToWait (failure-policy.ts handBackJob).
+   */
+  async handBack(jobKey: string, lockKey: string): Promise<boolean> {
+    const moved = await this.redis.mqHandBack(
+      K.job(jobKey),
+      K.result(jobKey),
+      lockKey,
+      K.root,
+      jobKey,
+      new Date().toISOString(),
+      this.o.eventsMaxLen,
+      this.o.batchRetentionSeconds,
+    );
+    return moved === 1;
+  }
+
+  /**
    * Records a result unless one is recorded already. Returns whether this one was
    * recorded, and the object key of the result that stands.
    */

@@ -1,6 +1,5 @@
-import type { Ledger, Logger, SegmentJob } from "@mediaq/shared";
-import { type Job, UnrecoverableError, WaitingError } from "bullmq";
-import { BadInputError } from "../errors.ts";
+import { asError, handBackJob, judgeFailure, type Ledger, type Logger, type SegmentJob } from "@mediaq/shared";
+import type { Job } from "bullmq";
 
 export interface SegmentFailureDeps {
   ledger: Ledger;
@@ -9,7 +8,12 @@ export interface SegmentFailureDeps {
   dropPieces(jobKey: string): Promise<void>;
 }
 
-/** A segment's failure: handed back, retried, or (bad input, attempts spent) the item's failure. */
+/**
+ * A segment's failure (failure-policy.ts): handed back (its item stays running), retried,
+ * or final, which is its item's failure: the item's job fails with its child
+ * (failParentOnFailure), the ledger gets the reason here, and the pieces go
+ * (docs/architecture.md#segments).
+ */
 export async function settleSegmentFailure(
   deps: SegmentFailureDeps,
   job: Job<SegmentJob>,
@@ -18,24 +22,16 @@ export async function settleSegmentFailure(
   err: unknown,
   log: Logger,
 ): Promise<Error> {
-  if (deps.shutdown.aborted && !(err instanceof BadInputError)) {
-    await job.moveToWait(token);
+  const error = asError(err);
+  const verdict = judgeFailure(job, err, { shuttingDown: deps.shutdown.aborted });
+  if (verdict === "hand-back") {
     log.warn("handed the segment back to the queue");
-    return new WaitingError();
+    return handBackJob(job, token);
   }
-  const message = err instanceof Error ? err.message : String(err);
-  // The item's job fails with its child (failParentOnFailure); the ledger gets the reason here.
-  if (err instanceof BadInputError) {
-    await deps.ledger.jobs.transition(jobKey, "failed", message);
-    await deps.dropPieces(jobKey);
-    log.warn({ reason: message }, "bad input in a segment; the item fails");
-    return new UnrecoverableError(message);
-  }
-  const exhausted = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  if (exhausted) {
-    await deps.ledger.jobs.transition(jobKey, "failed", message);
+  if (verdict === "final") {
+    await deps.ledger.jobs.transition(jobKey, "failed", error.message);
     await deps.dropPieces(jobKey);
   }
-  log.error({ err }, exhausted ? "segment failed; attempts exhausted, the item fails" : "segment failed; will retry");
-  return err instanceof Error ? err : new Error(message);
+  log.error({ err }, verdict === "final" ? "segment failed for good; the item fails" : "segment failed; will retry");
+  return error;
 }
