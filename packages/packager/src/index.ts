@@ -18,11 +18,9 @@ import { runPackageJob } from "./package-job.ts";
 import { startSweeper } from "./sweeper.ts";
 
 export { createZipArchive } from "./archiver.ts";
-export { PACKAGE_EXPIRY_KEY } from "./expiry-index.ts";
 export { sanitizeEntryName, uniqueEntryNames } from "./entry-names.ts";
 export { installPackageLifecycle, LIFECYCLE_RULE_ID, packageLifecycleRule } from "./lifecycle.ts";
 export type { Manifest, ManifestItem, ManifestPart } from "./manifest.ts";
-export { type BuiltPart, packageStateKeys } from "./package-state.ts";
 export { PART_QUEUE, type PartJob } from "./part-job.ts";
 export { type PackagePlan, partName, planPackage } from "./plan.ts";
 export { loadPlanItems } from "./plan-items.ts";
@@ -119,7 +117,7 @@ export function startPackager(
     logger.warn({ err }, "could not install the lifecycle rule for packages/; the sweeper still expires packages"),
   );
   const sweeper = startSweeper(
-    { redis, store, s3, bucket: config.S3_BUCKET, logger },
+    { ledger, store, s3, bucket: config.S3_BUCKET, logger },
     settings.PACKAGE_SWEEP_INTERVAL_SECONDS,
   );
 

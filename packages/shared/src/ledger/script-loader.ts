@@ -22,6 +22,7 @@ export const LEDGER_COMMANDS = {
   mqRequestPackage: "requestPackage-1",
   mqUpdatePackage: "updatePackage-1",
   mqPublish: "publish-2",
+  mqForgetExpiredPackage: "forgetExpiredPackage-1",
 } as const;
 
 type Arg = string | number;
@@ -40,6 +41,7 @@ declare module "ioredis" {
     mqRequestPackage(...args: Arg[]): Result<[string, string, number], Context>;
     mqUpdatePackage(...args: Arg[]): Result<number, Context>;
     mqPublish(...args: Arg[]): Result<string | null, Context>;
+    mqForgetExpiredPackage(...args: Arg[]): Result<number, Context>;
   }
 }
 
