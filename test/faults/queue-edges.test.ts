@@ -1,4 +1,4 @@
-import { canonicalJson, createInferenceQueue, createRedis, Ledger, sha256Hex } from "@mediaq/shared";
+import { canonicalJson, createInferenceQueue, createRedis, Ledger, sha256Hex, withdrawJob } from "@mediaq/shared";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type RunningApi, startApi } from "@mediaq/api";
 import { startInfra, type TestInfra } from "../harness/infra.ts";
@@ -146,6 +146,22 @@ describe("retrying a long item at the queue's edges", () => {
     expect(view?.error ?? "").toBe("");
     expect(s.counts).toMatchObject({ succeeded: 1, failed: 0 });
     expect(w.runs.get(FIRST)).toBe(2);
+  });
+
+  it("a cancel's withdraw keeps the job a concurrent submit attached to meanwhile", async () => {
+    await w.queue.pause(); // no worker takes it: the job waits throughout
+    const { batchId, jobKey } = await w.submitLong(TENANT);
+    // The cancel's ledger step: no batch waits on the job key any more.
+    expect((await w.ledger.batches.cancel(batchId)).orphaned).toEqual([jobKey]);
+    // Another batch submits the same work before the cancel withdraws the job: its queue
+    // write sees the job still waiting and adds nothing.
+    const again = await w.submitSame(TENANT, jobKey);
+    expect(await w.queue.getJob(jobKey)).toBeDefined();
+    // The cancel's queue step.
+    expect(await withdrawJob(w.queue, w.ledger, jobKey)).toBe(false);
+    expect(["waiting", "paused"]).toContain(await (await w.queue.getJob(jobKey))?.getState());
+    await w.queue.resume();
+    expect((await waitDone(again)).counts).toMatchObject({ succeeded: 1 });
   });
 });
 

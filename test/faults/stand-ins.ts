@@ -64,6 +64,8 @@ export interface StandIns {
   runs: Map<string, number>;
   stitches: number;
   submitLong(tenant: string): Promise<{ batchId: string; jobKey: string }>;
+  /** Another batch of the same work as a long item submitted before; returns its id. */
+  submitSame(tenant: string, jobKey: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -86,6 +88,16 @@ export async function startStandIns(config: Config): Promise<StandIns> {
   const log = { info() {}, warn() {}, error() {}, child: () => log } as never;
   const deps = { ledger, segmentQueue, log };
   const self = { stitches: 0 };
+  const items = new Map<string, BatchItem>();
+  const model = hex();
+  const batchOf = (tenant: string) => ({
+    id: crypto.randomUUID(),
+    tenant,
+    model,
+    adapter: "wav2lip" as const,
+    params: {},
+    createdAt: new Date().toISOString(),
+  });
 
   const itemWorker = new Worker<InferenceJob>(
     QUEUES.inference,
@@ -187,16 +199,15 @@ export async function startStandIns(config: Config): Promise<StandIns> {
         inputs: { video: hex(), audio: hex() },
         params: {},
       };
-      const batch = {
-        id: crypto.randomUUID(),
-        tenant,
-        model: hex(),
-        adapter: "wav2lip" as const,
-        params: {},
-        createdAt: new Date().toISOString(),
-      };
+      items.set(item.jobKey, item);
+      const batch = batchOf(tenant);
       await submitBatch(ledger, queue, batch, [item]);
       return { batchId: batch.id, jobKey: item.jobKey };
+    },
+    async submitSame(tenant, jobKey) {
+      const batch = { ...batchOf(tenant), id: crypto.randomUUID() };
+      await submitBatch(ledger, queue, batch, [items.get(jobKey) as BatchItem]);
+      return batch.id;
     },
     async close() {
       for (const g of gates.values()) g.open();

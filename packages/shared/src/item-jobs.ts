@@ -1,6 +1,7 @@
 import type { Job, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { type InferenceJob, QUEUES } from "./jobs.ts";
+import type { Ledger } from "./ledger/index.ts";
 
 /** BullMQ's own options to run a failed or completed job again as if new. */
 const AS_NEW = { resetAttemptsMade: true, resetAttemptsStarted: true } as const;
@@ -78,13 +79,21 @@ export async function runAgain(job: Job): Promise<boolean> {
 
 /**
  * Takes the job of a job key no batch waits on any more out of the queue, and returns
- * whether it is gone. A long item's queued segments go first; a segment or an item a worker
- * holds is locked and stays: it finds no batch waiting, skips, and the item's job deletes its
- * pieces when it comes back (docs/architecture.md#segments).
+ * whether it is gone with nobody waiting. A long item's queued segments go first; a segment
+ * or an item a worker holds is locked and stays: it finds no batch waiting, skips, and the
+ * item's job deletes its pieces when it comes back (docs/architecture.md#segments).
+ *
+ * A submit may attach the job key again meanwhile: its queue write saw the job still there
+ * and added nothing. So once the job is removed the ledger is read again, and a job key that
+ * is pending again gets its job back (false: its pieces are wanted).
  */
-export async function withdrawJob(queue: Queue<InferenceJob>, jobKey: string): Promise<boolean> {
+export async function withdrawJob(queue: Queue<InferenceJob>, ledger: Ledger, jobKey: string): Promise<boolean> {
   const job = await queue.getJob(jobKey);
   if (!job) return true;
   await job.removeUnprocessedChildren();
-  return (await queue.remove(jobKey).catch(() => 0)) === 1;
+  if ((await queue.remove(jobKey).catch(() => 0)) !== 1) return false;
+  if ((await ledger.jobs.state(jobKey)).state === undefined) return true;
+  const { deaths: _, ...data } = job.data as InferenceJob & { deaths?: number };
+  await enqueueInference(queue, [data], ledger.connection());
+  return false;
 }

@@ -207,7 +207,8 @@ export class BatchService {
     // fails is logged, not answered with an error (a retry would find nothing to clean).
     const cleanups = await Promise.allSettled(
       orphaned.map(async (jobKey) => {
-        if (await withdrawJob(inferenceQueue, jobKey)) await dropSegmentPieces(ledger, s3, config.S3_BUCKET, jobKey);
+        if (await withdrawJob(inferenceQueue, ledger, jobKey))
+          await dropSegmentPieces(ledger, s3, config.S3_BUCKET, jobKey);
       }),
     );
     for (const [i, c] of cleanups.entries())
