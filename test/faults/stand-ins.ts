@@ -50,12 +50,21 @@ export function gate(): Gate {
   return { promise, open };
 }
 
+/** A segment run waiting for the test to decide its fate (holdEvery). */
+export interface HeldRun {
+  jobKey: string;
+  range: string;
+  settle(outcome: SegmentOutcome | "dead"): void;
+}
+
 export interface StandIns {
   ledger: Ledger;
   queue: Queue<InferenceJob>;
   segmentQueue: Queue<SegmentJob>;
   itemWorker: Worker<InferenceJob>;
   segmentWorker: Worker<SegmentJob>;
+  /** Kills the segment worker "process" (its runs stop dead) and starts another; returns the dead one's name. */
+  killSegmentWorker(): Promise<string>;
   /** Per range, the outcome of each run in turn (the last one repeats); "ok" when unset. */
   script: Map<string, SegmentOutcome[]>;
   /** Per range: a run waits here (running, its lock renewed) before its outcome. */
@@ -63,6 +72,9 @@ export interface StandIns {
   /** Segment runs per range, and stitches (item runs that found every piece). */
   runs: Map<string, number>;
   stitches: number;
+  /** When set, every segment run waits in `held` until the test settles it. */
+  holdEvery: boolean;
+  held: HeldRun[];
   submitLong(tenant: string): Promise<{ batchId: string; jobKey: string }>;
   /** Another batch of the same work as a long item submitted before; returns its id. */
   submitSame(tenant: string, jobKey: string): Promise<string>;
@@ -87,7 +99,8 @@ export async function startStandIns(config: Config): Promise<StandIns> {
   const runs = new Map<string, number>();
   const log = { info() {}, warn() {}, error() {}, child: () => log } as never;
   const deps = { ledger, segmentQueue, log };
-  const self = { stitches: 0 };
+  const self = { stitches: 0, holdEvery: false };
+  const held: HeldRun[] = [];
   const items = new Map<string, BatchItem>();
   const model = hex();
   const batchOf = (tenant: string) => ({
@@ -104,7 +117,11 @@ export async function startStandIns(config: Config): Promise<StandIns> {
     async (job, token) => {
       const data = job.data;
       const start = await ledger.jobs.start(data.jobKey);
-      if (start !== "started") return { skipped: true };
+      if (start !== "started") {
+        // Cancelled (no batch waits): a long item's pieces can never be used.
+        if (start === "orphan") await dropPiecesOnly(data.jobKey);
+        return { skipped: true };
+      }
       const pieces = await awaitSegments(deps, job, token, data, PLAN, TOTAL, log);
       self.stitches++;
       await ledger.jobs.recordResult({
@@ -127,53 +144,66 @@ export async function startStandIns(config: Config): Promise<StandIns> {
     if (job) void onItemFailedByQueue({ ledger, log, maxStalledCount: 1 }, job, err);
   });
 
-  const segmentWorker = new Worker<SegmentJob>(
-    QUEUES.segment,
-    async (job: Job<SegmentJob>, token) => {
-      const { item } = job.data;
-      const range = segmentRange(job.data);
-      const start = await ledger.jobs.start(item.jobKey, { segment: true });
-      if (start !== "started") return { skipped: true };
-      if ((await ledger.segments.pieces(item.jobKey)).has(range)) return { skipped: true };
-      const n = (runs.get(range) ?? 0) + 1;
-      runs.set(range, n);
-      await gates.get(range)?.promise;
-      const outcomes = script.get(range) ?? ["ok"];
-      const outcome = outcomes[Math.min(n, outcomes.length) - 1] ?? "ok";
-      try {
-        if (outcome === "bad-input") throw new BadInputError(`segment ${range}: unreadable input (scripted)`);
-        if (outcome === "error") throw new Error(`segment ${range}: transient error (scripted)`);
-      } catch (err) {
-        throw await settleSegmentFailure(
-          { ledger, shutdown: new AbortController().signal, dropPieces: dropPiecesOnly },
-          job,
-          token,
-          item.jobKey,
-          err,
-          log,
-        );
-      }
-      await ledger.segments.record(item.jobKey, range, {
-        start: job.data.start,
-        count: job.data.count,
-        key: `outputs/${item.jobKey}/a${n}/segment-${range}.mp4`,
-        sha256: hex(),
-        size: 100,
-      });
-      if ((await ledger.jobs.state(item.jobKey)).state === "failed") await ledger.segments.drop(item.jobKey);
-      return { range };
-    },
-    {
-      connection: connect(),
-      prefix: config.QUEUE_PREFIX,
-      name: "stand-in-segments",
-      lockDuration: 4000,
-      concurrency: 2,
-    },
-  );
-  segmentWorker.on("failed", (job, err) => {
-    if (job) void onSegmentFailedByQueue({ ledger, log, maxStalledCount: 1, dropPieces: dropPiecesOnly }, job, err);
-  });
+  const startSegmentWorker = (name: string) => {
+    const segmentWorker = new Worker<SegmentJob>(
+      QUEUES.segment,
+      async (job: Job<SegmentJob>, token) => {
+        const { item } = job.data;
+        const range = segmentRange(job.data);
+        const start = await ledger.jobs.start(item.jobKey, { segment: true });
+        if (start !== "started") return { skipped: true };
+        if ((await ledger.segments.pieces(item.jobKey)).has(range)) return { skipped: true };
+        const n = (runs.get(range) ?? 0) + 1;
+        runs.set(range, n);
+        await gates.get(range)?.promise;
+        let outcome: SegmentOutcome | "dead";
+        if (self.holdEvery) {
+          // The test decides this run's fate; a "dead" run makes no more calls, as a killed
+          // process makes none (its job was handed back meanwhile).
+          outcome = await new Promise((resolve) => held.push({ jobKey: item.jobKey, range, settle: resolve }));
+          if (outcome === "dead") return { dead: true };
+        } else {
+          const outcomes = script.get(range) ?? ["ok"];
+          outcome = outcomes[Math.min(n, outcomes.length) - 1] ?? "ok";
+        }
+        try {
+          if (outcome === "bad-input") throw new BadInputError(`segment ${range}: unreadable input (scripted)`);
+          if (outcome === "error") throw new Error(`segment ${range}: transient error (scripted)`);
+        } catch (err) {
+          throw await settleSegmentFailure(
+            { ledger, shutdown: new AbortController().signal, dropPieces: dropPiecesOnly },
+            job,
+            token,
+            item.jobKey,
+            err,
+            log,
+          );
+        }
+        await ledger.segments.record(item.jobKey, range, {
+          start: job.data.start,
+          count: job.data.count,
+          key: `outputs/${item.jobKey}/a${n}/segment-${range}.mp4`,
+          sha256: hex(),
+          size: 100,
+        });
+        if ((await ledger.jobs.state(item.jobKey)).state === "failed") await ledger.segments.drop(item.jobKey);
+        return { range };
+      },
+      {
+        connection: connect(),
+        prefix: config.QUEUE_PREFIX,
+        name,
+        lockDuration: 4000,
+        concurrency: 2,
+      },
+    );
+    segmentWorker.on("failed", (job, err) => {
+      if (job) void onSegmentFailedByQueue({ ledger, log, maxStalledCount: 1, dropPieces: dropPiecesOnly }, job, err);
+    });
+    return segmentWorker;
+  };
+  let generation = 1;
+  let segmentWorker = startSegmentWorker("stand-in-segments-1");
 
   // The stand-ins write no objects: dropping pieces only forgets them in the ledger.
   async function dropPiecesOnly(jobKey: string) {
@@ -185,13 +215,30 @@ export async function startStandIns(config: Config): Promise<StandIns> {
     queue,
     segmentQueue,
     itemWorker,
-    segmentWorker,
+    get segmentWorker() {
+      return segmentWorker;
+    },
+    async killSegmentWorker() {
+      const dead = segmentWorker;
+      await dead.close(true);
+      // Its runs make no more calls; their jobs are the supervisor's to hand back.
+      for (const h of held.splice(0)) h.settle("dead");
+      segmentWorker = startSegmentWorker(`stand-in-segments-${++generation}`);
+      return dead.opts.name as string;
+    },
     script,
     gates,
     runs,
     get stitches() {
       return self.stitches;
     },
+    get holdEvery() {
+      return self.holdEvery;
+    },
+    set holdEvery(on: boolean) {
+      self.holdEvery = on;
+    },
+    held,
     async submitLong(tenant) {
       const item: BatchItem = {
         name: "long.mp4",
@@ -211,6 +258,7 @@ export async function startStandIns(config: Config): Promise<StandIns> {
     },
     async close() {
       for (const g of gates.values()) g.open();
+      for (const h of held.splice(0)) h.settle("dead");
       await Promise.all([itemWorker.close(), segmentWorker.close()]);
       await Promise.all([queue.close(), segmentQueue.close()]);
       await sleep(10);
