@@ -1,4 +1,3 @@
-import { describeInterleavings } from "./queue-interleavings.test.ts";
+import { describeInterleavings } from "./queue-interleavings.ts";
 
-// More schedules of the same test (INTERLEAVING_SCHEDULES still overrides the count).
-describeInterleavings(Number(process.env.INTERLEAVING_SLOW_SCHEDULES ?? 60));
+describeInterleavings(Number(process.env.INTERLEAVING_SCHEDULES ?? 60));
