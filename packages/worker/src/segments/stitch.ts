@@ -19,6 +19,8 @@ export interface StitchInput {
   pieces: SegmentPiece[];
   audioFile: string;
   length: LengthMode;
+  /** The item's frame rate: the pieces' frames at this rate are the output's length. */
+  fps: number;
 }
 
 /** Downloads the pieces (checked against their recorded hashes) and stitches them; returns the frames. */
@@ -45,7 +47,7 @@ export async function stitchPieces(
     [
       ...["-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", list, "-i", o.audioFile],
       ...["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"],
-      ...audioArgs(o.length),
+      ...audioArgs(o.length, o.pieces.reduce((sum, p) => sum + p.count, 0) / o.fps),
       ...["-movflags", "+faststart", "-f", "mp4", outFile],
     ],
     { signal },
