@@ -197,13 +197,7 @@ async function runItem(
   if (segments) {
     const pieces = await awaitSegments(deps, job, token, data, segments, p.outputFrames, log);
     frames = await stages.run("stitch", () =>
-      stitchPieces(
-        deps,
-        { pieces, audioFile: p.files.audio, length: p.params.length, fps: p.video.fps },
-        scratch,
-        outFile,
-        signal,
-      ),
+      stitchPieces(deps, { pieces, audioFile: p.files.audio, length: p.params.length }, scratch, outFile, signal),
     );
   } else {
     const framePath = await inferFrames(deps, data, p, stages, {
