@@ -1,3 +1,4 @@
+import { runPeriodically } from "@mediaq/shared";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { ApiDeps } from "./deps.ts";
@@ -65,6 +66,14 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const packages = new PackageService(deps, batches);
   const hub = new EventHub(deps.ledger.events, deps.logger);
   app.addHook("onClose", async () => hub.close());
+  // Work a writer left in the outbox when it died is queued on a quiet system too, not only
+  // by the next submit (docs/architecture.md#queue-writes-after-ledger-writes).
+  const outboxRepair = runPeriodically(
+    () => batches.repairOutbox(),
+    deps.config.OUTBOX_GRACE_SECONDS / 2,
+    (err) => deps.logger.error({ err }, "outbox repair failed"),
+  );
+  app.addHook("onClose", async () => outboxRepair.stop());
   const heartbeatMs = deps.options?.sseHeartbeatMs ?? 15_000;
 
   await app.register(

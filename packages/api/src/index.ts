@@ -114,7 +114,7 @@ function repairOnReconnect(deps: ApiDeps): () => void {
     lostAt = undefined;
     // Entries written before now: a writer still between its ledger and queue writes adds
     // the same job ids, which BullMQ does not add twice.
-    repairOutbox(deps.ledger, deps.inferenceQueue, Date.now()).then(
+    repairOutbox(deps.ledger, deps.inferenceQueue, { olderThanMs: Date.now() }).then(
       (repaired) => deps.logger.warn({ repaired }, "Redis is back: queued the outbox's entries"),
       (err) => deps.logger.error({ err }, "outbox repair after reconnect failed; the next submit repairs it"),
     );

@@ -2,15 +2,15 @@ import { execFileSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import {
-  createFaceTrackQueue,
-  createInferenceQueue,
-  createSegmentQueue,
   createRedis,
+  createS3,
   describeHandedBack,
+  dropSegmentPieces,
   handBackJobsOf,
   Ledger,
   ledgerOptionsFrom,
   loadConfig,
+  openWorkerQueues,
 } from "@mediaq/shared";
 import type { Managed } from "./embedded/process.ts";
 import { spawnService } from "./dev-stack.ts";
@@ -67,18 +67,17 @@ export function superviseWorkers(o: SupervisorOptions): Supervisor {
   const [ledgerRedis, queueRedis] = [createRedis(config), createRedis(config)];
   for (const c of [ledgerRedis, queueRedis]) c.on("error", (err) => log(`supervisor: redis: ${err.message}`));
   const ledger = new Ledger(ledgerRedis, ledgerOptionsFrom(config));
-  const queues = [
-    createInferenceQueue(queueRedis, config),
-    createFaceTrackQueue(queueRedis, config),
-    createSegmentQueue(queueRedis, config),
-  ];
+  const s3 = createS3(config);
+  const queues = openWorkerQueues(queueRedis, config);
   for (const q of queues) q.on("error", (err) => log(`supervisor: queue ${q.name}: ${err.message}`));
   let stopping = false;
   let started = 0;
   const current = new Map<number, Managed>();
   const handBack = async (name: string, card: number) => {
     try {
-      const handed = await handBackJobsOf(name, queues, ledger, config.JOB_ATTEMPTS);
+      const handed = await handBackJobsOf(name, queues, ledger, config.JOB_ATTEMPTS, {
+        dropPieces: (jobKey) => dropSegmentPieces(ledger, s3, config.S3_BUCKET, jobKey),
+      });
       if (handed.length > 0) log(`worker for card ${card}: handed back ${handed.map(describeHandedBack).join(", ")}`);
     } catch (err) {
       // Redis unreachable: the jobs come back through BullMQ's stalled check instead.
@@ -112,6 +111,7 @@ export function superviseWorkers(o: SupervisorOptions): Supervisor {
       await Promise.all([...current.values()].map((c) => c.stop(10 * 60_000)));
       await Promise.all(queues.map((q) => q.close()));
       await Promise.allSettled([ledgerRedis.quit(), queueRedis.quit()]);
+      s3.destroy();
     },
   };
 }

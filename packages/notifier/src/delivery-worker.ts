@@ -1,4 +1,4 @@
-import type { Config, Logger, UrlPolicy, WebhookLedger } from "@mediaq/shared";
+import { type Config, isLastAttempt, type Logger, type UrlPolicy, type WebhookLedger } from "@mediaq/shared";
 import { type ConnectionOptions, type Job, UnrecoverableError, Worker } from "bullmq";
 import type { Dispatcher } from "undici";
 import { attemptDelivery, type DeliveryJob, RefusedAddressError } from "./delivery.ts";
@@ -51,7 +51,7 @@ export function startDeliveryWorker(d: DeliveryWorkerDeps): Worker<DeliveryJob> 
         return { status };
       } catch (err) {
         const refused = err instanceof RefusedAddressError;
-        const last = refused || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        const last = refused || isLastAttempt(job);
         const outcome = refused ? "refused" : last ? "dead" : "retry";
         metrics.attempts.inc({ outcome, event: job.data.type });
         metrics.latency.observe({ outcome }, seconds());

@@ -1,5 +1,6 @@
 import {
   blockingClientOf,
+  isFinalFailure,
   type Config,
   createLogger,
   createRedis,
@@ -9,7 +10,7 @@ import {
   PackageStore,
   QUEUES,
 } from "@mediaq/shared";
-import { FlowProducer, type Job, Worker } from "bullmq";
+import { FlowProducer, type Job, WaitingChildrenError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Counter, Registry } from "prom-client";
 import { installPackageLifecycle } from "./lifecycle.ts";
@@ -19,11 +20,9 @@ import { runPackageJob } from "./package-job.ts";
 import { startSweeper } from "./sweeper.ts";
 
 export { createZipArchive } from "./archiver.ts";
-export { PACKAGE_EXPIRY_KEY } from "./expiry-index.ts";
 export { sanitizeEntryName, uniqueEntryNames } from "./entry-names.ts";
 export { installPackageLifecycle, LIFECYCLE_RULE_ID, packageLifecycleRule } from "./lifecycle.ts";
 export type { Manifest, ManifestItem, ManifestPart } from "./manifest.ts";
-export { type BuiltPart, packageStateKeys } from "./package-state.ts";
 export { PART_QUEUE, type PartJob } from "./part-job.ts";
 export { type PackagePlan, partName, planPackage } from "./plan.ts";
 export { loadPlanItems } from "./plan-items.ts";
@@ -84,8 +83,8 @@ export function startPackager(
           token,
         );
       } catch (err) {
-        if ((err as Error).name === "WaitingChildrenError") throw err;
-        const final = (err as Error).name === "UnrecoverableError" || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        if (err instanceof WaitingChildrenError) throw err;
+        const final = isFinalFailure(job, err);
         logger.error(
           { packageId: job.data.packageId, err, attempt: job.attemptsMade + 1, final },
           "package job failed",
@@ -127,7 +126,7 @@ export function startPackager(
     logger.warn({ err }, "could not install the lifecycle rule for packages/; the sweeper still expires packages"),
   );
   const sweeper = startSweeper(
-    { redis, store, s3, bucket: config.S3_BUCKET, logger },
+    { ledger, store, s3, bucket: config.S3_BUCKET, logger },
     settings.PACKAGE_SWEEP_INTERVAL_SECONDS,
   );
 

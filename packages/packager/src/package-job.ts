@@ -1,10 +1,17 @@
-import { objectKeys, type PackageRecord, packageJobSchema, putStream } from "@mediaq/shared";
+import {
+  type BuiltPart,
+  objectKeys,
+  type PackageRecord,
+  packageJobSchema,
+  putStream,
+  type StoredPlan as StoredPlanOf,
+} from "@mediaq/shared";
 import { type FlowProducer, type Job, UnrecoverableError, WaitingChildrenError } from "bullmq";
-import { rememberExpiry } from "./expiry-index.ts";
 import { type Manifest, MANIFEST_NAME, manifestBytes, SUMS_NAME, sha256Sums, withPartDigests } from "./manifest.ts";
-import { type BuiltPart, builtParts, bytesWritten, keepPlan, type StoredPlan } from "./package-state.ts";
 import { PART_QUEUE, type PartDeps, type PartJob } from "./part-job.ts";
-import { planPackage } from "./plan.ts";
+import { type PlannedPart, planPackage } from "./plan.ts";
+
+type StoredPlan = StoredPlanOf<PlannedPart>;
 import { loadPlanItems } from "./plan-items.ts";
 import { publishPackage } from "./progress.ts";
 
@@ -43,10 +50,12 @@ export async function runPackageJob(
   }
   if (record.state === "ready") return record;
   // Remember before the first object is written, so the sweeper can always find them.
-  await rememberExpiry(d.redis, packageId, record.expiresAt);
+  await d.ledger.packageBuilds.rememberExpiry(packageId, record.expiresAt);
 
-  const { plan, manifest } = await keepPlan(d.redis, packageId, record.expiresAt, () => makePlan(record, d));
-  const built = await builtParts(d.redis, packageId);
+  const { plan, manifest } = await d.ledger.packageBuilds.keepPlan(packageId, record.expiresAt, () =>
+    makePlan(record, d),
+  );
+  const built = await d.ledger.packageBuilds.builtParts(packageId);
   const missing = plan.parts.filter((p) => built.get(p.name)?.size !== p.size);
   if (missing.length === 0) return finish(d, record, plan, JSON.parse(manifest.toString()) as Manifest, built);
 
@@ -59,7 +68,7 @@ export async function runPackageJob(
 
   const next = (generation ?? 0) + 1;
   const progress = { ledger: d.ledger, packageId, batchId: record.batchId, totalBytes: plan.totalBytes };
-  const written = await bytesWritten(d.redis, packageId);
+  const written = await d.ledger.packageBuilds.bytesWritten(packageId);
   await d.store.update(packageId, {
     state: "building",
     bytesWritten: written,

@@ -1,9 +1,14 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { headObject, type Ledger, type Logger, type PackageStore } from "@mediaq/shared";
+import {
+  type BuiltPart,
+  headObject,
+  isFinalFailure,
+  type Ledger,
+  type Logger,
+  type PackageStore,
+} from "@mediaq/shared";
 import { type Job, UnrecoverableError } from "bullmq";
-import type { Redis } from "ioredis";
 import { z } from "zod";
-import { type BuiltPart, builtPart, countBuildStart, loadManifest, rememberBuiltPart } from "./package-state.ts";
 import { PartProgress, publishPackage } from "./progress.ts";
 import { buildPart } from "./zip-part.ts";
 
@@ -34,7 +39,6 @@ export const partJobSchema = z.object({
 export type PartJob = z.infer<typeof partJobSchema>;
 
 export interface PartDeps {
-  redis: Redis;
   ledger: Ledger;
   store: PackageStore;
   s3: S3Client;
@@ -51,16 +55,16 @@ export interface PartDeps {
 export async function runPartJob(d: PartDeps, job: Job<PartJob>): Promise<BuiltPart> {
   const p = partJobSchema.parse(job.data);
   const items = p.sources.map((s) => s.index);
-  const done = await builtPart(d.redis, p.packageId, p.name);
+  const done = await d.ledger.packageBuilds.builtPart(p.packageId, p.name);
   if (done && done.size === p.size && (await headObject(d.s3, d.bucket, done.key))?.ContentLength === done.size) {
     d.logger.info({ packageId: p.packageId, part: p.name }, "part already built; reusing it");
     return done;
   }
-  const manifest = await loadManifest(d.redis, p.packageId);
+  const manifest = await d.ledger.packageBuilds.manifest(p.packageId);
   if (!manifest) throw new UnrecoverableError(`package ${p.packageId} has expired; its part ${p.name} is not needed`);
 
   try {
-    await countBuildStart(d.redis, p.packageId, p.expiresAt, p.name);
+    await d.ledger.packageBuilds.countBuildStart(p.packageId, p.expiresAt, p.name);
     const progress = new PartProgress(
       { ...d, packageId: p.packageId, batchId: p.batchId, expiresAt: p.expiresAt, totalBytes: p.totalBytes },
       p.name,
@@ -86,11 +90,10 @@ export async function runPartJob(d: PartDeps, job: Job<PartJob>): Promise<BuiltP
           "the ZIP layout of archiver changed, so part sizes can no longer be guaranteed",
       );
     const part: BuiltPart = { name: p.name, key: p.key, size: built.size, sha256: built.sha256, items };
-    await rememberBuiltPart(d.redis, p.packageId, p.expiresAt, part);
+    await d.ledger.packageBuilds.rememberBuiltPart(p.packageId, p.expiresAt, part);
     return part;
   } catch (err) {
-    const attempts = job.opts.attempts ?? 1;
-    const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= attempts;
+    const final = isFinalFailure(job, err);
     d.logger.error({ packageId: p.packageId, part: p.name, err, attempt: job.attemptsMade + 1, final }, "part failed");
     // The package fails with the first part that fails for good; its parent job then
     // finds the part missing and stops. Finished parts stay for a later retry.

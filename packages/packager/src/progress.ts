@@ -1,9 +1,6 @@
 import type { Ledger, PackageState, PackageStore } from "@mediaq/shared";
-import type { Redis } from "ioredis";
-import { recordPartBytes } from "./package-state.ts";
 
 export interface ProgressTarget {
-  redis: Redis;
   store: PackageStore;
   ledger: Ledger;
   packageId: string;
@@ -66,7 +63,7 @@ export class PartProgress {
     const t = this.target;
     this.chain = this.chain
       .then(async () => {
-        const total = await recordPartBytes(t.redis, t.packageId, t.expiresAt, this.part, bytes);
+        const total = await t.ledger.packageBuilds.recordPartBytes(t.packageId, t.expiresAt, this.part, bytes);
         await t.store.update(t.packageId, { bytesWritten: total, totalBytes: t.totalBytes });
         await publishPackage(t, "building", total);
       })

@@ -1,38 +1,50 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
   deleteWhere,
+  type Ledger,
   type Logger,
   objectKeys,
   type PackageStore,
   type Periodic,
   runPeriodically,
 } from "@mediaq/shared";
-import type { Redis } from "ioredis";
-import { expiredPackages, forgetExpired, rememberExpiry } from "./expiry-index.ts";
 
 export interface SweeperDeps {
-  redis: Redis;
+  ledger: Ledger;
   store: PackageStore;
   s3: S3Client;
   bucket: string;
   logger: Logger;
 }
 
-/** Deletes every object of packages whose expiry has passed; returns the ids swept. */
+/**
+ * Deletes the objects of packages whose expiry has passed; returns the ids swept. A package
+ * asked for again after it expired has the same id and prefix, and its new build may write
+ * there while this sweep runs: only objects written before the expiry being swept are
+ * deleted, and the id is forgotten only while that expiry is still its own
+ * (docs/architecture.md#packager).
+ */
 export async function sweepExpiredPackages(d: SweeperDeps, now = Date.now()): Promise<string[]> {
   const swept: string[] = [];
   for (;;) {
-    const ids = await expiredPackages(d.redis, now);
-    if (ids.length === 0) return swept;
-    for (const id of ids) {
+    const expired = await d.ledger.packageBuilds.expired(now);
+    if (expired.length === 0) return swept;
+    for (const { id, expiry } of expired) {
       // A record still alive means the package was asked for again with a later expiry.
       const record = await d.store.get(id);
       if (record && Date.parse(record.expiresAt) > now) {
-        await rememberExpiry(d.redis, id, record.expiresAt);
+        await d.ledger.packageBuilds.rememberExpiry(id, record.expiresAt);
         continue;
       }
-      const deleted = (await deleteWhere(d.s3, d.bucket, objectKeys.packagePrefix(id))).length;
-      await forgetExpired(d.redis, id, now);
+      const deleted = (
+        await deleteWhere(
+          d.s3,
+          d.bucket,
+          objectKeys.packagePrefix(id),
+          (o) => (o.LastModified?.getTime() ?? 0) <= expiry,
+        )
+      ).length;
+      await d.ledger.packageBuilds.forgetExpired(id, expiry);
       d.logger.info({ packageId: id, deleted }, "expired package deleted");
       swept.push(id);
     }

@@ -14,10 +14,9 @@ import {
   QUEUES,
   sha256Hex,
 } from "@mediaq/shared";
-import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestInfra } from "../../../test/harness/infra.ts";
-import { type Manifest, type Packager, packageStateKeys, startPackager } from "../src/index.ts";
+import { type Manifest, type Packager, startPackager } from "../src/index.ts";
 import {
   download,
   makeBatch,
@@ -37,7 +36,6 @@ const MB = 1024 * 1024;
 describe("packager flow: parts as child jobs", () => {
   let env: PackagerInfra;
   let infra: TestInfra;
-  let redis: Redis;
   let s3: S3Client;
   let ledger: Ledger;
   let store: PackageStore;
@@ -48,7 +46,7 @@ describe("packager flow: parts as child jobs", () => {
 
   beforeAll(async () => {
     env = await startPackagerInfra();
-    ({ infra, bucket, s3, redis, ledger, store } = env);
+    ({ infra, bucket, s3, ledger, store } = env);
     tmp = fs.mkdtempSync(path.join(infra.dir, "flow-"));
   });
   afterAll(async () => {
@@ -60,7 +58,7 @@ describe("packager flow: parts as child jobs", () => {
   const deps = () => ({ ledger, s3, bucket, tenant: TENANT });
   const silent = createLogger("test", { LOG_LEVEL: "silent", LOG_PRETTY: false });
   const counts = async (id: string) => {
-    const raw = await redis.hgetall(packageStateKeys.builds(id));
+    const { builds: raw } = await ledger.packageBuilds.builds(id);
     return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
   };
   const verifyParts = async (record: Awaited<ReturnType<typeof waitForPackage>>, dir: string) => {
@@ -96,14 +94,16 @@ describe("packager flow: parts as child jobs", () => {
     const seen = new Set<string>();
     let killedPart: string | undefined;
     for (const deadline = Date.now() + 60_000; !killedPart && Date.now() < deadline; ) {
-      const [builders, done] = await Promise.all([
-        redis.hgetall(packageStateKeys.builders(id)),
-        redis.hgetall(packageStateKeys.parts(id)),
+      const [{ builders }, done] = await Promise.all([
+        ledger.packageBuilds.builds(id),
+        ledger.packageBuilds.builtParts(id),
       ]);
       for (const by of Object.values(builders)) seen.add(by.split(":")[1] as string);
       // Kill once both processes have built, while the child holds an unfinished part.
       if (seen.size === 2)
-        killedPart = Object.entries(builders).find(([part, by]) => by.endsWith(`:${killedPid}`) && !done[part])?.[0];
+        killedPart = Object.entries(builders).find(
+          ([part, by]) => by.endsWith(`:${killedPid}`) && !done.has(part),
+        )?.[0];
       if (killedPart) a.child.kill("SIGKILL");
       else await new Promise((r) => setTimeout(r, 5));
     }
@@ -139,7 +139,7 @@ describe("packager flow: parts as child jobs", () => {
 
     // The other two parts finished anyway and are kept.
     await expect
-      .poll(async () => Object.keys(await redis.hgetall(packageStateKeys.parts(requested.id))).sort(), {
+      .poll(async () => [...(await ledger.packageBuilds.builtParts(requested.id)).keys()].sort(), {
         timeout: 10_000,
       })
       .toEqual([expect.stringMatching(/part-001/), expect.stringMatching(/part-003/)]);

@@ -7,13 +7,14 @@ import {
   type Ledger,
   objectKeys,
   type PackageStore,
+  putStream,
   redisKeys,
   sha256Hex,
 } from "@mediaq/shared";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestInfra } from "../../../test/harness/infra.ts";
-import { type Manifest, PACKAGE_EXPIRY_KEY, type Packager, startPackager, sweepExpiredPackages } from "../src/index.ts";
+import { type Manifest, type Packager, startPackager, sweepExpiredPackages } from "../src/index.ts";
 import {
   download,
   listFiles,
@@ -233,11 +234,11 @@ describe("packager", () => {
     const record = await waitForPackage(store, requested.id);
     expect(record.state).toBe("ready");
     const keys = [...record.parts.map((p) => p.key), record.manifestKey as string, record.sumsKey as string];
-    expect(await redis.zscore(PACKAGE_EXPIRY_KEY, record.id)).toBe(String(Date.parse(record.expiresAt)));
+    expect(await redis.zscore(redisKeys.packageExpiry, record.id)).toBe(String(Date.parse(record.expiresAt)));
 
     const sweep = (now: number) =>
       sweepExpiredPackages(
-        { redis, store, s3, bucket, logger: createLogger("test", { LOG_LEVEL: "silent", LOG_PRETTY: false }) },
+        { ledger, store, s3, bucket, logger: createLogger("test", { LOG_LEVEL: "silent", LOG_PRETTY: false }) },
         now,
       );
     // Not yet expired: nothing happens.
@@ -248,8 +249,35 @@ describe("packager", () => {
     await redis.del(redisKeys.package(record.id));
     expect(await sweep(Date.now() + 120_000)).toEqual([record.id]);
     for (const key of keys) expect(await headObject(s3, bucket, key)).toBeUndefined();
-    expect(await redis.zscore(PACKAGE_EXPIRY_KEY, record.id)).toBeNull();
+    expect(await redis.zscore(redisKeys.packageExpiry, record.id)).toBeNull();
     // Other packages' objects are untouched.
     expect(objectKeys.packagePrefix(record.id)).toBe(`packages/${record.id}/`);
+  });
+
+  it("a package asked for again while its expired objects are swept keeps the new build's objects", async () => {
+    const batch = await makeBatch(deps(), [{ name: "asked-again", size: 4 * KB }]);
+    const requested = await requestPackage({ store, config: infra.config, tenant: TENANT }, batch, 64 * MB, 2_000);
+    const record = await waitForPackage(store, requested.id);
+    expect(record.state).toBe("ready");
+    const old = [...record.parts.map((p) => p.key), record.manifestKey as string];
+    // Past its expiry in real time (S3 dates objects to the second).
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(record.expiresAt) + 1500 - Date.now())));
+    const fresh = `${objectKeys.packagePrefix(record.id)}rebuilt-part-001.zip`;
+    const later = new Date(Date.now() + 3600_000).toISOString();
+    // The sweeper finds no living record; right then the package is asked for again and its
+    // new build writes a part under the same prefix, before the sweeper deletes anything.
+    const racingStore = {
+      get: async (id: string) => {
+        const found = await store.get(id);
+        await putStream(s3, { bucket, key: fresh, body: Buffer.alloc(1024, 1) });
+        await ledger.packageBuilds.rememberExpiry(id, later);
+        return found;
+      },
+    } as unknown as typeof store;
+    const silent = createLogger("test", { LOG_LEVEL: "silent", LOG_PRETTY: false });
+    expect(await sweepExpiredPackages({ ledger, store: racingStore, s3, bucket, logger: silent })).toEqual([record.id]);
+    for (const key of old) expect(await headObject(s3, bucket, key)).toBeUndefined();
+    expect(await headObject(s3, bucket, fresh)).toBeDefined();
+    expect(await redis.zscore(redisKeys.packageExpiry, record.id)).toBe(String(Date.parse(later)));
   });
 });

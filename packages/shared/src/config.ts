@@ -158,6 +158,12 @@ export const configSchema = z.object({
   DEDUP_SCOPE: z.enum(["tenant", "global"]).default("tenant"),
   /** A finished batch (items, counters, events) is kept this many days after it finished. */
   BATCH_RETENTION_DAYS: z.coerce.number().positive().default(30),
+  /**
+   * An outbox entry (an item made pending whose queue job may be unwritten) older than this
+   * is taken for a writer that died between ledger and queue and is queued by the repair;
+   * each API process repairs every half of it, also when no request comes.
+   */
+  OUTBOX_GRACE_SECONDS: int(1).default(60),
   /** How long an Idempotency-Key is remembered (seconds, default 24 h). */
   IDEMPOTENCY_TTL_SECONDS: int(1).default(24 * 3600),
   MAX_JSON_BODY_BYTES: bytes.default(16 * 1024 ** 2),

@@ -1,6 +1,7 @@
 import { type Queue, UnrecoverableError } from "bullmq";
-import { QUEUES } from "./jobs.ts";
+import { lockKeyOf } from "./failure-policy.ts";
 import type { Ledger } from "./ledger/index.ts";
+import { queueSpecOf } from "./queues.ts";
 
 export interface HandedBack {
   queue: string;
@@ -15,47 +16,55 @@ export const workerDeathsReason = (deaths: number) =>
   "(killed, out of memory, or crashed in native code); not retried again";
 
 /**
+ * A job's deaths: BullMQ's stalledCounter (unsupervised deaths) plus the hand-backs a
+ * supervisor counted in the job's data (`deaths`); each death is counted once.
+ */
+export const deathsOf = (job: { stalledCounter: number; data: unknown }) =>
+  job.stalledCounter + ((job.data as { deaths?: number }).deaths ?? 0);
+
+/**
  * Hands the jobs a dead worker process held back to their queues now, rather than after its
  * lock expires and a stalled check finds them (docs/architecture.md#worker-deaths). The owner
  * is BullMQ's own record: the worker's `name`, stored on each job it takes (processedBy).
+ * What a job is to the ledger comes from the queue registry (queues.ts).
  *
- * Only jobs whose lock still holds the dead worker's token are handed back: while that lock
- * lives no other worker can have the job, so the ledger may go back to pending; BullMQ's
- * moveJobFromActiveToWait script checks the token again and clears the lock. As with the
- * worker's own hand-back on shutdown, no attempt is spent. Deaths are still counted (in the
- * job's data, with BullMQ's stalledCounter for unsupervised ones), so a job that kills its
- * worker `maxDeaths` times fails with a reason instead of looping. A lock that expired
- * already is left to the stalled check.
+ * Only jobs whose lock still holds the dead worker's token are handed back. BullMQ's
+ * moveJobFromActiveToWait script checks that token and clears the lock; only then does an
+ * item go back to pending, and not if another worker took the job meanwhile (ledger
+ * handBack). As with the worker's own hand-back on shutdown, no attempt is spent. Deaths are
+ * still counted, so a job that kills its worker `maxDeaths` times fails with a reason
+ * instead of looping; a long item's segment fails its item and drops its pieces
+ * (`dropPieces`). A lock that expired already is left to the stalled check.
  */
 export async function handBackJobsOf(
   workerName: string,
   queues: Queue[],
   ledger: Ledger,
   maxDeaths: number,
+  o: { dropPieces?(jobKey: string): Promise<void> } = {},
 ): Promise<HandedBack[]> {
   const handed: HandedBack[] = [];
   for (const queue of queues) {
+    const spec = queueSpecOf(queue.name);
     const client = await queue.getBackend().client;
     const held = (await queue.getActive()).filter((job) => job.processedBy === workerName);
     for (const job of held) {
-      const token = await client.get(`${queue.toKey(job.id as string)}:lock`);
+      const token = await client.get(lockKeyOf(job));
       if (!token) continue;
-      const deaths = job.stalledCounter + ((job.data as { deaths?: number }).deaths ?? 0) + 1;
-      const jobKey = queue.name === QUEUES.inference ? (job.data as { jobKey: string }).jobKey : undefined;
-      // A long item's segment: its item fails with it, but stays running while it waits
-      // (its other segments run on) (docs/architecture.md#segments).
-      const itemKey = queue.name === QUEUES.segment ? (job.data as { item: { jobKey: string } }).item.jobKey : jobKey;
+      const handBacks = ((job.data as { deaths?: number }).deaths ?? 0) + 1;
+      const deaths = job.stalledCounter + handBacks;
+      const itemKey = spec?.itemOf?.(job.data as never);
       if (deaths >= maxDeaths) {
         const reason = workerDeathsReason(deaths);
-        if (itemKey) await ledger.jobs.transition(itemKey, "failed", reason);
         await job.moveToFailed(new UnrecoverableError(reason), token, false);
+        if (itemKey && (await ledger.jobs.transition(itemKey, "failed", reason)) && !spec?.pendingOnHandBack)
+          await o.dropPieces?.(itemKey);
         handed.push({ queue: queue.name, jobId: job.id as string, outcome: "failed" });
         continue;
       }
-      await job.updateData({ ...(job.data as object), deaths });
-      // Pending first, then the queue, as the worker's settleFailure hands back.
-      if (jobKey) await ledger.jobs.transition(jobKey, "pending");
+      await job.updateData({ ...(job.data as object), deaths: handBacks });
       await job.moveToWait(token);
+      if (itemKey && spec?.pendingOnHandBack) await ledger.jobs.handBack(itemKey, lockKeyOf(job));
       handed.push({ queue: queue.name, jobId: job.id as string, outcome: "waiting" });
     }
   }

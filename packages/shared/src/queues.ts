@@ -1,5 +1,4 @@
-import { Queue, type ConnectionOptions } from "bullmq";
-import type { Redis } from "ioredis";
+import { Queue, type ConnectionOptions, type DefaultJobOptions } from "bullmq";
 import type { Config } from "./config.ts";
 import type { FaceTrackJob } from "./face-track.ts";
 import { type InferenceJob, type PackageJob, QUEUES, type SegmentJob } from "./jobs.ts";
@@ -15,55 +14,94 @@ const retention = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
-function createQueue<T>(name: string, connection: ConnectionOptions, config: QueueConfig): Queue<T> {
-  return new Queue<T>(name, {
+const retried = (config: QueueConfig): DefaultJobOptions => ({
+  attempts: config.JOB_ATTEMPTS,
+  backoff: { type: "exponential", delay: 2000 },
+  ...retention,
+});
+
+/** One queue mediaq runs: its name, its jobs' options, and what its jobs are to the ledger. */
+export interface QueueSpec<T = unknown> {
+  name: string;
+  /** Options every job of the queue gets. */
+  jobOptions(config: QueueConfig): DefaultJobOptions;
+  /** Run by inference worker processes: a supervisor hands a dead child's jobs back from it. */
+  runByWorkers: boolean;
+  /** The item (job key) whose ledger state a job settles, if any. */
+  itemOf?(data: T): string;
+  /**
+   * Whether handing a job back makes its item pending again: an item's own job does; a
+   * segment's item stays running while its other segments run on.
+   */
+  pendingOnHandBack: boolean;
+}
+
+/**
+ * Every queue of the pipeline, in one registry (docs/architecture.md#queues): the factories
+ * below, the supervisor's hand-back and the admin page all read it, so a new queue is one
+ * entry here. (The notifier's webhook queue is its own: nothing else touches it.)
+ */
+export const queueRegistry = {
+  inference: {
+    name: QUEUES.inference,
+    jobOptions: retried,
+    runByWorkers: true,
+    itemOf: (data: InferenceJob) => data.jobKey,
+    pendingOnHandBack: true,
+  } satisfies QueueSpec<InferenceJob>,
+  /** Segments of long items, children of their item's job (docs/architecture.md#segments). */
+  segment: {
+    name: QUEUES.segment,
+    jobOptions: retried,
+    runByWorkers: true,
+    itemOf: (data: SegmentJob) => data.item.jobKey,
+    pendingOnHandBack: false,
+  } satisfies QueueSpec<SegmentJob>,
+  /** Face-track jobs, one per track key (docs/architecture.md, "Face tracks"). */
+  faceTrack: {
+    name: QUEUES.faceTrack,
+    jobOptions: retried,
+    runByWorkers: true,
+    pendingOnHandBack: false,
+  } satisfies QueueSpec<FaceTrackJob>,
+  package: {
+    name: QUEUES.package,
+    jobOptions: retried,
+    runByWorkers: false,
+    pendingOnHandBack: false,
+  } satisfies QueueSpec<PackageJob>,
+} as const;
+
+const specs: QueueSpec<never>[] = Object.values(queueRegistry);
+
+/** The registry entry of a queue name (undefined for a queue mediaq's pipeline does not run). */
+export const queueSpecOf = (name: string): QueueSpec<never> | undefined => specs.find((s) => s.name === name);
+
+/** Opens a queue of the registry with its job options. */
+export function openQueue<T>(spec: QueueSpec<T>, connection: ConnectionOptions, config: QueueConfig): Queue<T> {
+  return new Queue<T>(spec.name, {
     connection,
     prefix: config.QUEUE_PREFIX,
-    defaultJobOptions: { attempts: config.JOB_ATTEMPTS, backoff: { type: "exponential", delay: 2000 }, ...retention },
+    defaultJobOptions: spec.jobOptions(config),
   });
 }
 
+/** Every queue of the registry (the admin page shows them all). */
+export const openAllQueues = (connection: ConnectionOptions, config: QueueConfig): Queue[] =>
+  specs.map((s) => openQueue<unknown>(s as QueueSpec<unknown>, connection, config));
+
+/** The queues worker processes run (a supervisor hands a dead child's jobs back from these). */
+export const openWorkerQueues = (connection: ConnectionOptions, config: QueueConfig): Queue[] =>
+  specs.filter((s) => s.runByWorkers).map((s) => openQueue<unknown>(s as QueueSpec<unknown>, connection, config));
+
 export const createInferenceQueue = (connection: ConnectionOptions, config: QueueConfig) =>
-  createQueue<InferenceJob>(QUEUES.inference, connection, config);
+  openQueue<InferenceJob>(queueRegistry.inference, connection, config);
 
 export const createPackageQueue = (connection: ConnectionOptions, config: QueueConfig) =>
-  createQueue<PackageJob>(QUEUES.package, connection, config);
+  openQueue<PackageJob>(queueRegistry.package, connection, config);
 
-/** Face-track jobs, one per track key (docs/architecture.md, "Face tracks"). */
 export const createFaceTrackQueue = (connection: ConnectionOptions, config: QueueConfig) =>
-  createQueue<FaceTrackJob>(QUEUES.faceTrack, connection, config);
+  openQueue<FaceTrackJob>(queueRegistry.faceTrack, connection, config);
 
-/** Segments of long items, children of their item's inference job (docs/architecture.md#segments). */
 export const createSegmentQueue = (connection: ConnectionOptions, config: QueueConfig) =>
-  createQueue<SegmentJob>(QUEUES.segment, connection, config);
-
-/**
- * Queues inference jobs under their job key; the ledger decided they must run. BullMQ
- * ignores an add under an id it still holds: a waiting or running job is left alone (the
- * same work never runs twice at once), and a finished one (completed or failed, kept for
- * a while) is removed first. One pipelined read tells which are finished.
- */
-export async function enqueueInference(queue: Queue<InferenceJob>, jobs: InferenceJob[], redis: Redis): Promise<void> {
-  const unique = [...new Map(jobs.map((j) => [j.jobKey, j])).values()];
-  if (unique.length === 0) return;
-  // `redis` is the connection the queue was made with (its job hashes live there).
-  const pipe = redis.pipeline();
-  for (const j of unique) pipe.hexists(queue.toKey(j.jobKey), "finishedOn");
-  const replies = (await pipe.exec()) ?? [];
-  const finished = unique.filter((_, i) => Number(replies[i]?.[1]) === 1);
-  for (const j of finished) await queue.remove(j.jobKey);
-  await queue.addBulk(unique.map((data) => ({ name: QUEUES.inference, data, opts: { jobId: data.jobKey } })));
-}
-
-/**
- * Takes the job of a job key no batch waits on any more out of the queue, and returns
- * whether it is gone. A long item's queued segments go first; a segment or an item a worker
- * holds is locked and stays: it finds no batch waiting, skips, and the item's job deletes its
- * pieces when it comes back (docs/architecture.md#segments).
- */
-export async function withdrawJob(queue: Queue<InferenceJob>, jobKey: string): Promise<boolean> {
-  const job = await queue.getJob(jobKey);
-  if (!job) return true;
-  await job.removeUnprocessedChildren();
-  return (await queue.remove(jobKey).catch(() => 0)) === 1;
-}
+  openQueue<SegmentJob>(queueRegistry.segment, connection, config);

@@ -9,7 +9,7 @@ import {
   normalizeParams,
 } from "./jobs.ts";
 import type { Attached, BatchItem, BatchRecord, Ledger } from "./ledger/index.ts";
-import { enqueueInference } from "./queues.ts";
+import { enqueueInference } from "./item-jobs.ts";
 
 /**
  * A batch item for the given inputs: params with the adapter's defaults applied and the
@@ -48,7 +48,8 @@ export function inferenceJobFor(
 /**
  * Writes the queue jobs of outbox entries, then clears the entries. The ledger wrote the
  * entries in the same step that made the items pending, so a writer that dies between
- * the two leaves entries behind, and the next call repairs them (repairOutbox).
+ * the two leaves entries behind, and a repair queues them (repairOutbox). Entries whose job
+ * could not be made runnable yet (enqueueInference: deferred) stay for the next repair.
  */
 export async function queueOutbox(
   ledger: Ledger,
@@ -56,12 +57,13 @@ export async function queueOutbox(
   jobs: { entry: string; job: InferenceJob }[],
 ): Promise<void> {
   if (jobs.length === 0) return;
-  await enqueueInference(
+  const { deferred } = await enqueueInference(
     queue,
     jobs.map((j) => j.job),
     ledger.connection(),
   );
-  await ledger.batches.clearOutbox(jobs.map((j) => j.entry));
+  const waiting = new Set(deferred);
+  await ledger.batches.clearOutbox(jobs.filter((j) => !waiting.has(j.job.jobKey)).map((j) => j.entry));
 }
 
 /** Writes the queue jobs of items the ledger just attached (`items` as passed to create/append). */
@@ -95,9 +97,18 @@ export async function submitBatch(
   return outcome;
 }
 
-/** Queues the work of outbox entries older than `olderThanMs` whose job key is still pending. */
-export async function repairOutbox(ledger: Ledger, queue: Queue<InferenceJob>, olderThanMs: number): Promise<number> {
-  const entries = await ledger.batches.outboxBefore(olderThanMs);
+/**
+ * Queues the work of outbox entries whose job key is still pending: those older than
+ * `o.olderThanMs` (a writer died between ledger and queue), or every entry of `o.batchId`
+ * (a replayed submit heals its own batch before it answers). Returns how many it queued.
+ */
+export async function repairOutbox(
+  ledger: Ledger,
+  queue: Queue<InferenceJob>,
+  o: { olderThanMs: number } | { batchId: string },
+): Promise<number> {
+  const entries =
+    "batchId" in o ? await ledger.batches.outboxOf(o.batchId) : await ledger.batches.outboxBefore(o.olderThanMs);
   const jobs: { entry: string; job: InferenceJob }[] = [];
   const settled: string[] = [];
   for (const e of entries) {

@@ -357,7 +357,7 @@ describe("ledger model", () => {
         async () => {
           // The next call after a crash: entries still pending get their queue jobs.
           const entries = await ledger.batches.outboxBefore(Date.now());
-          await repairOutbox(ledger, queue, Date.now());
+          await repairOutbox(ledger, queue, { olderThanMs: Date.now() });
           for (const e of entries) if (job(e.item.jobKey).state === "pending") queued.add(e.item.jobKey);
           expect(await redis.zcard(redisKeys.outbox)).toBe(0);
           return { batches: [], jobKeys: [] };

@@ -176,7 +176,7 @@ describe("ledger", () => {
         // The writer dies here: the ledger says pending, BullMQ has no job.
         expect(made.kind === "created" && made.outbox).toEqual([`${id}:0`]);
         expect(await queue.getJob(k)).toBeUndefined();
-        expect(await repairOutbox(ledger, queue, Date.now())).toBe(1);
+        expect(await repairOutbox(ledger, queue, { olderThanMs: Date.now() })).toBe(1);
         expect((await queue.getJob(k))?.data).toMatchObject({ jobKey: k, tenant: "acme" });
         expect(await redis.zscore(redisKeys.outbox, `${id}:0`)).toBeNull();
       } finally {

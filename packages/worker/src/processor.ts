@@ -1,12 +1,16 @@
 import fs from "node:fs";
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
+  asError,
   type Config,
   type FaceTrackJob,
   type FaceTrackRecord,
+  handBackJob,
   type InferenceJob,
   inferenceJobSchema,
+  judgeFailure,
   type Ledger,
+  lockKeyOf,
   type Logger,
   objectKeys,
   POSTER_FILE,
@@ -137,7 +141,7 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
   };
 }
 
-/** Records a failure in the ledger and returns the error BullMQ should see. */
+/** Records a failure in the ledger and returns the error BullMQ should see (failure-policy.ts). */
 async function settleFailure(
   deps: ProcessorDeps,
   job: Job<InferenceJob>,
@@ -147,27 +151,20 @@ async function settleFailure(
   log: Logger,
 ): Promise<Error> {
   const { ledger, metrics } = deps;
-  if (deps.shutdown.aborted && !(err instanceof BadInputError)) {
-    // Shutting down (ffmpeg was killed under the job): give the job back untouched,
-    // without spending an attempt.
-    await ledger.jobs.transition(jobKey, "pending");
-    await job.moveToWait(token);
+  const error = asError(err);
+  const verdict = judgeFailure(job, err, { shuttingDown: deps.shutdown.aborted });
+  if (verdict === "hand-back") {
+    // Shutting down (ffmpeg was killed under the job): back to the queue, no attempt spent.
+    const handed = await handBackJob(job, token, () => ledger.jobs.handBack(jobKey, lockKeyOf(job)));
     metrics.jobs.inc({ outcome: "handed_back" });
     log.warn("handed the job back to the queue");
-    return new WaitingError();
+    return handed;
   }
-  const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof BadInputError) {
-    await ledger.jobs.transition(jobKey, "failed", message);
-    metrics.jobs.inc({ outcome: "failed" });
-    log.warn({ reason: message }, "bad input; not retrying");
-    return new UnrecoverableError(message);
-  }
-  const exhausted = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  await ledger.jobs.transition(jobKey, exhausted ? "failed" : "pending", message);
-  metrics.jobs.inc({ outcome: exhausted ? "failed" : "retried" });
-  log.error({ err }, exhausted ? "job failed; attempts exhausted" : "job failed; will retry");
-  return err instanceof Error ? err : new Error(message);
+  await ledger.jobs.transition(jobKey, verdict === "final" ? "failed" : "pending", error.message);
+  metrics.jobs.inc({ outcome: verdict === "final" ? "failed" : "retried" });
+  if (err instanceof BadInputError) log.warn({ reason: error.message }, "bad input; not retrying");
+  else log.error({ err }, verdict === "final" ? "job failed; attempts exhausted" : "job failed; will retry");
+  return error;
 }
 
 async function runItem(

@@ -18,7 +18,6 @@ import {
   type SegmentJob,
   runPeriodically,
   serveMetrics,
-  workerDeathsReason,
 } from "@mediaq/shared";
 import { Mutex } from "async-mutex";
 import { Worker } from "bullmq";
@@ -31,6 +30,7 @@ import { chooseCodecs, probeCodecCapabilities } from "./media/codecs.ts";
 import { createTrackProcessor, type TrackJobOutput } from "./face/track-job.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
 import { ModelCache } from "./model-cache.ts";
+import { onItemFailedByQueue, onSegmentFailedByQueue } from "./queue-failures.ts";
 import { createProcessor, type JobOutput } from "./processor.ts";
 import { createSegmentProcessor, dropPieces, type SegmentOutput } from "./segments/segment-job.ts";
 import { sweepScratch } from "./sweeper.ts";
@@ -174,22 +174,19 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     concurrency: opts.prefetch ? 3 : 1,
   });
   segmentWorker.on("error", (err) => log.error({ err }, "segment worker error"));
-  // A job failed by BullMQ itself (it stalled too often) never reached the processor, so
-  // nothing told the ledger: record the failure with a reason a person can act on.
-  const onDeferredFailure = (jobKey: string, job: { stalledCounter: number; data: unknown }, err: Error) => {
-    const deaths = job.stalledCounter + ((job.data as { deaths?: number }).deaths ?? 0);
-    const reason = `${workerDeathsReason(deaths)} (BullMQ: ${err.message})`;
-    log.error({ jobKey, stalled: job.stalledCounter }, "job failed: its worker died too often");
-    ledger.jobs.transition(jobKey, "failed", reason).catch((e) => log.error({ err: e }, "ledger update failed"));
+  // Jobs BullMQ fails itself never reach a processor (docs/architecture.md#worker-deaths).
+  const queueFailureDeps = {
+    ledger,
+    log,
+    maxStalledCount: workerOptions.maxStalledCount,
+    dropPieces: (jobKey: string) => dropPieces(deps, jobKey),
   };
+  const logged = (p: Promise<void>) => p.catch((err) => log.error({ err }, "could not settle a job BullMQ failed"));
   worker.on("failed", (job, err) => {
-    if (job?.deferredFailure) onDeferredFailure(job.id as string, job, err);
+    if (job) logged(onItemFailedByQueue(queueFailureDeps, job, err));
   });
-  // A segment that killed its worker too often fails its item (docs/architecture.md#segments).
   segmentWorker.on("failed", (job, err) => {
-    if (!job?.deferredFailure) return;
-    onDeferredFailure(job.data.item.jobKey, job, err);
-    dropPieces(deps, job.data.item.jobKey).catch((e) => log.error({ err: e }, "could not delete the pieces"));
+    if (job) logged(onSegmentFailedByQueue(queueFailureDeps, job, err));
   });
   const metricsPort = opts.metricsPort ?? config.METRICS_PORT;
   const metricsServer =

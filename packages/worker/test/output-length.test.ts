@@ -53,9 +53,11 @@ const probe = async (file: string) => {
     streams: { codec_type: string; duration: string; nb_read_frames?: string }[];
   };
   const video = data.streams.find((s) => s.codec_type === "video");
+  const audio = data.streams.find((s) => s.codec_type === "audio");
   return {
     duration: Number(data.format.duration),
     videoDuration: Number(video?.duration),
+    audioDuration: Number(audio?.duration),
     frames: Number(video?.nb_read_frames),
   };
 };
@@ -149,6 +151,8 @@ describe("output length follows the audio; the clip loops ping-pong", () => {
     const out = await lipSync("speech11", { length: "video" });
     const p = await probe(out);
     expect(Math.abs(p.duration - CLIP_FRAMES / FPS)).toBeLessThanOrEqual(1 / FPS);
+    // The audio is cut where the frames end, not past them (-shortest overshot).
+    expect(Math.abs(p.audioDuration - p.videoDuration), `audio ${p.audioDuration} s`).toBeLessThanOrEqual(0.001);
     const shown = (await decodeAll(out)).frames.map((fr) => readFrameIndex(fr, W));
     expect(shown).toEqual(Array.from({ length: CLIP_FRAMES }, (_, i) => i));
   });

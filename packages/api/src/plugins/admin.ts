@@ -1,6 +1,7 @@
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
+import { openAllQueues } from "@mediaq/shared";
 import type { FastifyInstance } from "fastify";
 import { sameSecret } from "../api-keys.ts";
 import type { ApiDeps } from "../deps.ts";
@@ -24,7 +25,7 @@ const ADMIN_CSP = [
 export const ADMIN_PATH = "/admin/queues";
 
 /**
- * bull-board over the queues at /admin/queues, for operators holding ADMIN_KEY: as a
+ * bull-board over every queue of the registry at /admin/queues, for operators holding ADMIN_KEY: as a
  * Bearer token, or as the password of HTTP Basic auth so a browser can open it.
  * Without ADMIN_KEY the dashboard is off (404). Every request counts against its address's
  * budget, and a failed key also against the failed-authentication budget, before any body.
@@ -34,10 +35,12 @@ export async function registerAdmin(app: FastifyInstance, deps: ApiDeps, limits:
   if (!adminKey) return;
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(ADMIN_PATH);
-  createBullBoard({
-    queues: [new BullMQAdapter(deps.inferenceQueue), new BullMQAdapter(deps.packageQueue)],
-    serverAdapter,
+  // Every queue of the registry (queues.ts), on the API's connection; closed with the app.
+  const queues = openAllQueues(deps.ledger.connection(), deps.config);
+  app.addHook("onClose", async () => {
+    await Promise.all(queues.map((q) => q.close()));
   });
+  createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q)), serverAdapter });
   await app.register(
     async (admin) => {
       admin.addHook("onRequest", async (request, reply) => {

@@ -35,9 +35,6 @@ import type { ApiDeps } from "../deps.ts";
 import type { WebhookService } from "./webhook.service.ts";
 import { badRequest, HttpProblem, listSome, notFound } from "../problem.ts";
 
-/** Outbox entries older than this are taken for a writer that died before queueing them. */
-const OUTBOX_GRACE_MS = 60_000;
-
 type Deps = Pick<ApiDeps, "config" | "ledger" | "s3" | "inferenceQueue" | "logger">;
 
 /**
@@ -212,7 +209,8 @@ export class BatchService {
     // fails is logged, not answered with an error (a retry would find nothing to clean).
     const cleanups = await Promise.allSettled(
       orphaned.map(async (jobKey) => {
-        if (await withdrawJob(inferenceQueue, jobKey)) await dropSegmentPieces(ledger, s3, config.S3_BUCKET, jobKey);
+        if (await withdrawJob(inferenceQueue, ledger, jobKey))
+          await dropSegmentPieces(ledger, s3, config.S3_BUCKET, jobKey);
       }),
     );
     for (const [i, c] of cleanups.entries())
@@ -235,6 +233,10 @@ export class BatchService {
         { batchId },
       );
     const batch = await this.own(tenant, batchId);
+    // The first request may have died between its ledger write and its queue write: the
+    // replay queues what it left before answering (a live first request's jobs are the same
+    // ids, so nothing runs twice).
+    await this.repairOutbox({ batchId });
     const [summary, views] = await Promise.all([
       this.summary(batch),
       this.deps.ledger.batches.itemViews(batchId, 0, MAX_ITEMS_PER_REQUEST),
@@ -261,9 +263,19 @@ export class BatchService {
     };
   }
 
-  private async repairOutbox(): Promise<void> {
-    const repaired = await repairOutbox(this.deps.ledger, this.deps.inferenceQueue, Date.now() - OUTBOX_GRACE_MS);
-    if (repaired > 0) this.deps.logger.warn({ repaired }, "queued work a crashed writer left in the outbox");
+  /**
+   * Queues what a crashed writer left in the outbox: entries older than OUTBOX_GRACE_SECONDS,
+   * or every entry of one batch. Each API process also runs it on a timer (outbox-repair.ts).
+   */
+  async repairOutbox(o: { batchId?: string } = {}): Promise<number> {
+    const { ledger, inferenceQueue, config, logger } = this.deps;
+    const repaired = await repairOutbox(
+      ledger,
+      inferenceQueue,
+      o.batchId ? { batchId: o.batchId } : { olderThanMs: Date.now() - config.OUTBOX_GRACE_SECONDS * 1000 },
+    );
+    if (repaired > 0) logger.warn({ repaired, ...o }, "queued work a crashed writer left in the outbox");
+    return repaired;
   }
 
   private prepare(

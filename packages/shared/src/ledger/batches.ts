@@ -274,7 +274,23 @@ export class BatchLedger extends LedgerSection {
    * their batch and item; entries whose batch is gone are dropped.
    */
   async outboxBefore(olderThanMs: number, limit = 1000): Promise<OutboxEntry[]> {
-    const entries = await this.redis.zrangebyscore(K.outbox, "-inf", olderThanMs, "LIMIT", 0, limit);
+    return this.resolveOutbox(await this.redis.zrangebyscore(K.outbox, "-inf", olderThanMs, "LIMIT", 0, limit));
+  }
+
+  /** The outbox entries of one batch, whatever their age (a replayed submit heals its batch). */
+  async outboxOf(batchId: string): Promise<OutboxEntry[]> {
+    const entries: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, page] = await this.redis.zscan(K.outbox, cursor, "MATCH", `${batchId}:*`, "COUNT", 1000);
+      for (let i = 0; i < page.length; i += 2) entries.push(page[i] as string);
+      cursor = next;
+    } while (cursor !== "0");
+    return this.resolveOutbox(entries);
+  }
+
+  /** Resolves entries to their batch and item; entries whose batch is gone are dropped. */
+  private async resolveOutbox(entries: string[]): Promise<OutboxEntry[]> {
     const found: OutboxEntry[] = [];
     const gone: string[] = [];
     for (const entry of entries) {

@@ -4,6 +4,7 @@ import { EventLedger } from "./events.ts";
 import { FaceTrackLedger } from "./face-tracks.ts";
 import { JobLedger } from "./job-results.ts";
 import { DEFAULT_LEDGER_OPTIONS, type LedgerOptions } from "./options.ts";
+import { PackageBuilds } from "./package-builds.ts";
 import { PackageStore } from "./packages.ts";
 import { SegmentLedger } from "./segments.ts";
 import { TenantAssets } from "./tenant-assets.ts";
@@ -15,6 +16,7 @@ export * from "./face-tracks.ts";
 export * from "./job-results.ts";
 export * from "./keys.ts";
 export * from "./options.ts";
+export * from "./package-builds.ts";
 export * from "./packages.ts";
 export * from "./segments.ts";
 export * from "./tenant-assets.ts";
@@ -32,6 +34,7 @@ export class Ledger {
   readonly assets: TenantAssets;
   readonly tracks: FaceTrackLedger;
   readonly packages: PackageStore;
+  readonly packageBuilds: PackageBuilds;
   readonly segments: SegmentLedger;
   readonly webhooks: WebhookLedger;
   readonly options: LedgerOptions;
@@ -47,6 +50,7 @@ export class Ledger {
     this.assets = new TenantAssets(redis);
     this.tracks = new FaceTrackLedger(redis);
     this.packages = new PackageStore(redis);
+    this.packageBuilds = new PackageBuilds(redis);
     this.segments = new SegmentLedger(redis, this.options);
     this.webhooks = new WebhookLedger(redis);
   }

@@ -72,8 +72,11 @@ export class JobLedger extends LedgerSection {
     );
   }
 
-  /** Moves a job key to a state; false when it already was there, has succeeded, or was cancelled. */
-  async transition(jobKey: string, state: ItemState, error?: string): Promise<boolean> {
+  /**
+   * Moves a job key to a state; false when it already was there, has succeeded, was
+   * cancelled, or is not in `o.from` (when given).
+   */
+  async transition(jobKey: string, state: ItemState, error?: string, o: { from?: ItemState } = {}): Promise<boolean> {
     const moved = await this.redis.mqTransition(
       K.job(jobKey),
       K.result(jobKey),
@@ -81,6 +84,26 @@ export class JobLedger extends LedgerSection {
       jobKey,
       state,
       error ?? "",
+      new Date().toISOString(),
+      this.o.eventsMaxLen,
+      this.o.batchRetentionSeconds,
+      o.from ?? "",
+    );
+    return moved === 1;
+  }
+
+  /**
+   * A job handed back to its queue: running -> pending, unless another worker holds its
+   * queue job by now (`lockKey`, BullMQ's lock of the job; handBack-3). Call it after
+   * BullMQ's moveToWait (failure-policy.ts handBackJob).
+   */
+  async handBack(jobKey: string, lockKey: string): Promise<boolean> {
+    const moved = await this.redis.mqHandBack(
+      K.job(jobKey),
+      K.result(jobKey),
+      lockKey,
+      K.root,
+      jobKey,
       new Date().toISOString(),
       this.o.eventsMaxLen,
       this.o.batchRetentionSeconds,

@@ -31,7 +31,10 @@ const family = <A extends unknown[]>(snapshot: boolean, key: (...args: A) => str
 export const keyFamilies = {
   /** Hash: the recorded result of a job key (json, sha256, size, key). Kept for good. */
   result: family(true, (jobKey: string) => `${ROOT}result:${jobKey}`, `result:${HEX}`),
-  /** Hash: a job key's state, error, runs, segmented; expires with its batches once terminal. */
+  /**
+   * Hash: a job key's state, error, runs, segmented; expires with its batches once terminal,
+   * or after the batch retention once cancelled with no batch waiting.
+   */
   job: family(true, (jobKey: string) => `${ROOT}job:${jobKey}`, `job:${HEX}`),
   /** Hash: batch id -> how many of the batch's live items wait on the job key. */
   waiters: family(true, (jobKey: string) => `${ROOT}job:${jobKey}:waiters`, `job:${HEX}:waiters`),
@@ -49,7 +52,8 @@ export const keyFamilies = {
   track: family(true, (trackKey: string) => `${ROOT}track:${trackKey}`, `track:${HEX}`),
   /**
    * Hash: a long item's finished segments (range -> JSON piece), their runs (runs:<range>)
-   * and frames done (done:<range>). Expires a week after the item's result is recorded; not
+   * and frames done (done:<range>). Expires a week after the item's result is recorded or
+   * its pieces are dropped (failed, cancelled); a recorded piece persists it again. Not
    * snapshotted (its pieces are swept then too, and a lost record only re-runs a segment).
    */
   segments: family(false, (jobKey: string) => `${ROOT}segments:${jobKey}`, `segments:${HEX}`),

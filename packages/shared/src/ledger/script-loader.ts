@@ -14,6 +14,7 @@ export const LEDGER_COMMANDS = {
   mqCreateBatch: "createBatch-3",
   mqAppendItems: "appendItems-1",
   mqTransition: "transition-2",
+  mqHandBack: "handBack-3",
   mqStartJob: "startJob-3",
   mqRecordResult: "recordResult-2",
   mqCancelBatch: "cancelBatch-1",
@@ -23,6 +24,7 @@ export const LEDGER_COMMANDS = {
   mqPublish: "publish-2",
   mqAdvanceWebhooks: "advanceWebhooks-4",
   mqRecordDelivery: "recordDelivery-2",
+  mqForgetExpiredPackage: "forgetExpiredPackage-1",
 } as const;
 
 type Arg = string | number;
@@ -33,6 +35,7 @@ declare module "ioredis" {
     mqCreateBatch(...args: Arg[]): Result<Reply, Context>;
     mqAppendItems(...args: Arg[]): Result<Reply, Context>;
     mqTransition(...args: Arg[]): Result<number, Context>;
+    mqHandBack(...args: Arg[]): Result<number, Context>;
     mqStartJob(...args: Arg[]): Result<"done" | "orphan" | "failed" | "started", Context>;
     mqRecordResult(...args: Arg[]): Result<[string, string], Context>;
     mqCancelBatch(...args: Arg[]): Result<Reply, Context>;
@@ -42,6 +45,7 @@ declare module "ioredis" {
     mqPublish(...args: Arg[]): Result<string | null, Context>;
     mqAdvanceWebhooks(...args: Arg[]): Result<number, Context>;
     mqRecordDelivery(...args: Arg[]): Result<number, Context>;
+    mqForgetExpiredPackage(...args: Arg[]): Result<number, Context>;
   }
 }
 

@@ -25,10 +25,12 @@ export class SegmentLedger extends LedgerSection {
     piece: SegmentPiece,
   ): Promise<{ recorded: boolean; piece: SegmentPiece }> {
     const key = K.segments(jobKey);
+    // A retried item's record may be expiring (drop): its pieces live until it settles.
     const [[, set], [, raw]] = (await this.redis
       .multi()
       .hsetnx(key, range, JSON.stringify(piece))
       .hget(key, range)
+      .persist(key)
       .exec()) as [[unknown, number], [unknown, string]];
     return { recorded: set === 1, piece: JSON.parse(raw) as SegmentPiece };
   }
@@ -78,11 +80,16 @@ export class SegmentLedger extends LedgerSection {
       .reduce((sum, [, n]) => sum + Number(n), 0);
   }
 
-  /** Forgets an item's pieces (it failed for good and they were deleted); the run counts stay. */
+  /**
+   * Forgets an item's pieces (it failed for good or was cancelled, and they were deleted);
+   * the run counts stay readable a while, then the record expires like a settled one.
+   */
   async drop(jobKey: string): Promise<void> {
     const key = K.segments(jobKey);
     const fields = (await this.redis.hkeys(key)).filter((f) => !f.startsWith("runs:"));
-    if (fields.length > 0) await this.redis.hdel(key, ...fields);
+    const tx = this.redis.multi();
+    if (fields.length > 0) tx.hdel(key, ...fields);
+    await tx.expire(key, SETTLED_TTL_SECONDS).exec();
   }
 
   /** The item's result is recorded and its pieces swept: the record expires (runs stay readable a while). */

@@ -7,7 +7,8 @@ import {
   redisKeys as K,
 } from "../ledger/index.ts";
 import { objectKeys } from "../object-keys.ts";
-import { createInferenceQueue, enqueueInference } from "../queues.ts";
+import { enqueueInference } from "../item-jobs.ts";
+import { createInferenceQueue } from "../queues.ts";
 import { inferenceJobFor } from "../submission.ts";
 import { getObjectStream, headObject } from "../s3.ts";
 import { resolveSnapshotId } from "./create.ts";

@@ -1,16 +1,19 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
+  asError,
   type Config,
   type FaceTrack,
   type FaceTrackJob,
   faceTrackJobSchema,
+  handBackJob,
+  judgeFailure,
   type Ledger,
   type Logger,
   objectKeys,
   putStream,
 } from "@mediaq/shared";
 import type { MutexInterface } from "async-mutex";
-import { type Processor, UnrecoverableError, WaitingError } from "bullmq";
+import { type Processor, UnrecoverableError } from "bullmq";
 import { BadInputError, HandBackError } from "../errors.ts";
 import { downloadBlob } from "../fetch.ts";
 import { FramePool } from "../frames/frame-pool.ts";
@@ -70,13 +73,13 @@ export function createTrackProcessor(deps: TrackJobDeps): Processor<FaceTrackJob
       return await computeTrack(deps, data, scratch.path("video"), abort.signal, log);
     } catch (err) {
       abort.abort(err);
-      if (deps.shutdown.aborted && !(err instanceof BadInputError)) {
-        await job.moveToWait(token);
+      // Failure policy (failure-policy.ts): a track has no ledger state of its own to settle;
+      // the items waiting on it see its job fail.
+      if (judgeFailure(job, err, { shuttingDown: deps.shutdown.aborted }) === "hand-back") {
         log.warn("handed the face-track job back to the queue");
-        throw new WaitingError();
+        throw await handBackJob(job, token);
       }
-      if (err instanceof BadInputError) throw new UnrecoverableError(err.message);
-      throw err;
+      throw asError(err);
     } finally {
       deps.shutdown.removeEventListener("abort", onShutdown);
       if (deps.config.AUTO_CLEAR_CACHE) await scratch.remove().catch(() => {});

@@ -239,6 +239,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
     colorMatrix: format.colorMatrix,
     audioFile: o.audioFile,
     length: o.timeline.frames === "clip" ? "video" : "audio",
+    videoSeconds: o.timeline.frames === "clip" ? o.video.frames / o.video.fps : undefined,
     outFile: o.outFile,
     lossless: o.lossless,
     encoder: o.codecs.encoder,

@@ -16,6 +16,8 @@ export interface EncoderOptions {
   audioFile?: string;
   /** What the output's length follows (see timeline.ts): the frames written cover the audio, or the audio is fitted to the frames. */
   length: LengthMode;
+  /** length=video: the frames' duration (frames / fps), where the audio is cut. */
+  videoSeconds?: number;
   outFile: string;
   encoder?: VideoEncoderName;
   /** Lossless (VIDEO_LOSSLESS): decoded frames equal the yuv420p frames given, bit for bit. */
@@ -46,7 +48,7 @@ export function encoderArgs(
   encoder: VideoEncoderName,
   length: LengthMode,
   device = 0,
-  o: { audio?: boolean; lossless?: boolean } = {},
+  o: { audio?: boolean; lossless?: boolean; videoSeconds?: number } = {},
 ): string[] {
   const quality = o.lossless
     ? encoder === "h264_nvenc"
@@ -64,14 +66,25 @@ export function encoderArgs(
     ...(audio ? ["-map", "0:v:0", "-map", "1:a:0"] : ["-map", "0:v:0"]),
     ...video,
     ...["-pix_fmt", "yuv420p"],
-    ...(audio ? audioArgs(length) : []),
+    ...(audio ? audioArgs(length, o.videoSeconds) : []),
     ...["-movflags", "+faststart", "-f", "mp4"],
   ];
 }
 
-/** The item's audio as AAC; with length=video fitted to the frames (padded with silence or cut). */
-export function audioArgs(length: LengthMode): string[] {
-  return ["-c:a", "aac", "-b:a", "128k", ...(length === "video" ? ["-af", "apad", "-shortest"] : [])];
+/**
+ * The item's audio as AAC; with length=video fitted to the frames: padded with silence and
+ * cut at `videoSeconds` by the filter itself, to the sample. (`-shortest` stops at the muxer's
+ * pace and overshot by ~0.26 s on a 10-minute item; it is only the fallback when the frames'
+ * duration is not known.)
+ */
+export function audioArgs(length: LengthMode, videoSeconds?: number): string[] {
+  const fit =
+    length !== "video"
+      ? []
+      : videoSeconds === undefined
+        ? ["-af", "apad", "-shortest"]
+        : ["-af", `apad,atrim=end=${videoSeconds.toFixed(6)}`];
+  return ["-c:a", "aac", "-b:a", "128k", ...fit];
 }
 
 /**
@@ -93,6 +106,7 @@ export function startEncoder(o: EncoderOptions): Encoder {
       ...encoderArgs(o.encoder ?? "libx264", o.length, o.device, {
         audio: o.audioFile !== undefined,
         lossless: o.lossless,
+        videoSeconds: o.videoSeconds,
       }),
       ...["-colorspace", colorSpaceTag(o.colorMatrix), "-color_range", "tv"],
     ])

@@ -1,4 +1,12 @@
-import { type InferenceJob, type Logger, QUEUES, type SegmentPiece, segmentJobId, segmentRange } from "@mediaq/shared";
+import {
+  type InferenceJob,
+  type Logger,
+  QUEUES,
+  runAgain,
+  type SegmentPiece,
+  segmentJobId,
+  segmentRange,
+} from "@mediaq/shared";
 import { type Job, WaitingChildrenError } from "bullmq";
 import type { ProcessorDeps } from "../processor.ts";
 import type { SegmentSpan } from "./plan.ts";
@@ -28,11 +36,14 @@ export async function awaitSegments(
   if (state.missing.length > 0) {
     await deps.ledger.segments.markSegmented(data.jobKey);
     // A finished job under a missing segment's id (the item is retried after a failure, or
-    // the ledger lost the piece) would make BullMQ drop the add: remove it first.
+    // the ledger lost the piece) would make BullMQ drop the add. A failed one runs again as
+    // BullMQ's retry does, which also takes it out of this job's failed children (else
+    // moveToWaitingChildren refuses); a completed one is removed and added again.
     for (const s of state.missing) {
       const old = await deps.segmentQueue.getJob(segmentJobId(data.jobKey, s));
       const oldState = old ? await old.getState() : undefined;
-      if (old && (oldState === "completed" || oldState === "failed")) await old.remove();
+      if (old && oldState === "failed") await runAgain(old);
+      if (old && oldState === "completed") await old.remove();
     }
     await deps.segmentQueue.addBulk(
       state.missing.map((s) => ({

@@ -14,7 +14,6 @@ import {
   segmentRange,
 } from "@mediaq/shared";
 import { DelayedError, type Job, type Processor, UnrecoverableError, WaitingError } from "bullmq";
-import { BadInputError } from "../errors.ts";
 import { awaitFaceTrack } from "../face/track-wait.ts";
 import type { Adapter } from "../adapters/adapter.ts";
 import { type ResolvedAdapter, resolveAdapter } from "../adapters/registry.ts";
@@ -22,6 +21,7 @@ import { newAttemptId, Stages, uploadFile, withScratch } from "../pipeline.ts";
 import type { ProcessorDeps } from "../processor.ts";
 import { ProgressReporter } from "../progress.ts";
 import type { Scratch } from "../scratch.ts";
+import { settleSegmentFailure } from "./segment-failure.ts";
 
 export interface SegmentOutput {
   jobKey: string;
@@ -64,7 +64,14 @@ export function createSegmentProcessor(deps: ProcessorDeps): Processor<SegmentJo
       );
     } catch (err) {
       if (err instanceof DelayedError) throw err;
-      throw await settleSegmentFailure(deps, job, token, item.jobKey, err, log);
+      throw await settleSegmentFailure(
+        { ...deps, dropPieces: (jobKey) => dropPieces(deps, jobKey) },
+        job,
+        token,
+        item.jobKey,
+        err,
+        log,
+      );
     }
   };
 }
@@ -122,34 +129,3 @@ async function runSegment(
 /** A long item that can never finish: its pieces go (dropSegmentPieces). */
 export const dropPieces = (deps: Pick<ProcessorDeps, "s3" | "config" | "ledger">, jobKey: string) =>
   dropSegmentPieces(deps.ledger, deps.s3, deps.config.S3_BUCKET, jobKey);
-
-/** A segment's failure: handed back, retried, or (bad input, attempts spent) the item's failure. */
-async function settleSegmentFailure(
-  deps: ProcessorDeps,
-  job: Job<SegmentJob>,
-  token: string | undefined,
-  jobKey: string,
-  err: unknown,
-  log: Logger,
-): Promise<Error> {
-  if (deps.shutdown.aborted && !(err instanceof BadInputError)) {
-    await job.moveToWait(token);
-    log.warn("handed the segment back to the queue");
-    return new WaitingError();
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  // The item's job fails with its child (failParentOnFailure); the ledger gets the reason here.
-  if (err instanceof BadInputError) {
-    await deps.ledger.jobs.transition(jobKey, "failed", message);
-    await dropPieces(deps, jobKey);
-    log.warn({ reason: message }, "bad input in a segment; the item fails");
-    return new UnrecoverableError(message);
-  }
-  const exhausted = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  if (exhausted) {
-    await deps.ledger.jobs.transition(jobKey, "failed", message);
-    await dropPieces(deps, jobKey);
-  }
-  log.error({ err }, exhausted ? "segment failed; attempts exhausted, the item fails" : "segment failed; will retry");
-  return err instanceof Error ? err : new Error(message);
-}

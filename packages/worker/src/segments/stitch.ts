@@ -45,7 +45,7 @@ export async function stitchPieces(
     [
       ...["-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", list, "-i", o.audioFile],
       ...["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"],
-      ...audioArgs(o.length),
+      ...audioArgs(o.length, o.length === "video" ? await piecesSeconds(files, o.pieces, signal) : undefined),
       ...["-movflags", "+faststart", "-f", "mp4", outFile],
     ],
     { signal },
@@ -54,4 +54,27 @@ export async function stitchPieces(
     throw new Error(`ffmpeg could not stitch ${files.length} segment pieces: ${err.stderr?.trim() || err.message}`);
   });
   return o.pieces.reduce((sum, p) => sum + p.count, 0);
+}
+
+/** The pieces' frames at their frame rate (read from the first piece): the output's length. */
+async function piecesSeconds(files: string[], pieces: SegmentPiece[], signal: AbortSignal): Promise<number> {
+  const { stdout } = await run(
+    "ffprobe",
+    [
+      "-v",
+      "error",
+      "-select_streams",
+      "v:0",
+      "-show_entries",
+      "stream=r_frame_rate",
+      "-of",
+      "csv=p=0",
+      files[0] as string,
+    ],
+    { signal },
+  );
+  const [num, den = "1"] = stdout.trim().split("/");
+  const fps = Number(num) / Number(den);
+  if (!(fps > 0)) throw new Error(`segment piece ${pieces[0]?.key} has no frame rate (${stdout.trim()})`);
+  return pieces.reduce((sum, p) => sum + p.count, 0) / fps;
 }

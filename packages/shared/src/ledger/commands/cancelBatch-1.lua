@@ -11,7 +11,8 @@
   ARGV[5] batch retention, seconds
 
   The cancelled items leave the batch's counters and are listed in its cancelled set.
-  A job key no batch waits on any more loses its state (a later attach queues it again).
+  A job key no batch waits on any more loses its state (a later attach queues it again) and
+  expires after the batch retention.
   Returns {cancelled, jobKey...}: how many items were cancelled, and the job keys nobody
   waits on now (their queue jobs, and a long item's queued segments, can be removed).
 ]]
@@ -49,7 +50,10 @@ for _, jobKey in ipairs(order) do
     local waiters = redis.call('HGETALL', wk)
     for i = 2, #waiters, 2 do left = left + tonumber(waiters[i]) end
     if left <= 0 then
+      -- Its run counts stay readable as long as the batch's records, then go (an attach
+      -- persists the hash again).
       redis.call('HDEL', jk, 'state', 'error', 'segmented')
+      redis.call('EXPIRE', jk, ARGV[5])
       orphaned[#orphaned + 1] = jobKey
     end
   end

@@ -32,4 +32,8 @@ local waiters = redis.call('HGETALL', KEYS[2])
 for i = 2, #waiters, 2 do waiting = waiting + tonumber(waiters[i]) end
 if waiting <= 0 then return 'orphan' end
 if old ~= 'running' then moveJob(ARGV[2], old, 'running', '', ARGV[3], ARGV[4], ARGV[5]) end
+-- A long item's own job taken again (to stitch, or to queue missing segments, which marks it
+-- again) no longer waits for its segments: from here a cancel leaves it running like any
+-- running item, so a stitch that records its result is never counted cancelled.
+if ARGV[6] ~= 'segment' then redis.call('HDEL', KEYS[1], 'segmented') end
 return 'started'
