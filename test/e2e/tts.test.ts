@@ -1,6 +1,8 @@
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { type DevStack, startDevStack, waitForBatch } from "@mediaq/cli";
 import { createRedis, redisKeys } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +12,7 @@ import {
   voiceConfigFor,
 } from "../../packages/worker/src/adapters/piper/voice-model.ts";
 
+const run = promisify(execFile);
 const RATE = 16000;
 const PER_ID = 64;
 
@@ -81,10 +84,11 @@ describe("text to speech end to end", () => {
       { name: "latin1", inputs: { text: await blob("latin1.txt") } },
       { name: "unspeakable", inputs: { text: await blob("unspeakable.txt") } },
       { name: "unknown speaker", inputs: { text: good }, params: { speaker: "dora" } },
+      { name: "good m4a", inputs: { text: good }, params: { format: "m4a" } },
     ];
     const batch = await client.createBatch({ model: "voice", items, params: { sentenceSilence: 0.25 } });
     const status = await waitForBatch(client, batch.id, undefined, { timeoutMs: 120_000 });
-    expect(status.counts).toEqual({ pending: 0, running: 0, succeeded: 1, failed: 4 });
+    expect(status.counts).toEqual({ pending: 0, running: 0, succeeded: 2, failed: 4 });
     const listed = (await client.listItems(batch.id)).items;
     const errors = Object.fromEntries(listed.map((i) => [i.name, i.error]));
     expect(errors.blank).toMatch(/empty or only whitespace/);
@@ -92,12 +96,15 @@ describe("text to speech end to end", () => {
     expect(errors.unspeakable).toMatch(/has no phonemes for "\u{E000}\u{E001}\."/u);
     expect(errors["unknown speaker"]).toMatch(/unknown speaker "dora": the voice has a single speaker/);
 
-    const res = await fetch(new URL(`/v1/batches/${batch.id}/items/0/media`, stack.apiUrl), {
-      headers: { authorization: `Bearer ${stack.apiKey}` },
-    });
-    expect(res.status).toBe(200);
-    const media = (await res.json()) as { video: string; sha256: string };
-    const wav = Buffer.from(await (await fetch(media.video)).arrayBuffer());
+    const download = async (index: number) => {
+      const res = await fetch(new URL(`/v1/batches/${batch.id}/items/${index}/media`, stack.apiUrl), {
+        headers: { authorization: `Bearer ${stack.apiKey}` },
+      });
+      expect(res.status).toBe(200);
+      const media = (await res.json()) as { video: string };
+      return Buffer.from(await (await fetch(media.video)).arrayBuffer());
+    };
+    const wav = await download(0);
     expect(wav.toString("ascii", 0, 4)).toBe("RIFF");
     expect(wav.readUInt32LE(24)).toBe(RATE);
     expect(wav.readUInt16LE(34)).toBe(16);
@@ -121,6 +128,24 @@ describe("text to speech end to end", () => {
         (_, i) => Math.round((samples[secondStart + i * PER_ID]! / bos2) * 2 - 1) || 0,
       ),
     ).toEqual(second);
+
+    // The M4A option: AAC in an MP4 container, as long as the WAV (AAC adds under 50 ms of priming).
+    const m4a = await download(5);
+    expect(m4a.toString("ascii", 4, 8)).toBe("ftyp");
+    const m4aFile = path.join(dir, "good.m4a");
+    fs.writeFileSync(m4aFile, m4a);
+    const probe = await run("ffprobe", [
+      "-v",
+      "error",
+      "-show_entries",
+      "stream=codec_name:format=duration",
+      "-of",
+      "json",
+      m4aFile,
+    ]);
+    const probed = JSON.parse(probe.stdout) as { streams: { codec_name: string }[]; format: { duration: string } };
+    expect(probed.streams[0]?.codec_name).toBe("aac");
+    expect(Math.abs(Number(probed.format.duration) - samples.length / RATE)).toBeLessThan(0.05);
 
     // The same text, voice and params again: the job key is the same, nothing is synthesized twice.
     const redis = createRedis({ REDIS_URL: stack.redis.url });

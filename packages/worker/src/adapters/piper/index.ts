@@ -22,12 +22,9 @@ export const piperAdapter: Adapter<"piper"> = {
     if (!bound.ok) throw new BadInputError(bound.message);
     return bound.binding;
   },
-  output: () => ({
-    kind: "audio",
-    file: "output.wav",
-    extension: ".wav",
-    contentType: "audio/wav",
-    picture: drawWaveform,
-  }),
+  output: (params) =>
+    params.format === "m4a"
+      ? { kind: "audio", file: "output.m4a", extension: ".m4a", contentType: "audio/mp4", picture: drawWaveform }
+      : { kind: "audio", file: "output.wav", extension: ".wav", contentType: "audio/wav", picture: drawWaveform },
   prepare: preparePiper,
 };

@@ -8,6 +8,7 @@ import { BadInputError } from "../../errors.ts";
 import { countInferenceRun } from "../../pipeline.ts";
 import type { JobContext, PreparedJob } from "../adapter.ts";
 import { bindPiper } from "./binding.ts";
+import { encodeM4a } from "./m4a.ts";
 import { type PiperParams, resolveSettings } from "./params.ts";
 import { runVoice } from "./run-voice.ts";
 import { decodeScript } from "./script-text.ts";
@@ -53,7 +54,8 @@ export async function preparePiper(ctx: JobContext<PiperParams>): Promise<Prepar
 
   return {
     async produce(outFile) {
-      const wav = await WavWriter.create(outFile, settings.sampleRate);
+      const wavFile = params.format === "m4a" ? scratch.path("speech.wav") : outFile;
+      const wav = await WavWriter.create(wavFile, settings.sampleRate);
       let runSeconds = 0;
       // The card is held from the first sentence to the last, as the frame path holds it.
       const release = await deps.inferenceLock.acquire();
@@ -78,6 +80,7 @@ export async function preparePiper(ctx: JobContext<PiperParams>): Promise<Prepar
       }
       await countInferenceRun(deps, data.jobKey, { start, end: Date.now(), runSeconds });
       stages.timings.inference = Math.round(runSeconds * 1000) / 1000;
+      if (params.format === "m4a") await stages.run("encode", () => encodeM4a(wavFile, outFile, ctx.signal));
       return { units: Math.round(wav.seconds * settings.sampleRate) };
     },
   };
