@@ -38,6 +38,8 @@ describe("text to speech end to end", () => {
     write("voice.onnx.json", JSON.stringify(voiceConfigFor({ sampleRate: RATE })));
     write("multi.onnx.json", JSON.stringify(voiceConfigFor({ sampleRate: RATE, speakers: ["ann", "bob"] })));
     write("not-piper.json", JSON.stringify({ audio: { sample_rate: RATE } }));
+    const slow = { noise_scale: 0.667, length_scale: 2, noise_w: 0.8 };
+    write("slow.onnx.json", JSON.stringify(voiceConfigFor({ sampleRate: RATE, inference: slow })));
     write("good.txt", "Hello, world. How are you?");
     write("blank.txt", "  \n\t ");
     write("latin1.txt", Uint8Array.of(...new TextEncoder().encode("Gr"), 0xfc, ...new TextEncoder().encode("ße.")));
@@ -73,6 +75,26 @@ describe("text to speech end to end", () => {
     const config = await blob("voice.onnx.json");
     const ok = await register("voice", config);
     expect(ok).toMatchObject({ status: 201, body: { tag: "voice", adapter: "piper", config } });
+
+    // The same ONNX with another config is another voice: its own tag, its own job keys; by
+    // sha256 alone it is ambiguous.
+    const slower = await register("voice-slow", await blob("slow.onnx.json"));
+    expect(slower.status).toBe(201);
+    const text = { name: "t", inputs: { text: await blob("good.txt") } };
+    const keys = [];
+    for (const model of ["voice", "voice-slow"]) {
+      const submitted = await stack.client.createBatch({ model, items: [text] });
+      keys.push((await stack.client.listItems(submitted.id)).items[0]?.jobKey);
+      // Finished here, so the next test counts only its own runs.
+      expect((await waitForBatch(stack.client, submitted.id, undefined, { timeoutMs: 60_000 })).counts.succeeded).toBe(
+        1,
+      );
+    }
+    expect(keys[0]).not.toBe(keys[1]);
+    await expect(stack.client.createBatch({ model: ok.body.sha256!, items: [text] })).rejects.toMatchObject({
+      status: 400,
+      problem: { detail: expect.stringMatching(/registered with 2 different configs; name it by one of its tags/) },
+    });
   });
 
   it("speaks a batch of texts into WAVs; bad texts fail alone with their reason", async () => {
