@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { type DevStack, startDevStack, waitForBatch } from "@mediaq/cli";
+import { type DevStack, startDevStack, waitForBatch, waitForPackage } from "@mediaq/cli";
 import { createRedis, redisKeys } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -118,15 +118,21 @@ describe("text to speech end to end", () => {
     expect(errors.unspeakable).toMatch(/has no phonemes for "\u{E000}\u{E001}\."/u);
     expect(errors["unknown speaker"]).toMatch(/unknown speaker "dora": the voice has a single speaker/);
 
-    const download = async (index: number) => {
+    type Media = { url: string; kind: string; contentType: string; extension: string; poster: string | null };
+    const mediaOf = async (index: number) => {
       const res = await fetch(new URL(`/v1/batches/${batch.id}/items/${index}/media`, stack.apiUrl), {
         headers: { authorization: `Bearer ${stack.apiKey}` },
       });
       expect(res.status).toBe(200);
-      const media = (await res.json()) as { video: string };
-      return Buffer.from(await (await fetch(media.video)).arrayBuffer());
+      return (await res.json()) as Media;
     };
-    const wav = await download(0);
+    const media = await mediaOf(0);
+    // An audio output is linked with its kind and served as audio, its waveform as its picture.
+    expect(media).toMatchObject({ kind: "audio", contentType: "audio/wav", extension: ".wav" });
+    const download = await fetch(media.url);
+    expect(download.headers.get("content-type")).toBe("audio/wav");
+    expect((await fetch(media.poster as string)).headers.get("content-type")).toBe("image/jpeg");
+    const wav = Buffer.from(await download.arrayBuffer());
     expect(wav.toString("ascii", 0, 4)).toBe("RIFF");
     expect(wav.readUInt32LE(24)).toBe(RATE);
     expect(wav.readUInt16LE(34)).toBe(16);
@@ -152,7 +158,9 @@ describe("text to speech end to end", () => {
     ).toEqual(second);
 
     // The M4A option: AAC in an MP4 container, as long as the WAV (AAC adds under 50 ms of priming).
-    const m4a = await download(5);
+    const m4aMedia = await mediaOf(5);
+    expect(m4aMedia).toMatchObject({ kind: "audio", contentType: "audio/mp4", extension: ".m4a" });
+    const m4a = Buffer.from(await (await fetch(m4aMedia.url)).arrayBuffer());
     expect(m4a.toString("ascii", 4, 8)).toBe("ftyp");
     const m4aFile = path.join(dir, "good.m4a");
     fs.writeFileSync(m4aFile, m4a);
@@ -168,6 +176,13 @@ describe("text to speech end to end", () => {
     const probed = JSON.parse(probe.stdout) as { streams: { codec_name: string }[]; format: { duration: string } };
     expect(probed.streams[0]?.codec_name).toBe("aac");
     expect(Math.abs(Number(probed.format.duration) - samples.length / RATE)).toBeLessThan(0.05);
+
+    // The package holds the WAV under its own extension; the manifest says what it is.
+    const created = await client.createPackage(batch.id);
+    const pkg = await waitForPackage(client, created.id, undefined, { timeoutMs: 60_000 });
+    const manifest = (await (await fetch(pkg.manifest?.url as string)).json()) as { items: unknown[] };
+    expect(manifest.items[0]).toMatchObject({ name: "good", entry: "good.wav", kind: "audio", extension: ".wav" });
+    expect(manifest.items[1]).toMatchObject({ name: "blank", status: "failed" });
 
     // The same text, voice and params again: the job key is the same, nothing is synthesized twice.
     const redis = createRedis({ REDIS_URL: stack.redis.url });

@@ -15,6 +15,7 @@ import type {
   OutputInfo,
   SegmentPiece,
 } from "@mediaq/shared";
+import type { Job } from "bullmq";
 import type { LoadReply } from "../inference/protocol.ts";
 import type { ModelHandle } from "../model-cache.ts";
 import type { Stages } from "../pipeline.ts";
@@ -48,6 +49,12 @@ export interface JobContext<P> {
   /** Kills the job's ffmpeg processes on failure or shutdown. */
   signal: AbortSignal;
   log: Logger;
+  /**
+   * The item's own queue job, for an adapter that runs a stage as a child job (a BullMQ
+   * flow: add the child with this job as parent, then `moveToWaitingChildren` and throw
+   * WaitingChildrenError; the job runs again once the child is done). Absent in a segment's job.
+   */
+  item?: { job: Job<InferenceJob>; token: string | undefined };
 }
 
 /** A job fetched and probed, its model bound: ready to make its output. */
