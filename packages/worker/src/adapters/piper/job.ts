@@ -50,7 +50,7 @@ export async function preparePiper(ctx: JobContext<PiperParams>): Promise<Prepar
     return { session: s, binding: bindPiper(s, voice, labels.model) };
   });
   // Every sentence is phonemized and mapped before the first run: a bad text fails whole, at once.
-  const plan = await stages.run("phonemize", () => planSpeech(script, voice));
+  const plan = await stages.run("phonemize", () => planSpeech(script, voice, ctx.signal));
 
   return {
     async produce(outFile) {

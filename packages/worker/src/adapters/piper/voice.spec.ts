@@ -165,6 +165,13 @@ describe("Piper voice through espeak-ng and onnxruntime", () => {
     expect(samples.length).toBe(ids * PER_ID + Math.round(0.2 * RATE));
   });
 
+  it("stops espeak-ng with the job (a hand-back or a failure aborts its signal)", async () => {
+    const abort = new AbortController();
+    const planned = planSpeech("Hello there. ".repeat(500), singleConfig, abort.signal);
+    abort.abort(new Error("handed back"));
+    await expect(planned).rejects.toThrow("handed back");
+  });
+
   describe("bad input fails with its reason", () => {
     it("names the phonemes the voice's map lacks, with the sentence they are in", async () => {
       const config = parseVoiceConfig(JSON.stringify(voiceConfigFor({ sampleRate: RATE })));
