@@ -8,6 +8,8 @@
  * it shows the adapter's own overhead) and a voice whose session.run costs about what a real
  * Piper "medium" VITS voice costs on one CPU core (RTF ~0.1, set by COST_RTF: MatMul layers
  * calibrated on this machine, cost proportional to the phoneme ids as a VITS's is).
+ * Each voice runs twice: its session in this thread, then as the worker runs it, on the
+ * inference thread (inference/client.ts) with the tensors moved there and back.
  * Where the session.run share is below 0.8, the bench says what takes the rest.
  *
  * Run: pnpm bench tts
@@ -28,7 +30,8 @@ import {
 } from "../../packages/worker/src/adapters/piper/voice-model.ts";
 import { WavWriter } from "../../packages/worker/src/adapters/piper/wav-writer.ts";
 import { createSession } from "../../packages/worker/src/inference/create-session.ts";
-import { type RunRequest, runTensors } from "../../packages/worker/src/inference/tensors.ts";
+import { InferenceThread } from "../../packages/worker/src/inference/client.ts";
+import { type RunRequest, type RunResult, runTensors } from "../../packages/worker/src/inference/tensors.ts";
 import { cpuSeconds } from "../harness/cpu.ts";
 
 const RATE = 22050;
@@ -62,9 +65,15 @@ interface Timing {
   audio: number;
 }
 
-async function speak(session: Session, dir: string): Promise<Timing> {
+/** A voice to run: its signature, and session.run on named tensors (in this thread, or the worker's inference thread). */
+interface Voice {
+  signature: Pick<Session, "inputMetadata" | "outputMetadata">;
+  run: (req: RunRequest) => Promise<RunResult>;
+}
+
+async function speak(voice: Voice, dir: string): Promise<Timing> {
   const config = parseVoiceConfig(JSON.stringify(voiceConfigFor({ sampleRate: RATE })));
-  const binding = bindPiper(session, config, "bench voice");
+  const binding = bindPiper(voice.signature, config, "bench voice");
   const settings = resolveSettings(piperParamsSchema.parse({}), config);
   const cpu = cpuSeconds();
   const started = performance.now();
@@ -76,7 +85,7 @@ async function speak(session: Session, dir: string): Promise<Timing> {
     plan,
     settings,
     async (r) => {
-      const result = await runVoice((req) => runTensors(session, req), binding, r);
+      const result = await runVoice(voice.run, binding, r);
       run += result.runSeconds;
       return result.audio;
     },
@@ -89,8 +98,8 @@ async function speak(session: Session, dir: string): Promise<Timing> {
     wall,
     cpu: cpuSeconds() - cpu,
     phonemize,
-    run: run / 1000,
-    encode: wall - phonemize - run / 1000,
+    run,
+    encode: wall - phonemize - run,
     audio: report.seconds,
   };
 }
@@ -126,6 +135,33 @@ const open = async (model: Uint8Array) =>
 
 type Session = Awaited<ReturnType<typeof open>>;
 
+async function report(name: string, voice: Voice, dir: string): Promise<void> {
+  await speak(voice, dir); // warm-up: espeak-ng's data in the page cache, the session's first run
+  const rounds: Timing[] = [];
+  for (let i = 0; i < ROUNDS; i++) rounds.push(await speak(voice, dir));
+  const t = rounds.sort((a, b) => a.wall - b.wall)[Math.floor(ROUNDS / 2)]!;
+  const share = t.run / t.wall;
+  console.log(
+    `${name}: ${t.audio.toFixed(1)} s of speech in ${t.wall.toFixed(2)} s wall (${t.cpu.toFixed(2)} s CPU): ` +
+      `real-time factor ${(t.wall / t.audio).toFixed(3)}; wall time in session.run ${pct(share)}, ` +
+      `phonemization ${pct(t.phonemize / t.wall)} (${t.phonemize.toFixed(3)} s), ` +
+      `encoding and the rest ${pct(t.encode / t.wall)} (${t.encode.toFixed(3)} s)`,
+  );
+  if (share >= 0.8) return;
+  const [what, seconds] =
+    t.phonemize >= t.encode
+      ? ["phonemization (one espeak-ng process reads the whole script, then the ids are mapped)", t.phonemize]
+      : [
+          "encoding (each run's audio scaled to 16-bit PCM and appended to the WAV file; tensors to and from the thread)",
+          t.encode,
+        ];
+  console.log(
+    `  session.run is under 0.8 of the wall time: the model costs ${t.run.toFixed(3)} s, so the rest is the limit, ` +
+      `mostly ${what}: ${seconds.toFixed(3)} s for ${t.audio.toFixed(0)} s of speech ` +
+      `(${((1000 * seconds) / t.audio).toFixed(1)} ms per speech second, whatever the voice costs)`,
+  );
+}
+
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 
 export default async function ttsBench(): Promise<void> {
@@ -136,30 +172,26 @@ export default async function ttsBench(): Promise<void> {
       [`cost voice (session.run ~${COST_RTF} s per speech second)`, await costVoice()],
     ];
     console.log(`script: ${SCRIPT.length} characters; ${ROUNDS} rounds per voice, the median round printed`);
-    for (const [name, options] of voices) {
-      const session = await open(buildVoiceModel(options));
-      await speak(session, dir); // warm-up: espeak-ng's data in the page cache, the session's first run
-      const rounds: Timing[] = [];
-      for (let i = 0; i < ROUNDS; i++) rounds.push(await speak(session, dir));
-      await session.release();
-      const t = rounds.sort((a, b) => a.wall - b.wall)[Math.floor(ROUNDS / 2)]!;
-      const share = t.run / t.wall;
-      console.log(
-        `${name}: ${t.audio.toFixed(1)} s of speech in ${t.wall.toFixed(2)} s wall (${t.cpu.toFixed(2)} s CPU): ` +
-          `real-time factor ${(t.wall / t.audio).toFixed(3)}; wall time in session.run ${pct(share)}, ` +
-          `phonemization ${pct(t.phonemize / t.wall)} (${t.phonemize.toFixed(3)} s), encoding ${pct(t.encode / t.wall)} (${t.encode.toFixed(3)} s)`,
-      );
-      if (share < 0.8) {
-        const [what, seconds] =
-          t.phonemize >= t.encode
-            ? ["phonemization (one espeak-ng process reads the whole script, then the ids are mapped)", t.phonemize]
-            : ["encoding (each run's audio scaled to 16-bit PCM and appended to the WAV file)", t.encode];
-        console.log(
-          `  session.run is under 0.8 of the wall time: the model costs ${t.run.toFixed(3)} s, so the rest is the limit, ` +
-            `mostly ${what}: ${seconds.toFixed(3)} s for ${t.audio.toFixed(0)} s of speech ` +
-            `(${((1000 * seconds) / t.audio).toFixed(1)} ms per speech second, whatever the voice costs)`,
+    const thread = new InferenceThread();
+    try {
+      for (const [name, options] of voices) {
+        const model = buildVoiceModel(options);
+        const session = await open(model);
+        await report(name, { signature: session, run: (req) => runTensors(session, req) }, dir);
+        await session.release();
+        // The worker's way: the session on the inference thread, tensors moved there and back.
+        const file = path.join(dir, "voice.onnx");
+        await fs.writeFile(file, model);
+        const loaded = await thread.load({ model: name, file, label: name, provider: "cpu", deviceId: 0 });
+        await report(
+          `${name}, on the worker's inference thread`,
+          { signature: loaded, run: (req) => thread.run(name, req) },
+          dir,
         );
+        await thread.release(name);
       }
+    } finally {
+      await thread.close();
     }
   } finally {
     await fs.rm(dir, { recursive: true, force: true });

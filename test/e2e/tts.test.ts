@@ -1,6 +1,8 @@
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { type DevStack, startDevStack, waitForBatch, waitForPackage } from "@mediaq/cli";
 import { createRedis, redisKeys } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +12,7 @@ import {
   voiceConfigFor,
 } from "../../packages/worker/src/adapters/piper/voice-model.ts";
 
+const run = promisify(execFile);
 const RATE = 16000;
 const PER_ID = 64;
 
@@ -35,6 +38,8 @@ describe("text to speech end to end", () => {
     write("voice.onnx.json", JSON.stringify(voiceConfigFor({ sampleRate: RATE })));
     write("multi.onnx.json", JSON.stringify(voiceConfigFor({ sampleRate: RATE, speakers: ["ann", "bob"] })));
     write("not-piper.json", JSON.stringify({ audio: { sample_rate: RATE } }));
+    const slow = { noise_scale: 0.667, length_scale: 2, noise_w: 0.8 };
+    write("slow.onnx.json", JSON.stringify(voiceConfigFor({ sampleRate: RATE, inference: slow })));
     write("good.txt", "Hello, world. How are you?");
     write("blank.txt", "  \n\t ");
     write("latin1.txt", Uint8Array.of(...new TextEncoder().encode("Gr"), 0xfc, ...new TextEncoder().encode("ße.")));
@@ -70,6 +75,26 @@ describe("text to speech end to end", () => {
     const config = await blob("voice.onnx.json");
     const ok = await register("voice", config);
     expect(ok).toMatchObject({ status: 201, body: { tag: "voice", adapter: "piper", config } });
+
+    // The same ONNX with another config is another voice: its own tag, its own job keys; by
+    // sha256 alone it is ambiguous.
+    const slower = await register("voice-slow", await blob("slow.onnx.json"));
+    expect(slower.status).toBe(201);
+    const text = { name: "t", inputs: { text: await blob("good.txt") } };
+    const keys = [];
+    for (const model of ["voice", "voice-slow"]) {
+      const submitted = await stack.client.createBatch({ model, items: [text] });
+      keys.push((await stack.client.listItems(submitted.id)).items[0]?.jobKey);
+      // Finished here, so the next test counts only its own runs.
+      expect((await waitForBatch(stack.client, submitted.id, undefined, { timeoutMs: 60_000 })).counts.succeeded).toBe(
+        1,
+      );
+    }
+    expect(keys[0]).not.toBe(keys[1]);
+    await expect(stack.client.createBatch({ model: ok.body.sha256!, items: [text] })).rejects.toMatchObject({
+      status: 400,
+      problem: { detail: expect.stringMatching(/registered with 2 different configs; name it by one of its tags/) },
+    });
   });
 
   it("speaks a batch of texts into WAVs; bad texts fail alone with their reason", async () => {
@@ -81,10 +106,11 @@ describe("text to speech end to end", () => {
       { name: "latin1", inputs: { text: await blob("latin1.txt") } },
       { name: "unspeakable", inputs: { text: await blob("unspeakable.txt") } },
       { name: "unknown speaker", inputs: { text: good }, params: { speaker: "dora" } },
+      { name: "good m4a", inputs: { text: good }, params: { format: "m4a" } },
     ];
     const batch = await client.createBatch({ model: "voice", items, params: { sentenceSilence: 0.25 } });
     const status = await waitForBatch(client, batch.id, undefined, { timeoutMs: 120_000 });
-    expect(status.counts).toEqual({ pending: 0, running: 0, succeeded: 1, failed: 4 });
+    expect(status.counts).toEqual({ pending: 0, running: 0, succeeded: 2, failed: 4 });
     const listed = (await client.listItems(batch.id)).items;
     const errors = Object.fromEntries(listed.map((i) => [i.name, i.error]));
     expect(errors.blank).toMatch(/empty or only whitespace/);
@@ -92,11 +118,15 @@ describe("text to speech end to end", () => {
     expect(errors.unspeakable).toMatch(/has no phonemes for "\u{E000}\u{E001}\."/u);
     expect(errors["unknown speaker"]).toMatch(/unknown speaker "dora": the voice has a single speaker/);
 
-    const res = await fetch(new URL(`/v1/batches/${batch.id}/items/0/media`, stack.apiUrl), {
-      headers: { authorization: `Bearer ${stack.apiKey}` },
-    });
-    expect(res.status).toBe(200);
-    const media = (await res.json()) as { url: string; kind: string; contentType: string; poster: string | null };
+    type Media = { url: string; kind: string; contentType: string; extension: string; poster: string | null };
+    const mediaOf = async (index: number) => {
+      const res = await fetch(new URL(`/v1/batches/${batch.id}/items/${index}/media`, stack.apiUrl), {
+        headers: { authorization: `Bearer ${stack.apiKey}` },
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as Media;
+    };
+    const media = await mediaOf(0);
     // An audio output is linked with its kind and served as audio, its waveform as its picture.
     expect(media).toMatchObject({ kind: "audio", contentType: "audio/wav", extension: ".wav" });
     const download = await fetch(media.url);
@@ -126,6 +156,26 @@ describe("text to speech end to end", () => {
         (_, i) => Math.round((samples[secondStart + i * PER_ID]! / bos2) * 2 - 1) || 0,
       ),
     ).toEqual(second);
+
+    // The M4A option: AAC in an MP4 container, as long as the WAV (AAC adds under 50 ms of priming).
+    const m4aMedia = await mediaOf(5);
+    expect(m4aMedia).toMatchObject({ kind: "audio", contentType: "audio/mp4", extension: ".m4a" });
+    const m4a = Buffer.from(await (await fetch(m4aMedia.url)).arrayBuffer());
+    expect(m4a.toString("ascii", 4, 8)).toBe("ftyp");
+    const m4aFile = path.join(dir, "good.m4a");
+    fs.writeFileSync(m4aFile, m4a);
+    const probe = await run("ffprobe", [
+      "-v",
+      "error",
+      "-show_entries",
+      "stream=codec_name:format=duration",
+      "-of",
+      "json",
+      m4aFile,
+    ]);
+    const probed = JSON.parse(probe.stdout) as { streams: { codec_name: string }[]; format: { duration: string } };
+    expect(probed.streams[0]?.codec_name).toBe("aac");
+    expect(Math.abs(Number(probed.format.duration) - samples.length / RATE)).toBeLessThan(0.05);
 
     // The package holds the WAV under its own extension; the manifest says what it is.
     const created = await client.createPackage(batch.id);

@@ -189,6 +189,8 @@ export const piperParamsSchema = z
     noiseW: z.number().min(0).max(5).optional(),
     /** Seconds of silence between sentences. */
     sentenceSilence: z.number().min(0).max(10).default(0.2),
+    /** The output: a 16-bit PCM WAV at the voice's rate, or AAC in an M4A (about a tenth of the size). */
+    format: z.enum(["wav", "m4a"]).default("wav"),
   })
   .strict();
 

@@ -20,16 +20,16 @@ export const MAX_PIECE_BYTES = 800;
  * Phonemes of each text, in order: espeak-ng's IPA, one string per text (its lines joined by a
  * space). A text of punctuation alone is not sent (espeak-ng prints an empty line for it) and gets "".
  */
-export async function espeakPhonemes(texts: readonly string[], voice: string): Promise<string[]> {
+export async function espeakPhonemes(texts: readonly string[], voice: string, signal?: AbortSignal): Promise<string[]> {
   const pieces = texts.map((t) => (isSpeakable(t) ? toPieces(t) : []));
   const flat = pieces.flat();
-  let perPiece = flat.length ? piecesOf(await run(flat.map((p) => `${p}\n\n`).join(""), voice)) : [];
+  let perPiece = flat.length ? piecesOf(await run(flat.map((p) => `${p}\n\n`).join(""), voice, signal)) : [];
   // Every blank line prints exactly one empty line, so when the counts agree each piece's lines
   // are where they seem. A piece that prints an empty line of its own (characters espeak-ng
   // cannot say) adds one: then each piece is asked alone, which is slower but exact.
   if (perPiece.length !== flat.length) {
     perPiece = [];
-    for (const piece of flat) perPiece.push(piecesOf(`${await run(`${piece}\n`, voice)}\n`).join(" "));
+    for (const piece of flat) perPiece.push(piecesOf(`${await run(`${piece}\n`, voice, signal)}\n`).join(" "));
   }
   let next = 0;
   return pieces.map((p) => {
@@ -73,16 +73,21 @@ function toPieces(text: string): string[] {
   return pieces;
 }
 
-function run(input: string, voice: string): Promise<string> {
+/** One espeak-ng process over `input`; `signal` (the job's) kills it on failure or shutdown. */
+function run(input: string, voice: string, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     const args = ["-q", "--ipa", "-b", "1", "-v", voice];
-    const child = spawn(ESPEAK_BINARY, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(ESPEAK_BINARY, args, { stdio: ["pipe", "pipe", "pipe"], signal });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
     child.on("error", (e) =>
-      reject(new Error(`${ESPEAK_BINARY} could not be started (is it installed?): ${e.message}`)),
+      reject(
+        e.name === "AbortError"
+          ? (signal?.reason ?? e)
+          : new Error(`${ESPEAK_BINARY} could not be started (is it installed?): ${e.message}`),
+      ),
     );
     child.stdin.on("error", () => {}); // an early exit is reported by "close" below
     child.on("close", (code) => {

@@ -2,7 +2,7 @@ import type { Adapter } from "../adapter.ts";
 import { bindPiperSignature } from "@mediaq/shared";
 import { BadInputError } from "../../errors.ts";
 import { preparePiper } from "./job.ts";
-import { drawWaveform } from "./waveform.ts";
+import { makeWaveform } from "../../media/waveform.ts";
 
 /** Text to speech with a Piper voice: a WAV of an item's text (docs/architecture.md#adapters). */
 export const piperAdapter: Adapter<"piper"> = {
@@ -22,12 +22,9 @@ export const piperAdapter: Adapter<"piper"> = {
     if (!bound.ok) throw new BadInputError(bound.message);
     return bound.binding;
   },
-  output: () => ({
-    kind: "audio",
-    file: "output.wav",
-    extension: ".wav",
-    contentType: "audio/wav",
-    picture: drawWaveform,
-  }),
+  output: (params) =>
+    params.format === "m4a"
+      ? { kind: "audio", file: "output.m4a", extension: ".m4a", contentType: "audio/mp4", picture: makeWaveform }
+      : { kind: "audio", file: "output.wav", extension: ".wav", contentType: "audio/wav", picture: makeWaveform },
   prepare: preparePiper,
 };

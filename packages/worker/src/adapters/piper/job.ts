@@ -8,6 +8,7 @@ import { BadInputError } from "../../errors.ts";
 import { countInferenceRun } from "../../pipeline.ts";
 import type { JobContext, PreparedJob } from "../adapter.ts";
 import { bindPiper } from "./binding.ts";
+import { encodeM4a } from "./m4a.ts";
 import { type PiperParams, resolveSettings } from "./params.ts";
 import { runVoice } from "./run-voice.ts";
 import { decodeScript } from "./script-text.ts";
@@ -49,11 +50,12 @@ export async function preparePiper(ctx: JobContext<PiperParams>): Promise<Prepar
     return { session: s, binding: bindPiper(s, voice, labels.model) };
   });
   // Every sentence is phonemized and mapped before the first run: a bad text fails whole, at once.
-  const plan = await stages.run("phonemize", () => planSpeech(script, voice));
+  const plan = await stages.run("phonemize", () => planSpeech(script, voice, ctx.signal));
 
   return {
     async produce(outFile) {
-      const wav = await WavWriter.create(outFile, settings.sampleRate);
+      const wavFile = params.format === "m4a" ? scratch.path("speech.wav") : outFile;
+      const wav = await WavWriter.create(wavFile, settings.sampleRate);
       let runSeconds = 0;
       // The card is held from the first sentence to the last, as the frame path holds it.
       const release = await deps.inferenceLock.acquire();
@@ -78,6 +80,7 @@ export async function preparePiper(ctx: JobContext<PiperParams>): Promise<Prepar
       }
       await countInferenceRun(deps, data.jobKey, { start, end: Date.now(), runSeconds });
       stages.timings.inference = Math.round(runSeconds * 1000) / 1000;
+      if (params.format === "m4a") await stages.run("encode", () => encodeM4a(wavFile, outFile, ctx.signal));
       return { units: Math.round(wav.seconds * settings.sampleRate) };
     },
   };

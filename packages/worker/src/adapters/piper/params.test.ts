@@ -13,20 +13,21 @@ const multi = parseVoiceConfig(JSON.stringify(voiceConfigFor({ sampleRate: 16000
 const params = (p: object) => piperParamsSchema.parse(p);
 
 describe("piperParamsSchema", () => {
-  it("defaults the silence between sentences to 0.2 s and leaves the scales to the voice", () => {
-    expect(params({})).toEqual({ sentenceSilence: 0.2 });
+  it("defaults the silence between sentences to 0.2 s and the format to WAV, and leaves the scales to the voice", () => {
+    expect(params({})).toEqual({ sentenceSilence: 0.2, format: "wav" });
   });
 
   it("refuses unknown params and out-of-range values", () => {
     expect(piperParamsSchema.safeParse({ speed: 2 }).success).toBe(false);
     expect(piperParamsSchema.safeParse({ lengthScale: 0 }).success).toBe(false);
     expect(piperParamsSchema.safeParse({ sentenceSilence: -1 }).success).toBe(false);
+    expect(piperParamsSchema.safeParse({ format: "mp3" }).success).toBe(false);
   });
 });
 
 describe("resolveSettings", () => {
   it("takes the scales from the voice config unless the item sets them", () => {
-    expect(resolveSettings(params({}), single)).toEqual({
+    expect(resolveSettings(params({ format: "m4a" }), single)).toEqual({
       scales: [0.5, 1.2, 0.6],
       speakerId: undefined,
       sentenceSilence: 0.2,

@@ -18,7 +18,11 @@ const DEFAULT_PHONEME_MAP: Record<string, Record<string, string[]>> = { "pt-br":
  * space after ",", ":" and ";"), decomposed to NFD codepoints, then the config's phoneme_map.
  * A "text" voice takes the sentence's own codepoints.
  */
-export async function phonemizeScript(text: string, config: VoiceConfig): Promise<PhonemizedSentence[]> {
+export async function phonemizeScript(
+  text: string,
+  config: VoiceConfig,
+  signal?: AbortSignal,
+): Promise<PhonemizedSentence[]> {
   const sentences = splitSentences(text);
   const map = Object.keys(config.phoneme_map).length
     ? config.phoneme_map
@@ -33,6 +37,7 @@ export async function phonemizeScript(text: string, config: VoiceConfig): Promis
   const ipa = await espeakPhonemes(
     clauses.map((c) => c.text),
     config.espeak!.voice,
+    signal,
   );
   const unspoken = clauses.filter((c, i) => isSpeakable(c.text) && !isSpeakable(ipa[i]!));
   if (unspoken.length)

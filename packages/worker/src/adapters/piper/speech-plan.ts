@@ -13,8 +13,8 @@ export interface SpeechPlan {
  * Phonemizes a script and maps it to ids, all of it before the first session.run, so a bad
  * script fails at once and whole: every missing phoneme is named, with the text it is in.
  */
-export async function planSpeech(text: string, config: VoiceConfig): Promise<SpeechPlan> {
-  const phonemized = await phonemizeScript(text, config);
+export async function planSpeech(text: string, config: VoiceConfig, signal?: AbortSignal): Promise<SpeechPlan> {
+  const phonemized = await phonemizeScript(text, config, signal);
   const missing = new Map<string, string>(); // phoneme -> first sentence holding it
   const sentences = phonemized.map((s) => {
     const runs = splitLongSentence(s.phonemes).map((run) => {

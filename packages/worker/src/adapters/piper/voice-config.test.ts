@@ -10,7 +10,7 @@ describe("parseVoiceConfig", () => {
     const config = parseVoiceConfig(json(voiceConfigFor({ sampleRate: 22050, speakers: ["ann", "bob"] })));
     expect(config.audio.sample_rate).toBe(22050);
     expect(config.espeak?.voice).toBe("en-us");
-    expect(config.phoneme_id_map["ə"]).toEqual([59]);
+    expect(config.phoneme_id_map.ə).toEqual([59]);
     expect(config.inference).toEqual({ noise_scale: 0.667, length_scale: 1, noise_w: 0.8 });
     expect(config.num_speakers).toBe(2);
     expect(config.speaker_id_map).toEqual({ ann: 0, bob: 1 });

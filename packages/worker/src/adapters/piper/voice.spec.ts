@@ -165,10 +165,17 @@ describe("Piper voice through espeak-ng and onnxruntime", () => {
     expect(samples.length).toBe(ids * PER_ID + Math.round(0.2 * RATE));
   });
 
+  it("stops espeak-ng with the job (a hand-back or a failure aborts its signal)", async () => {
+    const abort = new AbortController();
+    const planned = planSpeech("Hello there. ".repeat(500), singleConfig, abort.signal);
+    abort.abort(new Error("handed back"));
+    await expect(planned).rejects.toThrow("handed back");
+  });
+
   describe("bad input fails with its reason", () => {
     it("names the phonemes the voice's map lacks, with the sentence they are in", async () => {
       const config = parseVoiceConfig(JSON.stringify(voiceConfigFor({ sampleRate: RATE })));
-      delete (config.phoneme_id_map as Record<string, unknown>)["ə"];
+      delete (config.phoneme_id_map as Record<string, unknown>).ə;
       const err = await planSpeech("Fine. Hello, world.", config).catch((e) => e);
       expect(err).toBeInstanceOf(BadInputError);
       expect(err.message).toMatch(/phoneme_id_map has no id for "ə" \(U\+0259\) in "Hello, world\."/);
