@@ -13,18 +13,20 @@ import {
   type Logger,
   type ResultRecord,
   PIPELINE_VERSION,
+  type SegmentProbe,
   putStream,
   readFaceTrack,
   wav2lipParamsSchema,
 } from "@mediaq/shared";
 import { bindWav2Lip, type Wav2LipBinding, type Wav2LipParams } from "./adapters/wav2lip.ts";
-import { type MelSpectrogram, melSpectrogramYielding } from "./audio/mel.ts";
+import { type MelSpectrogram, melSampleSpan, melSpectrogramYielding, type SampleWindow } from "./audio/mel.ts";
 import { BadInputError, HandBackError } from "./errors.ts";
 import { boxCrop, type CropLookup, trackCrops } from "./face/track.ts";
 import { downloadBlob } from "./fetch.ts";
 import { FRAME_STAGES, type FramePathResult, runFramePath } from "./frames/frame-path.ts";
-import { AUDIO_RATE, decodeAudio, fitSamples } from "./media/decode.ts";
+import { AUDIO_RATE, decodeAudio, decodeAudioWindow, fitSamples } from "./media/decode.ts";
 import { checkBox, probeAudio, probeVideo, type VideoInfo } from "./media/probe.ts";
+import { COLOR_MATRICES, type ColorMatrix } from "./media/yuv.ts";
 import { outputFrameCount } from "./media/timeline.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { ModelHandle } from "./model-cache.ts";
@@ -125,17 +127,61 @@ export interface PreparedItem {
   video: VideoInfo;
   crops: { lookup: CropLookup; face?: ResultRecord["face"] };
   model: { session: ModelHandle; binding: Wav2LipBinding };
-  /** The audio fitted to the output timeline (16 kHz mono). */
-  samples: Float32Array;
+  /**
+   * The audio fitted to the output timeline (16 kHz mono): all of it, or for a segment only
+   * the window its mel reads (decoded on first use).
+   */
+  samples(): Promise<Float32Array | SampleWindow>;
   outputFrames: number;
+}
+
+/** A segment's part in preparing its item: the item's probe (once per item) and its range. */
+export interface SegmentPart {
+  probe?: SegmentProbe;
+  range: { start: number; count: number };
 }
 
 /**
  * The mel spectrogram of the output timeline, or only what a segment's frames read; in
  * slices that let the event loop renew BullMQ's lock (docs/architecture.md#worker-deaths).
  */
-function melOf(p: PreparedItem, range?: { start: number; count: number }): Promise<MelSpectrogram> {
-  return melSpectrogramYielding(p.samples, undefined, range ? { ...range, fps: p.video.fps } : undefined);
+async function melOf(p: PreparedItem, range?: { start: number; count: number }): Promise<MelSpectrogram> {
+  return melSpectrogramYielding(await p.samples(), undefined, range ? { ...range, fps: p.video.fps } : undefined);
+}
+
+/** The probe an item's job hands its segments (segment-flow.ts). */
+export async function segmentProbe(p: PreparedItem): Promise<SegmentProbe> {
+  const audio = await probeAudio(p.files.audio, p.labels.audio);
+  return { video: p.video, audioSeekable: audio.codec.startsWith("pcm_") };
+}
+
+/** The item's probe as a segment job carries it, when it is one this worker reads. */
+function probedVideo(probe: SegmentProbe | undefined): VideoInfo | undefined {
+  if (!probe || !COLOR_MATRICES.includes(probe.video.colorMatrix as ColorMatrix)) return undefined;
+  return { ...probe.video, colorMatrix: probe.video.colorMatrix as ColorMatrix };
+}
+
+/**
+ * decodeAudio; a failure (or nothing decoded) is explained by probing the file (empty, not
+ * media, no audio stream: messages a person can act on), which only such a decode needs.
+ */
+async function decodeChecked(
+  decode: () => Promise<Float32Array>,
+  file: string,
+  label: string,
+  signal: AbortSignal,
+): Promise<Float32Array> {
+  let samples: Float32Array;
+  try {
+    samples = await decode();
+  } catch (err) {
+    if (signal.aborted) throw err;
+    await probeAudio(file, label);
+    throw err;
+  }
+  // No audio stream, or one ffmpeg cannot decode, decodes to nothing without failing.
+  if (samples.length === 0) await probeAudio(file, label);
+  return samples;
 }
 
 /**
@@ -166,6 +212,42 @@ async function faceCrops(
   };
 }
 
+/** A function that runs `fn` once, on its first call. */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => {
+    result ??= fn();
+    return result;
+  };
+}
+
+/**
+ * A segment's audio: the window of the item's fitted samples (16 kHz, `total` frames long at
+ * `fps`) that its range's mel reads, decoded alone (decodeAudioWindow); silence past the
+ * audio's end, as fitSamples pads it.
+ */
+async function segmentSamples(
+  file: string,
+  label: string,
+  total: number,
+  fps: number,
+  segment: SegmentPart,
+  signal: AbortSignal,
+): Promise<SampleWindow> {
+  const length = Math.max(1, Math.round((total / fps) * AUDIO_RATE));
+  const [from, to] = melSampleSpan(length, { ...segment.range, fps });
+  const seekable = segment.probe?.audioSeekable ?? false;
+  const decoded = await decodeChecked(
+    () => decodeAudioWindow(file, label, { from, to, seekable }, signal),
+    file,
+    label,
+    signal,
+  );
+  const data = new Float32Array(to - from); // zero = silence past the end
+  data.set(decoded.subarray(0, to - from));
+  return { data, offset: from, length };
+}
+
 /** fetch -> probe -> track -> model -> audio (decoding from the probe on): everything before the frame path. */
 export async function prepareItem(
   deps: ProcessorDeps,
@@ -174,8 +256,10 @@ export async function prepareItem(
   scratch: Scratch,
   stages: Stages,
   signal: AbortSignal,
+  segment?: SegmentPart & { total: number },
 ): Promise<PreparedItem> {
   const { config, s3, metrics } = deps;
+  const segmentTotal = segment?.total ?? 0;
   if (data.model.adapter !== "wav2lip") throw new BadInputError(`unknown adapter "${data.model.adapter}"`);
   const paramsResult = wav2lipParamsSchema.safeParse(data.params);
   if (!paramsResult.success)
@@ -192,23 +276,29 @@ export async function prepareItem(
 
   const session = deps.models.get(data.model.sha256);
   session.catch(() => {}); // awaited below; keeps an early model failure from going unhandled
+  const fetchInput = (sha256: string, label: string, file: string) =>
+    deps.inputs
+      ? deps.inputs.fetch(s3, config.S3_BUCKET, sha256, label, file)
+      : downloadBlob(s3, config.S3_BUCKET, sha256, label, file);
   await stages.run("fetch", async () => {
     await Promise.all([
-      downloadBlob(s3, config.S3_BUCKET, data.inputs.video, labels.video, files.video),
-      downloadBlob(s3, config.S3_BUCKET, data.inputs.audio, labels.audio, files.audio),
+      fetchInput(data.inputs.video, labels.video, files.video),
+      fetchInput(data.inputs.audio, labels.audio, files.audio),
     ]);
     trackScratch(metrics, scratch.dir, await scratch.size());
   });
 
-  // The audio decodes while the video is probed and its crops found (it needs neither); a
-  // failure is reported after the probe's, which names an unreadable file more plainly.
-  const decodedAudio = decodeAudio(files.audio, labels.audio, signal);
-  decodedAudio.catch(() => {}); // awaited below
+  // With length=audio the audio decodes while the video is probed and its crops found (it
+  // needs neither); a failure is reported after the probe's, which names an unreadable file
+  // more plainly. A segment decodes only the window its mel reads.
+  const decodeWhole = () =>
+    decodeChecked(() => decodeAudio(files.audio, labels.audio, signal), files.audio, labels.audio, signal);
+  const decodedAudio = params.length === "audio" && !segment ? decodeWhole() : undefined;
+  decodedAudio?.catch(() => {}); // awaited below
+  // One ffprobe per item: its segments are handed the item's probe.
+  const given = probedVideo(segment?.probe);
   const video = await stages.run("probe", async () => {
-    const [video] = await Promise.all([
-      probeVideo(files.video, labels.video, config.MAX_FRAME_PIXELS),
-      probeAudio(files.audio, labels.audio),
-    ]);
+    const video = given ?? (await probeVideo(files.video, labels.video, config.MAX_FRAME_PIXELS));
     checkBox(params.box, video);
     return video;
   });
@@ -224,14 +314,26 @@ export async function prepareItem(
   // covers it exactly (trimmed or padded with silence): its mel has one window per output frame.
   // "audio": what is left of the decode once the model is ready.
   const { samples, outputFrames } = await stages.run("audio", async () => {
-    const decoded = await decodedAudio;
+    if (segment?.probe && given) {
+      const total = segmentTotal;
+      return {
+        samples: once(() => segmentSamples(files.audio, labels.audio, total, video.fps, segment, signal)),
+        outputFrames: total,
+      };
+    }
+    if (params.length === "video") {
+      const outputFrames = video.frames;
+      return { samples: once(async () => fitSamples(await decodeWhole(), outputFrames / video.fps)), outputFrames };
+    }
+    const decoded = await (decodedAudio ?? decodeWhole());
     const outputFrames = outputFrameCount({
       length: params.length,
       fps: video.fps,
       audioSeconds: decoded.length / AUDIO_RATE,
       videoFrames: video.frames,
     });
-    return { samples: fitSamples(decoded, outputFrames / video.fps), outputFrames };
+    const fitted = fitSamples(decoded, outputFrames / video.fps);
+    return { samples: async () => fitted, outputFrames };
   });
   return { params, labels, files, video, crops, model, samples, outputFrames };
 }
@@ -247,6 +349,8 @@ export async function inferFrames(
   stages: Stages,
   o: {
     outFile: string;
+    /** A JPEG of the first frame, written by the encoder. */
+    posterFile?: string;
     range?: { start: number; count: number };
     signal: AbortSignal;
     onProgress(done: number): void;
@@ -279,6 +383,7 @@ export async function inferFrames(
       cardLock: deps.inferenceLock,
       codecs: deps.codecs,
       lossless: config.VIDEO_LOSSLESS,
+      posterFile: o.posterFile,
       signal: o.signal,
       onProgress: o.onProgress,
     }),

@@ -26,6 +26,7 @@ import {
   WaitingError,
 } from "bullmq";
 import type { DiskGuard } from "./disk-guard.ts";
+import type { InputCache } from "./input-cache.ts";
 import { BadInputError } from "./errors.ts";
 import { awaitFaceTrack } from "./face/track-wait.ts";
 import type { FaceOps } from "./frames/frame-ops.ts";
@@ -45,9 +46,10 @@ import {
 } from "./pipeline.ts";
 import { ProgressReporter } from "./progress.ts";
 import type { Scratch } from "./scratch.ts";
+import { type FrameCosts, observeCost } from "./segments/frame-cost.ts";
 import { awaitSegments } from "./segments/segment-flow.ts";
 import { dropPieces } from "./segments/segment-job.ts";
-import { planSegments } from "./segments/plan.ts";
+import { planItem } from "./segments/plan-item.ts";
 import { stitchPieces } from "./segments/stitch.ts";
 
 export type { Span } from "./pipeline.ts";
@@ -75,6 +77,10 @@ export interface ProcessorDeps {
   faceTrackQueue: Queue<FaceTrackJob>;
   /** Where a long item queues its segments (docs/architecture.md#segments). */
   segmentQueue: Queue<SegmentJob>;
+  /** Inputs fetched once per worker (docs/architecture.md#input-cache); without it each job downloads its own. */
+  inputs?: InputCache;
+  /** What a frame costs here, measured: long items' segments are sized by it (docs/architecture.md#segments). */
+  frameCosts?: FrameCosts;
 }
 
 export interface JobOutput {
@@ -195,16 +201,18 @@ async function runItem(
 
   // Longer than one segment: the segments run as child jobs on any worker, then this job
   // comes back and stitches their pieces. Otherwise (short items) the frame path runs here.
-  const segments = planSegments(p.outputFrames, p.video.fps, config.SEGMENT_SECONDS);
+  const segments = await planItem(deps, data, p);
   let frames: number;
+  const poster = scratch.path(POSTER_FILE);
   if (segments) {
-    const pieces = await awaitSegments(deps, job, token, data, segments, p.outputFrames, log);
+    const pieces = await awaitSegments(deps, job, token, data, p, segments, log);
     frames = await stages.run("stitch", () =>
       stitchPieces(deps, { pieces, audioFile: p.files.audio, length: p.params.length }, scratch, outFile, signal),
     );
   } else {
     const framePath = await inferFrames(deps, data, p, stages, {
       outFile,
+      posterFile: poster,
       signal,
       onProgress: (done) => progress.report("infer", done, Math.max(done, p.outputFrames)),
     });
@@ -217,9 +225,8 @@ async function runItem(
     const uploaded = await uploadFile(deps, data, outFile, key, signal, (loaded, size) =>
       progress.report("upload", loaded, size),
     );
-    // The page's thumbnail, stored beside the output.
-    const poster = scratch.path(POSTER_FILE);
-    await makePoster(outFile, poster, signal);
+    // The page's thumbnail, stored beside the output: the encoder wrote it, unless stitched.
+    if (segments) await makePoster(outFile, poster, signal);
     await putStream(s3, {
       bucket: config.S3_BUCKET,
       key: objectKeys.posterBeside(key),
@@ -232,21 +239,24 @@ async function runItem(
   // The last point a shutdown hands the job back; once the result is being recorded the
   // job finishes.
   if (signal.aborted) throw signal.reason;
-  const recorded = await recordOutput(ledger, s3, config.S3_BUCKET, {
-    jobKey: data.jobKey,
-    key,
-    sha256,
-    size,
-    model: data.model.sha256,
-    adapter: data.model.adapter,
-    inputs: data.inputs,
-    params: data.params,
-    completedAt: new Date().toISOString(),
-    timings: stages.timings,
-    ...(p.crops.face ? { face: p.crops.face } : {}),
-  });
+  const recorded = await stages.run("record", () =>
+    recordOutput(ledger, s3, config.S3_BUCKET, {
+      jobKey: data.jobKey,
+      key,
+      sha256,
+      size,
+      model: data.model.sha256,
+      adapter: data.model.adapter,
+      inputs: data.inputs,
+      params: data.params,
+      completedAt: new Date().toISOString(),
+      timings: stages.timings,
+      ...(p.crops.face ? { face: p.crops.face } : {}),
+    }),
+  );
   // The pieces were swept with the other attempts' objects.
   if (segments) await ledger.segments.settle(data.jobKey);
+  else observeCost(deps, data, p, stages, frames);
   // Another run of the same job key recorded first (this one lost its lock): its result
   // stands, and this attempt's object was swept with the others.
   if (!recorded.recorded) log.warn({ kept: recorded.key }, "another attempt recorded this job key first");

@@ -21,6 +21,8 @@ import {
 } from "@mediaq/shared";
 import { Mutex } from "async-mutex";
 import { Worker } from "bullmq";
+import { InputCache } from "./input-cache.ts";
+import { FrameCosts } from "./segments/frame-cost.ts";
 import { DiskGuard } from "./disk-guard.ts";
 import { HandBackError } from "./errors.ts";
 import { FrameOpsThread } from "./frames/frame-ops-client.ts";
@@ -119,6 +121,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     log,
     shutdown: shutdown.signal,
     segmentQueue,
+    inputs: new InputCache(config.CACHE_ROOT, config.INPUT_CACHE_BYTES),
+    frameCosts: new FrameCosts(),
   };
   const processor = createProcessor(deps);
   const workerOptions = {
@@ -190,6 +194,10 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     const swept = await sweepScratch(config.CACHE_ROOT, config.CACHE_TTL_SECONDS);
     metrics.scratchFreedBytes.inc(swept.freedBytes);
     metrics.scratchCleanupFailures.inc(swept.failures);
+    // The input cache, down to INPUT_CACHE_BYTES (least recently used first).
+    const inputs = await deps.inputs.sweep(config.CACHE_TTL_SECONDS);
+    metrics.scratchFreedBytes.inc(inputs.freedBytes);
+    if (inputs.removed > 0) log.info(inputs, "swept the input cache");
     if (swept.removed.length > 0 || swept.failures > 0)
       log.info(
         { removed: swept.removed, freedBytes: swept.freedBytes, failures: swept.failures },

@@ -69,12 +69,16 @@ export interface FramePathOptions {
   codecs: Codecs;
   /** Lossless video (VIDEO_LOSSLESS). */
   lossless?: boolean;
+  /** A JPEG of the first output frame, written by the encoder (media/encode.ts). */
+  posterFile?: string;
   signal: AbortSignal;
   onProgress(framesDone: number): void;
 }
 
 export interface FramePathResult {
   frames: number;
+  /** Frames the decoder decoded: `frames` plus what its seeks decoded before their ranges (and loops' re-reads). */
+  decodedFrames: number;
   /** Per stage, seconds it was working (not waiting on its neighbours). */
   busy: Record<FrameStage, number>;
   /** When this job held the card (epoch ms), or undefined when no frame had a face. */
@@ -110,6 +114,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
   o.signal.addEventListener("abort", onAbort, { once: true });
   const signal = stop.signal;
   const now = () => performance.now() / 1000;
+  const decodeStats = { decoded: 0 };
 
   async function* decode(): AsyncGenerator<{ frame: Uint8Array; source: number }> {
     const frames = timelineFrames({
@@ -121,6 +126,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
       pool,
       codecs: o.codecs,
       signal,
+      stats: decodeStats,
     });
     for (;;) {
       const started = now();
@@ -229,6 +235,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
     audioFile: o.audioFile,
     length: o.timeline.frames === "clip" ? "video" : "audio",
     outFile: o.outFile,
+    posterFile: o.posterFile,
     lossless: o.lossless,
     encoder: o.codecs.encoder,
     device: o.codecs.device,
@@ -264,7 +271,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
     await encoder.finish();
     busy.encode += now() - started;
     o.onProgress(written);
-    return { frames: written, busy, cardSpan };
+    return { frames: written, decodedFrames: decodeStats.decoded, busy, cardSpan };
   } catch (err) {
     stop.abort(err);
     encoder.kill();

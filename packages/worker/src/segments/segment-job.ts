@@ -19,6 +19,7 @@ import { awaitFaceTrack } from "../face/track-wait.ts";
 import { inferFrames, newAttemptId, prepareItem, Stages, uploadFile, withScratch } from "../pipeline.ts";
 import type { ProcessorDeps } from "../processor.ts";
 import { ProgressReporter } from "../progress.ts";
+import { observeCost } from "./frame-cost.ts";
 import type { Scratch } from "../scratch.ts";
 
 export interface SegmentOutput {
@@ -79,7 +80,11 @@ async function runSegment(
   const { item } = segment;
   const progress = new ProgressReporter(ledger, job, item.jobKey, { segment: { range, total: segment.total } });
   const stages = new Stages(deps.metrics, progress, signal);
-  const p = await prepareItem(deps, item, track, scratch, stages, signal);
+  const p = await prepareItem(deps, item, track, scratch, stages, signal, {
+    probe: segment.probe,
+    range: { start: segment.start, count: segment.count },
+    total: segment.total,
+  });
   if (p.outputFrames !== segment.total)
     throw new Error(`the item now has ${p.outputFrames} output frames, its segments were planned for ${segment.total}`);
   // Counted when the segment's frame path starts: the fault tests compare these runs with
@@ -102,7 +107,9 @@ async function runSegment(
     key,
     sha256,
     size,
+    decoded: framePath.decodedFrames,
   });
+  observeCost(deps, item, p, stages, framePath.frames);
   // Another segment failed the item meanwhile: this piece can never be used.
   if ((await ledger.jobs.state(item.jobKey)).state === "failed") await dropPieces(deps, item.jobKey);
   await progress.flush();
