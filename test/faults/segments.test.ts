@@ -103,8 +103,9 @@ describe("segments of a long item", () => {
   it("fails the item with a segment's bad-input reason and deletes the pieces it made", async () => {
     const stack = await startFaultStack({ seconds: SECONDS, videos: 1, audios: 1, env: { SEGMENT_SECONDS: "2" } });
     stacks.push(stack);
-    // One face per model call: segments take long enough to act between them.
-    await stack.spawnWorker("a", { INFERENCE_BATCH_SIZE: "1" });
+    // One face per model call: segments take long enough to act between them. No input
+    // cache: each segment fetches its inputs (a worker that holds them fetches nothing).
+    await stack.spawnWorker("a", { INFERENCE_BATCH_SIZE: "1", INPUT_CACHE_BYTES: "0" });
     const { batchId, items } = await stack.submit([ITEM]);
     const jobKey = items[0]?.jobKey as string;
     await until("a piece recorded", async () => (await stack.ledger.segments.pieces(jobKey)).size >= 1, 60_000);

@@ -61,10 +61,10 @@ export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<Timeli
   const mayHold = o.frames !== "clip" && o.video.frames <= chunkFrames;
 
   // A range that starts later (a segment) seeks instead of decoding the frames before it:
-  // one pass over the clip seeks to its first frame; a loop needs the clip's length first,
+  // one pass over the clip seeks to its first frame (and stops after its last); a loop needs the clip's length first,
   // checked on the decoder at the probed count. A clip short enough to hold is decoded from
   // the start as below (that one pass serves every loop).
-  if (o.range && first > 0) {
+  if (o.range && (first > 0 || o.frames === "clip")) {
     if (o.frames === "clip") {
       let source = first;
       for await (const frame of decode(o.pool, { start: first, count: total - first }))
