@@ -68,7 +68,7 @@ export const configSchema = z.object({
    * its own job, sized by the frame cost this worker measured (real time until it has one:
    * a frame costs its own duration); see docs/architecture.md#segments.
    */
-  SEGMENT_SECONDS: z.coerce.number().positive().default(60),
+  SEGMENT_SECONDS: z.coerce.number().positive().default(15),
   /** Bytes of fetched inputs a worker keeps under CACHE_ROOT/inputs for later jobs and segments (0: none). */
   INPUT_CACHE_BYTES: bytes.default(2 * 1024 ** 3),
   /** Lossless video (libx264 -qp 0, NVENC -tune lossless): outputs compare frame for frame. */

@@ -46,7 +46,7 @@ import {
 } from "./pipeline.ts";
 import { ProgressReporter } from "./progress.ts";
 import type { Scratch } from "./scratch.ts";
-import { type FrameCosts, observeCost } from "./segments/frame-cost.ts";
+import { observeCost } from "./segments/frame-cost.ts";
 import { awaitSegments } from "./segments/segment-flow.ts";
 import { dropPieces } from "./segments/segment-job.ts";
 import { planItem } from "./segments/plan-item.ts";
@@ -79,8 +79,6 @@ export interface ProcessorDeps {
   segmentQueue: Queue<SegmentJob>;
   /** Inputs fetched once per worker (docs/architecture.md#input-cache); without it each job downloads its own. */
   inputs?: InputCache;
-  /** What a frame costs here, measured: long items' segments are sized by it (docs/architecture.md#segments). */
-  frameCosts?: FrameCosts;
 }
 
 export interface JobOutput {
@@ -256,7 +254,7 @@ async function runItem(
   );
   // The pieces were swept with the other attempts' objects.
   if (segments) await ledger.segments.settle(data.jobKey);
-  else observeCost(deps, data, p, stages, frames);
+  else await observeCost(deps, data, p, stages, { frames, segment: false });
   // Another run of the same job key recorded first (this one lost its lock): its result
   // stands, and this attempt's object was swept with the others.
   if (!recorded.recorded) log.warn({ kept: recorded.key }, "another attempt recorded this job key first");

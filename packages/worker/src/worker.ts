@@ -22,7 +22,6 @@ import {
 import { Mutex } from "async-mutex";
 import { Worker } from "bullmq";
 import { InputCache } from "./input-cache.ts";
-import { FrameCosts } from "./segments/frame-cost.ts";
 import { DiskGuard } from "./disk-guard.ts";
 import { HandBackError } from "./errors.ts";
 import { FrameOpsThread } from "./frames/frame-ops-client.ts";
@@ -122,7 +121,6 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     shutdown: shutdown.signal,
     segmentQueue,
     inputs: new InputCache(config.CACHE_ROOT, config.INPUT_CACHE_BYTES),
-    frameCosts: new FrameCosts(),
   };
   const processor = createProcessor(deps);
   const workerOptions = {

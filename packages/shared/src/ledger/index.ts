@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import { BatchLedger } from "./batches.ts";
 import { EventLedger } from "./events.ts";
 import { FaceTrackLedger } from "./face-tracks.ts";
+import { FrameCostLedger } from "./frame-costs.ts";
 import { JobLedger } from "./job-results.ts";
 import { DEFAULT_LEDGER_OPTIONS, type LedgerOptions } from "./options.ts";
 import { PackageStore } from "./packages.ts";
@@ -12,6 +13,7 @@ import { WebhookLedger } from "./webhooks.ts";
 export * from "./batches.ts";
 export * from "./events.ts";
 export * from "./face-tracks.ts";
+export * from "./frame-costs.ts";
 export * from "./job-results.ts";
 export * from "./keys.ts";
 export * from "./options.ts";
@@ -33,6 +35,7 @@ export class Ledger {
   readonly tracks: FaceTrackLedger;
   readonly packages: PackageStore;
   readonly segments: SegmentLedger;
+  readonly frameCosts: FrameCostLedger;
   readonly webhooks: WebhookLedger;
   readonly options: LedgerOptions;
 
@@ -48,6 +51,7 @@ export class Ledger {
     this.tracks = new FaceTrackLedger(redis);
     this.packages = new PackageStore(redis);
     this.segments = new SegmentLedger(redis, this.options);
+    this.frameCosts = new FrameCostLedger(redis);
     this.webhooks = new WebhookLedger(redis);
   }
 

@@ -1,22 +1,22 @@
 import type { InferenceJob } from "@mediaq/shared";
 import type { PreparedItem } from "../pipeline.ts";
 import type { ProcessorDeps } from "../processor.ts";
-import { FrameCosts } from "./frame-cost.ts";
+import { estimateCost } from "./frame-cost.ts";
 import { planSegments, type SegmentSpan, segmentFrames } from "./plan.ts";
 
 /**
- * An item's segments (undefined: it runs as one job), sized by the frame cost this worker
+ * An item's segments (undefined: it runs as one job), sized by the frame cost the workers
  * measured. The first plan recorded for the item stands: its job run again elsewhere, with
  * another estimate, keeps the segments already finished (docs/architecture.md#segments).
  */
 export async function planItem(
-  deps: Pick<ProcessorDeps, "config" | "ledger" | "frameCosts">,
+  deps: Pick<ProcessorDeps, "config" | "ledger">,
   data: InferenceJob,
   p: Pick<PreparedItem, "video" | "outputFrames">,
 ): Promise<SegmentSpan[] | undefined> {
   const recorded = await deps.ledger.segments.plannedFrames(data.jobKey);
   if (recorded !== undefined) return planSegments(p.outputFrames, recorded);
-  const cost = deps.frameCosts?.estimate(FrameCosts.key(data.model.sha256, p.video));
+  const cost = await estimateCost(deps, data, p);
   const size = segmentFrames({ seconds: deps.config.SEGMENT_SECONDS, fps: p.video.fps, cost });
   if (!planSegments(p.outputFrames, size)) return undefined;
   return planSegments(p.outputFrames, await deps.ledger.segments.planFrames(data.jobKey, size));

@@ -1,4 +1,4 @@
-import type { FrameCost } from "./frame-cost.ts";
+import type { FrameCost } from "@mediaq/shared";
 
 /** A segment: output frames [start, start + count) of an item's output timeline. */
 export interface SegmentSpan {

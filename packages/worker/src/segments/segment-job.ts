@@ -109,7 +109,7 @@ async function runSegment(
     size,
     decoded: framePath.decodedFrames,
   });
-  observeCost(deps, item, p, stages, framePath.frames);
+  await observeCost(deps, item, p, stages, { frames: framePath.frames, segment: true });
   // Another segment failed the item meanwhile: this piece can never be used.
   if ((await ledger.jobs.state(item.jobKey)).state === "failed") await dropPieces(deps, item.jobKey);
   await progress.flush();
