@@ -18,7 +18,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { configSchema } from "@mediaq/shared";
+import { configSchema, redisKeys } from "@mediaq/shared";
 import { superviseWorkers } from "../../packages/cli/src/supervisor.ts";
 import { type FaultStack, startFaultStack, until } from "../faults/helpers.ts";
 
@@ -83,6 +83,7 @@ export default async function segmentsBench(): Promise<void> {
       `killed at 40 % with a second worker: ${killed.toFixed(1)} s = ${(killed / one).toFixed(2)}x one job ` +
         `(goal <= 1.5x; ${runs.filter((n) => n > 1).length} segment(s) run twice; load ${load()})`,
       ...(await pieces(stack, jobKey)),
+      ...(await timeline(stack, jobKey, started)),
     );
     await second.stop();
     await first.stop();
@@ -93,6 +94,22 @@ export default async function segmentsBench(): Promise<void> {
   } finally {
     await stack.stop();
   }
+}
+
+/** When each model section of the item ran (seconds from its submission), by worker process. */
+async function timeline(stack: FaultStack, jobKey: string, since: number): Promise<string[]> {
+  const out: { worker: string; start: number; end: number }[] = [];
+  for (const key of await stack.redis.keys(`${redisKeys.inferenceSpans("")}*`))
+    for (const raw of await stack.redis.lrange(key, 0, -1)) {
+      const span = JSON.parse(raw) as { jobKey: string; start: number; end: number };
+      if (span.jobKey === jobKey) out.push({ worker: key.slice(-8), ...span });
+    }
+  return [
+    "  model sections (s after submission, worker):",
+    ...out
+      .sort((a, b) => a.start - b.start)
+      .map((s) => `    ${((s.start - since) / 1000).toFixed(1)}-${((s.end - since) / 1000).toFixed(1)} ${s.worker}`),
+  ];
 }
 
 /** The item's segments in order, with the frames each one's decoder decoded. */

@@ -6,6 +6,9 @@
  * (ledger, scratch, queue steps inside the processor) and the time between jobs (BullMQ
  * taking the next one). With prefetch, jobs overlap: the per-item wall time is what counts.
  *
+ * Runs twice on the same worker setup: prefetch off, then on (WORKER_PREFETCH), each with its
+ * own audios (new job keys).
+ *
  * Run: pnpm bench tiny   (or: node test/bench/tiny.bench.ts)
  */
 import fs from "node:fs";
@@ -29,52 +32,55 @@ export default async function tinyBench(): Promise<void> {
     await makeVideo(f("v.mp4"), { seconds: 0.4, width: 128, height: 128 });
     const video = await h.putFile(f("v.mp4"));
     const model = await h.putFile(DEMO_MODEL_PATH);
-    // One audio per item: every item is a new job key.
+    // One audio per item and round: every item is a new job key.
     const audios: string[] = [];
-    for (let i = 0; i < ITEMS + 1; i++) {
+    for (let i = 0; i < 2 * (ITEMS + 1); i++) {
       await makeAudio(f(`a${i}.wav`), { seconds: 0.4, frequency: 150 + 3 * i });
       audios.push(await h.putFile(f(`a${i}.wav`)));
       fs.rmSync(f(`a${i}.wav`));
     }
-    const prefetch = configSchema.parse({}).WORKER_PREFETCH;
-    const worker = await startWorker(h.config({ WORKER_PREFETCH: prefetch }), { prefetch });
-    try {
-      // One item first: the model's download and session are the worker's, not an item's.
-      const warm = await h.submit(model, [{ name: "warm", video, audio: audios[ITEMS] as string }]);
-      await h.waitDone(warm.batchId, 120_000);
-      const load = os.loadavg()[0]?.toFixed(2);
-      const started = Date.now();
-      const { batchId, items } = await h.submit(
-        model,
-        audios.slice(0, ITEMS).map((audio, i) => ({ name: `tiny-${i}`, video, audio })),
-      );
-      const counts = await h.waitDone(batchId, 1_200_000);
-      const wall = (Date.now() - started) / 1000;
-      const sums: Record<string, number> = {};
-      let inJobs = 0;
-      for (const item of items) {
-        const job = await h.finishedJob(item.jobKey);
-        const spans = (job.returnvalue as { spans?: Record<string, [number, number]> }).spans ?? {};
-        for (const [name, [a, b]] of Object.entries(spans)) sums[name] = (sums[name] ?? 0) + (b - a) / 1000;
-        inJobs += ((job.finishedOn ?? 0) - (job.processedOn ?? 0)) / 1000;
+    const defaultPrefetch = configSchema.parse({}).WORKER_PREFETCH;
+    for (const prefetch of [false, true]) {
+      const round = audios.slice(prefetch ? ITEMS + 1 : 0, prefetch ? 2 * (ITEMS + 1) : ITEMS + 1);
+      const worker = await startWorker(h.config({ WORKER_PREFETCH: prefetch }), { prefetch });
+      try {
+        // One item first: the model's download and session are the worker's, not an item's.
+        const warm = await h.submit(model, [{ name: "warm", video, audio: round[ITEMS] as string }]);
+        await h.waitDone(warm.batchId, 120_000);
+        const load = os.loadavg()[0]?.toFixed(2);
+        const started = Date.now();
+        const { batchId, items } = await h.submit(
+          model,
+          round.slice(0, ITEMS).map((audio, i) => ({ name: `tiny-${i}`, video, audio })),
+        );
+        const counts = await h.waitDone(batchId, 1_200_000);
+        const wall = (Date.now() - started) / 1000;
+        const sums: Record<string, number> = {};
+        let inJobs = 0;
+        for (const item of items) {
+          const job = await h.finishedJob(item.jobKey);
+          const spans = (job.returnvalue as { spans?: Record<string, [number, number]> }).spans ?? {};
+          for (const [name, [a, b]] of Object.entries(spans)) sums[name] = (sums[name] ?? 0) + (b - a) / 1000;
+          inJobs += ((job.finishedOn ?? 0) - (job.processedOn ?? 0)) / 1000;
+        }
+        const ms = (s: number) => `${((1000 * s) / ITEMS).toFixed(0)} ms`;
+        const staged = STAGES.reduce((a, s) => a + (sums[s] ?? 0), 0);
+        const result = await h.ledger.jobs.getResult(items[0]?.jobKey as string);
+        console.log(
+          [
+            `${counts.succeeded}/${ITEMS} ok; ${ITEMS} items of 0.4 s at 128x128, prefetch ${prefetch ? "on" : "off"}${prefetch === defaultPrefetch ? " (the default)" : ""}, ` +
+              `${os.availableParallelism()} cores, load at start ${load}`,
+            `wall ${wall.toFixed(1)} s = ${(wall / ITEMS).toFixed(3)} s per item (goal <= 0.2 s)`,
+            `per item, mean of the job's spans: ${STAGES.map((s) => `${s} ${ms(sums[s] ?? 0)}`).join(", ")}`,
+            `  inside infer (first item's busy seconds): ${["decode", "preprocess", "inference", "paste", "encode"]
+              .map((s) => `${s} ${((result?.timings?.[s] ?? 0) * 1000).toFixed(0)} ms`)
+              .join(", ")}`,
+            `  job total ${ms(inJobs)} (of which outside the stages: ledger start, scratch, progress ${ms(inJobs - staged)})`,
+          ].join("\n"),
+        );
+      } finally {
+        await worker.close();
       }
-      const ms = (s: number) => `${((1000 * s) / ITEMS).toFixed(0)} ms`;
-      const staged = STAGES.reduce((a, s) => a + (sums[s] ?? 0), 0);
-      const result = await h.ledger.jobs.getResult(items[0]?.jobKey as string);
-      console.log(
-        [
-          `${counts.succeeded}/${ITEMS} ok; ${ITEMS} items of 0.4 s at 128x128, prefetch ${prefetch ? "on" : "off"}, ` +
-            `${os.availableParallelism()} cores, load at start ${load}`,
-          `wall ${wall.toFixed(1)} s = ${(wall / ITEMS).toFixed(3)} s per item (goal <= 0.2 s)`,
-          `per item, mean of the job's spans: ${STAGES.map((s) => `${s} ${ms(sums[s] ?? 0)}`).join(", ")}`,
-          `  inside infer (first item's busy seconds): ${["decode", "preprocess", "inference", "paste", "encode"]
-            .map((s) => `${s} ${((result?.timings?.[s] ?? 0) * 1000).toFixed(0)} ms`)
-            .join(", ")}`,
-          `  job total ${ms(inJobs)} (of which outside the stages: ledger start, scratch, progress ${ms(inJobs - staged)})`,
-        ].join("\n"),
-      );
-    } finally {
-      await worker.close();
     }
   } finally {
     await h.stop();
