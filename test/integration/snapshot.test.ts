@@ -80,8 +80,7 @@ describe("ledger snapshot, restore and reindex", () => {
   async function buildLedger(): Promise<string> {
     await ledger.assets.setModel(TENANT, { tag: "wav2lip@prod", sha256: MODEL, adapter: "wav2lip" });
     for (const it of items) {
-      await ledger.assets.grantBlob(TENANT, it.inputs.video);
-      await ledger.assets.grantBlob(TENANT, it.inputs.audio);
+      for (const blob of Object.values(it.inputs)) await ledger.assets.grantBlob(TENANT, blob);
     }
     const batchId = "b-snap-1";
     const created = await ledger.batches.create(
@@ -286,6 +285,7 @@ describe("ledger snapshot, restore and reindex", () => {
 
   it("rebuilds the result index from output metadata so re-submitting recomputes nothing", async () => {
     await redis.flushall();
+    const wav = { kind: "audio", file: "output.wav", extension: ".wav", contentType: "audio/wav" };
     for (const i of [0, 1, 2]) {
       const it = items[i] as BatchItem;
       const body = Buffer.from(`fake mp4 ${i}`);
@@ -297,8 +297,10 @@ describe("ledger snapshot, restore and reindex", () => {
         metadata: {
           jobkey: it.jobKey,
           sha256: sha256Hex(body),
-          video: it.inputs.video,
-          audio: it.inputs.audio,
+          // Items 0 and 1 as workers wrote them before outputs carried `inputs` and `output`
+          // (reindex reads both); item 2 as they write them now.
+          ...it.inputs,
+          ...(i === 2 ? { inputs: JSON.stringify(it.inputs), output: JSON.stringify(wav) } : {}),
           model: MODEL,
           adapter: "wav2lip",
           params: JSON.stringify(it.params),
@@ -320,6 +322,8 @@ describe("ledger snapshot, restore and reindex", () => {
       params: items[1]?.params,
       model: MODEL,
     });
+    expect((await ledger.jobs.getResult(jobKeys[1] as string))?.output).toBeUndefined();
+    expect(await ledger.jobs.getResult(jobKeys[2] as string)).toMatchObject({ inputs: items[2]?.inputs, output: wav });
     expect((await reindexOutputs(deps)).known).toBe(3);
 
     const made = await ledger.batches.create(

@@ -2,6 +2,8 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { POSTER_WIDTH } from "./encode.ts";
 
+export { POSTER_WIDTH };
+
 const run = promisify(execFile);
 
 /**

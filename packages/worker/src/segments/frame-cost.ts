@@ -3,7 +3,7 @@
  * moving average): the planner sizes a long item's segments by it (docs/architecture.md#segments).
  */
 import type { FrameCost, InferenceJob } from "@mediaq/shared";
-import type { PreparedItem, Span, Stages } from "../pipeline.ts";
+import type { Span, Stages } from "../pipeline.ts";
 import type { ProcessorDeps } from "../processor.ts";
 
 /** Runs shorter than this say more about the frame path's start-up than about a frame. */
@@ -17,9 +17,9 @@ export const frameCostKey = (model: string, video: { width: number; height: numb
 export function estimateCost(
   deps: Pick<ProcessorDeps, "ledger">,
   data: InferenceJob,
-  p: Pick<PreparedItem, "video">,
+  frameSize: { width: number; height: number },
 ): Promise<FrameCost | undefined> {
-  return deps.ledger.frameCosts.estimate(frameCostKey(data.model.sha256, p.video));
+  return deps.ledger.frameCosts.estimate(frameCostKey(data.model.sha256, frameSize));
 }
 
 /** The stages whose time grows with the frames; the others are a job's or segment's fixed cost. */
@@ -34,7 +34,7 @@ const PER_FRAME_STAGES = ["infer", "mel", "upload"];
 export async function observeCost(
   deps: Pick<ProcessorDeps, "ledger" | "log">,
   data: InferenceJob,
-  p: Pick<PreparedItem, "video">,
+  frameSize: { width: number; height: number },
   stages: Pick<Stages, "spans">,
   o: { frames: number; segment: boolean },
 ): Promise<void> {
@@ -46,7 +46,7 @@ export async function observeCost(
     if (PER_FRAME_STAGES.includes(name)) perFrame += seconds(span);
     else fixed += seconds(span);
   await deps.ledger.frameCosts
-    .observe(frameCostKey(data.model.sha256, p.video), {
+    .observe(frameCostKey(data.model.sha256, frameSize), {
       perFrame: perFrame / o.frames,
       fixed: o.segment ? fixed : undefined,
     })

@@ -1,5 +1,5 @@
 import type { InferenceJob } from "@mediaq/shared";
-import type { PreparedItem } from "../pipeline.ts";
+import type { SegmentedJob } from "../adapters/adapter.ts";
 import type { ProcessorDeps } from "../processor.ts";
 import { estimateCost } from "./frame-cost.ts";
 import { planSegments, type SegmentSpan, segmentFrames } from "./plan.ts";
@@ -12,12 +12,12 @@ import { planSegments, type SegmentSpan, segmentFrames } from "./plan.ts";
 export async function planItem(
   deps: Pick<ProcessorDeps, "config" | "ledger">,
   data: InferenceJob,
-  p: Pick<PreparedItem, "video" | "outputFrames">,
+  job: Pick<SegmentedJob, "frames" | "fps" | "frameSize">,
 ): Promise<SegmentSpan[] | undefined> {
   const recorded = await deps.ledger.segments.plannedFrames(data.jobKey);
-  if (recorded !== undefined) return planSegments(p.outputFrames, recorded);
-  const cost = await estimateCost(deps, data, p);
-  const size = segmentFrames({ seconds: deps.config.SEGMENT_SECONDS, fps: p.video.fps, cost });
-  if (!planSegments(p.outputFrames, size)) return undefined;
-  return planSegments(p.outputFrames, await deps.ledger.segments.planFrames(data.jobKey, size));
+  if (recorded !== undefined) return planSegments(job.frames, recorded);
+  const cost = await estimateCost(deps, data, job.frameSize);
+  const size = segmentFrames({ seconds: deps.config.SEGMENT_SECONDS, fps: job.fps, cost });
+  if (!planSegments(job.frames, size)) return undefined;
+  return planSegments(job.frames, await deps.ledger.segments.planFrames(data.jobKey, size));
 }

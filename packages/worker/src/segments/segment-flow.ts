@@ -1,6 +1,6 @@
 import { type InferenceJob, type Logger, QUEUES, type SegmentPiece, segmentJobId, segmentRange } from "@mediaq/shared";
 import { type Job, WaitingChildrenError } from "bullmq";
-import { type PreparedItem, segmentProbe } from "../pipeline.ts";
+import type { SegmentedJob } from "../adapters/adapter.ts";
 import type { ProcessorDeps } from "../processor.ts";
 import type { SegmentSpan } from "./plan.ts";
 
@@ -17,7 +17,7 @@ export async function awaitSegments(
   job: Job<InferenceJob>,
   token: string | undefined,
   data: InferenceJob,
-  p: PreparedItem,
+  segmented: Pick<SegmentedJob, "frames" | "probe">,
   plan: SegmentSpan[],
   log: Logger,
 ): Promise<SegmentPiece[]> {
@@ -28,8 +28,8 @@ export async function awaitSegments(
   let state = await missing();
   if (state.missing.length > 0) {
     await deps.ledger.segments.markSegmented(data.jobKey);
-    const probe = await segmentProbe(p);
-    const total = p.outputFrames;
+    const probe = await segmented.probe();
+    const total = segmented.frames;
     // A finished job under a missing segment's id (the item is retried after a failure, or
     // the ledger lost the piece) would make BullMQ drop the add: remove it first.
     for (const s of state.missing) {
