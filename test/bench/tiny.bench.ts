@@ -32,12 +32,15 @@ export default async function tinyBench(): Promise<void> {
     await makeVideo(f("v.mp4"), { seconds: 0.4, width: 128, height: 128 });
     const video = await h.putFile(f("v.mp4"));
     const model = await h.putFile(DEMO_MODEL_PATH);
-    // One audio per item and round: every item is a new job key.
+    // One audio per item and round (every item a new job key, its audio fetched): one WAV,
+    // its last sample changed per item.
+    await makeAudio(f("a.wav"), { seconds: 0.4, frequency: 150 });
+    const wav = fs.readFileSync(f("a.wav"));
     const audios: string[] = [];
     for (let i = 0; i < 2 * (ITEMS + 1); i++) {
-      await makeAudio(f(`a${i}.wav`), { seconds: 0.4, frequency: 150 + 3 * i });
-      audios.push(await h.putFile(f(`a${i}.wav`)));
-      fs.rmSync(f(`a${i}.wav`));
+      const variant = Buffer.from(wav);
+      variant.writeInt16LE(i, variant.length - 2);
+      audios.push(await h.putBlob(variant));
     }
     const defaultPrefetch = configSchema.parse({}).WORKER_PREFETCH;
     for (const prefetch of [false, true]) {
