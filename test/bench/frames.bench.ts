@@ -88,7 +88,10 @@ async function runItems(
   items: { video: string; audio: string; params?: unknown }[],
   o: { prefetch: boolean; batchSize: number },
 ) {
-  const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: o.batchSize }), { prefetch: o.prefetch });
+  // One job per item, never segments: the frame path of a whole item is what is measured.
+  const worker = await startWorker(h.config({ INFERENCE_BATCH_SIZE: o.batchSize, SEGMENT_SECONDS: 3600 }), {
+    prefetch: o.prefetch,
+  });
   try {
     const started = Date.now();
     const cpuAtStart = cpuSeconds();

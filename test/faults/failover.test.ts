@@ -13,8 +13,9 @@ import { type FaultStack, startFaultStack, until } from "./helpers.ts";
 describe("failover: a supervised worker's SIGKILL", () => {
   let stack: FaultStack;
   beforeAll(async () => {
-    // 60 s of audio: 1500 frames, a job that is still running when it is killed.
-    stack = await startFaultStack({ videos: 1, audios: 1, seconds: 60 });
+    // 60 s of audio: 1500 frames, a job that is still running when it is killed (one job:
+    // no segments).
+    stack = await startFaultStack({ videos: 1, audios: 1, seconds: 60, env: { SEGMENT_SECONDS: "3600" } });
   }, 120_000);
   afterAll(async () => {
     await stack?.stop();

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeStitched, stitchProblems } from "../harness/stitched.ts";
 import { type FaultStack, sleep, startFaultStack, until, type WorkerProcess } from "./helpers.ts";
 
-// A 5-minute item at 96x96 is cut into 10 segments of 30 s (SEGMENT_SECONDS=30: a setting,
+// A 5-minute item at 96x96 is cut into 10 segments of 30 s (SEGMENT_SECONDS=30, at real time:
+// a fresh stack has measured no frame cost yet; a setting,
 // not a bound). Its one worker is SIGKILLed twice while segments run; each kill may cost
 // only the segment in flight (docs/architecture.md#segments). Segment runs are counted in
 // Redis when a segment starts its frame path (ledger.segments.runs).

@@ -16,6 +16,9 @@ import { type FaultStack, startFaultStack, TENANT, until } from "./helpers.ts";
 const SECONDS = 12;
 const FPS = 25;
 const ITEM = { name: "long.mp4", params: { box: [20, 20, 48, 48] } };
+// The same inputs as long as the video: one pass over the clip, so each segment seeks to its
+// range (the first item's clip is held from one decode and looped from memory).
+const VIDEO_ITEM = { name: "long-video.mp4", params: { box: [20, 20, 48, 48], length: "video" } };
 
 async function outputsOf(stack: FaultStack, jobKey: string): Promise<string[]> {
   const listed = await stack.s3.send(
@@ -40,9 +43,10 @@ describe("segments of a long item", () => {
     });
     stacks.push(seg);
     await Promise.all([seg.spawnWorker("a"), seg.spawnWorker("b")]);
-    const { batchId, items } = await seg.submit([ITEM]);
+    const { batchId, items } = await seg.submit([ITEM, VIDEO_ITEM]);
     const jobKey = items[0]?.jobKey as string;
-    expect(await seg.waitDone(batchId, 90_000)).toMatchObject({ succeeded: 1, failed: 0 });
+    const videoKey = items[1]?.jobKey as string;
+    expect(await seg.waitDone(batchId, 90_000)).toMatchObject({ succeeded: 2, failed: 0 });
     await seg.verifyOutputs(batchId);
 
     // Both worker processes ran segments of this item (each keeps its own inference spans).
@@ -89,22 +93,34 @@ describe("segments of a long item", () => {
       (kind === "video" ? whole.videos : whole.audios)[0] = sha as string;
     }
     await whole.spawnWorker("whole");
-    const single = await whole.submit([ITEM]);
-    expect(single.items[0]?.jobKey).toBe(jobKey);
-    expect(await whole.waitDone(single.batchId, 90_000)).toMatchObject({ succeeded: 1 });
-    expect(await whole.ledger.segments.runs(jobKey)).toEqual(new Map()); // not segmented
-    const wholeResult = await whole.ledger.jobs.getResult(jobKey);
-    const unsegmented = await whole.download(wholeResult?.key as string, path.join(seg.infra.dir, "whole.mp4"));
-    const [a, b] = await Promise.all([frameHashes(stitched), frameHashes(unsegmented)]);
-    expect(a).toHaveLength(SECONDS * FPS);
-    expect(a).toEqual(b);
+    const single = await whole.submit([ITEM, VIDEO_ITEM]);
+    expect(single.items.map((i) => i.jobKey)).toEqual([jobKey, videoKey]);
+    expect(await whole.waitDone(single.batchId, 90_000)).toMatchObject({ succeeded: 2 });
+    for (const key of [jobKey, videoKey]) {
+      expect(await whole.ledger.segments.runs(key)).toEqual(new Map()); // not segmented
+      const wholeResult = await whole.ledger.jobs.getResult(key);
+      const unsegmented = await whole.download(
+        wholeResult?.key as string,
+        path.join(seg.infra.dir, `whole-${key}.mp4`),
+      );
+      const segResult = await seg.ledger.jobs.getResult(key);
+      const segmented = await seg.download(segResult?.key as string, path.join(seg.infra.dir, `seg-${key}.mp4`));
+      const [a, b] = await Promise.all([frameHashes(segmented), frameHashes(unsegmented)]);
+      expect(a).toHaveLength(SECONDS * FPS);
+      expect(a).toEqual(b);
+    }
+    // Each seeking segment decoded at most a GOP (250 frames here) besides its own frames.
+    const pieces = [...(await seg.ledger.segments.pieces(videoKey)).values()];
+    expect(pieces).toHaveLength(6);
+    for (const piece of pieces) expect((piece.decoded ?? 0) - piece.count).toBeLessThanOrEqual(250);
   }, 240_000); // two stacks, each with its own 90 s waits: they, not vitest's default, must say what hung
 
   it("fails the item with a segment's bad-input reason and deletes the pieces it made", async () => {
     const stack = await startFaultStack({ seconds: SECONDS, videos: 1, audios: 1, env: { SEGMENT_SECONDS: "2" } });
     stacks.push(stack);
-    // One face per model call: segments take long enough to act between them.
-    await stack.spawnWorker("a", { INFERENCE_BATCH_SIZE: "1" });
+    // One face per model call: segments take long enough to act between them. No input
+    // cache: each segment fetches its inputs (a worker that holds them fetches nothing).
+    await stack.spawnWorker("a", { INFERENCE_BATCH_SIZE: "1", INPUT_CACHE_BYTES: "0" });
     const { batchId, items } = await stack.submit([ITEM]);
     const jobKey = items[0]?.jobKey as string;
     await until("a piece recorded", async () => (await stack.ledger.segments.pieces(jobKey)).size >= 1, 60_000);

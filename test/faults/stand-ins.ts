@@ -35,6 +35,21 @@ export const PLAN = [
 ];
 export const TOTAL = 20;
 
+/** What a stand-in item "probed": the segments it queues carry it, as the worker's do. */
+const standInProbe = async () => ({
+  video: {
+    width: 64,
+    height: 64,
+    rotation: 0 as const,
+    fps: 25,
+    frames: TOTAL,
+    duration: TOTAL / 25,
+    colorMatrix: "bt709",
+    fullRange: false,
+  },
+  audioSeekable: true,
+});
+
 export type SegmentOutcome = "ok" | "bad-input" | "error";
 
 export interface Gate {
@@ -122,7 +137,7 @@ export async function startStandIns(config: Config): Promise<StandIns> {
         if (start === "orphan") await dropPiecesOnly(data.jobKey);
         return { skipped: true };
       }
-      const pieces = await awaitSegments(deps, job, token, data, PLAN, TOTAL, log);
+      const pieces = await awaitSegments(deps, job, token, data, { frames: TOTAL, probe: standInProbe }, PLAN, log);
       self.stitches++;
       await ledger.jobs.recordResult({
         jobKey: data.jobKey,

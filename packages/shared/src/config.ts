@@ -115,8 +115,14 @@ export const configSchema = z.object({
   MAX_FRAME_PIXELS: int(1).default(1920 * 1080),
   /** Decoded frames held to play a clip backwards (ping-pong loops); at least one frame is held. */
   LOOP_BUFFER_BYTES: bytes.default(256 * 1024 ** 2),
-  /** An item whose output is longer is cut into segments of this length, each its own job. */
-  SEGMENT_SECONDS: z.coerce.number().positive().default(60),
+  /**
+   * Seconds of work per segment: an item that would take longer is cut into segments, each
+   * its own job, sized by the frame cost this worker measured (real time until it has one:
+   * a frame costs its own duration); see docs/architecture.md#segments.
+   */
+  SEGMENT_SECONDS: z.coerce.number().positive().default(15),
+  /** Bytes of fetched inputs a worker keeps under CACHE_ROOT/inputs for later jobs and segments (0: none). */
+  INPUT_CACHE_BYTES: bytes.default(2 * 1024 ** 3),
   /** Lossless video (libx264 -qp 0, NVENC -tune lossless): outputs compare frame for frame. */
   VIDEO_LOSSLESS: bool.default(false),
   PACKAGE_PART_SIZE: bytes.default(2 * 1024 ** 3),

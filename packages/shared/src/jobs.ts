@@ -104,6 +104,23 @@ export const inferenceJobSchema = z.object({
 });
 export type InferenceJob = z.infer<typeof inferenceJobSchema>;
 
+/** What the item's job found when it probed its inputs, handed to its segments so they probe nothing. */
+export const segmentProbeSchema = z.object({
+  video: z.object({
+    width: z.number().int().min(1),
+    height: z.number().int().min(1),
+    rotation: z.union([z.literal(0), z.literal(90), z.literal(180), z.literal(270)]),
+    fps: z.number().positive(),
+    frames: z.number().int().min(1),
+    duration: z.number().min(0),
+    colorMatrix: z.string(),
+    fullRange: z.boolean(),
+  }),
+  /** PCM audio: a segment decodes its window by seeking (media/decode.ts). */
+  audioSeekable: z.boolean(),
+});
+export type SegmentProbe = z.infer<typeof segmentProbeSchema>;
+
 /**
  * One segment of a long item: output frames [start, start + count) of the item's output
  * timeline (docs/architecture.md#segments). Its queue job id is `segmentJobId`.
@@ -114,6 +131,8 @@ export const segmentJobSchema = z.object({
   count: z.number().int().min(1),
   /** The item's output frames, for its progress bar. */
   total: z.number().int().min(1),
+  /** Absent in a segment queued by an older worker: the segment probes for itself. */
+  probe: segmentProbeSchema.optional(),
 });
 export type SegmentJob = z.infer<typeof segmentJobSchema>;
 

@@ -29,6 +29,7 @@ import {
   WaitingError,
 } from "bullmq";
 import type { DiskGuard } from "./disk-guard.ts";
+import type { InputCache } from "./input-cache.ts";
 import { BadInputError } from "./errors.ts";
 import { awaitFaceTrack } from "./face/track-wait.ts";
 import type { FaceOps } from "./frames/frame-ops.ts";
@@ -42,7 +43,8 @@ import { ProgressReporter } from "./progress.ts";
 import type { Scratch } from "./scratch.ts";
 import { awaitSegments } from "./segments/segment-flow.ts";
 import { dropPieces } from "./segments/segment-job.ts";
-import { planSegments } from "./segments/plan.ts";
+import { observeCost } from "./segments/frame-cost.ts";
+import { planItem } from "./segments/plan-item.ts";
 
 export type { Span } from "./pipeline.ts";
 
@@ -69,6 +71,8 @@ export interface ProcessorDeps {
   faceTrackQueue: Queue<FaceTrackJob>;
   /** Where a long item queues its segments (docs/architecture.md#segments). */
   segmentQueue: Queue<SegmentJob>;
+  /** Inputs fetched once per worker (docs/architecture.md#input-cache); without it each job downloads its own. */
+  inputs?: InputCache;
 }
 
 export interface JobOutput {
@@ -193,13 +197,17 @@ async function runItem(
   // Longer than one segment: the segments run as child jobs on any worker, then this job
   // comes back and stitches their pieces. Otherwise (short items) the output is made here.
   const segmented = prepared.segments;
-  const segments = segmented ? planSegments(segmented.frames, segmented.fps, config.SEGMENT_SECONDS) : undefined;
+  const segments = segmented ? await planItem(deps, data, segmented) : undefined;
+  const picture = scratch.path(POSTER_FILE);
   let units: number;
+  let pictureMade = false;
   if (segmented && segments) {
-    const pieces = await awaitSegments(deps, job, token, data, segments, segmented.frames, log);
+    const pieces = await awaitSegments(deps, job, token, data, segmented, segments, log);
     units = await segmented.stitch(pieces, outFile);
   } else {
-    units = (await prepared.produce(outFile)).units;
+    const made = await prepared.produce(outFile, output.picture ? picture : undefined);
+    units = made.units;
+    pictureMade = made.picture ?? false;
   }
   trackScratch(metrics, scratch.dir, await scratch.size());
 
@@ -211,10 +219,10 @@ async function runItem(
       signal,
       onProgress: (loaded, size) => progress.report("upload", loaded, size),
     });
-    // The page's thumbnail (a poster, a waveform), stored beside the output.
+    // The page's thumbnail (a poster, a waveform), stored beside the output: drawn from the
+    // output unless the job's encoder wrote it.
     if (output.picture) {
-      const picture = scratch.path(POSTER_FILE);
-      await output.picture(outFile, picture, signal);
+      if (!pictureMade) await output.picture(outFile, picture, signal);
       await putStream(s3, {
         bucket: config.S3_BUCKET,
         key: objectKeys.posterBeside(key),
@@ -228,22 +236,25 @@ async function runItem(
   // The last point a shutdown hands the job back; once the result is being recorded the
   // job finishes.
   if (signal.aborted) throw signal.reason;
-  const recorded = await recordOutput(ledger, s3, config.S3_BUCKET, {
-    jobKey: data.jobKey,
-    key,
-    sha256,
-    size,
-    model: data.model.sha256,
-    adapter: data.model.adapter,
-    inputs: data.inputs,
-    params: data.params,
-    completedAt: new Date().toISOString(),
-    timings: stages.timings,
-    ...(prepared.face ? { face: prepared.face } : {}),
-    output: withoutPicture(output),
-  });
+  const recorded = await stages.run("record", () =>
+    recordOutput(ledger, s3, config.S3_BUCKET, {
+      jobKey: data.jobKey,
+      key,
+      sha256,
+      size,
+      model: data.model.sha256,
+      adapter: data.model.adapter,
+      inputs: data.inputs,
+      params: data.params,
+      completedAt: new Date().toISOString(),
+      timings: stages.timings,
+      ...(prepared.face ? { face: prepared.face } : {}),
+      output: withoutPicture(output),
+    }),
+  );
   // The pieces were swept with the other attempts' objects.
   if (segments) await ledger.segments.settle(data.jobKey);
+  else if (segmented) await observeCost(deps, data, segmented.frameSize, stages, { frames: units, segment: false });
   // Another run of the same job key recorded first (this one lost its lock): its result
   // stands, and this attempt's object was swept with the others.
   if (!recorded.recorded) log.warn({ kept: recorded.key }, "another attempt recorded this job key first");

@@ -23,6 +23,7 @@ import { Mutex } from "async-mutex";
 import { Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Counter } from "prom-client";
+import { InputCache } from "./input-cache.ts";
 import { DiskGuard } from "./disk-guard.ts";
 import { HandBackError } from "./errors.ts";
 import { FrameOpsThread } from "./frames/frame-ops-client.ts";
@@ -131,6 +132,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     log,
     shutdown: shutdown.signal,
     segmentQueue,
+    inputs: new InputCache(config.CACHE_ROOT, config.INPUT_CACHE_BYTES),
   };
   const processor = createProcessor(deps);
   const workerOptions = {
@@ -199,6 +201,10 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     const swept = await sweepScratch(config.CACHE_ROOT, config.CACHE_TTL_SECONDS);
     metrics.scratchFreedBytes.inc(swept.freedBytes);
     metrics.scratchCleanupFailures.inc(swept.failures);
+    // The input cache, down to INPUT_CACHE_BYTES (least recently used first).
+    const inputs = await deps.inputs.sweep(config.CACHE_TTL_SECONDS);
+    metrics.scratchFreedBytes.inc(inputs.freedBytes);
+    if (inputs.removed > 0) log.info(inputs, "swept the input cache");
     if (swept.removed.length > 0 || swept.failures > 0)
       log.info(
         { removed: swept.removed, freedBytes: swept.freedBytes, failures: swept.failures },

@@ -123,6 +123,11 @@ describe("inference worker", () => {
     expect(probe.streams.some((s) => s.codec_type === "audio")).toBe(true);
     expect(Number(probe.format.duration)).toBeGreaterThan(1.9);
     expect(Number(probe.format.duration)).toBeLessThan(2.15);
+    // The poster beside it, written by the encoder: a 320 px wide JPEG of the first frame.
+    const poster = path.join(infra.dir, "poster.jpg");
+    fs.writeFileSync(poster, await download(objectKeys.posterBeside(key)));
+    const { stdout: posterProbe } = await run("ffprobe", ["-v", "error", "-show_streams", "-of", "json", poster]);
+    expect(JSON.parse(posterProbe).streams[0]).toMatchObject({ codec_name: "mjpeg", width: 320, height: 240 });
 
     const input = await frames(files.video as string);
     const output = await frames(out);

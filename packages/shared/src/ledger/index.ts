@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import { BatchLedger } from "./batches.ts";
 import { EventLedger } from "./events.ts";
 import { FaceTrackLedger } from "./face-tracks.ts";
+import { FrameCostLedger } from "./frame-costs.ts";
 import { JobLedger } from "./job-results.ts";
 import { DEFAULT_LEDGER_OPTIONS, type LedgerOptions } from "./options.ts";
 import { PackageBuilds } from "./package-builds.ts";
@@ -13,6 +14,7 @@ import { WebhookLedger } from "./webhooks.ts";
 export * from "./batches.ts";
 export * from "./events.ts";
 export * from "./face-tracks.ts";
+export * from "./frame-costs.ts";
 export * from "./job-results.ts";
 export * from "./keys.ts";
 export * from "./options.ts";
@@ -36,6 +38,7 @@ export class Ledger {
   readonly packages: PackageStore;
   readonly packageBuilds: PackageBuilds;
   readonly segments: SegmentLedger;
+  readonly frameCosts: FrameCostLedger;
   readonly webhooks: WebhookLedger;
   readonly options: LedgerOptions;
 
@@ -52,6 +55,7 @@ export class Ledger {
     this.packages = new PackageStore(redis);
     this.packageBuilds = new PackageBuilds(redis);
     this.segments = new SegmentLedger(redis, this.options);
+    this.frameCosts = new FrameCostLedger(redis);
     this.webhooks = new WebhookLedger(redis);
   }
 

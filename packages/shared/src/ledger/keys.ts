@@ -117,6 +117,11 @@ export const keyFamilies = {
   webhooksDue: family(false, () => `${ROOT}webhooks:due`, "webhooks:due"),
   /** String: how many times a model actually ran (fault tests count redone work with it). */
   inferenceRuns: family(false, () => `${ROOT}stats:inference-runs`, "stats:inference-runs"),
+  /**
+   * Hash: what a frame costs (model:WxH -> JSON {perFrame, fixed} seconds), measured by the
+   * workers; long items' segments are sized by it. Not ledger data: lost, it is measured again.
+   */
+  frameCosts: family(false, () => `${ROOT}stats:frame-costs`, "stats:frame-costs"),
   /** String: how many times face detection actually ran over a video (tests assert once per video). */
   detectionRuns: family(false, () => `${ROOT}stats:detection-runs`, "stats:detection-runs"),
   /** List: one worker's inference sections (JSON), newest last, capped. */
@@ -150,6 +155,7 @@ export const redisKeys = {
   packageState: keyFamilies.packageState.key,
   packageExpiry: keyFamilies.packageExpiry.key(),
   inferenceRuns: keyFamilies.inferenceRuns.key(),
+  frameCosts: keyFamilies.frameCosts.key(),
   track: keyFamilies.track.key,
   segments: keyFamilies.segments.key,
   detectionRuns: keyFamilies.detectionRuns.key(),

@@ -2,6 +2,8 @@ import { redisKeys as K } from "./keys.ts";
 import { LedgerSection } from "./ledger-section.ts";
 
 const SETTLED_TTL_SECONDS = 7 * 24 * 3600;
+/** The item's segment length (frames), beside its pieces; a name with ":" is no piece's range. */
+const PLAN_FIELD = "plan:frames";
 
 /** A finished segment of a long item: its piece in S3 (docs/architecture.md#segments). */
 export interface SegmentPiece {
@@ -11,6 +13,8 @@ export interface SegmentPiece {
   key: string;
   sha256: string;
   size: number;
+  /** Frames the segment's decoder decoded (its own, plus what its seeks decoded before them). */
+  decoded?: number;
 }
 
 /**
@@ -51,6 +55,25 @@ export class SegmentLedger extends LedgerSection {
    */
   async markSegmented(jobKey: string): Promise<void> {
     await this.redis.hset(K.job(jobKey), "segmented", 1);
+  }
+
+  /**
+   * The item's segment length in frames: the first plan recorded stands, so a job run again
+   * (on another worker, with another cost estimate) keeps the segments already finished.
+   */
+  async planFrames(jobKey: string, frames: number): Promise<number> {
+    const key = K.segments(jobKey);
+    const [, [, raw]] = (await this.redis.multi().hsetnx(key, PLAN_FIELD, frames).hget(key, PLAN_FIELD).exec()) as [
+      unknown,
+      [unknown, string],
+    ];
+    return Number(raw);
+  }
+
+  /** The segment length recorded for the item by an earlier run, if any. */
+  async plannedFrames(jobKey: string): Promise<number | undefined> {
+    const raw = await this.redis.hget(K.segments(jobKey), PLAN_FIELD);
+    return raw === null ? undefined : Number(raw);
   }
 
   /** Counts a model run of one segment (the fault tests compare it with segments interrupted). */

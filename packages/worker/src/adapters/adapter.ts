@@ -14,8 +14,8 @@ import type {
   Logger,
   OutputInfo,
   SegmentPiece,
+  SegmentProbe,
 } from "@mediaq/shared";
-import type { Job } from "bullmq";
 import type { LoadReply } from "../inference/protocol.ts";
 import type { ModelHandle } from "../model-cache.ts";
 import type { Stages } from "../pipeline.ts";
@@ -49,31 +49,45 @@ export interface JobContext<P> {
   /** Kills the job's ffmpeg processes on failure or shutdown. */
   signal: AbortSignal;
   log: Logger;
-  /**
-   * The item's own queue job, for an adapter that runs a stage as a child job (a BullMQ
-   * flow: add the child with this job as parent, then `moveToWaitingChildren` and throw
-   * WaitingChildrenError; the job runs again once the child is done). Absent in a segment's job.
-   */
-  item?: { job: Job<InferenceJob>; token: string | undefined };
+  /** In a segment's job: its range and the item's probe (docs/architecture.md#segments). */
+  segment?: SegmentPart;
+}
+
+/** A segment's part in preparing its item: the item's probe (made once per item), its range, the item's frames. */
+export interface SegmentPart {
+  /** Absent in a segment queued by an older worker: the segment probes for itself. */
+  probe?: SegmentProbe;
+  range: { start: number; count: number };
+  total: number;
 }
 
 /** A job fetched and probed, its model bound: ready to make its output. */
 export interface PreparedJob {
   /** The face track the output used, shown on the item. */
   face?: ItemFace;
-  /** Makes the whole output into `outFile` (named by the adapter's `output`); returns units made (frames, samples). */
-  produce(outFile: string): Promise<{ units: number }>;
+  /**
+   * Makes the whole output into `outFile` (named by the adapter's `output`); returns units
+   * made (frames, samples), and `picture` true when it also wrote the output's picture to
+   * `pictureFile` (an encoder that writes it: no separate run over the output).
+   */
+  produce(outFile: string, pictureFile?: string): Promise<{ units: number; picture?: boolean }>;
   /** A job that can run as segments (docs/architecture.md#segments); absent: always one job. */
   segments?: SegmentedJob;
 }
 
 /** A frame job cut into segments of output frames, each a video-only MP4 piece. */
 export interface SegmentedJob {
-  /** Output frames of the whole job, and their rate (segments are SEGMENT_SECONDS of them). */
+  /** Output frames of the whole job, their rate and size (segments are sized by their measured cost). */
   frames: number;
   fps: number;
-  /** Encodes output frames [start, start + count) into `outFile`; returns the frames made. */
-  runRange(range: { start: number; count: number }, outFile: string): Promise<{ frames: number }>;
+  frameSize: { width: number; height: number };
+  /** The probe the item's job hands its segments, so they probe nothing. */
+  probe(): Promise<SegmentProbe>;
+  /**
+   * Encodes output frames [start, start + count) into `outFile`; returns the frames made and
+   * the frames its decoder decoded for them.
+   */
+  runRange(range: { start: number; count: number }, outFile: string): Promise<{ frames: number; decoded?: number }>;
   /** Joins the pieces (in timeline order) into the whole output; returns its frames. */
   stitch(pieces: SegmentPiece[], outFile: string): Promise<number>;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fixture from "./mel.fixture.json" with { type: "json" };
-import { MEL, MEL_SILENCE, melSpectrogram, melSpectrogramYielding, melWindow } from "./mel.ts";
+import { MEL, MEL_SILENCE, melSampleSpan, melSpectrogram, melSpectrogramYielding, melWindow } from "./mel.ts";
 
 /** Same signal as test_signal() in scripts/mel-reference.py, rounded to float32 the same way. */
 function testSignal(n: number): Float32Array {
@@ -87,5 +87,39 @@ describe("melSpectrogram of a segment's frames", () => {
         expect(part.data.some((v, k) => v !== whole.data[k])).toBe(true); // the rest was not computed
       }
     }
+  });
+
+  it("reads only the samples melSampleSpan names: a segment decodes that window alone", async () => {
+    const wav = new Float32Array(16_000 * 5 + 123).map((_, i) => Math.sin(i / 5) * Math.sin(i / 2999));
+    const whole = melSpectrogram(wav);
+    const fps = 25;
+    const windowOf = (mel: typeof whole, i: number) => {
+      const out = new Float32Array(80 * MEL.stepSize);
+      melWindow(mel, i, fps, out);
+      return out;
+    };
+    for (const [start, count] of [
+      [0, 10],
+      [40, 30],
+      [110, 15],
+      [124, 1],
+    ] as const) {
+      const [from, to] = melSampleSpan(wav.length, { start, count, fps });
+      expect(to - from).toBeLessThan(wav.length / 2);
+      const part = await melSpectrogramYielding({ data: wav.slice(from, to), offset: from, length: wav.length }, 10, {
+        start,
+        count,
+        fps,
+      });
+      for (let i = start; i < start + count; i++) expect(windowOf(part, i)).toEqual(windowOf(whole, i));
+    }
+    // A window one sample short of what the frames read is refused, not silently wrong.
+    const [from, to] = melSampleSpan(wav.length, { start: 60, count: 5, fps });
+    expect(() =>
+      melSpectrogram(
+        { data: wav.slice(from + 2, to), offset: from + 2, length: wav.length },
+        { start: 60, count: 5, fps },
+      ),
+    ).toThrow(/outside the decoded/);
   });
 });

@@ -38,11 +38,38 @@ export interface SegmentFrames {
 }
 
 /**
+ * Samples [offset, offset + data.length) of an audio `length` samples long: all a segment
+ * decodes (melSampleSpan says which it needs); its mel frames are exactly the whole audio's.
+ */
+export interface SampleWindow {
+  data: Float32Array;
+  offset: number;
+  length: number;
+}
+
+type Samples = Float32Array | SampleWindow;
+const windowOf = (wav: Samples): SampleWindow =>
+  wav instanceof Float32Array ? { data: wav, offset: 0, length: wav.length } : wav;
+
+/**
+ * The samples [from, to) of an audio `length` samples long that the mel frames of
+ * `videoFrames` read (reflection at the ends and the pre-emphasis's previous sample included).
+ */
+export function melSampleSpan(length: number, videoFrames: SegmentFrames): [number, number] {
+  const [from, to] = framesToCompute(1 + Math.floor(length / MEL.hop), videoFrames);
+  const pad = MEL.nFft / 2;
+  // Near either end the reflected samples lie within `pad` of it: the whole span reaches there.
+  const lo = from * MEL.hop - pad - 1 < pad ? 0 : from * MEL.hop - pad - 1;
+  const hi = (to - 1) * MEL.hop + pad > length - pad - 1 ? length : (to - 1) * MEL.hop + pad;
+  return [lo, Math.max(lo, hi)];
+}
+
+/**
  * With `videoFrames` only the mel frames their windows read are computed, each exactly as
  * in the whole spectrogram; the others stay zero. A long item's segment thus spends its own
  * share of the work, not the whole audio's.
  */
-export function melSpectrogram(wav: Float32Array, videoFrames?: SegmentFrames): MelSpectrogram {
+export function melSpectrogram(wav: Samples, videoFrames?: SegmentFrames): MelSpectrogram {
   const stft = melFrames(wav);
   const [from, to] = framesToCompute(stft.frames, videoFrames);
   stft.compute(from, to);
@@ -55,7 +82,7 @@ export function melSpectrogram(wav: Float32Array, videoFrames?: SegmentFrames): 
  * (docs/architecture.md#worker-deaths).
  */
 export async function melSpectrogramYielding(
-  wav: Float32Array,
+  wav: Samples,
   sliceFrames = 1000,
   videoFrames?: SegmentFrames,
 ): Promise<MelSpectrogram> {
@@ -74,11 +101,21 @@ export async function melSpectrogramYielding(
 }
 
 /** The STFT -> mel state of one audio; compute() fills frames [from, to), finish() frees the FFT plan. */
-function melFrames(wav: Float32Array) {
+function melFrames(samples: Samples) {
   const { nFft, hop, nMels } = MEL;
-  const emphasized = preemphasize(wav, MEL.preemphasis);
+  const wav = windowOf(samples);
+  const emphasized = preemphasize(wav.data, MEL.preemphasis);
   const pad = nFft / 2;
-  const frames = 1 + Math.floor(emphasized.length / hop);
+  const frames = 1 + Math.floor(wav.length / hop);
+  // A window's first sample lacks its predecessor: only the samples after it are exact.
+  const firstExact = wav.offset === 0 ? 0 : wav.offset + 1;
+  const end = wav.offset + wav.data.length;
+  const sample = (i: number) => {
+    const at = reflectIndex(i, wav.length);
+    if (at < firstExact || at >= end)
+      throw new Error(`mel frame reads sample ${at}, outside the decoded [${firstExact}, ${end})`);
+    return emphasized[at - wav.offset] as number;
+  };
   const window = hannPeriodic(MEL.win);
   const basis = melBasis();
   const fft = new Fft(nFft);
@@ -94,8 +131,7 @@ function melFrames(wav: Float32Array) {
     compute(from: number, to: number) {
       for (let t = from; t < to; t++) {
         const start = t * hop - pad;
-        for (let j = 0; j < nFft; j++)
-          frame[j] = (emphasized[reflectIndex(start + j, emphasized.length)] as number) * (window[j] as number);
+        for (let j = 0; j < nFft; j++) frame[j] = sample(start + j) * (window[j] as number);
         fft.forwardReal(frame, re, im);
         for (let b = 0; b < bins; b++) magnitude[b] = Math.hypot(re[b] as number, im[b] as number);
         for (let m = 0; m < nMels; m++) {

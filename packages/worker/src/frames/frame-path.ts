@@ -80,12 +80,16 @@ export interface FramePathOptions {
   codecs: Codecs;
   /** Lossless video (VIDEO_LOSSLESS). */
   lossless?: boolean;
+  /** A JPEG of the first output frame, written by the encoder (media/encode.ts). */
+  posterFile?: string;
   signal: AbortSignal;
   onProgress(framesDone: number): void;
 }
 
 export interface FramePathResult {
   frames: number;
+  /** Frames the decoder decoded: `frames` plus what its seeks decoded before their ranges (and loops' re-reads). */
+  decodedFrames: number;
   /** Per stage, seconds it was working (not waiting on its neighbours). */
   busy: Record<FrameStage, number>;
   /** When this job held the card (epoch ms), or undefined when no frame had a face. */
@@ -121,6 +125,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
   o.signal.addEventListener("abort", onAbort, { once: true });
   const signal = stop.signal;
   const now = () => performance.now() / 1000;
+  const decodeStats = { decoded: 0 };
 
   async function* decode(): AsyncGenerator<{ frame: Uint8Array; source: number }> {
     const frames = timelineFrames({
@@ -132,6 +137,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
       pool,
       codecs: o.codecs,
       signal,
+      stats: decodeStats,
     });
     for (;;) {
       const started = now();
@@ -241,6 +247,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
     length: o.timeline.frames === "clip" ? "video" : "audio",
     videoSeconds: o.timeline.frames === "clip" ? o.video.frames / o.video.fps : undefined,
     outFile: o.outFile,
+    posterFile: o.posterFile,
     lossless: o.lossless,
     encoder: o.codecs.encoder,
     device: o.codecs.device,
@@ -276,7 +283,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
     await encoder.finish();
     busy.encode += now() - started;
     o.onProgress(written);
-    return { frames: written, busy, cardSpan };
+    return { frames: written, decodedFrames: decodeStats.decoded, busy, cardSpan };
   } catch (err) {
     stop.abort(err);
     encoder.kill();

@@ -24,7 +24,7 @@ function ffmpegToFile(command: ffmpeg.FfmpegCommand, file: string, label: string
   });
 }
 
-/** Kills ffmpeg on abort; reports its failure as BadInputError (its last stderr line) or AbortError. */
+/** Kills ffmpeg on abort; reports its failure as BadInputError (its last error line) or AbortError. */
 function watchFfmpeg(
   command: ffmpeg.FfmpegCommand,
   label: string,
@@ -49,20 +49,32 @@ function watchFfmpeg(
     });
 }
 
+/** The last error line; with `-loglevel level+verbose` (a decode that counts its frames) the others are chatter. */
 function lastLine(text: string | null | undefined): string {
   const lines = (text ?? "").split("\n").filter((l) => l.trim());
-  return (lines[lines.length - 1] ?? "").trim();
+  const tagged = lines.filter((l) => /\[(error|fatal|panic)\] /.test(l));
+  const line = tagged.length > 0 ? (tagged[tagged.length - 1] as string) : (lines[lines.length - 1] ?? "");
+  return line.replace(/^.*\[(error|fatal|panic)\] /, "").trim();
 }
 
-/** Decodes an audio file to 16 kHz mono float samples (its whole length). */
-export async function decodeAudio(file: string, label: string, signal?: AbortSignal): Promise<Float32Array> {
+/** ffmpeg's own count of the frames it decoded, from its verbose end-of-run statistics. */
+const DECODED = /Input stream #\d+:\d+ \(video\): \d+ packets read \(\d+ bytes\); (\d+) frames decoded/;
+
+/** Decodes an audio file to 16 kHz mono float samples (its whole length, or `part` of it). */
+export async function decodeAudio(
+  file: string,
+  label: string,
+  signal?: AbortSignal,
+  part?: { seekSeconds: number; seconds: number },
+): Promise<Float32Array> {
+  const input = ["-nostdin", ...(part && part.seekSeconds > 0 ? ["-ss", String(part.seekSeconds)] : [])];
   const command = ffmpeg(file)
-    .inputOptions(["-nostdin"])
+    .inputOptions(input)
     .noVideo()
     .audioChannels(1)
     .audioFrequency(AUDIO_RATE)
     .format("f32le")
-    .outputOptions(["-c:a pcm_f32le"]);
+    .outputOptions(["-c:a pcm_f32le", ...(part ? [`-t ${part.seconds}`] : [])]);
   const chunks: Buffer[] = [];
   for await (const chunk of ffmpegPipe(command, label, signal)) chunks.push(chunk as Buffer);
   // A killed ffmpeg may close its output before its exit is seen: short output, not silence.
@@ -72,6 +84,39 @@ export async function decodeAudio(file: string, label: string, signal?: AbortSig
 }
 
 export const AUDIO_RATE = 16_000;
+
+/** Samples [from, to) of an audio's 16 kHz decode, and whether they could be sought to. */
+export interface AudioWindow {
+  from: number;
+  to: number;
+  /**
+   * PCM (WAV): decoded from a whole second before `from` (input seeking), which gives the
+   * same samples as a decode from 0 once the resampler has settled (a few hundred samples).
+   * A compressed codec decodes from 0 (its seek is not sample-exact), only up to `to`.
+   */
+  seekable: boolean;
+}
+
+/** Whole seconds decoded on either side of a window: the resampler's start and end stay outside it. */
+const WINDOW_MARGIN_SECONDS = 1;
+
+/**
+ * The samples [from, to) of decodeAudio's output without decoding the rest of the audio
+ * (see AudioWindow): exactly what decodeAudio(file).subarray(from, to) holds, shorter when
+ * the audio ends first.
+ */
+export async function decodeAudioWindow(
+  file: string,
+  label: string,
+  w: AudioWindow,
+  signal?: AbortSignal,
+): Promise<Float32Array> {
+  const seekSeconds = w.seekable ? Math.max(0, Math.floor(w.from / AUDIO_RATE) - WINDOW_MARGIN_SECONDS) : 0;
+  const untilSeconds = Math.ceil(w.to / AUDIO_RATE) + WINDOW_MARGIN_SECONDS;
+  const decoded = await decodeAudio(file, label, signal, { seekSeconds, seconds: untilSeconds - seekSeconds });
+  const offset = seekSeconds * AUDIO_RATE;
+  return decoded.slice(Math.min(decoded.length, w.from - offset), Math.min(decoded.length, w.to - offset));
+}
 
 /** The samples trimmed, or padded with silence, to exactly `seconds`. */
 export function fitSamples(decoded: Float32Array, seconds: number): Float32Array {
@@ -87,6 +132,11 @@ export interface FrameRange {
   count: number;
 }
 
+/** Frames the decoder decoded, summed over decodes (a seek decodes from the keyframe before its range). */
+export interface DecodeStats {
+  decoded: number;
+}
+
 /**
  * Decodes the video's frames as raw `format` (yuv420p, limited range: the frame path; rgb24:
  * the face detector) at a constant `video.fps` (no frame files on disk), turned upright by
@@ -94,9 +144,11 @@ export interface FrameRange {
  * ffmpeg version), straight into buffers of `pool`: ffmpeg writes to a FIFO that is read with
  * fs.read into the pool's buffers, so no Buffer is allocated per pipe chunk
  * (docs/architecture.md#frame-path). Yields each filled frame; its consumer gives it back to
- * the pool. A range seeks accurately: it starts a quarter frame before frame `start` (ffmpeg
- * drops what precedes the seek point), so on a constant-frame-rate source it yields the same
- * frames as a decode from 0. Stopping early (break) kills ffmpeg.
+ * the pool. A range seeks accurately: ffmpeg seeks its input to the keyframe before a point a
+ * quarter frame before frame `start` and drops the frames that precede that point, so on a
+ * constant-frame-rate source it yields the same frames as a decode from 0, having decoded
+ * at most one keyframe interval (GOP) before the range. With `stats`, ffmpeg's count of the
+ * frames it decoded is added to it. Stopping early (break) kills ffmpeg.
  */
 export async function* decodeFrames(
   file: string,
@@ -107,11 +159,13 @@ export async function* decodeFrames(
   codecs: Pick<Codecs, "decoder" | "device">,
   signal?: AbortSignal,
   range?: FrameRange,
+  stats?: DecodeStats,
 ): AsyncGenerator<Uint8Array> {
   const frameBytes = bytesOf(format, video.width, video.height);
   if (pool.frameBytes !== frameBytes)
     throw new Error(`frame pool holds ${pool.frameBytes}-byte frames, not ${frameBytes}`);
   const input = ["-nostdin", "-noautorotate", ...decoderInputArgs(codecs)];
+  if (stats) input.push("-loglevel", "level+verbose");
   if (range && range.start > 0) input.push("-ss", ((range.start - 0.25) / video.fps).toFixed(6));
   const output = [`-pix_fmt ${format}`, `-r ${video.fps}`];
   // yuv420p frames stay in the source's matrix (the crop converts it) but in limited range.
@@ -130,6 +184,11 @@ export async function* decodeFrames(
   let frame: Uint8Array | undefined;
   try {
     const command = ffmpeg(file).inputOptions(input).noAudio().outputOptions(output).format("rawvideo");
+    if (stats)
+      command.on("stderr", (line: string) => {
+        const decoded = DECODED.exec(line);
+        if (decoded) stats.decoded += Number(decoded[1]);
+      });
     const exited = ffmpegToFile(command, fifo.path, label, stop.signal);
     // The FIFO's end is ffmpeg's exit: only then does the read see end of file.
     exited.then(fifo.writerDone, fifo.writerDone);

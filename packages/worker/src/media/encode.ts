@@ -19,6 +19,11 @@ export interface EncoderOptions {
   /** length=video: the frames' duration (frames / fps), where the audio is cut. */
   videoSeconds?: number;
   outFile: string;
+  /**
+   * A JPEG of the first frame, POSTER_WIDTH wide, written as a second output of the same
+   * ffmpeg (no separate run over the finished file: docs/architecture.md#outputs).
+   */
+  posterFile?: string;
   encoder?: VideoEncoderName;
   /** Lossless (VIDEO_LOSSLESS): decoded frames equal the yuv420p frames given, bit for bit. */
   lossless?: boolean;
@@ -87,6 +92,18 @@ export function audioArgs(length: LengthMode, videoSeconds?: number): string[] {
   return ["-c:a", "aac", "-b:a", "128k", ...fit];
 }
 
+/** Poster width in pixels: a thumbnail for the web page's item list (docs/architecture.md#outputs). */
+export const POSTER_WIDTH = 320;
+
+/** The poster output: the first frame, scaled from the frames' own matrix and range to a full-range JPEG. */
+export function posterArgs(colorMatrix: ColorMatrix): string[] {
+  return [
+    ...["-map", "0:v:0", "-frames:v", "1", "-an"],
+    ...["-vf", `scale=${POSTER_WIDTH}:-2:in_color_matrix=${colorMatrix}:in_range=tv:out_range=pc`],
+    ...["-q:v", "4", "-f", "image2"],
+  ];
+}
+
 /**
  * Encodes raw yuv420p frames from ffmpeg's stdin to H.264 MP4 with the item's audio (or none:
  * a segment's piece), as they are (no colour conversion), tagged with their colour matrix.
@@ -111,6 +128,7 @@ export function startEncoder(o: EncoderOptions): Encoder {
       ...["-colorspace", colorSpaceTag(o.colorMatrix), "-color_range", "tv"],
     ])
     .output(o.outFile);
+  if (o.posterFile) command.output(o.posterFile).outputOptions(posterArgs(o.colorMatrix));
 
   let failure: Error | undefined;
   let killed = false;

@@ -1,14 +1,15 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { POSTER_WIDTH } from "./encode.ts";
+
+export { POSTER_WIDTH };
 
 const run = promisify(execFile);
 
-/** Poster width in pixels: a thumbnail for the web page's item list (docs/architecture.md#outputs). */
-export const POSTER_WIDTH = 320;
-
 /**
- * A JPEG of the finished output's first frame, scaled to POSTER_WIDTH. A separate ffmpeg
- * run over the encoded file, so the encoder's frame path stays as it is.
+ * A JPEG of a finished output's first frame, scaled to POSTER_WIDTH: for a long item, whose
+ * pieces are stitched without an encoder that could write it (a single job's encoder writes
+ * its own: media/encode.ts, docs/architecture.md#outputs).
  */
 export async function makePoster(video: string, out: string, signal?: AbortSignal): Promise<void> {
   await run(

@@ -27,6 +27,8 @@ export interface VideoInfo {
 export interface AudioInfo {
   duration: number;
   sampleRate: number;
+  /** ffprobe's codec name: pcm_* (WAV) decodes exactly from any point (media/decode.ts). */
+  codec: string;
 }
 
 /** One stream as ffprobe's JSON gives it: what fluent-ffmpeg parses, plus the side data it drops. */
@@ -139,6 +141,7 @@ export async function probeAudio(file: string, label: string): Promise<AudioInfo
   return {
     duration: Number(stream.duration) || Number(data.format.duration) || 0,
     sampleRate: Number(stream.sample_rate) || 0,
+    codec: stream.codec_name ?? "",
   };
 }
 

@@ -1,9 +1,9 @@
 import { BadInputError } from "../errors.ts";
 import { FramePool } from "../frames/frame-pool.ts";
 import type { Codecs } from "./codecs.ts";
-import { decodeFrames } from "./decode.ts";
+import { type DecodeStats, decodeFrames } from "./decode.ts";
 import type { VideoInfo } from "./probe.ts";
-import { type LoopMode, passes, sourceIndex } from "./timeline.ts";
+import { type LoopMode, type Pass, passes, sourceIndex } from "./timeline.ts";
 import { frameBytes as bytesOf, type PixelFormat } from "./yuv.ts";
 
 export interface TimelineFrame {
@@ -21,11 +21,12 @@ export interface TimelineOptions {
   /** Output frames; "clip" = one forward pass over the clip, however many frames it has. */
   frames: number | "clip";
   /**
-   * Only output frames [start, start + count) are yielded (a segment of a long item). The
-   * first pass is still decoded whole to count the clip; later passes decode only what
-   * the range needs.
+   * Only output frames [start, start + count) are yielded (a segment of a long item), and
+   * only what they show is decoded: each decode seeks to the keyframe before its frames.
    */
   range?: { start: number; count: number };
+  /** Frames ffmpeg decoded, summed over this timeline's decodes. */
+  stats?: DecodeStats;
   loop: LoopMode;
   /** Decoded frames held at most to play a pass backwards (at least one frame). */
   bufferBytes: number;
@@ -43,7 +44,8 @@ export interface TimelineOptions {
  * backward passes in chunks of at most `bufferBytes` from its end towards its start
  * (accurate seeks), each chunk yielded reversed. Either way at most `bufferBytes` of frames
  * (at least one) plus ffmpeg's pipe are held, whatever the clip's and the output's length
- * (besides the pool); no frame touches the disk.
+ * (besides the pool); no frame touches the disk. A range that starts later seeks to it
+ * instead (docs/architecture.md#segments).
  */
 export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<TimelineFrame> {
   const first = o.range?.start ?? 0;
@@ -53,19 +55,33 @@ export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<Timeli
   );
   const frameBytes = bytesOf(o.format, o.video.width, o.video.height);
   const chunkFrames = Math.max(1, Math.floor(o.bufferBytes / frameBytes));
-  // Copies of the first pass's frames while they fit (yielded frames are consumed in place);
-  // not even tried when the probe says the clip is bigger than the buffer.
-  let held: Uint8Array[] | undefined = o.frames !== "clip" && o.video.frames <= chunkFrames ? [] : undefined;
+  const decode = (pool: FramePool, range?: { start: number; count: number }) =>
+    decodeFrames(o.file, o.label, o.video, o.format, pool, o.codecs, o.signal, range, o.stats);
+  // Not even tried when the probe says the clip is bigger than the buffer.
+  const mayHold = o.frames !== "clip" && o.video.frames <= chunkFrames;
+
+  // A range that starts later (a segment) seeks instead of decoding the frames before it:
+  // one pass over the clip seeks to its first frame (and stops after its last); a loop needs the clip's length first,
+  // checked on the decoder at the probed count. A clip short enough to hold is decoded from
+  // the start as below (that one pass serves every loop).
+  if (o.range && (first > 0 || o.frames === "clip")) {
+    if (o.frames === "clip") {
+      let source = first;
+      for await (const frame of decode(o.pool, { start: first, count: total - first }))
+        yield { frame, source: source++ };
+      return;
+    }
+    const n = mayHold ? undefined : await clipLength(o, decode);
+    if (n !== undefined) {
+      yield* passFrames(o, n, 0, first, total, chunkFrames, decode, passes(n, o.loop));
+      return;
+    }
+  }
+
+  // Copies of the first pass's frames while they fit (yielded frames are consumed in place).
+  let held: Uint8Array[] | undefined = mayHold ? [] : undefined;
   let out = 0;
   let n = 0;
-  const decode = (pool: FramePool, range?: { start: number; count: number }) =>
-    decodeFrames(o.file, o.label, o.video, o.format, pool, o.codecs, o.signal, range);
-  /** A pool buffer holding a copy of `bytes` (the consumer draws into it). */
-  const copy = async (bytes: Uint8Array) => {
-    const frame = await o.pool.acquire(o.signal);
-    frame.set(bytes);
-    return frame;
-  };
   for await (const frame of decode(o.pool)) {
     if (out >= total) {
       o.pool.release(frame);
@@ -84,14 +100,59 @@ export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<Timeli
   if (held) {
     for (let i = Math.max(out, first); i < total; i++) {
       const source = sourceIndex(i, n, o.loop);
-      yield { frame: await copy(held[source] as Uint8Array), source };
+      yield { frame: await copy(o, held[source] as Uint8Array), source };
     }
     return;
   }
-  // Backward chunks are decoded into buffers of their own, then copied out in reverse.
-  const chunkPool = new FramePool(frameBytes, chunkFrames);
   const all = passes(n, o.loop);
   all.next(); // the first forward pass, done above
+  yield* passFrames(o, n, out, first, total, chunkFrames, decode, all);
+}
+
+type Decode = (pool: FramePool, range?: { start: number; count: number }) => AsyncGenerator<Uint8Array>;
+
+/** A pool buffer holding a copy of `bytes` (the consumer draws into it). */
+async function copy(o: TimelineOptions, bytes: Uint8Array): Promise<Uint8Array> {
+  const frame = await o.pool.acquire(o.signal);
+  frame.set(bytes);
+  return frame;
+}
+
+/**
+ * The clip's frame count as a decode from 0 would find it, when the probed count is it: the
+ * decoder, seeking, delivers frame count-1 and nothing after it. Undefined when it does not
+ * (an estimated count): the clip is then counted by decoding it.
+ */
+async function clipLength(o: TimelineOptions, decode: Decode): Promise<number | undefined> {
+  const n = o.video.frames;
+  const pool = new FramePool(o.pool.frameBytes, 2);
+  let got = 0;
+  for await (const frame of decode(pool, { start: n - 1, count: 2 })) {
+    pool.release(frame);
+    got++;
+  }
+  return got === 1 ? n : undefined;
+}
+
+/**
+ * The timeline's frames from output frame `out` on, pass by pass (`all`: the passes from
+ * there): passes wholly before `first` are skipped without decoding, forward passes seek to
+ * the frames they need, backward passes are decoded in chunks of at most `chunkFrames` from
+ * their end towards their start (each chunk yielded reversed).
+ */
+async function* passFrames(
+  o: TimelineOptions,
+  n: number,
+  out: number,
+  first: number,
+  total: number,
+  chunkFrames: number,
+  decode: Decode,
+  all: Generator<Pass>,
+): AsyncGenerator<TimelineFrame> {
+  if (out >= total) return;
+  // Backward chunks are decoded into buffers of their own, then copied out in reverse.
+  const chunkPool = new FramePool(o.pool.frameBytes, Math.min(chunkFrames, n));
   for (const pass of all) {
     const count = Math.min(pass.count, total - out);
     // Frames of this pass before the range are skipped without decoding them.
@@ -113,9 +174,9 @@ export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<Timeli
         if (chunk.length !== hi - lo + 1) throw lostFrames(o.label, lo, hi - lo + 1, chunk.length);
         for (let frame = chunk.pop(); frame; frame = chunk.pop()) {
           const source = lo + chunk.length;
-          const out = await copy(frame);
+          const copied = await copy(o, frame);
           chunkPool.release(frame);
-          yield { frame: out, source };
+          yield { frame: copied, source };
         }
         hi = lo - 1;
       }

@@ -8,6 +8,7 @@ import {
   segmentRange,
 } from "@mediaq/shared";
 import { type Job, WaitingChildrenError } from "bullmq";
+import type { SegmentedJob } from "../adapters/adapter.ts";
 import type { ProcessorDeps } from "../processor.ts";
 import type { SegmentSpan } from "./plan.ts";
 
@@ -16,16 +17,16 @@ import type { SegmentSpan } from "./plan.ts";
  * children of the item's job (BullMQ's "process step jobs" with dynamic children) and
  * moves the item's job to waiting-children by throwing WaitingChildrenError; BullMQ runs
  * the job again when the last child completed, and a child that fails for good fails it
- * (failParentOnFailure). Finished segments are read from the ledger, never run again
- * (docs/architecture.md#segments).
+ * (failParentOnFailure). Finished segments are read from the ledger, never run again. Each
+ * segment is handed the item's probe, so it probes nothing (docs/architecture.md#segments).
  */
 export async function awaitSegments(
   deps: Pick<ProcessorDeps, "ledger" | "segmentQueue">,
   job: Job<InferenceJob>,
   token: string | undefined,
   data: InferenceJob,
+  segmented: Pick<SegmentedJob, "frames" | "probe">,
   plan: SegmentSpan[],
-  total: number,
   log: Logger,
 ): Promise<SegmentPiece[]> {
   const missing = async () => {
@@ -35,6 +36,8 @@ export async function awaitSegments(
   let state = await missing();
   if (state.missing.length > 0) {
     await deps.ledger.segments.markSegmented(data.jobKey);
+    const probe = await segmented.probe();
+    const total = segmented.frames;
     // A finished job under a missing segment's id (the item is retried after a failure, or
     // the ledger lost the piece) would make BullMQ drop the add. A failed one runs again as
     // BullMQ's retry does, which also takes it out of this job's failed children (else
@@ -48,7 +51,7 @@ export async function awaitSegments(
     await deps.segmentQueue.addBulk(
       state.missing.map((s) => ({
         name: QUEUES.segment,
-        data: { item: data, start: s.start, count: s.count, total },
+        data: { item: data, start: s.start, count: s.count, total, probe },
         opts: {
           jobId: segmentJobId(data.jobKey, s),
           parent: { id: job.id as string, queue: job.queueQualifiedName },

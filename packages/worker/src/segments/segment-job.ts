@@ -20,6 +20,7 @@ import { type ResolvedAdapter, resolveAdapter } from "../adapters/registry.ts";
 import { newAttemptId, Stages, uploadFile, withScratch } from "../pipeline.ts";
 import type { ProcessorDeps } from "../processor.ts";
 import { ProgressReporter } from "../progress.ts";
+import { observeCost } from "./frame-cost.ts";
 import type { Scratch } from "../scratch.ts";
 import { settleSegmentFailure } from "./segment-failure.ts";
 
@@ -95,7 +96,18 @@ async function runSegment(
   const { scratch, signal } = o;
   const progress = new ProgressReporter(ledger, job, item.jobKey, { segment: { range, total: segment.total } });
   const stages = new Stages(deps.metrics, progress, signal);
-  const ctx = { deps, data: item, params: o.params, track: o.track, scratch, stages, progress, signal, log: o.log };
+  const ctx = {
+    deps,
+    data: item,
+    params: o.params,
+    track: o.track,
+    scratch,
+    stages,
+    progress,
+    signal,
+    log: o.log,
+    segment: { probe: segment.probe, range: { start: segment.start, count: segment.count }, total: segment.total },
+  };
   const segmented = (await o.adapter.prepare(ctx)).segments;
   if (!segmented) throw new Error(`the ${o.adapter.name} adapter does not run as segments`);
   if (segmented.frames !== segment.total)
@@ -119,7 +131,9 @@ async function runSegment(
     key,
     sha256,
     size,
+    decoded: framePath.decoded,
   });
+  await observeCost(deps, item, segmented.frameSize, stages, { frames: framePath.frames, segment: true });
   // Another segment failed the item meanwhile: this piece can never be used.
   if ((await ledger.jobs.state(item.jobKey)).state === "failed") await dropPieces(deps, item.jobKey);
   await progress.flush();

@@ -2,19 +2,20 @@
  * A Wav2Lip job: fetch -> probe -> track -> model -> audio (the output timeline), then the
  * frame path over all or part of it (docs/architecture.md#worker, #frame-path, #segments).
  */
-import { channelsOf, type FaceTrackRecord, readFaceTrack } from "@mediaq/shared";
-import { type MelSpectrogram, melSpectrogramYielding } from "../../audio/mel.ts";
+import { channelsOf, type FaceTrackRecord, readFaceTrack, type SegmentProbe } from "@mediaq/shared";
+import { type MelSpectrogram, melSampleSpan, melSpectrogramYielding, type SampleWindow } from "../../audio/mel.ts";
 import { BadInputError } from "../../errors.ts";
 import { boxCrop, type CropLookup, trackCrops } from "../../face/track.ts";
 import { downloadBlob } from "../../fetch.ts";
 import { FRAME_STAGES, type FramePathResult, runFramePath } from "../../frames/frame-path.ts";
-import { AUDIO_RATE, decodeAudio, fitSamples } from "../../media/decode.ts";
+import { AUDIO_RATE, decodeAudio, decodeAudioWindow, fitSamples } from "../../media/decode.ts";
 import { checkBox, probeAudio, probeVideo, type VideoInfo } from "../../media/probe.ts";
+import { COLOR_MATRICES, type ColorMatrix } from "../../media/yuv.ts";
 import { outputFrameCount } from "../../media/timeline.ts";
 import { countInferenceRun, type Span, trackScratch } from "../../pipeline.ts";
 import type { ProcessorDeps } from "../../processor.ts";
 import { stitchPieces } from "../../segments/stitch.ts";
-import type { BoundModel, JobContext, PreparedJob } from "../adapter.ts";
+import type { BoundModel, JobContext, PreparedJob, SegmentPart } from "../adapter.ts";
 import { bindWav2Lip, runWav2LipBatch, type Wav2LipBinding, type Wav2LipParams } from "./binding.ts";
 
 /** An item fetched and probed, with its face crops, model and output timeline. */
@@ -25,8 +26,11 @@ export interface PreparedItem {
   video: VideoInfo;
   crops: { lookup: CropLookup; face?: PreparedJob["face"] };
   model: BoundModel<Wav2LipBinding>;
-  /** The audio fitted to the output timeline (16 kHz mono). */
-  samples: Float32Array;
+  /**
+   * The audio fitted to the output timeline (16 kHz mono): all of it, or for a segment only
+   * the window its mel reads (decoded on first use).
+   */
+  samples(): Promise<Float32Array | SampleWindow>;
   outputFrames: number;
 }
 
@@ -36,23 +40,29 @@ export async function prepareWav2Lip(ctx: JobContext<Wav2LipParams>): Promise<Pr
   const { deps, stages, scratch, signal, progress } = ctx;
   return {
     face: p.crops.face,
-    async produce(outFile) {
+    async produce(outFile, pictureFile) {
       const result = await inferFrames(ctx, p, {
         outFile,
+        posterFile: pictureFile,
         onProgress: (done) => progress.report("infer", done, Math.max(done, p.outputFrames)),
       });
-      return { units: result.frames };
+      return { units: result.frames, picture: pictureFile !== undefined };
     },
     segments: {
       frames: p.outputFrames,
       fps: p.video.fps,
+      frameSize: { width: p.video.width, height: p.video.height },
+      probe: async () => ({
+        video: p.video,
+        audioSeekable: (await probeAudio(p.files.audio, p.labels.audio)).codec.startsWith("pcm_"),
+      }),
       async runRange(range, outFile) {
         const result = await inferFrames(ctx, p, {
           outFile,
           range,
           onProgress: (done) => progress.report("infer", done, range.count),
         });
-        return { frames: result.frames };
+        return { frames: result.frames, decoded: result.decodedFrames };
       },
       stitch: (pieces, outFile) =>
         stages.run("stitch", () =>
@@ -66,8 +76,72 @@ export async function prepareWav2Lip(ctx: JobContext<Wav2LipParams>): Promise<Pr
  * The mel spectrogram of the output timeline, or only what a segment's frames read; in
  * slices that let the event loop renew BullMQ's lock (docs/architecture.md#worker-deaths).
  */
-function melOf(p: PreparedItem, range?: { start: number; count: number }): Promise<MelSpectrogram> {
-  return melSpectrogramYielding(p.samples, undefined, range ? { ...range, fps: p.video.fps } : undefined);
+async function melOf(p: PreparedItem, range?: { start: number; count: number }): Promise<MelSpectrogram> {
+  return melSpectrogramYielding(await p.samples(), undefined, range ? { ...range, fps: p.video.fps } : undefined);
+}
+
+/** The item's probe as a segment job carries it, when it is one this worker reads. */
+function probedVideo(probe: SegmentProbe | undefined): VideoInfo | undefined {
+  if (!probe || !COLOR_MATRICES.includes(probe.video.colorMatrix as ColorMatrix)) return undefined;
+  return { ...probe.video, colorMatrix: probe.video.colorMatrix as ColorMatrix };
+}
+
+/**
+ * decodeAudio; a failure (or nothing decoded) is explained by probing the file (empty, not
+ * media, no audio stream: messages a person can act on), which only such a decode needs.
+ */
+async function decodeChecked(
+  decode: () => Promise<Float32Array>,
+  file: string,
+  label: string,
+  signal: AbortSignal,
+): Promise<Float32Array> {
+  let samples: Float32Array;
+  try {
+    samples = await decode();
+  } catch (err) {
+    if (signal.aborted) throw err;
+    await probeAudio(file, label);
+    throw err;
+  }
+  // No audio stream, or one ffmpeg cannot decode, decodes to nothing without failing.
+  if (samples.length === 0) await probeAudio(file, label);
+  return samples;
+}
+
+/** A function that runs `fn` once, on its first call. */
+function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => {
+    result ??= fn();
+    return result;
+  };
+}
+
+/**
+ * A segment's audio: the window of the item's fitted samples (16 kHz, `total` frames long at
+ * `fps`) that its range's mel reads, decoded alone (decodeAudioWindow); silence past the
+ * audio's end, as fitSamples pads it.
+ */
+async function segmentSamples(
+  file: string,
+  label: string,
+  fps: number,
+  segment: SegmentPart,
+  signal: AbortSignal,
+): Promise<SampleWindow> {
+  const length = Math.max(1, Math.round((segment.total / fps) * AUDIO_RATE));
+  const [from, to] = melSampleSpan(length, { ...segment.range, fps });
+  const seekable = segment.probe?.audioSeekable ?? false;
+  const decoded = await decodeChecked(
+    () => decodeAudioWindow(file, label, { from, to, seekable }, signal),
+    file,
+    label,
+    signal,
+  );
+  const data = new Float32Array(to - from); // zero = silence past the end
+  data.set(decoded.subarray(0, to - from));
+  return { data, offset: from, length };
 }
 
 /**
@@ -100,7 +174,7 @@ async function faceCrops(
 
 /** fetch -> probe -> track -> model -> audio (decoding from the probe on): everything before the frame path. */
 export async function prepareItem(ctx: JobContext<Wav2LipParams>): Promise<PreparedItem> {
-  const { deps, data, params, track, scratch, stages, signal } = ctx;
+  const { deps, data, params, track, scratch, stages, signal, segment } = ctx;
   const { config, s3, metrics } = deps;
   const inputs = { video: data.inputs.video, audio: data.inputs.audio };
   if (!inputs.video || !inputs.audio) throw new BadInputError("the wav2lip adapter needs inputs video and audio");
@@ -113,23 +187,29 @@ export async function prepareItem(ctx: JobContext<Wav2LipParams>): Promise<Prepa
 
   const session = deps.models.get(data.model.sha256);
   session.catch(() => {}); // awaited below; keeps an early model failure from going unhandled
+  const fetchInput = (sha256: string, label: string, file: string) =>
+    deps.inputs
+      ? deps.inputs.fetch(s3, config.S3_BUCKET, sha256, label, file)
+      : downloadBlob(s3, config.S3_BUCKET, sha256, label, file);
   await stages.run("fetch", async () => {
     await Promise.all([
-      downloadBlob(s3, config.S3_BUCKET, inputs.video as string, labels.video, files.video),
-      downloadBlob(s3, config.S3_BUCKET, inputs.audio as string, labels.audio, files.audio),
+      fetchInput(inputs.video as string, labels.video, files.video),
+      fetchInput(inputs.audio as string, labels.audio, files.audio),
     ]);
     trackScratch(metrics, scratch.dir, await scratch.size());
   });
 
-  // The audio decodes while the video is probed and its crops found (it needs neither); a
-  // failure is reported after the probe's, which names an unreadable file more plainly.
-  const decodedAudio = decodeAudio(files.audio, labels.audio, signal);
-  decodedAudio.catch(() => {}); // awaited below
+  // With length=audio the audio decodes while the video is probed and its crops found (it
+  // needs neither); a failure is reported after the probe's, which names an unreadable file
+  // more plainly. A segment decodes only the window its mel reads.
+  const decodeWhole = () =>
+    decodeChecked(() => decodeAudio(files.audio, labels.audio, signal), files.audio, labels.audio, signal);
+  const decodedAudio = params.length === "audio" && !segment ? decodeWhole() : undefined;
+  decodedAudio?.catch(() => {}); // awaited below
+  // One ffprobe per item: its segments are handed the item's probe.
+  const given = probedVideo(segment?.probe);
   const video = await stages.run("probe", async () => {
-    const [video] = await Promise.all([
-      probeVideo(files.video, labels.video, config.MAX_FRAME_PIXELS),
-      probeAudio(files.audio, labels.audio),
-    ]);
+    const video = given ?? (await probeVideo(files.video, labels.video, config.MAX_FRAME_PIXELS));
     checkBox(params.box, video);
     return video;
   });
@@ -145,14 +225,26 @@ export async function prepareItem(ctx: JobContext<Wav2LipParams>): Promise<Prepa
   // covers it exactly (trimmed or padded with silence): its mel has one window per output frame.
   // "audio": what is left of the decode once the model is ready.
   const { samples, outputFrames } = await stages.run("audio", async () => {
-    const decoded = await decodedAudio;
+    if (segment && given) {
+      const part = segment;
+      return {
+        samples: once(() => segmentSamples(files.audio, labels.audio, video.fps, part, signal)),
+        outputFrames: segment.total,
+      };
+    }
+    if (params.length === "video") {
+      const outputFrames = video.frames;
+      return { samples: once(async () => fitSamples(await decodeWhole(), outputFrames / video.fps)), outputFrames };
+    }
+    const decoded = await (decodedAudio ?? decodeWhole());
     const outputFrames = outputFrameCount({
       length: params.length,
       fps: video.fps,
       audioSeconds: decoded.length / AUDIO_RATE,
       videoFrames: video.frames,
     });
-    return { samples: fitSamples(decoded, outputFrames / video.fps), outputFrames };
+    const fitted = fitSamples(decoded, outputFrames / video.fps);
+    return { samples: async () => fitted, outputFrames };
   });
   return { params, labels, files, video, crops, model, samples, outputFrames };
 }
@@ -164,7 +256,13 @@ export async function prepareItem(ctx: JobContext<Wav2LipParams>): Promise<Prepa
 export async function inferFrames(
   ctx: JobContext<Wav2LipParams>,
   p: PreparedItem,
-  o: { outFile: string; range?: { start: number; count: number }; onProgress(done: number): void },
+  o: {
+    outFile: string;
+    /** A JPEG of the first frame, written by the encoder. */
+    posterFile?: string;
+    range?: { start: number; count: number };
+    onProgress(done: number): void;
+  },
 ): Promise<FramePathResult> {
   const { deps, data, stages, signal } = ctx;
   const { config } = deps;
@@ -194,6 +292,7 @@ export async function inferFrames(
       cardLock: deps.inferenceLock,
       codecs: deps.codecs,
       lossless: config.VIDEO_LOSSLESS,
+      posterFile: o.posterFile,
       signal,
       onProgress: o.onProgress,
     }),
