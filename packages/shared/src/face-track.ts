@@ -37,6 +37,14 @@ export type FaceTrackParams = z.infer<typeof faceTrackParamsSchema>;
 export const dedupScope = (config: Pick<Config, "DEDUP_SCOPE">, tenant: string): string =>
   config.DEDUP_SCOPE === "global" ? "global" : tenant;
 
+/**
+ * Version of track.json's content, part of the track key: 2 added the keypoints face swap
+ * aligns with. Tracks of format 1 (boxes only) are never read again; each video's track is
+ * detected once more, under its new key, the first time an item needs it. Job keys do not
+ * contain the track key, so no item's output key changes.
+ */
+export const TRACK_FORMAT = 2;
+
 export const faceTrackJobSchema = z.object({
   trackKey: sha256Schema,
   tenant: z.string(),
@@ -45,7 +53,11 @@ export const faceTrackJobSchema = z.object({
 });
 export type FaceTrackJob = z.infer<typeof faceTrackJobSchema>;
 
-/** track.json, stored at objectKeys.track(trackKey). Boxes are [x1, y1, x2, y2] in pixels, null = no face. */
+/**
+ * track.json, stored at objectKeys.track(trackKey). Boxes are [x1, y1, x2, y2] in pixels, null =
+ * no face; keypoints are the same faces' six BlazeFace keypoints [x0, y0, ..., x5, y5] in pixels
+ * (right eye, left eye, nose tip, mouth centre, right and left ear tragion), smoothed like the boxes.
+ */
 export interface FaceTrack {
   trackKey: string;
   video: string;
@@ -57,10 +69,11 @@ export interface FaceTrack {
   frames: number;
   framesWithoutFace: number;
   boxes: ([number, number, number, number] | null)[];
+  keypoints: (number[] | null)[];
 }
 
-/** The ledger's index entry of a stored track (everything but the boxes). */
-export type FaceTrackRecord = Omit<FaceTrack, "boxes"> & { key: string; completedAt: string };
+/** The ledger's index entry of a stored track (everything but the per-frame boxes and keypoints). */
+export type FaceTrackRecord = Omit<FaceTrack, "boxes" | "keypoints"> & { key: string; completedAt: string };
 
 /** What an item's result says about its face track. */
 export interface ItemFace {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type FaceTrackParams, faceTrackParamsSchema } from "./face-track.ts";
+import { type FaceTrackParams, faceTrackParamsSchema, TRACK_FORMAT } from "./face-track.ts";
 import { canonicalJson, sha256Hex, sha256Schema } from "./hashing.ts";
 
 /** Bump when a change to the worker would change outputs: every job key changes with it. */
@@ -98,6 +98,7 @@ export function computeTrackKey(o: { scope: string; video: string; params: FaceT
   return sha256Hex(
     canonicalJson({
       kind: "face-track",
+      format: TRACK_FORMAT,
       pipeline: PIPELINE_VERSION,
       scope: o.scope,
       video: o.video,

@@ -32,6 +32,12 @@ const faceTrackAnswer = z.object({
   frames: z.number().int(),
   framesWithoutFace: z.number().int(),
   boxes: z.array(box.nullable()).describe("per frame: the face box [x1, y1, x2, y2] in pixels, null = no face"),
+  keypoints: z
+    .array(z.array(z.number()).length(12).nullable())
+    .describe(
+      "per frame: the face's six keypoints [x0, y0, ..., x5, y5] in pixels (right eye, left eye, nose tip, " +
+        "mouth centre, right and left ear tragion), null = no face",
+    ),
 });
 
 /** `<sha256>-<size>-<random>`: what was declared, and a part nobody can guess. */

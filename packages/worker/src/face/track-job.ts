@@ -20,7 +20,7 @@ import { probeVideo } from "../media/probe.ts";
 import type { ModelCache } from "../model-cache.ts";
 import { createScratch } from "../scratch.ts";
 import { bindBlazeFace } from "./blazeface.ts";
-import { followFace, smoothTrack, type TrackBox } from "./track.ts";
+import { followFaces, smoothTrack, type TrackBox } from "./track.ts";
 
 export interface TrackJobDeps {
   /** The video decoder chosen at start-up (media/codecs.ts). */
@@ -47,7 +47,7 @@ export interface TrackJobOutput {
 /** Frames per message to the inference thread. */
 const DETECT_BATCH = 8;
 
-const round = (b: TrackBox) => b.map((v) => Math.round(v * 10) / 10) as TrackBox;
+const round = <T extends number[]>(b: T) => b.map((v) => Math.round(v * 10) / 10) as T;
 
 /**
  * BullMQ processor for QUEUES.faceTrack: fetch the video, run the face detector on every
@@ -126,7 +126,11 @@ async function computeTrack(
   const detectSeconds = (performance.now() - started) / 1000;
   if (faces.length === 0) throw new BadInputError(`${label} decoded to zero frames`);
 
-  const boxes = smoothTrack(followFace(faces), data.params.smoothing).map((b) => (b ? round(b) : null));
+  const followed = followFaces(faces);
+  const smooth = <T extends number[]>(per: (T | null)[]) =>
+    smoothTrack(per, data.params.smoothing).map((v) => (v ? round(v) : null));
+  const boxes = smooth(followed.map((f) => (f ? ([f.x1, f.y1, f.x2, f.y2] as TrackBox) : null)));
+  const keypoints = smooth(followed.map((f) => f?.keypoints ?? null));
   const framesWithoutFace = boxes.filter((b) => !b).length;
   const track: FaceTrack = {
     trackKey: data.trackKey,
@@ -139,6 +143,7 @@ async function computeTrack(
     frames: boxes.length,
     framesWithoutFace,
     boxes,
+    keypoints,
   };
   const key = objectKeys.track(data.trackKey);
   if (signal.aborted) throw signal.reason;
@@ -149,7 +154,7 @@ async function computeTrack(
     contentType: "application/json",
     metadata: { trackkey: data.trackKey, video: data.video, detector: data.params.detector },
   });
-  const { boxes: _, ...summary } = track;
+  const { boxes: _, keypoints: __, ...summary } = track;
   await ledger.tracks.record({ ...summary, key, completedAt: new Date().toISOString() });
   // Counted like inference runs: tests assert one detection per video, however many items use it.
   await ledger.tracks.countDetectionRun(data.trackKey);
