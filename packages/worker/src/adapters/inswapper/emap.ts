@@ -20,6 +20,15 @@ type ReadAt = (offset: number, length: number) => Promise<Uint8Array>;
  * itself, so a 500 MB swapper is never held in memory.
  */
 export async function readEmap(read: ReadAt, size: number, modelLabel: string): Promise<Float32Array> {
+  try {
+    return await emapAt(read, size, modelLabel);
+  } catch (err) {
+    if (err instanceof BadInputError) throw err;
+    throw new BadInputError(`${modelLabel} is not a valid ONNX file: ${(err as Error).message}`);
+  }
+}
+
+async function emapAt(read: ReadAt, size: number, modelLabel: string): Promise<Float32Array> {
   const graph = await lastField(read, 0, size, MODEL_GRAPH);
   const last = graph && (await lastField(read, graph.start, graph.end, GRAPH_INITIALIZER));
   const fail = (why: string) =>
@@ -93,7 +102,7 @@ async function lastField(
       reader.skipType(wire);
       next = at + reader.pos;
     }
-    if (next > end || next <= at) throw new BadInputError("the model is not a valid ONNX file");
+    if (next > end || next <= at) throw new Error(`a field runs past its message's end at byte ${at}`);
     at = next;
   }
   return found;
