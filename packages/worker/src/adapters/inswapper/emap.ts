@@ -107,3 +107,18 @@ async function lastField(
   }
   return found;
 }
+
+/**
+ * The swapper's `source`: normalize(embedding) @ emap (FaceFusion's prepare_source_embedding
+ * for inswapper; emap is [512,512], row-major).
+ */
+export function swapperSource(embedding: readonly number[], emap: Float32Array): Float32Array {
+  const n = embedding.length;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const e = embedding[i] as number;
+    if (e === 0) continue;
+    for (let j = 0; j < n; j++) out[j] = (out[j] as number) + e * (emap[i * n + j] as number);
+  }
+  return out;
+}
