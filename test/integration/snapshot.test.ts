@@ -80,8 +80,7 @@ describe("ledger snapshot, restore and reindex", () => {
   async function buildLedger(): Promise<string> {
     await ledger.assets.setModel(TENANT, { tag: "wav2lip@prod", sha256: MODEL, adapter: "wav2lip" });
     for (const it of items) {
-      await ledger.assets.grantBlob(TENANT, it.inputs.video);
-      await ledger.assets.grantBlob(TENANT, it.inputs.audio);
+      for (const blob of Object.values(it.inputs)) await ledger.assets.grantBlob(TENANT, blob);
     }
     const batchId = "b-snap-1";
     const created = await ledger.batches.create(
@@ -297,8 +296,8 @@ describe("ledger snapshot, restore and reindex", () => {
         metadata: {
           jobkey: it.jobKey,
           sha256: sha256Hex(body),
-          video: it.inputs.video,
-          audio: it.inputs.audio,
+          // As workers wrote it before outputs carried an `inputs` field: reindex reads both.
+          ...it.inputs,
           model: MODEL,
           adapter: "wav2lip",
           params: JSON.stringify(it.params),

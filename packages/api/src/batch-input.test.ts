@@ -74,4 +74,22 @@ describe("prepareItems", () => {
     expect(errors[0]).toMatch(/^items\[1\] "neg": params\.box\.2: /);
     expect(errors[1]).toMatch(/^items\[2\] "typo": params: .*bxo/);
   });
+
+  it("checks inputs against the adapter's input sets", () => {
+    const { items, errors } = prepareItems({
+      scope: "acme",
+      model,
+      batchParams: {},
+      items: [
+        { name: "ok", inputs },
+        { name: "text", inputs: { video: hex("b"), text: hex("d") } },
+        { name: "short", inputs: { video: hex("b") } },
+      ],
+    });
+    expect(items.map((i) => i.name)).toEqual(["ok"]);
+    expect(errors).toEqual([
+      'items[1] "text": inputs: the wav2lip adapter takes inputs {video, audio}; got {text, video}',
+      'items[2] "short": inputs: the wav2lip adapter takes inputs {video, audio}; got {video}',
+    ]);
+  });
 });

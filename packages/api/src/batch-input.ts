@@ -3,6 +3,7 @@ import {
   type BatchItem,
   type ChannelOrder,
   canonicalJson,
+  checkInputs,
   DEFAULT_FACE_DETECTOR,
   type ItemInput,
   normalizeParams,
@@ -53,6 +54,12 @@ export function prepareItems(o: {
     return done;
   };
   o.items.forEach((input, i) => {
+    // Inputs are per adapter: wav2lip takes {video, audio} (shared's ADAPTERS).
+    const inputs = checkInputs(o.model.adapter, input.inputs);
+    if (!inputs.ok) {
+      errors.push(`items[${i}] "${input.name}": inputs: ${inputs.message}`);
+      return;
+    }
     try {
       items.push(toBatchItem(scope, input, normalize({ ...o.batchParams, ...input.params })));
     } catch (err) {
@@ -66,10 +73,10 @@ export function prepareItems(o: {
   return { items, errors };
 }
 
-/** Throws a problem listing every item whose params are wrong. */
+/** Throws a problem listing every item whose params or inputs are wrong. */
 export function assertNoItemErrors(errors: string[]): void {
   if (errors.length === 0) return;
-  throw badRequest("invalid-params", `Some items have invalid params: ${listSome(errors, 10)}`, {
+  throw badRequest("invalid-params", `Some items have invalid params or inputs: ${listSome(errors, 10)}`, {
     errors: errors.slice(0, 1000),
   });
 }
@@ -78,7 +85,7 @@ export function assertNoItemErrors(errors: string[]): void {
 export function blobsUsed(item: BatchItem): string[] {
   const detector = item.params.detector;
   const own = typeof detector === "string" && detector !== DEFAULT_FACE_DETECTOR.sha256;
-  return [item.inputs.video, item.inputs.audio, ...(own ? [detector] : [])];
+  return [...Object.values(item.inputs), ...(own ? [detector] : [])];
 }
 
 /** Throws a problem for names given twice in the request. */

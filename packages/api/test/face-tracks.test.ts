@@ -23,6 +23,7 @@ describe("face tracks and detectors through the API", () => {
     const trackKey = computeTrackKey({ scope, video, params });
     const boxes: FaceTrack["boxes"] = [[10, 12, 50, 56], null, [11, 12, 51, 56]];
     const track: FaceTrack = {
+      format: 2,
       trackKey,
       video,
       detector: params.detector,

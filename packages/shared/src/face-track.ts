@@ -38,10 +38,10 @@ export const dedupScope = (config: Pick<Config, "DEDUP_SCOPE">, tenant: string):
   config.DEDUP_SCOPE === "global" ? "global" : tenant;
 
 /**
- * Version of track.json's content, part of the track key: 2 added the keypoints face swap
- * aligns with. Tracks of format 1 (boxes only) are never read again; each video's track is
- * detected once more, under its new key, the first time an item needs it. Job keys do not
- * contain the track key, so no item's output key changes.
+ * Version of track.json's content: 2 added the keypoints face swap aligns with. The track key
+ * does not contain it (tracks already stored keep their keys and serve lip-sync as before); an
+ * item that needs keypoints and finds a track of format 1 (no `format` field) has it detected
+ * again under the same key, which the new track then replaces (docs/architecture.md, "Face tracks").
  */
 export const TRACK_FORMAT = 2;
 
@@ -59,6 +59,8 @@ export type FaceTrackJob = z.infer<typeof faceTrackJobSchema>;
  * (right eye, left eye, nose tip, mouth centre, right and left ear tragion), smoothed like the boxes.
  */
 export interface FaceTrack {
+  /** TRACK_FORMAT when it was made; absent: format 1 (no keypoints). */
+  format?: number;
   trackKey: string;
   video: string;
   detector: string;
@@ -69,7 +71,8 @@ export interface FaceTrack {
   frames: number;
   framesWithoutFace: number;
   boxes: ([number, number, number, number] | null)[];
-  keypoints: (number[] | null)[];
+  /** Absent in tracks of format 1. */
+  keypoints?: (number[] | null)[];
 }
 
 /** The ledger's index entry of a stored track (everything but the per-frame boxes and keypoints). */

@@ -8,6 +8,7 @@ export * from "./redis.ts";
 export * from "./periodic.ts";
 export * from "./s3.ts";
 export * from "./outputs.ts";
+export * from "./output-info.ts";
 export * from "./logger.ts";
 export * from "./metrics.ts";
 export * from "./ledger/index.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_FACE_DETECTOR } from "./face-track.ts";
+import { DEFAULT_FACE_DETECTOR, faceTrackParamsSchema } from "./face-track.ts";
 import { canonicalJson } from "./hashing.ts";
-import { computeJobKey, type JobKeyParts, normalizeParams } from "./jobs.ts";
+import { computeJobKey, computeTrackKey, type JobKeyParts, normalizeParams } from "./jobs.ts";
 
 const hex = (c: string) => c.repeat(64);
 const base: JobKeyParts = {
@@ -61,5 +61,24 @@ describe("job key", () => {
     expect(() => normalizeParams("wav2lip", { detector: "not-a-hash" })).toThrow();
     // The batch size is the worker's setting (INFERENCE_BATCH_SIZE), so it cannot split a key.
     expect(() => normalizeParams("wav2lip", { batchSize: 8 })).toThrow(/batchSize/);
+  });
+});
+
+// Results already in S3 are paid-for GPU hours: a Wav2Lip batch finished before a change and
+// re-submitted after it must find them. These literals were computed on the code before the
+// adapter registry (docs/architecture.md#content-addressing); only a PIPELINE_VERSION bump may change them.
+describe("pinned keys", () => {
+  it("keeps a Wav2Lip item's job key", () => {
+    expect(key({})).toBe("e497016cc3e6910de3ae6debfac112c1184bf4a56b43e33bb8ab9330275c6e4c");
+    expect(key({ channels: "rgb" })).toBe("5d21bb35dc206f916b5a7e8c3a208a8afed3bf6402a4b8147a9478f026a3a76a");
+    expect(key({ scope: "global", params: normalizeParams("wav2lip", {}) })).toBe(
+      "5fe4e377866973ba775e23f872f3f535e7f379ddbe80a84f10dd728294149195",
+    );
+  });
+
+  it("keeps a face track's key", () => {
+    expect(computeTrackKey({ scope: "acme", video: hex("b"), params: faceTrackParamsSchema.parse({}) })).toBe(
+      "040a393ef3251778dfc5bf4686e53e4dcc5faf5a7c09de178a71774cf14c69b5",
+    );
   });
 });

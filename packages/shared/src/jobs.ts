@@ -1,6 +1,19 @@
 import { z } from "zod";
-import { type FaceTrackParams, faceTrackParamsSchema, TRACK_FORMAT } from "./face-track.ts";
+import {
+  ADAPTERS,
+  type AdapterName,
+  adapterNameSchema,
+  BATCH_ADAPTERS,
+  type ChannelOrder,
+  channelOrderSchema,
+  describeInputSets,
+  type Inputs,
+  inputNameSchema,
+} from "./adapters.ts";
+import type { FaceTrackParams } from "./face-track.ts";
 import { canonicalJson, sha256Hex, sha256Schema } from "./hashing.ts";
+
+export * from "./adapters.ts";
 
 /** Bump when a change to the worker would change outputs: every job key changes with it. */
 export const PIPELINE_VERSION = "2";
@@ -12,59 +25,24 @@ export const QUEUES = {
   segment: "segment",
 } as const;
 
-const pixel = z.number().int();
-/** Parameters of the wav2lip adapter, with their defaults. */
-export const wav2lipParamsSchema = z
-  .object({
-    /**
-     * Face box in pixels: [x, y, width, height], used as given on every frame (Wav2Lip's
-     * --box: no detection, no pads); null = find the face with the detector.
-     */
-    box: z
-      .tuple([pixel.min(0), pixel.min(0), pixel.min(1), pixel.min(1)])
-      .nullable()
-      .default(null),
-    /** Padding around detected boxes as Wav2Lip's --pads: [top, bottom, left, right]. */
-    pads: z.tuple([pixel, pixel, pixel, pixel]).default([0, 10, 0, 0]),
-    // Frames per model call is the worker's INFERENCE_BATCH_SIZE, not a param: it changes
-    // throughput, never the output, so identical work keeps one key.
-    /** Output length: as long as the audio (the video loops) or as long as the video (audio padded or cut). */
-    length: z.enum(["audio", "video"]).default("audio"),
-    /** How the video loops with length=audio: forward then back without repeating a frame, or forward only. */
-    loop: z.enum(["pingpong", "forward"]).default("pingpong"),
-  })
-  .extend(faceTrackParamsSchema.shape)
-  .strict();
-
-export const ADAPTERS = {
-  wav2lip: wav2lipParamsSchema,
-  /** Face detectors (MediaPipe BlazeFace as ONNX): registered as models, used through params.detector. */
-  blazeface: z.object({}).strict(),
-} as const;
-/** Adapters of models a batch can run (the others serve those, like face detectors). */
-export const BATCH_ADAPTERS: readonly AdapterName[] = ["wav2lip"];
-export type AdapterName = keyof typeof ADAPTERS;
-export const adapterNameSchema = z.enum(Object.keys(ADAPTERS) as [AdapterName, ...AdapterName[]]);
-
-/** Colour channel order a model expects in its image tensors (and returns in its output). */
-export const channelOrderSchema = z.enum(["bgr", "rgb"]);
-export type ChannelOrder = z.infer<typeof channelOrderSchema>;
-/**
- * The order an adapter's models were trained on, when a registration does not say (Wav2Lip:
- * OpenCV's BGR; BlazeFace: MediaPipe's RGB, the only order the detector feeds).
- */
-export const DEFAULT_CHANNELS: Record<AdapterName, ChannelOrder> = { wav2lip: "bgr", blazeface: "rgb" };
 /** A model's channel order: the one registered with it, else its adapter's default. */
 export const channelsOf = (model: { adapter: AdapterName; channels?: ChannelOrder }): ChannelOrder =>
-  model.channels ?? DEFAULT_CHANNELS[model.adapter];
+  model.channels ?? ADAPTERS[model.adapter].channels;
 
 /** Applies an adapter's defaults; throws a ZodError for unknown or bad params. */
 export function normalizeParams(adapter: AdapterName, params: unknown): Record<string, unknown> {
-  return ADAPTERS[adapter].parse(params ?? {});
+  return ADAPTERS[adapter].params.parse(params ?? {}) as Record<string, unknown>;
 }
 
-export const inputsSchema = z.object({ video: sha256Schema, audio: sha256Schema }).strict();
-export type Inputs = z.infer<typeof inputsSchema>;
+/** An item's inputs by name (which names, per adapter: `checkInputs`). */
+export const inputsSchema = z
+  .record(inputNameSchema, sha256Schema)
+  .refine((inputs) => Object.keys(inputs).length > 0, "at least one input is needed")
+  .describe(
+    `SHA-256 of each input blob by input name; one of the input sets of the model's adapter: ${BATCH_ADAPTERS.map(
+      (name) => `${name} ${describeInputSets(name)}`,
+    ).join("; ")}`,
+  );
 
 export interface JobKeyParts {
   /** The tenant id, or "global" when dedup scope is global. */
@@ -98,7 +76,6 @@ export function computeTrackKey(o: { scope: string; video: string; params: FaceT
   return sha256Hex(
     canonicalJson({
       kind: "face-track",
-      format: TRACK_FORMAT,
       pipeline: PIPELINE_VERSION,
       scope: o.scope,
       video: o.video,

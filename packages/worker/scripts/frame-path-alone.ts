@@ -6,10 +6,11 @@
  */
 import { Mutex } from "async-mutex";
 import { melSpectrogram } from "../src/audio/mel.ts";
-import { bindWav2Lip, runWav2LipBatch } from "../src/adapters/wav2lip.ts";
+import { bindWav2Lip, runWav2LipBatch } from "../src/adapters/wav2lip/binding.ts";
 import { FrameOpsThread } from "../src/frames/frame-ops-client.ts";
 import { type FramePathResult, runFramePath } from "../src/frames/frame-path.ts";
 import { createSession } from "../src/inference/create-session.ts";
+import { runTensors } from "../src/inference/tensors.ts";
 import { decodeAudio, fitSamples } from "../src/media/decode.ts";
 import { probeVideo } from "../src/media/probe.ts";
 import { DEMO_MODEL_PATH } from "./make-demo-model.ts";
@@ -41,11 +42,8 @@ export async function prepareFramePathAlone(
         ...{ order: "bgr", batchSize: 16, ops, cardLock: new Mutex(), onProgress: () => {} },
         codecs: { encoder: "libx264", decoder: "cpu", device: 0 },
         signal: new AbortController().signal,
-        run: async (batch) => {
-          const started = performance.now();
-          await runWav2LipBatch(model, binding, batch);
-          return { batch, runSeconds: (performance.now() - started) / 1000 };
-        },
+        // As the inference thread runs it (inference/tensors.ts), in this thread.
+        run: (batch) => runWav2LipBatch((req) => runTensors(model, req), binding, batch),
       });
     },
     async release() {

@@ -3,21 +3,22 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { type Config, HashingStream, type Logger } from "@mediaq/shared";
-import type { FaceBatch, Wav2LipBinding } from "./adapters/wav2lip.ts";
 import type { BlazeFaceBinding } from "./face/blazeface.ts";
 import { shippedModelFile } from "./face/shipped-detector.ts";
 import { fetchBlob } from "./fetch.ts";
 import { InferenceThread } from "./inference/client.ts";
-import type { DetectBatch, DetectReply, LoadReply, RunReply } from "./inference/protocol.ts";
+import type { DetectBatch, DetectReply, LoadReply } from "./inference/protocol.ts";
+import type { RunRequest, RunResult } from "./inference/tensors.ts";
 
 type ProviderConfig = Pick<Config, "ORT_EXECUTION_PROVIDER" | "GPU_DEVICE_ID">;
 
-/** A model loaded in the inference thread: its signature, and a way to run one batch on it. */
+/** A model loaded in the inference thread: its signature, and a way to run it (any adapter's). */
 export interface ModelHandle {
   sha256: string;
   inputMetadata: LoadReply["inputMetadata"];
   outputMetadata: LoadReply["outputMetadata"];
-  run(binding: Wav2LipBinding, batch: FaceBatch): Promise<RunReply>;
+  /** One session.run on named tensors, on the inference thread (inference/tensors.ts). */
+  run(req: RunRequest): Promise<RunResult>;
   /** Finds faces in each frame with a blazeface model (the frames are consumed). */
   detect(binding: BlazeFaceBinding, batch: DetectBatch): Promise<DetectReply>;
 }
@@ -87,7 +88,7 @@ export class ModelCache {
       sha256,
       inputMetadata: reply.inputMetadata,
       outputMetadata: reply.outputMetadata,
-      run: (binding, batch) => this.thread.run(sha256, binding, batch),
+      run: (req) => this.thread.run(sha256, req),
       detect: (binding, batch) => this.thread.detect(sha256, binding, batch),
     };
   }

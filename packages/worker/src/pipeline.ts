@@ -1,33 +1,14 @@
 /**
- * The steps an item's job and a segment's job share: fetch -> probe -> track -> model ->
- * audio (the output timeline), the frame path over all or part of it, and the upload of
- * what it encoded (docs/architecture.md#worker, #segments).
+ * What an item's job and a segment's job share, whatever the adapter: stage timing, the
+ * scratch directory, counting model runs, and the upload of what the job made
+ * (docs/architecture.md#worker, #adapters).
  */
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { pipeline } from "node:stream/promises";
-import {
-  channelsOf,
-  type FaceTrackRecord,
-  type InferenceJob,
-  type Logger,
-  type ResultRecord,
-  PIPELINE_VERSION,
-  putStream,
-  readFaceTrack,
-  wav2lipParamsSchema,
-} from "@mediaq/shared";
-import { bindWav2Lip, type Wav2LipBinding, type Wav2LipParams } from "./adapters/wav2lip.ts";
-import { type MelSpectrogram, melSpectrogramYielding } from "./audio/mel.ts";
-import { BadInputError, HandBackError } from "./errors.ts";
-import { boxCrop, type CropLookup, trackCrops } from "./face/track.ts";
-import { downloadBlob } from "./fetch.ts";
-import { FRAME_STAGES, type FramePathResult, runFramePath } from "./frames/frame-path.ts";
-import { AUDIO_RATE, decodeAudio, fitSamples } from "./media/decode.ts";
-import { checkBox, probeAudio, probeVideo, type VideoInfo } from "./media/probe.ts";
-import { outputFrameCount } from "./media/timeline.ts";
+import { type InferenceJob, type Logger, type OutputInfo, PIPELINE_VERSION, putStream } from "@mediaq/shared";
+import { HandBackError } from "./errors.ts";
 import type { WorkerMetrics } from "./metrics.ts";
-import type { ModelHandle } from "./model-cache.ts";
 import type { ProcessorDeps } from "./processor.ts";
 import type { ProgressReporter } from "./progress.ts";
 import { createScratch, type Scratch } from "./scratch.ts";
@@ -117,185 +98,17 @@ export async function withScratch<T>(
   }
 }
 
-/** An item fetched and probed, with its face crops, model and output timeline. */
-export interface PreparedItem {
-  params: Wav2LipParams;
-  labels: { video: string; audio: string; model: string };
-  files: { video: string; audio: string };
-  video: VideoInfo;
-  crops: { lookup: CropLookup; face?: ResultRecord["face"] };
-  model: { session: ModelHandle; binding: Wav2LipBinding };
-  /** The audio fitted to the output timeline (16 kHz mono). */
-  samples: Float32Array;
-  outputFrames: number;
-}
-
 /**
- * The mel spectrogram of the output timeline, or only what a segment's frames read; in
- * slices that let the event loop renew BullMQ's lock (docs/architecture.md#worker-deaths).
+ * Counts one run of a job's model, overall and per item job key (a segment's under its
+ * item's): the fault tests assert no finished work is redone.
  */
-function melOf(p: PreparedItem, range?: { start: number; count: number }): Promise<MelSpectrogram> {
-  return melSpectrogramYielding(p.samples, undefined, range ? { ...range, fps: p.video.fps } : undefined);
-}
-
-/**
- * The crop of each source frame: the user's box on every frame, or the face track's padded
- * boxes (null where no face was found: the frame passes through unchanged).
- */
-async function faceCrops(
-  deps: ProcessorDeps,
-  params: Wav2LipParams,
-  record: FaceTrackRecord | undefined,
-  video: { width: number; height: number; frames: number },
-  label: string,
-): Promise<PreparedItem["crops"]> {
-  if (params.box) {
-    const rect = boxCrop(params.box); // checked against the frame at probe
-    return { lookup: () => rect };
-  }
-  if (!record) throw new Error("no face track for an item without a box"); // awaitFaceTrack gives one
-  if (record.framesWithoutFace >= record.frames)
-    throw new BadInputError(
-      `no face was found in any of the ${record.frames} frames of ${label}; ` +
-        "give the face's position with params.box [x, y, width, height], or lower params.faceMinScore",
-    );
-  const track = await readFaceTrack(deps.s3, deps.config.S3_BUCKET, record);
-  return {
-    lookup: trackCrops(track.boxes, params.pads, video.width, video.height),
-    face: { trackKey: record.trackKey, frames: record.frames, framesWithoutFace: record.framesWithoutFace },
-  };
-}
-
-/** fetch -> probe -> track -> model -> audio (decoding from the probe on): everything before the frame path. */
-export async function prepareItem(
-  deps: ProcessorDeps,
-  data: InferenceJob,
-  track: FaceTrackRecord | undefined,
-  scratch: Scratch,
-  stages: Stages,
-  signal: AbortSignal,
-): Promise<PreparedItem> {
-  const { config, s3, metrics } = deps;
-  if (data.model.adapter !== "wav2lip") throw new BadInputError(`unknown adapter "${data.model.adapter}"`);
-  const paramsResult = wav2lipParamsSchema.safeParse(data.params);
-  if (!paramsResult.success)
-    throw new BadInputError(
-      `invalid wav2lip params: ${paramsResult.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
-    );
-  const params = paramsResult.data;
-  const labels = {
-    video: `video input ${data.inputs.video.slice(0, 12)}`,
-    audio: `audio input ${data.inputs.audio.slice(0, 12)}`,
-    model: `model ${data.model.sha256.slice(0, 12)}`,
-  };
-  const files = { video: scratch.path("video"), audio: scratch.path("audio") };
-
-  const session = deps.models.get(data.model.sha256);
-  session.catch(() => {}); // awaited below; keeps an early model failure from going unhandled
-  await stages.run("fetch", async () => {
-    await Promise.all([
-      downloadBlob(s3, config.S3_BUCKET, data.inputs.video, labels.video, files.video),
-      downloadBlob(s3, config.S3_BUCKET, data.inputs.audio, labels.audio, files.audio),
-    ]);
-    trackScratch(metrics, scratch.dir, await scratch.size());
-  });
-
-  // The audio decodes while the video is probed and its crops found (it needs neither); a
-  // failure is reported after the probe's, which names an unreadable file more plainly.
-  const decodedAudio = decodeAudio(files.audio, labels.audio, signal);
-  decodedAudio.catch(() => {}); // awaited below
-  const video = await stages.run("probe", async () => {
-    const [video] = await Promise.all([
-      probeVideo(files.video, labels.video, config.MAX_FRAME_PIXELS),
-      probeAudio(files.audio, labels.audio),
-    ]);
-    checkBox(params.box, video);
-    return video;
-  });
-  // The face crop of each source frame (the output loops over them), null = no face.
-  const crops = await stages.run("track", () => faceCrops(deps, params, track, video, labels.video));
-
-  const model = await stages.run("model", async () => {
-    const s = await session;
-    return { session: s, binding: bindWav2Lip(s, labels.model) };
-  });
-
-  // The output timeline (media/timeline.ts): as long as the audio, or as the video. The audio
-  // covers it exactly (trimmed or padded with silence): its mel has one window per output frame.
-  // "audio": what is left of the decode once the model is ready.
-  const { samples, outputFrames } = await stages.run("audio", async () => {
-    const decoded = await decodedAudio;
-    const outputFrames = outputFrameCount({
-      length: params.length,
-      fps: video.fps,
-      audioSeconds: decoded.length / AUDIO_RATE,
-      videoFrames: video.frames,
-    });
-    return { samples: fitSamples(decoded, outputFrames / video.fps), outputFrames };
-  });
-  return { params, labels, files, video, crops, model, samples, outputFrames };
-}
-
-/**
- * The frame path over the item's output timeline, or over `range` of it (a segment, encoded
- * without audio). Stage busy times go into the timings.
- */
-export async function inferFrames(
-  deps: ProcessorDeps,
-  data: InferenceJob,
-  p: PreparedItem,
-  stages: Stages,
-  o: {
-    outFile: string;
-    range?: { start: number; count: number };
-    signal: AbortSignal;
-    onProgress(done: number): void;
-  },
-): Promise<FramePathResult> {
-  const { config } = deps;
-  // The frame path holds the card only from its first model call to its last; with prefetch
-  // the next job may decode and crop meanwhile, but never run the model at the same time.
-  const mel = await stages.run("mel", () => melOf(p, o.range));
-  const result = await stages.run("infer", async () =>
-    runFramePath({
-      videoFile: p.files.video,
-      videoLabel: p.labels.video,
-      video: p.video,
-      audioFile: o.range ? undefined : p.files.audio,
-      outFile: o.outFile,
-      mel,
-      timeline: {
-        frames: p.params.length === "video" ? "clip" : p.outputFrames,
-        range: o.range,
-        loop: p.params.loop,
-        bufferBytes: config.LOOP_BUFFER_BYTES,
-      },
-      rectOf: p.crops.lookup,
-      order: channelsOf(data.model),
-      batchSize: config.INFERENCE_BATCH_SIZE,
-      fixedBatch: p.model.binding.fixedBatch,
-      ops: deps.frameOps,
-      run: (batch) => p.model.session.run(p.model.binding, batch),
-      cardLock: deps.inferenceLock,
-      codecs: deps.codecs,
-      lossless: config.VIDEO_LOSSLESS,
-      signal: o.signal,
-      onProgress: o.onProgress,
-    }),
-  );
-  const [start, end] = result.cardSpan ?? (stages.spans.infer as Span);
-  // Counted overall and per item job key (a segment's under its item's): the fault tests
-  // assert no finished work is redone.
-  await deps.ledger.jobs.countInferenceRun(deps.workerId, {
-    jobKey: data.jobKey,
-    start,
-    end,
-    runSeconds: result.busy.inference,
-  });
-  for (const name of FRAME_STAGES) stages.timings[name] = Math.round(result.busy[name] * 1000) / 1000;
-  deps.metrics.inferenceSeconds.observe(result.busy.inference);
-  stages.timings.inference = Math.round(result.busy.inference * 1000) / 1000;
-  return result;
+export async function countInferenceRun(
+  deps: Pick<ProcessorDeps, "ledger" | "workerId" | "metrics">,
+  jobKey: string,
+  run: { start: number; end: number; runSeconds: number },
+): Promise<void> {
+  await deps.ledger.jobs.countInferenceRun(deps.workerId, { jobKey, ...run });
+  deps.metrics.inferenceSeconds.observe(run.runSeconds);
 }
 
 /**
@@ -307,9 +120,9 @@ export async function uploadFile(
   data: InferenceJob,
   file: string,
   key: string,
-  signal: AbortSignal,
-  onProgress: (loaded: number, size: number) => void,
+  o: { contentType: string; output?: OutputInfo; signal: AbortSignal; onProgress?(loaded: number, size: number): void },
 ): Promise<{ sha256: string; size: number }> {
+  const { signal } = o;
   const hash = createHash("sha256");
   await pipeline(fs.createReadStream(file), hash);
   const sha256 = hash.digest("hex");
@@ -322,19 +135,29 @@ export async function uploadFile(
     bucket: deps.config.S3_BUCKET,
     key,
     body,
-    contentType: "video/mp4",
+    contentType: o.contentType,
     metadata: {
+      // Each input by name (video, audio, ...), and all of them: reindex reads them back.
+      ...data.inputs,
       jobkey: data.jobKey,
-      video: data.inputs.video,
-      audio: data.inputs.audio,
+      inputs: JSON.stringify(data.inputs),
+      ...(o.output ? { output: JSON.stringify(withoutPicture(o.output)) } : {}),
       model: data.model.sha256,
       adapter: data.model.adapter,
       sha256,
       pipeline: PIPELINE_VERSION,
       params: JSON.stringify(data.params),
     },
-    onProgress: (loaded) => onProgress(loaded, size),
+    onProgress: (loaded) => o.onProgress?.(loaded, size),
   }).finally(() => signal.removeEventListener("abort", onAbort));
   deps.metrics.bytesUploaded.inc(size);
   return { sha256, size };
 }
+
+/** The recorded part of an output spec (its picture function stays behind). */
+export const withoutPicture = ({ kind, file, extension, contentType }: OutputInfo): OutputInfo => ({
+  kind,
+  file,
+  extension,
+  contentType,
+});

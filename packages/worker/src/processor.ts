@@ -8,7 +8,6 @@ import {
   inferenceJobSchema,
   type Ledger,
   type Logger,
-  OUTPUT_FILE,
   objectKeys,
   POSTER_FILE,
   putStream,
@@ -30,25 +29,16 @@ import { BadInputError } from "./errors.ts";
 import { awaitFaceTrack } from "./face/track-wait.ts";
 import type { FaceOps } from "./frames/frame-ops.ts";
 import type { Codecs } from "./media/codecs.ts";
-import { makePoster } from "./media/poster.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { ModelCache } from "./model-cache.ts";
-import {
-  inferFrames,
-  newAttemptId,
-  prepareItem,
-  type Span,
-  Stages,
-  trackScratch,
-  uploadFile,
-  withScratch,
-} from "./pipeline.ts";
+import type { Adapter } from "./adapters/adapter.ts";
+import { type ResolvedAdapter, resolveAdapter } from "./adapters/registry.ts";
+import { newAttemptId, type Span, Stages, trackScratch, uploadFile, withoutPicture, withScratch } from "./pipeline.ts";
 import { ProgressReporter } from "./progress.ts";
 import type { Scratch } from "./scratch.ts";
 import { awaitSegments } from "./segments/segment-flow.ts";
 import { dropPieces } from "./segments/segment-job.ts";
 import { planSegments } from "./segments/plan.ts";
-import { stitchPieces } from "./segments/stitch.ts";
 
 export type { Span } from "./pipeline.ts";
 
@@ -87,8 +77,8 @@ export interface JobOutput {
 }
 
 /**
- * BullMQ processor for QUEUES.inference: fetch -> probe -> decode -> infer -> encode -> upload
- * -> record. A long item instead queues its segments as child jobs, waits for them, and
+ * BullMQ processor for QUEUES.inference, whatever the adapter: the adapter prepares the job
+ * and makes its output, then upload -> record. A long item instead queues its segments as child jobs, waits for them, and
  * stitches their pieces (docs/architecture.md#segments).
  */
 export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, JobOutput> {
@@ -106,10 +96,13 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
       throw new WaitingError();
     }
 
-    // An item waits for its video's face track delayed, without spending an attempt.
+    // The job's adapter (docs/architecture.md#adapters); an item waits for its video's face
+    // track delayed, without spending an attempt.
+    let resolved: ReturnType<typeof resolveAdapter>;
     let track: FaceTrackRecord | undefined;
     try {
-      track = await awaitFaceTrack(deps, job, token);
+      resolved = resolveAdapter(data);
+      track = await awaitFaceTrack(deps, job, token, data, resolved.adapter.faceTrack?.(data, resolved.params));
     } catch (err) {
       if (err instanceof DelayedError) throw err;
       throw await settleFailure(deps, job, token, data.jobKey, err, log);
@@ -130,7 +123,7 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
     const timeJob = metrics.jobSeconds.startTimer();
     try {
       const output = await withScratch(deps, data.jobKey, log, (scratch, signal) =>
-        runItem(deps, job, token, data, track, scratch, signal, log),
+        runItem(deps, job, token, { data, ...resolved, track, scratch, signal, log }),
       );
       metrics.jobs.inc({ outcome: "succeeded" });
       timeJob({ outcome: "succeeded" });
@@ -181,51 +174,57 @@ async function runItem(
   deps: ProcessorDeps,
   job: Job<InferenceJob>,
   token: string | undefined,
-  data: InferenceJob,
-  track: FaceTrackRecord | undefined,
-  scratch: Scratch,
-  signal: AbortSignal,
-  log: Logger,
+  o: {
+    data: InferenceJob;
+    adapter: Adapter;
+    params: ResolvedAdapter["params"];
+    track: FaceTrackRecord | undefined;
+    scratch: Scratch;
+    signal: AbortSignal;
+    log: Logger;
+  },
 ): Promise<JobOutput> {
   const { config, s3, ledger, metrics } = deps;
+  const { data, adapter, params, scratch, signal, log } = o;
   const progress = new ProgressReporter(ledger, job, data.jobKey);
   const stages = new Stages(metrics, progress, signal);
-  const p = await prepareItem(deps, data, track, scratch, stages, signal);
-  const outFile = scratch.path(OUTPUT_FILE);
+  const ctx = { deps, data, params, track: o.track, scratch, stages, progress, signal, log };
+  const prepared = await adapter.prepare(ctx);
+  const output = adapter.output(params);
+  const outFile = scratch.path(output.file);
 
   // Longer than one segment: the segments run as child jobs on any worker, then this job
-  // comes back and stitches their pieces. Otherwise (short items) the frame path runs here.
-  const segments = planSegments(p.outputFrames, p.video.fps, config.SEGMENT_SECONDS);
-  let frames: number;
-  if (segments) {
-    const pieces = await awaitSegments(deps, job, token, data, segments, p.outputFrames, log);
-    frames = await stages.run("stitch", () =>
-      stitchPieces(deps, { pieces, audioFile: p.files.audio, length: p.params.length }, scratch, outFile, signal),
-    );
+  // comes back and stitches their pieces. Otherwise (short items) the output is made here.
+  const segmented = prepared.segments;
+  const segments = segmented ? planSegments(segmented.frames, segmented.fps, config.SEGMENT_SECONDS) : undefined;
+  let units: number;
+  if (segmented && segments) {
+    const pieces = await awaitSegments(deps, job, token, data, segments, segmented.frames, log);
+    units = await segmented.stitch(pieces, outFile);
   } else {
-    const framePath = await inferFrames(deps, data, p, stages, {
-      outFile,
-      signal,
-      onProgress: (done) => progress.report("infer", done, Math.max(done, p.outputFrames)),
-    });
-    frames = framePath.frames;
+    units = (await prepared.produce(outFile)).units;
   }
   trackScratch(metrics, scratch.dir, await scratch.size());
 
-  const key = objectKeys.attemptOutput(data.jobKey, newAttemptId(), OUTPUT_FILE);
+  const key = objectKeys.attemptOutput(data.jobKey, newAttemptId(), output.file);
   const { sha256, size } = await stages.run("upload", async () => {
-    const uploaded = await uploadFile(deps, data, outFile, key, signal, (loaded, size) =>
-      progress.report("upload", loaded, size),
-    );
-    // The page's thumbnail, stored beside the output.
-    const poster = scratch.path(POSTER_FILE);
-    await makePoster(outFile, poster, signal);
-    await putStream(s3, {
-      bucket: config.S3_BUCKET,
-      key: objectKeys.posterBeside(key),
-      body: fs.createReadStream(poster),
-      contentType: "image/jpeg",
+    const uploaded = await uploadFile(deps, data, outFile, key, {
+      contentType: output.contentType,
+      output: withoutPicture(output),
+      signal,
+      onProgress: (loaded, size) => progress.report("upload", loaded, size),
     });
+    // The page's thumbnail (a poster, a waveform), stored beside the output.
+    if (output.picture) {
+      const picture = scratch.path(POSTER_FILE);
+      await output.picture(outFile, picture, signal);
+      await putStream(s3, {
+        bucket: config.S3_BUCKET,
+        key: objectKeys.posterBeside(key),
+        body: fs.createReadStream(picture),
+        contentType: "image/jpeg",
+      });
+    }
     return uploaded;
   });
 
@@ -243,7 +242,8 @@ async function runItem(
     params: data.params,
     completedAt: new Date().toISOString(),
     timings: stages.timings,
-    ...(p.crops.face ? { face: p.crops.face } : {}),
+    ...(prepared.face ? { face: prepared.face } : {}),
+    output: withoutPicture(output),
   });
   // The pieces were swept with the other attempts' objects.
   if (segments) await ledger.segments.settle(data.jobKey);
@@ -251,6 +251,6 @@ async function runItem(
   // stands, and this attempt's object was swept with the others.
   if (!recorded.recorded) log.warn({ kept: recorded.key }, "another attempt recorded this job key first");
   await progress.flush();
-  log.info({ frames, segments: segments?.length, sha256, size, timings: stages.timings }, "job succeeded");
+  log.info({ units, segments: segments?.length, sha256, size, timings: stages.timings }, "job succeeded");
   return { jobKey: data.jobKey, sha256, size, spans: stages.spans };
 }

@@ -15,7 +15,7 @@ import { InferenceSession, Tensor } from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeVideo } from "../../../test/harness/media.ts";
 import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
-import { type RgbImage, resizeRegion } from "../src/adapters/image.ts";
+import { type RgbImage, resizeRegion } from "../src/face/image.ts";
 import { FACE_FLOATS, FACE_SIZE as S, type FrameFormat, FrameOps, type Rect } from "../src/frames/frame-ops.ts";
 import { FrameOpsThread } from "../src/frames/frame-ops-client.ts";
 import { type YuvLayout, yuvLayout } from "../src/media/yuv.ts";

@@ -8,7 +8,7 @@ import path from "node:path";
 import { Mutex } from "async-mutex";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
-import type { FaceBatch } from "../src/adapters/wav2lip.ts";
+import type { FaceBatch } from "../src/frames/frame-path.ts";
 import { MEL, type MelSpectrogram, melSpectrogram, melWindow } from "../src/audio/mel.ts";
 import { FACE_FLOATS, FrameOps, type Rect } from "../src/frames/frame-ops.ts";
 import { runFramePath } from "../src/frames/frame-path.ts";

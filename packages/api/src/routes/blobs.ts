@@ -32,11 +32,13 @@ const faceTrackAnswer = z.object({
   frames: z.number().int(),
   framesWithoutFace: z.number().int(),
   boxes: z.array(box.nullable()).describe("per frame: the face box [x1, y1, x2, y2] in pixels, null = no face"),
+  format: z.number().int().optional().describe("track.json's format: 2 has keypoints; absent: 1 (boxes only)"),
   keypoints: z
     .array(z.array(z.number()).length(12).nullable())
+    .optional()
     .describe(
       "per frame: the face's six keypoints [x0, y0, ..., x5, y5] in pixels (right eye, left eye, nose tip, " +
-        "mouth centre, right and left ear tragion), null = no face",
+        "mouth centre, right and left ear tragion), null = no face; absent in tracks of format 1",
     ),
 });
 

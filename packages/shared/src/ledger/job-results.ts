@@ -1,5 +1,6 @@
 import type { ItemFace } from "../face-track.ts";
 import type { Inputs } from "../jobs.ts";
+import type { OutputInfo } from "../output-info.ts";
 import { redisKeys as K } from "./keys.ts";
 import { LedgerSection } from "./ledger-section.ts";
 
@@ -20,6 +21,8 @@ export interface ResultRecord {
   timings?: Record<string, number>;
   /** The face track the item used (absent with an explicit box). */
   face?: ItemFace;
+  /** Kind, file, extension and MIME type; absent on results made before (mp4 videos: DEFAULT_OUTPUT). */
+  output?: OutputInfo;
 }
 
 /** One inference section of a worker, for the prefetch overlap checks. */

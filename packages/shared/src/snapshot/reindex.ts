@@ -2,6 +2,7 @@ import { paginateListObjectsV2 } from "@aws-sdk/client-s3";
 import { SHA256_HEX } from "../hashing.ts";
 import { inputsSchema, POSTER_FILE } from "../jobs.ts";
 import { objectKeys } from "../object-keys.ts";
+import { outputInfoSchema } from "../output-info.ts";
 import { Ledger } from "../ledger/index.ts";
 import { headObject } from "../s3.ts";
 import type { SnapshotDeps } from "./settings.ts";
@@ -15,11 +16,21 @@ export const OUTPUT_METADATA_KEYS = [
   "sha256",
   "video",
   "audio",
+  "inputs",
+  "output",
   "model",
   "adapter",
   "params",
   "pipeline",
 ] as const;
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
 
 export interface ReindexReport {
   /** Objects listed under outputs/. */
@@ -52,8 +63,11 @@ export async function reindexOutputs(deps: SnapshotDeps, opts: { concurrency?: n
     if (!m.jobkey) return skip("no jobkey metadata");
     if (m.jobkey !== jobKey) return skip(`jobkey metadata ${m.jobkey} does not match the object key`);
     if (!m.sha256 || !SHA256_HEX.test(m.sha256)) return skip("no valid sha256 metadata");
-    const inputs = inputsSchema.safeParse({ video: m.video, audio: m.audio });
-    if (!inputs.success) return skip("no valid video/audio metadata");
+    // Every input by name (JSON); outputs made before it was written name video and audio only.
+    const inputs = inputsSchema.safeParse(m.inputs ? parseJson(m.inputs) : { video: m.video, audio: m.audio });
+    if (!inputs.success) return skip("no valid inputs metadata");
+    const output = m.output ? outputInfoSchema.safeParse(parseJson(m.output)) : undefined;
+    if (output && !output.success) return skip("output metadata is not valid");
     if (!m.model || !m.adapter) return skip("no model/adapter metadata");
     let params: Record<string, unknown> = {};
     try {
@@ -75,6 +89,7 @@ export async function reindexOutputs(deps: SnapshotDeps, opts: { concurrency?: n
       adapter: m.adapter,
       inputs: inputs.data,
       params,
+      ...(output?.success ? { output: output.data } : {}),
       completedAt: (m.completedat ?? head.LastModified?.toISOString() ?? new Date().toISOString()) as string,
     });
     // The first object indexed for a job key stands; another attempt's object is superseded.

@@ -1,6 +1,6 @@
 import type { InferenceSession } from "onnxruntime-node";
 import { Tensor } from "onnxruntime-node";
-import { type RgbImage, resizeRegion } from "../adapters/image.ts";
+import { type RgbImage, resizeRegion } from "./image.ts";
 import { BadInputError } from "../errors.ts";
 import { type Anchor, type AnchorOptions, ssdAnchors } from "./anchors.ts";
 import { type DecodeOptions, decodeDetections, iou, weightedNms } from "./detections.ts";

@@ -8,6 +8,7 @@ import {
   type Logger,
   objectKeys,
   putStream,
+  TRACK_FORMAT,
 } from "@mediaq/shared";
 import type { MutexInterface } from "async-mutex";
 import { type Processor, UnrecoverableError, WaitingError } from "bullmq";
@@ -60,7 +61,9 @@ export function createTrackProcessor(deps: TrackJobDeps): Processor<FaceTrackJob
     if (!parsed.success) throw new UnrecoverableError(`malformed face-track job: ${parsed.error.message}`);
     const data = parsed.data;
     const log = deps.log.child({ trackKey: data.trackKey });
-    if (await deps.ledger.tracks.get(data.trackKey)) return { trackKey: data.trackKey, skipped: true };
+    // A track of an older format is made again (it lacks what a newer item needs).
+    if ((await deps.ledger.tracks.get(data.trackKey))?.format === TRACK_FORMAT)
+      return { trackKey: data.trackKey, skipped: true };
     const abort = new AbortController();
     const onShutdown = () => abort.abort(new HandBackError());
     deps.shutdown.addEventListener("abort", onShutdown, { once: true });
@@ -133,6 +136,7 @@ async function computeTrack(
   const keypoints = smooth(followed.map((f) => f?.keypoints ?? null));
   const framesWithoutFace = boxes.filter((b) => !b).length;
   const track: FaceTrack = {
+    format: TRACK_FORMAT,
     trackKey: data.trackKey,
     video: data.video,
     detector: data.params.detector,

@@ -4,12 +4,12 @@ import {
   dedupScope,
   type FaceTrackJob,
   type FaceTrackRecord,
-  faceTrackParamsSchema,
   type InferenceJob,
   type Ledger,
   QUEUES,
-  wav2lipParamsSchema,
+  TRACK_FORMAT,
 } from "@mediaq/shared";
+import type { FaceTrackNeed } from "../adapters/adapter.ts";
 import { DelayedError, type Job, type Queue } from "bullmq";
 import { BadInputError } from "../errors.ts";
 
@@ -26,7 +26,7 @@ export interface TrackWaitDeps {
  * The face track an inference job needs, when it exists. Otherwise makes sure the track's
  * own job is queued and moves the inference job to delayed (no attempt spent, the worker
  * free to run the track job meanwhile) by throwing BullMQ's DelayedError. Undefined when
- * the item needs no track (an explicit box, or params the pipeline will refuse).
+ * the item needs no track (`need` undefined: its adapter's faceTrack asked none, e.g. an explicit box).
  * A track job that failed for good fails the item with its reason (docs/architecture.md,
  * "Face tracks").
  */
@@ -34,15 +34,15 @@ export async function awaitFaceTrack(
   deps: TrackWaitDeps,
   job: Job,
   token: string | undefined,
-  data: InferenceJob = job.data,
+  data: InferenceJob,
+  need: FaceTrackNeed | undefined,
 ): Promise<FaceTrackRecord | undefined> {
-  const params = wav2lipParamsSchema.safeParse(data.params);
-  if (!params.success || params.data.box) return undefined;
-  const trackParams = faceTrackParamsSchema.parse(params.data);
-  const video = data.inputs.video;
+  if (!need) return undefined;
+  const { video, params: trackParams } = need;
   const trackKey = computeTrackKey({ scope: dedupScope(deps.config, data.tenant), video, params: trackParams });
   const record = await deps.ledger.tracks.get(trackKey);
-  if (record) return record;
+  // A track of format 1 has no keypoints: detected again for an item that needs them.
+  if (record && (!need.keypoints || record.format === TRACK_FORMAT)) return record;
 
   const existing = await deps.faceTrackQueue.getJob(trackKey);
   const state = existing ? await existing.getState() : undefined;

@@ -1,4 +1,4 @@
-import type { Rect } from "../adapters/image.ts";
+import type { Rect } from "./image.ts";
 import type { Face } from "./blazeface.ts";
 import { iou } from "./detections.ts";
 

@@ -6,7 +6,6 @@
  */
 import type { MutexInterface } from "async-mutex";
 import { MEL, type MelSpectrogram, melWindow } from "../audio/mel.ts";
-import type { FaceBatch } from "../adapters/wav2lip.ts";
 import { BadInputError } from "../errors.ts";
 import { timelineFrames } from "../media/timeline-frames.ts";
 import type { LoopMode } from "../media/timeline.ts";
@@ -35,6 +34,18 @@ export type FrameStage = (typeof FRAME_STAGES)[number];
 
 /** Frames a job keeps in flight at most: three batches (preprocessing, running, pasting) plus the queues. */
 export const framesInFlight = (batchSize: number) => 3 * batchSize + 2 * FRAME_QUEUE;
+
+/** One model call's inputs, built by the frame path. */
+export interface FaceBatch {
+  /** [b,6,96,96] face inputs (frame-ops crop), b = the model's fixed batch or `count`. */
+  face: Float32Array;
+  /** [b,1,80,16] mel windows, one per face. */
+  mel: Float32Array;
+  /** [b,3,96,96]: the model's prediction is copied here, so a batch's arrays are reused. */
+  prediction: Float32Array;
+  /** Faces that are real; a fixed-batch model's extra slots repeat the last one. */
+  count: number;
+}
 
 export interface FramePathOptions {
   videoFile: string;

@@ -1,15 +1,7 @@
-import type { FaceBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
 import type { BlazeFaceBinding } from "../face/blazeface.ts";
 import { ThreadClient } from "../thread-rpc.ts";
-import {
-  batchBuffers,
-  type DetectBatch,
-  type DetectReply,
-  type ExecutionProvider,
-  type LoadReply,
-  type RunReply,
-  type ThreadRequest,
-} from "./protocol.ts";
+import type { DetectBatch, DetectReply, ExecutionProvider, LoadReply, ThreadRequest } from "./protocol.ts";
+import { type RunRequest, type RunResult, transferable } from "./tensors.ts";
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
@@ -19,8 +11,8 @@ const THREAD_FILE = new URL("./thread.ts", import.meta.url);
 
 /**
  * The main thread's side of the inference thread: one per worker process. Requests are
- * answered in order; face and mel inputs and the prediction are shared memory (the frame
- * path's) or travel as transferred ArrayBuffers (no copy either way); full frames never cross.
+ * answered in order; tensors are shared memory (the lip-sync frame path's batches) or travel
+ * as transferred ArrayBuffers (no copy either way); full frames never cross.
  */
 export class InferenceThread {
   private readonly thread = new ThreadClient<Request>(THREAD_FILE, "inference thread");
@@ -34,9 +26,15 @@ export class InferenceThread {
     return this.thread.request<LoadReply>({ type: "load", ...o });
   }
 
-  /** Runs one batch: shared arrays are seen by the thread as they are, others move there and back in the reply. */
-  async run(model: string, binding: Wav2LipBinding, batch: FaceBatch) {
-    return this.thread.request<RunReply>({ type: "run", model, binding, batch }, batchBuffers(batch));
+  /**
+   * One session.run on named tensors: shared arrays are seen by the thread as they are,
+   * others move there and back in the reply (use the reply's arrays afterwards).
+   */
+  run(model: string, req: RunRequest): Promise<RunResult> {
+    return this.thread.request<RunResult>(
+      { type: "run", model, feeds: req.feeds, into: req.into, fetch: req.fetch },
+      transferable(req.feeds, req.into ?? {}),
+    );
   }
 
   /** Finds faces in each frame (the frames are consumed). */

@@ -1,6 +1,6 @@
 import type { InferenceSession } from "onnxruntime-node";
-import type { FaceBatch, Wav2LipBinding } from "../adapters/wav2lip.ts";
 import type { BlazeFaceBinding, Face } from "../face/blazeface.ts";
+import type { RunRequest } from "./tensors.ts";
 
 /** Messages between the main thread (client.ts) and the inference thread (thread.ts). */
 export type ExecutionProvider = "cpu" | "cuda" | "auto";
@@ -15,14 +15,12 @@ export type ThreadRequest =
       provider: ExecutionProvider;
       deviceId: number;
     }
-  | {
+  | ({
+      /** One session.run of any adapter's model on named tensors (tensors.ts). */
       type: "run";
       id: number;
       model: string;
-      binding: Wav2LipBinding;
-      /** Shared with the thread, or transferred there and back (see batchBuffers). */
-      batch: FaceBatch;
-    }
+    } & RunRequest)
   | {
       type: "detect";
       id: number;
@@ -42,13 +40,6 @@ export interface LoadReply {
   fellBackToCpu?: string;
 }
 
-export interface RunReply {
-  /** The request's arrays (shared, or transferred back), with the prediction filled in. */
-  batch: FaceBatch;
-  /** Seconds inside session.run (the part that holds the card). */
-  runSeconds: number;
-}
-
 export interface DetectBatch {
   frames: Uint8Array[];
   width: number;
@@ -61,7 +52,3 @@ export interface DetectReply {
   faces: Face[][];
   runSeconds: number;
 }
-
-/** A batch's arrays to transfer (not copy) between the threads; shared ones need neither. */
-export const batchBuffers = (b: FaceBatch): ArrayBuffer[] =>
-  [b.face, b.mel, b.prediction].flatMap((a) => (a.buffer instanceof ArrayBuffer ? [a.buffer] : []));

@@ -1,16 +1,17 @@
 /**
- * The inference thread: owns the model's ONNX Runtime sessions and runs each batch of face
- * inputs through one (the frames stay on the main thread). onnxruntime-node's session.run is synchronous on
- * the calling thread, so running it here keeps the main thread's event loop free for
- * BullMQ's lock renewal, progress and metrics during minutes-long jobs.
+ * The inference thread: owns the models' ONNX Runtime sessions and runs any adapter's model
+ * on named tensors (tensors.ts); the frames stay on the main thread. onnxruntime-node's
+ * session.run is synchronous on the calling thread, so running it here keeps the main
+ * thread's event loop free for BullMQ's lock renewal, progress and metrics during
+ * minutes-long jobs. Face detection (the face-track helper) runs here too.
  */
 import { parentPort } from "node:worker_threads";
 import type { InferenceSession } from "onnxruntime-node";
-import { runWav2LipBatch } from "../adapters/wav2lip.ts";
 import { detectFaces } from "../face/blazeface.ts";
-import { createSession } from "./create-session.ts";
 import { serveRequests } from "../thread-rpc.ts";
-import { batchBuffers, type DetectReply, type LoadReply, type RunReply, type ThreadRequest } from "./protocol.ts";
+import { createSession } from "./create-session.ts";
+import type { DetectReply, LoadReply, ThreadRequest } from "./protocol.ts";
+import { runTensors, transferable } from "./tensors.ts";
 
 const sessions = new Map<string, InferenceSession>();
 // Once CUDA failed to load in this process it will not load later either: skip the attempt
@@ -30,10 +31,15 @@ async function load(msg: Extract<ThreadRequest, { type: "load" }>): Promise<Load
   return { inputMetadata: session.inputMetadata, outputMetadata: session.outputMetadata, fellBackToCpu };
 }
 
-/** The model's session wrapped so only session.run is timed: the part that occupies the card. */
-function timedSession(model: string): { session: InferenceSession; seconds(): number } {
+function sessionOf(model: string): InferenceSession {
   const session = sessions.get(model);
   if (!session) throw new Error(`model ${model.slice(0, 12)} is not loaded in the inference thread`);
+  return session;
+}
+
+/** The model's session wrapped so only session.run is timed: the part that occupies the card. */
+function timedSession(model: string): { session: InferenceSession; seconds(): number } {
+  const session = sessionOf(model);
   let runSeconds = 0;
   const timed = {
     run: async (...args: Parameters<InferenceSession["run"]>) => {
@@ -46,12 +52,6 @@ function timedSession(model: string): { session: InferenceSession; seconds(): nu
     },
   } as unknown as InferenceSession;
   return { session: timed, seconds: () => runSeconds };
-}
-
-async function run(msg: Extract<ThreadRequest, { type: "run" }>): Promise<RunReply> {
-  const timed = timedSession(msg.model);
-  await runWav2LipBatch(timed.session, msg.binding, msg.batch);
-  return { batch: msg.batch, runSeconds: timed.seconds() };
 }
 
 async function detect(msg: Extract<ThreadRequest, { type: "detect" }>): Promise<DetectReply> {
@@ -75,8 +75,9 @@ async function release(model?: string): Promise<void> {
 serveRequests(parentPort, "inference/thread.ts", async (msg: ThreadRequest) => {
   if (msg.type === "load") return { value: await load(msg) };
   if (msg.type === "run") {
-    const reply = await run(msg);
-    return { value: reply, transfer: batchBuffers(reply.batch) };
+    const reply = await runTensors(sessionOf(msg.model), msg);
+    // Outputs own their new buffers: they move to the main thread too.
+    return { value: reply, transfer: transferable(reply.feeds, reply.into, reply.outputs) };
   }
   if (msg.type === "detect") return { value: await detect(msg) };
   await release(msg.model);

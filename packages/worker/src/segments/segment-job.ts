@@ -16,7 +16,9 @@ import {
 import { DelayedError, type Job, type Processor, UnrecoverableError, WaitingError } from "bullmq";
 import { BadInputError } from "../errors.ts";
 import { awaitFaceTrack } from "../face/track-wait.ts";
-import { inferFrames, newAttemptId, prepareItem, Stages, uploadFile, withScratch } from "../pipeline.ts";
+import type { Adapter } from "../adapters/adapter.ts";
+import { type ResolvedAdapter, resolveAdapter } from "../adapters/registry.ts";
+import { newAttemptId, Stages, uploadFile, withScratch } from "../pipeline.ts";
 import type { ProcessorDeps } from "../processor.ts";
 import { ProgressReporter } from "../progress.ts";
 import type { Scratch } from "../scratch.ts";
@@ -54,10 +56,11 @@ export function createSegmentProcessor(deps: ProcessorDeps): Processor<SegmentJo
     }
     let track: FaceTrackRecord | undefined;
     try {
+      const resolved = resolveAdapter(item);
       // The item found its track before it planned the segments; this only reads it.
-      track = await awaitFaceTrack(deps, job, token, item);
+      track = await awaitFaceTrack(deps, job, token, item, resolved.adapter.faceTrack?.(item, resolved.params));
       return await withScratch(deps, `${item.jobKey}-${range}`, log, (scratch, signal) =>
-        runSegment(deps, job, segment, range, track, scratch, signal),
+        runSegment(deps, job, segment, range, { ...resolved, track, scratch, signal, log }),
       );
     } catch (err) {
       if (err instanceof DelayedError) throw err;
@@ -71,29 +74,36 @@ async function runSegment(
   job: Job<SegmentJob>,
   segment: SegmentJob,
   range: string,
-  track: FaceTrackRecord | undefined,
-  scratch: Scratch,
-  signal: AbortSignal,
+  o: {
+    adapter: Adapter;
+    params: ResolvedAdapter["params"];
+    track: FaceTrackRecord | undefined;
+    scratch: Scratch;
+    signal: AbortSignal;
+    log: Logger;
+  },
 ): Promise<SegmentOutput> {
   const { ledger } = deps;
   const { item } = segment;
+  const { scratch, signal } = o;
   const progress = new ProgressReporter(ledger, job, item.jobKey, { segment: { range, total: segment.total } });
   const stages = new Stages(deps.metrics, progress, signal);
-  const p = await prepareItem(deps, item, track, scratch, stages, signal);
-  if (p.outputFrames !== segment.total)
-    throw new Error(`the item now has ${p.outputFrames} output frames, its segments were planned for ${segment.total}`);
+  const ctx = { deps, data: item, params: o.params, track: o.track, scratch, stages, progress, signal, log: o.log };
+  const segmented = (await o.adapter.prepare(ctx)).segments;
+  if (!segmented) throw new Error(`the ${o.adapter.name} adapter does not run as segments`);
+  if (segmented.frames !== segment.total)
+    throw new Error(
+      `the item now has ${segmented.frames} output frames, its segments were planned for ${segment.total}`,
+    );
   // Counted when the segment's frame path starts: the fault tests compare these runs with
   // the segments their kills interrupted.
   await ledger.segments.countRun(item.jobKey, range);
   const key = objectKeys.segmentPiece(item.jobKey, newAttemptId(), range);
   const outFile = scratch.path(key.slice(key.lastIndexOf("/") + 1));
-  const framePath = await inferFrames(deps, item, p, stages, {
-    outFile,
-    range: { start: segment.start, count: segment.count },
-    signal,
-    onProgress: (done) => progress.report("infer", done, segment.count),
-  });
-  const { sha256, size } = await stages.run("upload", () => uploadFile(deps, item, outFile, key, signal, () => {}));
+  const framePath = await segmented.runRange({ start: segment.start, count: segment.count }, outFile);
+  const { sha256, size } = await stages.run("upload", () =>
+    uploadFile(deps, item, outFile, key, { contentType: "video/mp4", signal }),
+  );
   if (signal.aborted) throw signal.reason;
   // The first piece recorded for the range stands; a later one is swept with the item's attempts.
   await ledger.segments.record(item.jobKey, range, {

@@ -1,12 +1,12 @@
-import type { wav2lipParamsSchema } from "@mediaq/shared";
-import type { InferenceSession } from "onnxruntime-node";
-import type { z } from "zod";
-import { Tensor } from "onnxruntime-node";
-import { MEL } from "../audio/mel.ts";
-import { BadInputError } from "../errors.ts";
-import { FACE_FLOATS, FACE_SIZE as S } from "../frames/frame-ops.ts";
+import type { AdapterParams } from "@mediaq/shared";
+import { MEL } from "../../audio/mel.ts";
+import { BadInputError } from "../../errors.ts";
+import { FACE_FLOATS, FACE_SIZE as S } from "../../frames/frame-ops.ts";
+import type { FaceBatch } from "../../frames/frame-path.ts";
+import type { RunRequest, RunResult } from "../../inference/tensors.ts";
+import type { ModelSignature } from "../adapter.ts";
 
-export type Wav2LipParams = z.infer<typeof wav2lipParamsSchema>;
+export type Wav2LipParams = AdapterParams<"wav2lip">;
 
 /** Which session input/output plays which role, read from the model (names are not assumed). */
 export interface Wav2LipBinding {
@@ -23,11 +23,8 @@ const fits = (shape: Shape | undefined, tail: number[]) =>
 const showShape = (shape: Shape | undefined) => (shape?.length ? `[${shape.join(",")}]` : "[?]");
 
 /** Checks a session against the adapter's signature and binds its input/output names. */
-export function bindWav2Lip(
-  session: Pick<InferenceSession, "inputMetadata" | "outputMetadata">,
-  modelLabel: string,
-): Wav2LipBinding {
-  const shapes = (list: readonly InferenceSession.ValueMetadata[]) =>
+export function bindWav2Lip(session: ModelSignature, modelLabel: string): Wav2LipBinding {
+  const shapes = (list: ModelSignature["inputMetadata"]) =>
     list.map((m) => ({ name: m.name, shape: m.isTensor ? m.shape : undefined }));
   const inputs = shapes(session.inputMetadata);
   const outputs = shapes(session.outputMetadata);
@@ -50,30 +47,34 @@ export function bindWav2Lip(
   };
 }
 
-/** One model call's inputs, built by the frame path (frames/frame-path.ts). */
-export interface FaceBatch {
-  /** [b,6,96,96] face inputs (frame-ops crop), b = the model's fixed batch or `count`. */
-  face: Float32Array;
-  /** [b,1,80,16] mel windows, one per face. */
-  mel: Float32Array;
-  /** [b,3,96,96]: the model's prediction is copied here, so a batch's arrays are reused. */
-  prediction: Float32Array;
-  /** Faces that are real; a fixed-batch model's extra slots repeat the last one. */
-  count: number;
-}
-
-/** One model call: fills `batch.prediction` ([count,3,96,96] in [0,1]; values may overshoot). */
+/**
+ * One model call on the inference thread (or any runner of named tensors): fills
+ * `batch.prediction` ([count,3,96,96] in [0,1]; values may overshoot). The reply's batch
+ * holds the same arrays (shared) or the ones transferred back.
+ */
 export async function runWav2LipBatch(
-  session: InferenceSession,
+  run: (req: RunRequest) => Promise<RunResult>,
   binding: Wav2LipBinding,
   batch: FaceBatch,
-): Promise<void> {
+): Promise<{ batch: FaceBatch; runSeconds: number }> {
   const b = batch.face.length / FACE_FLOATS;
   if (binding.fixedBatch !== undefined && b !== binding.fixedBatch)
     throw new Error(`batch of ${b} faces does not fit the model's fixed batch size ${binding.fixedBatch}`);
-  const result = await session.run({
-    [binding.mel]: new Tensor("float32", batch.mel, [b, 1, 80, MEL.stepSize]),
-    [binding.face]: new Tensor("float32", batch.face, [b, 6, S, S]),
+  const reply = await run({
+    feeds: {
+      [binding.mel]: { type: "float32", data: batch.mel, dims: [b, 1, 80, MEL.stepSize] },
+      [binding.face]: { type: "float32", data: batch.face, dims: [b, 6, S, S] },
+    },
+    into: { [binding.output]: batch.prediction },
   });
-  batch.prediction.set((result[binding.output] as Tensor).data as Float32Array);
+  const array = (name: string) => reply.feeds[name]?.data as Float32Array;
+  return {
+    batch: {
+      face: array(binding.face),
+      mel: array(binding.mel),
+      prediction: reply.into[binding.output] as Float32Array,
+      count: batch.count,
+    },
+    runSeconds: reply.runSeconds,
+  };
 }

@@ -1,0 +1,101 @@
+/**
+ * What the worker knows of an adapter (docs/architecture.md#adapters). Each adapter is a
+ * folder beside this file exporting one `Adapter`, listed in `registry.ts`; its params
+ * schema and input sets are shared's (`ADAPTERS` in packages/shared/src/adapters.ts), which
+ * the API validates against. The item and segment processors only call these methods.
+ */
+import type {
+  AdapterName,
+  AdapterParams,
+  FaceTrackParams,
+  FaceTrackRecord,
+  InferenceJob,
+  ItemFace,
+  Logger,
+  OutputInfo,
+  SegmentPiece,
+} from "@mediaq/shared";
+import type { LoadReply } from "../inference/protocol.ts";
+import type { ModelHandle } from "../model-cache.ts";
+import type { Stages } from "../pipeline.ts";
+import type { ProcessorDeps } from "../processor.ts";
+import type { ProgressReporter } from "../progress.ts";
+import type { Scratch } from "../scratch.ts";
+
+/** A loaded model's ONNX signature, as ONNX Runtime reports it: what `bind` reads. */
+export type ModelSignature = Pick<LoadReply, "inputMetadata" | "outputMetadata">;
+
+/** A face track an item needs before it runs: the video's, with the detector's params. */
+export interface FaceTrackNeed {
+  /** SHA-256 of the video input. */
+  video: string;
+  params: FaceTrackParams;
+  /** The track must have the faces' keypoints (format 2; an older track is detected again). */
+  keypoints?: boolean;
+}
+
+/** Everything a job of an adapter works with. */
+export interface JobContext<P> {
+  deps: ProcessorDeps;
+  data: InferenceJob;
+  /** The item's params, parsed by the adapter's schema (defaults applied). */
+  params: P;
+  /** The face track `faceTrack` asked for (undefined when it asked none). */
+  track?: FaceTrackRecord;
+  scratch: Scratch;
+  /** Times named stages ("fetch", "probe", "infer", ...) into the result's timings and progress. */
+  stages: Stages;
+  /** Progress per stage (an item's, or a segment's: then only "infer" counts). */
+  progress: ProgressReporter;
+  /** Kills the job's ffmpeg processes on failure or shutdown. */
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** A job fetched and probed, its model bound: ready to make its output. */
+export interface PreparedJob {
+  /** The face track the output used, shown on the item. */
+  face?: ItemFace;
+  /** Makes the whole output into `outFile` (named by the adapter's `output`); returns units made (frames, samples). */
+  produce(outFile: string): Promise<{ units: number }>;
+  /** A job that can run as segments (docs/architecture.md#segments); absent: always one job. */
+  segments?: SegmentedJob;
+}
+
+/** A frame job cut into segments of output frames, each a video-only MP4 piece. */
+export interface SegmentedJob {
+  /** Output frames of the whole job, and their rate (segments are SEGMENT_SECONDS of them). */
+  frames: number;
+  fps: number;
+  /** Encodes output frames [start, start + count) into `outFile`; returns the frames made. */
+  runRange(range: { start: number; count: number }, outFile: string): Promise<{ frames: number }>;
+  /** Joins the pieces (in timeline order) into the whole output; returns its frames. */
+  stitch(pieces: SegmentPiece[], outFile: string): Promise<number>;
+}
+
+/** The output of one job: `OutputInfo` plus how its picture (poster, waveform) is drawn. */
+export interface OutputSpec extends OutputInfo {
+  /** Draws the output's picture (a JPEG) from the finished output file; absent: no picture. */
+  picture?(outFile: string, pictureFile: string, signal: AbortSignal): Promise<void>;
+}
+
+export interface Adapter<A extends AdapterName = AdapterName> {
+  readonly name: A;
+  /**
+   * Checks a loaded model against the adapter's ONNX signature and names its tensors'
+   * roles (throws BadInputError naming what the model has and what was needed).
+   */
+  bind(model: ModelSignature, modelLabel: string): unknown;
+  /** The output a job with these params makes: container, extension, MIME type, picture. */
+  output(params: AdapterParams<A>): OutputSpec;
+  /** The face track the job waits for before it runs; absent or undefined: none. */
+  faceTrack?(data: InferenceJob, params: AdapterParams<A>): FaceTrackNeed | undefined;
+  /** Fetches, probes and binds: everything before the output is made (or its segments run). */
+  prepare(ctx: JobContext<AdapterParams<A>>): Promise<PreparedJob>;
+}
+
+/** The model of a job, loaded and bound (`bind`), for adapters' prepare. */
+export interface BoundModel<B> {
+  session: ModelHandle;
+  binding: B;
+}

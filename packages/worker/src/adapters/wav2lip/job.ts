@@ -1,0 +1,205 @@
+/**
+ * A Wav2Lip job: fetch -> probe -> track -> model -> audio (the output timeline), then the
+ * frame path over all or part of it (docs/architecture.md#worker, #frame-path, #segments).
+ */
+import { channelsOf, type FaceTrackRecord, readFaceTrack } from "@mediaq/shared";
+import { type MelSpectrogram, melSpectrogramYielding } from "../../audio/mel.ts";
+import { BadInputError } from "../../errors.ts";
+import { boxCrop, type CropLookup, trackCrops } from "../../face/track.ts";
+import { downloadBlob } from "../../fetch.ts";
+import { FRAME_STAGES, type FramePathResult, runFramePath } from "../../frames/frame-path.ts";
+import { AUDIO_RATE, decodeAudio, fitSamples } from "../../media/decode.ts";
+import { checkBox, probeAudio, probeVideo, type VideoInfo } from "../../media/probe.ts";
+import { outputFrameCount } from "../../media/timeline.ts";
+import { countInferenceRun, type Span, trackScratch } from "../../pipeline.ts";
+import type { ProcessorDeps } from "../../processor.ts";
+import { stitchPieces } from "../../segments/stitch.ts";
+import type { BoundModel, JobContext, PreparedJob } from "../adapter.ts";
+import { bindWav2Lip, runWav2LipBatch, type Wav2LipBinding, type Wav2LipParams } from "./binding.ts";
+
+/** An item fetched and probed, with its face crops, model and output timeline. */
+export interface PreparedItem {
+  params: Wav2LipParams;
+  labels: { video: string; audio: string; model: string };
+  files: { video: string; audio: string };
+  video: VideoInfo;
+  crops: { lookup: CropLookup; face?: PreparedJob["face"] };
+  model: BoundModel<Wav2LipBinding>;
+  /** The audio fitted to the output timeline (16 kHz mono). */
+  samples: Float32Array;
+  outputFrames: number;
+}
+
+/** The wav2lip side of PreparedJob: the whole output, or its segments. */
+export async function prepareWav2Lip(ctx: JobContext<Wav2LipParams>): Promise<PreparedJob> {
+  const p = await prepareItem(ctx);
+  const { deps, stages, scratch, signal, progress } = ctx;
+  return {
+    face: p.crops.face,
+    async produce(outFile) {
+      const result = await inferFrames(ctx, p, {
+        outFile,
+        onProgress: (done) => progress.report("infer", done, Math.max(done, p.outputFrames)),
+      });
+      return { units: result.frames };
+    },
+    segments: {
+      frames: p.outputFrames,
+      fps: p.video.fps,
+      async runRange(range, outFile) {
+        const result = await inferFrames(ctx, p, {
+          outFile,
+          range,
+          onProgress: (done) => progress.report("infer", done, range.count),
+        });
+        return { frames: result.frames };
+      },
+      stitch: (pieces, outFile) =>
+        stages.run("stitch", () =>
+          stitchPieces(deps, { pieces, audioFile: p.files.audio, length: p.params.length }, scratch, outFile, signal),
+        ),
+    },
+  };
+}
+
+/**
+ * The mel spectrogram of the output timeline, or only what a segment's frames read; in
+ * slices that let the event loop renew BullMQ's lock (docs/architecture.md#worker-deaths).
+ */
+function melOf(p: PreparedItem, range?: { start: number; count: number }): Promise<MelSpectrogram> {
+  return melSpectrogramYielding(p.samples, undefined, range ? { ...range, fps: p.video.fps } : undefined);
+}
+
+/**
+ * The crop of each source frame: the user's box on every frame, or the face track's padded
+ * boxes (null where no face was found: the frame passes through unchanged).
+ */
+async function faceCrops(
+  deps: ProcessorDeps,
+  params: Wav2LipParams,
+  record: FaceTrackRecord | undefined,
+  video: { width: number; height: number; frames: number },
+  label: string,
+): Promise<PreparedItem["crops"]> {
+  if (params.box) {
+    const rect = boxCrop(params.box); // checked against the frame at probe
+    return { lookup: () => rect };
+  }
+  if (!record) throw new Error("no face track for an item without a box"); // awaitFaceTrack gives one
+  if (record.framesWithoutFace >= record.frames)
+    throw new BadInputError(
+      `no face was found in any of the ${record.frames} frames of ${label}; ` +
+        "give the face's position with params.box [x, y, width, height], or lower params.faceMinScore",
+    );
+  const track = await readFaceTrack(deps.s3, deps.config.S3_BUCKET, record);
+  return {
+    lookup: trackCrops(track.boxes, params.pads, video.width, video.height),
+    face: { trackKey: record.trackKey, frames: record.frames, framesWithoutFace: record.framesWithoutFace },
+  };
+}
+
+/** fetch -> probe -> track -> model -> audio (decoding from the probe on): everything before the frame path. */
+export async function prepareItem(ctx: JobContext<Wav2LipParams>): Promise<PreparedItem> {
+  const { deps, data, params, track, scratch, stages, signal } = ctx;
+  const { config, s3, metrics } = deps;
+  const inputs = { video: data.inputs.video, audio: data.inputs.audio };
+  if (!inputs.video || !inputs.audio) throw new BadInputError("the wav2lip adapter needs inputs video and audio");
+  const labels = {
+    video: `video input ${inputs.video.slice(0, 12)}`,
+    audio: `audio input ${inputs.audio.slice(0, 12)}`,
+    model: `model ${data.model.sha256.slice(0, 12)}`,
+  };
+  const files = { video: scratch.path("video"), audio: scratch.path("audio") };
+
+  const session = deps.models.get(data.model.sha256);
+  session.catch(() => {}); // awaited below; keeps an early model failure from going unhandled
+  await stages.run("fetch", async () => {
+    await Promise.all([
+      downloadBlob(s3, config.S3_BUCKET, inputs.video as string, labels.video, files.video),
+      downloadBlob(s3, config.S3_BUCKET, inputs.audio as string, labels.audio, files.audio),
+    ]);
+    trackScratch(metrics, scratch.dir, await scratch.size());
+  });
+
+  // The audio decodes while the video is probed and its crops found (it needs neither); a
+  // failure is reported after the probe's, which names an unreadable file more plainly.
+  const decodedAudio = decodeAudio(files.audio, labels.audio, signal);
+  decodedAudio.catch(() => {}); // awaited below
+  const video = await stages.run("probe", async () => {
+    const [video] = await Promise.all([
+      probeVideo(files.video, labels.video, config.MAX_FRAME_PIXELS),
+      probeAudio(files.audio, labels.audio),
+    ]);
+    checkBox(params.box, video);
+    return video;
+  });
+  // The face crop of each source frame (the output loops over them), null = no face.
+  const crops = await stages.run("track", () => faceCrops(deps, params, track, video, labels.video));
+
+  const model = await stages.run("model", async () => {
+    const s = await session;
+    return { session: s, binding: bindWav2Lip(s, labels.model) };
+  });
+
+  // The output timeline (media/timeline.ts): as long as the audio, or as the video. The audio
+  // covers it exactly (trimmed or padded with silence): its mel has one window per output frame.
+  // "audio": what is left of the decode once the model is ready.
+  const { samples, outputFrames } = await stages.run("audio", async () => {
+    const decoded = await decodedAudio;
+    const outputFrames = outputFrameCount({
+      length: params.length,
+      fps: video.fps,
+      audioSeconds: decoded.length / AUDIO_RATE,
+      videoFrames: video.frames,
+    });
+    return { samples: fitSamples(decoded, outputFrames / video.fps), outputFrames };
+  });
+  return { params, labels, files, video, crops, model, samples, outputFrames };
+}
+
+/**
+ * The frame path over the item's output timeline, or over `range` of it (a segment, encoded
+ * without audio). Stage busy times go into the timings.
+ */
+export async function inferFrames(
+  ctx: JobContext<Wav2LipParams>,
+  p: PreparedItem,
+  o: { outFile: string; range?: { start: number; count: number }; onProgress(done: number): void },
+): Promise<FramePathResult> {
+  const { deps, data, stages, signal } = ctx;
+  const { config } = deps;
+  // The frame path holds the card only from its first model call to its last; with prefetch
+  // the next job may decode and crop meanwhile, but never run the model at the same time.
+  const mel = await stages.run("mel", () => melOf(p, o.range));
+  const result = await stages.run("infer", async () =>
+    runFramePath({
+      videoFile: p.files.video,
+      videoLabel: p.labels.video,
+      video: p.video,
+      audioFile: o.range ? undefined : p.files.audio,
+      outFile: o.outFile,
+      mel,
+      timeline: {
+        frames: p.params.length === "video" ? "clip" : p.outputFrames,
+        range: o.range,
+        loop: p.params.loop,
+        bufferBytes: config.LOOP_BUFFER_BYTES,
+      },
+      rectOf: p.crops.lookup,
+      order: channelsOf(data.model),
+      batchSize: config.INFERENCE_BATCH_SIZE,
+      fixedBatch: p.model.binding.fixedBatch,
+      ops: deps.frameOps,
+      run: (batch) => runWav2LipBatch(p.model.session.run, p.model.binding, batch),
+      cardLock: deps.inferenceLock,
+      codecs: deps.codecs,
+      lossless: config.VIDEO_LOSSLESS,
+      signal,
+      onProgress: o.onProgress,
+    }),
+  );
+  const [start, end] = result.cardSpan ?? (stages.spans.infer as Span);
+  await countInferenceRun(deps, data.jobKey, { start, end, runSeconds: result.busy.inference });
+  for (const name of FRAME_STAGES) stages.timings[name] = Math.round(result.busy[name] * 1000) / 1000;
+  return result;
+}
