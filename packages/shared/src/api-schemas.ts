@@ -91,6 +91,7 @@ export const itemViewSchema = z.object({
       trackKey: z.string().describe("GET /v1/blobs/{video}/face-track shows its boxes"),
       frames: z.number().int(),
       framesWithoutFace: z.number().int().describe("frames with no face, passed through unchanged"),
+      note: z.string().optional().describe("e.g. which face of a face swap's source image was used"),
     })
     .optional()
     .describe("the face track the item used (absent when params.box was given)"),

@@ -83,6 +83,8 @@ export interface ItemFace {
   trackKey: string;
   frames: number;
   framesWithoutFace: number;
+  /** What else the adapter says about the faces, e.g. which of several source faces a swap used. */
+  note?: string;
 }
 
 /** Name of the track file inside tracks/<trackKey>/. */

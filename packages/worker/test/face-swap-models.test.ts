@@ -29,7 +29,12 @@ describe("face-swap model signatures", () => {
   it("binds the inswapper-128 interface by shape, whatever the names", async () => {
     for (const bytes of [buildIdentitySwapper(), buildPaintingSwapper()]) {
       const session = await load(bytes);
-      expect(bindInswapper(session, "swapper")).toEqual({ target: "target", source: "source", output: "output" });
+      expect(bindInswapper(session, "swapper")).toEqual({
+        target: "target",
+        source: "source",
+        output: "output",
+        fixedBatch: 1,
+      });
       await session.release();
     }
   });

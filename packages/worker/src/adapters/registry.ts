@@ -5,10 +5,12 @@
 import { ADAPTERS, type AdapterName, type AdapterParams, checkInputs, type InferenceJob } from "@mediaq/shared";
 import { BadInputError } from "../errors.ts";
 import type { Adapter } from "./adapter.ts";
+import { inswapperAdapter } from "./inswapper/index.ts";
 import { wav2lipAdapter } from "./wav2lip/index.ts";
 
 export const REGISTRY: { readonly [A in AdapterName]?: Adapter<A> } = {
   wav2lip: wav2lipAdapter,
+  inswapper: inswapperAdapter,
 };
 
 export interface ResolvedAdapter {

@@ -20,6 +20,7 @@ import { decodeFrames } from "../media/decode.ts";
 import { probeVideo } from "../media/probe.ts";
 import type { ModelCache } from "../model-cache.ts";
 import { createScratch } from "../scratch.ts";
+import { type IdentityJobOutput, runIdentityJob } from "../adapters/arcface/identity-job.ts";
 import { bindBlazeFace } from "./blazeface.ts";
 import { followFaces, smoothTrack, type TrackBox } from "./track.ts";
 
@@ -36,7 +37,10 @@ export interface TrackJobDeps {
   inferenceLock: MutexInterface;
 }
 
-export interface TrackJobOutput {
+/** What a face-track queue job returns: a track's, or a source identity's (face swap). */
+export type TrackJobOutput = FaceTrackOutput | IdentityJobOutput;
+
+export interface FaceTrackOutput {
   trackKey: string;
   skipped?: boolean;
   frames?: number;
@@ -57,6 +61,8 @@ const round = <T extends number[]>(b: T) => b.map((v) => Math.round(v * 10) / 10
  */
 export function createTrackProcessor(deps: TrackJobDeps): Processor<FaceTrackJob, TrackJobOutput> {
   return async (job, token) => {
+    // The queue also runs face swap's source identities (adapters/arcface/identity-job.ts).
+    if ((job.data as { kind?: string }).kind === "identity") return runIdentityJob(deps, job);
     const parsed = faceTrackJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`malformed face-track job: ${parsed.error.message}`);
     const data = parsed.data;
@@ -93,7 +99,7 @@ async function computeTrack(
   file: string,
   signal: AbortSignal,
   log: Logger,
-): Promise<TrackJobOutput> {
+): Promise<FaceTrackOutput> {
   const { config, s3, ledger } = deps;
   const label = `video input ${data.video.slice(0, 12)}`;
   const detectorLabel = `face detector ${data.params.detector.slice(0, 12)}`;

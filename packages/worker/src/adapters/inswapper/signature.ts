@@ -12,6 +12,8 @@ export interface InswapperBinding {
   target: string;
   source: string;
   output: string;
+  /** The batch dimension when fixed (inswapper_128.onnx: 1): one face per run. */
+  fixedBatch?: number;
 }
 
 type Meta = Pick<InferenceSession, "inputMetadata" | "outputMetadata">;
@@ -37,5 +39,11 @@ export function bindInswapper(session: Meta, modelLabel: string): InswapperBindi
       `${modelLabel} does not fit the inswapper adapter, which needs ${INSWAPPER_SIGNATURE}; the model has ` +
         `inputs ${describeValues(session.inputMetadata)} and outputs ${describeValues(session.outputMetadata)}`,
     );
-  return { target: target.name, source: source.name, output: output.name };
+  const batch = shapeOf(target)?.[0];
+  return {
+    target: target.name,
+    source: source.name,
+    output: output.name,
+    fixedBatch: typeof batch === "number" && batch > 0 ? batch : undefined,
+  };
 }
