@@ -145,20 +145,15 @@ describe("face swap through the queue", () => {
     );
     const blank = path.join(dir, "blank.png");
     ffmpeg("-f", "lavfi", "-i", "color=c=0x2a4d69:s=320x240", "-frames:v", "1", blank);
-    const put = (name: string, bytes: Uint8Array) => h.putBlob(Buffer.from(bytes)).then((sha) => (blobs[name] = sha));
-    await Promise.all([
-      h.putFile(clip).then((sha) => (blobs.video = sha)),
-      h.putFile(silent).then((sha) => (blobs.silent = sha)),
-      h.putFile(astronautPng()).then((sha) => (blobs.face = sha)),
-      h.putFile(flipped).then((sha) => (blobs.flipped = sha)),
-      h.putFile(two).then((sha) => (blobs.two = sha)),
-      h.putFile(blank).then((sha) => (blobs.blank = sha)),
-      h.putFile(speech).then((sha) => (blobs.speech = sha)),
-      put("identity", buildIdentitySwapper()),
-      put("painting", buildPaintingSwapper()),
-      put("wrong", buildWrongSwapper()),
-      put("recognizer", buildArcFaceStandIn()),
-    ]);
+    const files: Record<string, string> = { video: clip, silent, face: astronautPng(), flipped, two, blank, speech };
+    const built: Record<string, Uint8Array> = {
+      identity: buildIdentitySwapper(),
+      painting: buildPaintingSwapper(),
+      wrong: buildWrongSwapper(),
+      recognizer: buildArcFaceStandIn(),
+    };
+    for (const [name, file] of Object.entries(files)) blobs[name] = await h.putFile(file);
+    for (const [name, bytes] of Object.entries(built)) blobs[name] = await h.putBlob(Buffer.from(bytes));
   }, 180_000);
 
   afterAll(async () => {
