@@ -5,7 +5,7 @@
  * model with inswapper-128's signature) run in-process, the crop and paste on the frame-ops
  * thread.
  */
-import { execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { DEFAULT_FACE_DETECTOR } from "@mediaq/shared";
 import { Mutex } from "async-mutex";
 import { InferenceSession, Tensor } from "onnxruntime-node";
@@ -31,21 +31,21 @@ export interface SwapPathAlone {
 export async function prepareSwapPathAlone(clip: string): Promise<SwapPathAlone> {
   const video = await probeVideo(clip, "clip", 1e9);
   const { width: W, height: H } = video;
-  const rgb = execFileSync("ffmpeg", ["-v", "error", "-i", clip, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], {
-    maxBuffer: 1 << 31,
-  });
   const detector = await InferenceSession.create((await shippedModelFile(DEFAULT_FACE_DETECTOR.sha256)) as string);
   const binding = bindBlazeFace(detector, "detector");
   const faces = [];
-  for (let at = 0; at < rgb.length; at += W * H * 3)
-    faces.push(
-      await detectFaces(
-        detector,
-        binding,
-        { width: W, height: H, data: rgb.subarray(at, at + W * H * 3) },
-        binding.minScore,
-      ),
-    );
+  // Frame by frame from ffmpeg's pipe (a 720p clip decoded whole is half a gigabyte).
+  const bytes = W * H * 3;
+  const decoder = spawn("ffmpeg", ["-v", "error", "-i", clip, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]);
+  let pending = Buffer.alloc(0);
+  for await (const chunk of decoder.stdout as AsyncIterable<Buffer>) {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= bytes) {
+      const data = new Uint8Array(pending.subarray(0, bytes));
+      pending = pending.subarray(bytes);
+      faces.push(await detectFaces(detector, binding, { width: W, height: H, data }, binding.minScore));
+    }
+  }
   await detector.release();
   const keypoints = smoothTrack(
     followFaces(faces).map((f) => f?.keypoints ?? null),
