@@ -277,6 +277,29 @@ describe("face swap through the queue", () => {
     queueRedis.disconnect();
   }, 700_000);
 
+  it("has a track stored before keypoints (format 1) detected again under its key when a swap item needs it", async () => {
+    await useWorker();
+    const warm = await submit(blobs.identity as string, [{ name: "warm", face: blobs.face as string }]);
+    await h.waitDone(warm.batchId, 240_000);
+    const [done] = await views(warm.batchId, 1);
+    const trackKey = done?.face?.trackKey as string;
+    const record = await h.ledger.tracks.get(trackKey);
+    if (!record) throw new Error("no track record");
+    // The track as a worker before keypoints left it: no format, no keypoints.
+    const { format: _, ...old } = record;
+    await h.ledger.tracks.record(old);
+    const detections = async () => Number((await h.redis.get(redisKeys.detectionRuns)) ?? 0);
+    const before = await detections();
+    const { batchId } = await submit(blobs.identity as string, [
+      { name: "after-upgrade", face: blobs.face as string, params: { blend: 0.2 } },
+    ]);
+    expect(await h.waitDone(batchId, 240_000)).toMatchObject({ succeeded: 1 });
+    expect((await detections()) - before).toBe(1);
+    expect((await h.ledger.tracks.get(trackKey))?.format).toBe(2);
+    const [view] = await views(batchId, 1);
+    expect(view?.face?.trackKey).toBe(trackKey); // the same key, the track replaced
+  }, 400_000);
+
   it("fails bad inputs alone, each with its reason, and says which face of several it used", async () => {
     await useWorker();
     const { batchId } = await submit(blobs.painting as string, [
