@@ -115,7 +115,13 @@ export async function awaitIdentity(
     await existing.remove().catch(() => {}); // a retry of the item computes it again
     throw new BadInputError(`the source face could not be read: ${existing.failedReason || "unknown reason"}`);
   }
-  if (existing && state === "completed") await existing.remove(); // stored object lost: compute again
+  if (existing && state === "completed") {
+    // Finished since the look above, or its object was lost (then it is computed again).
+    const now = await readIdentity(deps.s3, deps.config.S3_BUCKET, wanted.identityKey);
+    if (now && "error" in now) throw new BadInputError(now.error);
+    if (now) return now;
+    await existing.remove();
+  }
   if (!existing || state === "completed") await queue.add(QUEUES.faceTrack, wanted, { jobId: wanted.identityKey });
   await job.moveToDelayed(Date.now() + TRACK_POLL_MS, token);
   throw new DelayedError();
