@@ -285,6 +285,7 @@ describe("ledger snapshot, restore and reindex", () => {
 
   it("rebuilds the result index from output metadata so re-submitting recomputes nothing", async () => {
     await redis.flushall();
+    const wav = { kind: "audio", file: "output.wav", extension: ".wav", contentType: "audio/wav" };
     for (const i of [0, 1, 2]) {
       const it = items[i] as BatchItem;
       const body = Buffer.from(`fake mp4 ${i}`);
@@ -296,8 +297,10 @@ describe("ledger snapshot, restore and reindex", () => {
         metadata: {
           jobkey: it.jobKey,
           sha256: sha256Hex(body),
-          // As workers wrote it before outputs carried an `inputs` field: reindex reads both.
+          // Items 0 and 1 as workers wrote them before outputs carried `inputs` and `output`
+          // (reindex reads both); item 2 as they write them now.
           ...it.inputs,
+          ...(i === 2 ? { inputs: JSON.stringify(it.inputs), output: JSON.stringify(wav) } : {}),
           model: MODEL,
           adapter: "wav2lip",
           params: JSON.stringify(it.params),
@@ -319,6 +322,8 @@ describe("ledger snapshot, restore and reindex", () => {
       params: items[1]?.params,
       model: MODEL,
     });
+    expect((await ledger.jobs.getResult(jobKeys[1] as string))?.output).toBeUndefined();
+    expect(await ledger.jobs.getResult(jobKeys[2] as string)).toMatchObject({ inputs: items[2]?.inputs, output: wav });
     expect((await reindexOutputs(deps)).known).toBe(3);
 
     const made = await ledger.batches.create(

@@ -18,6 +18,8 @@ export interface ResolvedModel {
   sha256: string;
   adapter: AdapterName;
   channels: ChannelOrder;
+  /** The config blob registered with the model (a Piper voice's .onnx.json). */
+  config?: string;
   tag?: string;
 }
 
@@ -41,7 +43,13 @@ export function prepareItems(o: {
 }): { items: BatchItem[]; errors: string[] } {
   const items: BatchItem[] = [];
   const errors: string[] = [];
-  const scope = { scope: o.scope, modelSha256: o.model.sha256, adapter: o.model.adapter, channels: o.model.channels };
+  const scope = {
+    scope: o.scope,
+    modelSha256: o.model.sha256,
+    adapter: o.model.adapter,
+    channels: o.model.channels,
+    config: o.model.config,
+  };
   // Most items share their params: each distinct set is validated once.
   const normalized = new Map<string, Record<string, unknown>>();
   const normalize = (params: Record<string, unknown>) => {

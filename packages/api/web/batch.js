@@ -140,7 +140,7 @@ export async function batchView(id) {
     $("player-name").textContent = `#${index} ${media.name}`;
     const video = $("player-video");
     video.poster = media.poster ?? "";
-    video.src = media.video;
+    video.src = media.url; // a <video> plays audio outputs too, over their waveform picture
     $("player-size").textContent = `${bytes(media.size)} (${media.size} bytes)`;
     $("player-sha256").textContent = media.sha256;
     $("player-duration").textContent = "…";

@@ -2,10 +2,12 @@
  * Turns user-given item names into ZIP entry names that extract safely everywhere:
  * one flat folder (a "/" in a name becomes "_", so no entry can climb out of the target
  * directory or clash with a folder), no control characters, no characters Windows refuses,
- * NFC so the same visible name is the same entry, `.mp4` at the end, and names made unique
- * case-insensitively the way a file manager does it: `clip.mp4`, `clip (2).mp4`.
+ * NFC so the same visible name is the same entry, the output's extension at the end (`.mp4`,
+ * `.wav`: the result's), and names made unique case-insensitively the way a file manager
+ * does it: `clip.mp4`, `clip (2).mp4`.
  */
 
+/** The extension of outputs recorded without one (all lip-sync videos). */
 export const OUTPUT_EXTENSION = ".mp4";
 /** Longest entry name in UTF-8 bytes (common file-system limit). */
 const MAX_NAME_BYTES = 255;
@@ -16,7 +18,7 @@ const UNSAFE = /[\\/:*?"<>|]/g;
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
 
 /** A single safe file name for an item (not yet unique). */
-export function sanitizeEntryName(raw: string, fallback: string): string {
+export function sanitizeEntryName(raw: string, fallback: string, extension = OUTPUT_EXTENSION): string {
   // Path segments that only navigate ("", ".", "..") are dropped; the rest are joined flat.
   const segments = raw
     .normalize("NFC")
@@ -28,7 +30,7 @@ export function sanitizeEntryName(raw: string, fallback: string): string {
   name = name.replace(/^[\s.]+/, "").replace(/[\s.]+$/, "");
   if (name === "" || name.replace(/_/g, "") === "") name = fallback;
   if (WINDOWS_RESERVED.test(name)) name = `_${name}`;
-  if (!name.toLowerCase().endsWith(OUTPUT_EXTENSION)) name += OUTPUT_EXTENSION;
+  if (!name.toLowerCase().endsWith(extension)) name += extension;
   return truncateStem(name, MAX_NAME_BYTES);
 }
 
@@ -52,13 +54,18 @@ function truncateStem(name: string, maxBytes: number): string {
 }
 
 /**
- * Entry names for items in order; the first of equal names keeps it, later ones get
- * " (2)", " (3)", ... Names in `reserved` (e.g. manifest.json) are never handed out.
+ * Entry names for items in order, each with its extension (default `.mp4`); the first of
+ * equal names keeps it, later ones get " (2)", " (3)", ... Names in `reserved` (e.g.
+ * manifest.json) are never handed out.
  */
-export function uniqueEntryNames(raw: string[], reserved: string[] = []): string[] {
+export function uniqueEntryNames(
+  raw: (string | { name: string; extension: string })[],
+  reserved: string[] = [],
+): string[] {
   const taken = new Set(reserved.map((n) => n.toLowerCase()));
   return raw.map((r, i) => {
-    const base = sanitizeEntryName(r, `item-${i + 1}`);
+    const { name: given, extension } = typeof r === "string" ? { name: r, extension: OUTPUT_EXTENSION } : r;
+    const base = sanitizeEntryName(given, `item-${i + 1}`, extension);
     const [stem, ext] = splitExtension(base);
     let name = base;
     for (let n = 2; taken.has(name.toLowerCase()); n++) {

@@ -1,4 +1,4 @@
-import type { ItemViewState } from "@mediaq/shared";
+import type { ItemViewState, OutputKind } from "@mediaq/shared";
 
 /** manifest.json, schema version 1: inside every part (first entry) and as its own object. */
 export const MANIFEST_NAME = "manifest.json";
@@ -11,6 +11,9 @@ export interface ManifestItem {
   name: string;
   /** The file name inside the part; absent for items without an output. */
   entry?: string;
+  /** What the output is (video, audio, image) and its file extension (`.mp4`); with `entry`. */
+  kind?: OutputKind;
+  extension?: string;
   part?: string;
   size?: number;
   sha256?: string;

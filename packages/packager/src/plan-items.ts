@@ -1,4 +1,4 @@
-import type { Ledger } from "@mediaq/shared";
+import { type Ledger, outputInfoOf } from "@mediaq/shared";
 import { UnrecoverableError } from "bullmq";
 import type { PlanItem } from "./plan.ts";
 
@@ -33,6 +33,7 @@ export async function loadPlanItems(ledger: Ledger, batchId: string): Promise<Pl
                 key: result.key,
                 sha256: result.sha256,
                 size: result.size,
+                info: outputInfoOf(result),
                 ...(result.timings ? { timings: result.timings } : {}),
               },
             }

@@ -54,6 +54,17 @@ describe("planPackage", () => {
     );
   });
 
+  it("names each entry with its result's extension and lists its kind; results without one are mp4 videos", () => {
+    const [video, speech] = items([1000, 2000]) as [PlanItem, PlanItem];
+    const wav = { kind: "audio" as const, file: "output.wav", extension: ".wav", contentType: "audio/wav" };
+    speech.output = { ...(speech.output as NonNullable<PlanItem["output"]>), info: wav };
+    speech.name = "hello.txt";
+    const plan = planPackage({ ...base, partSize: 100_000, items: [video, speech] });
+    expect(plan.parts[0]?.entries.map((e) => e.entry)).toEqual(["clip-0.mp4", "hello.txt.wav"]);
+    expect(plan.manifest.items[0]).toMatchObject({ entry: "clip-0.mp4", kind: "video", extension: ".mp4" });
+    expect(plan.manifest.items[1]).toMatchObject({ entry: "hello.txt.wav", kind: "audio", extension: ".wav" });
+  });
+
   it("lists every item in the manifest, failed ones with their error and no entry", () => {
     const plan = planPackage({ ...base, partSize: 100_000, items: items([1000, null, 2000]) });
     expect(plan.manifest.items).toHaveLength(3);

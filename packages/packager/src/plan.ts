@@ -1,5 +1,5 @@
-import type { ItemViewState } from "@mediaq/shared";
-import { uniqueEntryNames } from "./entry-names.ts";
+import { DEFAULT_OUTPUT, type ItemViewState, type OutputInfo } from "@mediaq/shared";
+import { OUTPUT_EXTENSION, uniqueEntryNames } from "./entry-names.ts";
 import { MANIFEST_NAME, type Manifest, type ManifestItem, manifestBytes } from "./manifest.ts";
 import { type LayoutEntry, ZipSizer, zipSize } from "./zip-layout.ts";
 
@@ -12,7 +12,14 @@ export interface PlanItem {
   error?: string;
   model: string;
   params: Record<string, unknown>;
-  output?: { key: string; sha256: string; size: number; timings?: Record<string, number> };
+  output?: {
+    key: string;
+    sha256: string;
+    size: number;
+    timings?: Record<string, number>;
+    /** From the result; absent: DEFAULT_OUTPUT (results recorded before outputs had kinds). */
+    info?: OutputInfo;
+  };
 }
 
 export interface PlannedEntry {
@@ -23,6 +30,7 @@ export interface PlannedEntry {
   key: string;
   size: number;
   sha256: string;
+  info: OutputInfo;
 }
 
 export interface PlannedPart {
@@ -85,7 +93,7 @@ export function planPackage(o: PlanOptions): PackagePlan {
   }
   const succeeded = o.items.filter((i) => i.output && (!include || include.has(i.index)));
   const names = uniqueEntryNames(
-    succeeded.map((i) => i.name),
+    succeeded.map((i) => ({ name: i.name, extension: i.output?.info?.extension ?? OUTPUT_EXTENSION })),
     [MANIFEST_NAME],
   );
   const entries: PlannedEntry[] = succeeded.map((item, i) => ({
@@ -95,6 +103,7 @@ export function planPackage(o: PlanOptions): PackagePlan {
     key: item.output?.key ?? "",
     size: item.output?.size ?? 0,
     sha256: item.output?.sha256 ?? "",
+    info: item.output?.info ?? DEFAULT_OUTPUT,
   }));
 
   let budget = 0;
@@ -160,7 +169,16 @@ function buildManifest(o: PlanOptions, groups: Group[]): Manifest {
     return {
       index: item.index,
       name: item.name,
-      ...(at ? { entry: at.entry.entry, part: at.part, size: at.entry.size, sha256: at.entry.sha256 } : {}),
+      ...(at
+        ? {
+            entry: at.entry.entry,
+            kind: at.entry.info.kind,
+            extension: at.entry.info.extension,
+            part: at.part,
+            size: at.entry.size,
+            sha256: at.entry.sha256,
+          }
+        : {}),
       jobKey: item.jobKey,
       model: item.model,
       params: item.params,

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { faceTrackParamsSchema } from "./face-track.ts";
 import { sha256Schema } from "./hashing.ts";
+import { piperParamsSchema } from "./piper-voice.ts";
 
 /** What an input blob holds. */
 export const INPUT_KINDS = ["video", "audio", "image", "text"] as const;
@@ -72,6 +73,8 @@ const adapter = <P extends z.ZodType>(spec: AdapterSpec<P>) => spec;
 export const ADAPTERS = {
   /** Lip-sync (Wav2Lip as ONNX): a talking-head video for an audio track. */
   wav2lip: adapter({ params: wav2lipParamsSchema, inputs: [{ video: "video", audio: "audio" }], channels: "bgr" }),
+  /** Text to speech (Piper's VITS voices as ONNX, registered with their .onnx.json config): a WAV of a text. */
+  piper: adapter({ params: piperParamsSchema, inputs: [{ text: "text" }], channels: "rgb" }),
   /** Face detectors (MediaPipe BlazeFace as ONNX): registered as models, used through params.detector. */
   blazeface: adapter({ params: z.object({}).strict(), inputs: [], channels: "rgb" }),
   /** Face swap (insightface's inswapper-128 as ONNX): the face of an image on every face of a video. */

@@ -22,3 +22,4 @@ export * from "./api-schemas.ts";
 export * from "./webhooks.ts";
 export * from "./webhook-address.ts";
 export * from "./package-links.ts";
+export * from "./piper-voice.ts";

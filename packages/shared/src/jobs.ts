@@ -51,6 +51,8 @@ export interface JobKeyParts {
   adapter: AdapterName;
   /** The model's registered channel order; the adapter's default when absent. */
   channels?: ChannelOrder;
+  /** SHA-256 of the config blob registered with the model (a Piper voice's .onnx.json); absent for models without one. */
+  config?: string;
   inputs: Inputs;
   /** Already normalized with normalizeParams. */
   params: Record<string, unknown>;
@@ -65,6 +67,8 @@ export function computeJobKey(parts: JobKeyParts): string {
       model: parts.modelSha256,
       adapter: parts.adapter,
       channels: channelsOf(parts),
+      // Only models registered with a config have it: other keys stay as they were.
+      ...(parts.config ? { config: parts.config } : {}),
       inputs: parts.inputs,
       params: parts.params,
     }),
@@ -88,7 +92,13 @@ export function computeTrackKey(o: { scope: string; video: string; params: FaceT
 export const inferenceJobSchema = z.object({
   jobKey: sha256Schema,
   tenant: z.string(),
-  model: z.object({ sha256: sha256Schema, adapter: adapterNameSchema, channels: channelOrderSchema.optional() }),
+  model: z.object({
+    sha256: sha256Schema,
+    adapter: adapterNameSchema,
+    channels: channelOrderSchema.optional(),
+    /** The config blob registered with the model (a Piper voice's .onnx.json). */
+    config: sha256Schema.optional(),
+  }),
   inputs: inputsSchema,
   params: z.record(z.string(), z.unknown()),
 });

@@ -1,7 +1,8 @@
 import { canonicalJson, sha256Hex } from "./hashing.ts";
 
 /** Bump when part layout or entry naming changes: package ids change with it. */
-export const PACKAGE_FORMAT_VERSION = "1";
+// 2: manifest items carry their output's kind and extension, and entries end in it.
+export const PACKAGE_FORMAT_VERSION = "2";
 
 export type PackageState = "queued" | "building" | "ready" | "failed";
 

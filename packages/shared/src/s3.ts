@@ -113,11 +113,22 @@ export async function presignGet(
   key: string,
   expiresIn: number,
   downloadName?: string,
+  /** Served as the response's Content-Type, whatever the object was stored with. */
+  contentType?: string,
 ): Promise<string> {
   const disposition = downloadName
     ? `attachment; filename="${downloadName.replace(/["\\\r\n]/g, "_")}"; filename*=UTF-8''${encodeURIComponent(downloadName)}`
     : undefined;
-  return getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key, ResponseContentDisposition: disposition }), {
-    expiresIn,
-  });
+  return getSignedUrl(
+    s3,
+    new GetObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      ResponseContentDisposition: disposition,
+      ResponseContentType: contentType,
+    }),
+    {
+      expiresIn,
+    },
+  );
 }

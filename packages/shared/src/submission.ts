@@ -16,7 +16,7 @@ import { enqueueInference } from "./queues.ts";
  * job key of what it computes. Throws the adapter's ZodError for bad params.
  */
 export function toBatchItem(
-  o: { scope: string; modelSha256: string; adapter: AdapterName; channels?: ChannelOrder },
+  o: { scope: string; modelSha256: string; adapter: AdapterName; channels?: ChannelOrder; config?: string },
   input: { name: string; inputs: Inputs; params?: unknown },
   /** The params already normalized (callers that validate each distinct set once). */
   normalized?: Record<string, unknown>,
@@ -28,13 +28,18 @@ export function toBatchItem(
 
 /** The queue payload that computes a batch item. */
 export function inferenceJobFor(
-  batch: Pick<BatchRecord, "tenant" | "model" | "adapter" | "channels">,
+  batch: Pick<BatchRecord, "tenant" | "model" | "adapter" | "channels" | "config">,
   item: BatchItem,
 ): InferenceJob {
   return {
     jobKey: item.jobKey,
     tenant: batch.tenant,
-    model: { sha256: batch.model, adapter: batch.adapter, channels: channelsOf(batch) },
+    model: {
+      sha256: batch.model,
+      adapter: batch.adapter,
+      channels: channelsOf(batch),
+      ...(batch.config ? { config: batch.config } : {}),
+    },
     inputs: item.inputs,
     params: item.params,
   };

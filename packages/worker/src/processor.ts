@@ -190,7 +190,7 @@ async function runItem(
   const { data, adapter, params, scratch, signal, log } = o;
   const progress = new ProgressReporter(ledger, job, data.jobKey);
   const stages = new Stages(metrics, progress, signal);
-  const ctx = { deps, data, params, track: o.track, scratch, stages, progress, signal, log };
+  const ctx = { deps, data, params, track: o.track, scratch, stages, progress, signal, log, item: { job, token } };
   const prepared = await adapter.prepare(ctx);
   const output = adapter.output(params);
   const outFile = scratch.path(output.file);

@@ -106,6 +106,12 @@ describe("inference worker", () => {
     expect(sha256Hex(bytes)).toBe(head?.Metadata?.sha256);
     const result = await ledger.jobs.getResult(jobKey);
     expect(result).toMatchObject({ key, sha256: sha256Hex(bytes), size: bytes.length, model: modelSha });
+    // The output says what it is (from the adapter), in the result and the object's metadata.
+    const mp4 = { kind: "video", file: OUTPUT_FILE, extension: ".mp4", contentType: "video/mp4" };
+    expect(result?.output).toEqual(mp4);
+    expect(JSON.parse(head?.Metadata?.output ?? "")).toEqual(mp4);
+    expect(JSON.parse(head?.Metadata?.inputs ?? "")).toEqual({ video, audio });
+    expect(head?.ContentType).toBe("video/mp4");
     expect(view?.output).toEqual({ sha256: sha256Hex(bytes), size: bytes.length });
 
     const out = path.join(infra.dir, "out.mp4");

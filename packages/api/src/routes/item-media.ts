@@ -1,4 +1,4 @@
-import { headObject, type ItemView, objectKeys, presignGet } from "@mediaq/shared";
+import { headObject, type ItemView, OUTPUT_KINDS, objectKeys, outputInfoOf, presignGet } from "@mediaq/shared";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { ApiDeps } from "../deps.ts";
@@ -8,22 +8,30 @@ import type { BatchService } from "../services/batch.service.ts";
 const mediaAnswer = z.object({
   index: z.number().int(),
   name: z.string(),
-  video: z.string().describe("presigned GET of the output video, plays inline"),
-  poster: z.string().nullable().describe("presigned GET of its poster JPEG, null for outputs made before posters"),
+  url: z.string().describe("presigned GET of the output (any kind), served with its content type, plays inline"),
+  kind: z.enum(OUTPUT_KINDS).describe("what the output is: video, audio or image"),
+  contentType: z.string().describe("the output's MIME type (video/mp4, audio/wav, ...)"),
+  extension: z.string().describe("the output's file extension (.mp4, .wav, ...)"),
+  video: z.string().describe("deprecated: the same link as url (kept for clients from before outputs had kinds)"),
+  poster: z
+    .string()
+    .nullable()
+    .describe("presigned GET of its picture (a video's poster, audio's waveform), JPEG; null when it has none"),
   sha256: z.string(),
   size: z.number().int(),
   expiresAt: z.string(),
 });
 
-/** Presigned links to what an item made: its output and the poster beside it (docs/architecture.md#outputs). */
+/** Presigned links to what an item made: its output, of any kind, and the picture beside it (docs/architecture.md#outputs). */
 export class ItemMedia {
   private readonly deps: Pick<ApiDeps, "s3" | "config" | "ledger">;
   constructor(deps: Pick<ApiDeps, "s3" | "config" | "ledger">) {
     this.deps = deps;
   }
 
-  private sign(key: string): Promise<string> {
-    return presignGet(this.deps.s3, this.deps.config.S3_BUCKET, key, this.deps.config.PRESIGN_EXPIRES_SECONDS);
+  private sign(key: string, contentType?: string): Promise<string> {
+    const { s3, config } = this.deps;
+    return presignGet(s3, config.S3_BUCKET, key, config.PRESIGN_EXPIRES_SECONDS, undefined, contentType);
   }
 
   /**
@@ -42,13 +50,14 @@ export class ItemMedia {
     );
   }
 
-  /** The player's links to one finished item. */
+  /** The player's links to one finished item, whatever its kind (an old result is an mp4 video). */
   async links(item: ItemView & { output: NonNullable<ItemView["output"]> }) {
     const result = await this.deps.ledger.jobs.getResult(item.jobKey);
     if (!result) throw new Error(`job key ${item.jobKey} has an output but no result record`);
+    const output = outputInfoOf(result);
     const posterKey = objectKeys.posterBeside(result.key);
-    const [video, poster] = await Promise.all([
-      this.sign(result.key),
+    const [url, poster] = await Promise.all([
+      this.sign(result.key, output.contentType),
       headObject(this.deps.s3, this.deps.config.S3_BUCKET, posterKey).then((head) =>
         head ? this.sign(posterKey) : null,
       ),
@@ -57,7 +66,11 @@ export class ItemMedia {
     return {
       index: item.index,
       name: item.name,
-      video,
+      url,
+      kind: output.kind,
+      contentType: output.contentType,
+      extension: output.extension,
+      video: url,
       poster,
       sha256: item.output.sha256,
       size: item.output.size,
@@ -75,7 +88,7 @@ export const itemMediaRoutes: FastifyPluginAsyncZod<{ batches: BatchService; med
     "/batches/:id/items/:index/media",
     {
       schema: {
-        summary: "Presigned links to a finished item's output video and poster thumbnail",
+        summary: "Presigned links to a finished item's output (video, audio or image) and its picture",
         description: "404 when the batch is not this API key's or has no such item; 409 while it has no output.",
         params: z.object({ id: z.string().min(1).max(200), index: z.coerce.number().int().min(0) }),
         response: { 200: mediaAnswer },

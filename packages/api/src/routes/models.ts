@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provid
 import { z } from "zod";
 import { storeBlob } from "../blob-store.ts";
 import { type ApiDeps, maxBlobBytes } from "../deps.ts";
+import { checkModelConfig } from "../voice-registration.ts";
 import { acceptRawBodies, closeOnError, refuseLargerThan } from "./raw-body.ts";
 
 /** `wav2lip@prod`, `lipsync-v2`, ... — printable, no spaces, no slashes. */
@@ -16,6 +17,9 @@ const modelSchema = z.object({
   sha256: sha256Schema,
   adapter: adapterNameSchema,
   channels: channelOrderSchema.describe("colour channel order the model expects in its image tensors"),
+  config: sha256Schema
+    .optional()
+    .describe("SHA-256 of the config blob registered with the model (piper: its .onnx.json)"),
 });
 
 export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app, { deps }) => {
@@ -35,6 +39,9 @@ export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
             channels: channelOrderSchema
               .optional()
               .describe("colour channel order the model was trained on; default: the adapter's (wav2lip: bgr)"),
+            config: sha256Schema
+              .optional()
+              .describe("piper: SHA-256 of the voice's .onnx.json, uploaded as a blob first (required for piper)"),
           }),
           response: { 201: modelSchema },
         },
@@ -45,8 +52,11 @@ export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
         const body = (request.body as Readable | undefined) ?? Readable.from([]);
         const blob = await closeOnError(reply, () => storeBlob(s3, config.S3_BUCKET, body, maxBlobBytes(deps)));
         await ledger.assets.grantBlob(request.tenant, blob.sha256);
-        await ledger.assets.setModel(request.tenant, { tag, sha256: blob.sha256, adapter, channels });
-        return reply.code(201).send({ tag, sha256: blob.sha256, adapter, channels });
+        const voiceConfig = request.query.config;
+        await checkModelConfig(deps, request.tenant, { adapter, model: blob.sha256, config: voiceConfig });
+        const model = { tag, sha256: blob.sha256, adapter, channels, ...(voiceConfig ? { config: voiceConfig } : {}) };
+        await ledger.assets.setModel(request.tenant, model);
+        return reply.code(201).send(model);
       },
     );
   });

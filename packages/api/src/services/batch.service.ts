@@ -121,6 +121,7 @@ export class BatchService {
       ...(model.tag ? { modelTag: model.tag } : {}),
       adapter: model.adapter,
       channels: model.channels,
+      ...(model.config ? { config: model.config } : {}),
       params,
       createdAt: new Date().toISOString(),
     };
@@ -139,7 +140,7 @@ export class BatchService {
     const batch = await this.own(tenant, id);
     await this.repairOutbox();
     assertUniqueNames(body.items);
-    const model = { sha256: batch.model, adapter: batch.adapter, channels: channelsOf(batch) };
+    const model = { sha256: batch.model, adapter: batch.adapter, channels: channelsOf(batch), config: batch.config };
     const refs = new Map<string, string>();
     const inputs = await Promise.all(
       body.items.map(async (i) =>
@@ -330,8 +331,24 @@ export class BatchService {
           `params.detector as its sha256 ${found.sha256}) and cannot run a batch itself.`,
         { model: ref },
       );
-    if (byTag) return { sha256: byTag.sha256, adapter: byTag.adapter, channels: channelsOf(byTag), tag: byTag.tag };
-    if (found) return { sha256: found.sha256, adapter: found.adapter, channels: channelsOf(found) };
+    // One voice (ONNX bytes) under several tags with different configs is named by its tag.
+    const configs = new Set(models.filter((m) => m.sha256 === ref).map((m) => m.config));
+    if (!byTag && configs.size > 1)
+      throw badRequest(
+        "ambiguous-model",
+        `Model ${ref} is registered with ${configs.size} different configs; name it by one of its tags: ` +
+          listSome(models.filter((m) => m.sha256 === ref).map((m) => m.tag)),
+        { model: ref },
+      );
+    const model = byTag ?? found;
+    if (model)
+      return {
+        sha256: model.sha256,
+        adapter: model.adapter,
+        channels: channelsOf(model),
+        ...(model.config ? { config: model.config } : {}),
+        ...(byTag ? { tag: byTag.tag } : {}),
+      };
     const known =
       models.length > 0 ? `known tags: ${listSome(models.map((m) => m.tag))}` : "this key has no models yet";
     throw badRequest(

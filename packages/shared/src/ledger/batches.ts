@@ -21,6 +21,8 @@ export interface BatchRecord {
   adapter: AdapterName;
   /** The model's channel order (absent in batches from before it was recorded: the adapter's default). */
   channels?: ChannelOrder;
+  /** The config blob registered with the model (a Piper voice's .onnx.json), when it has one. */
+  config?: string;
   params: Record<string, unknown>;
   createdAt: string;
 }

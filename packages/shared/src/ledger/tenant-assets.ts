@@ -8,6 +8,8 @@ export interface ModelRecord {
   adapter: AdapterName;
   /** Absent in tags registered before it was recorded: the adapter's default. */
   channels?: ChannelOrder;
+  /** SHA-256 of the config blob registered with the model (a Piper voice's .onnx.json). */
+  config?: string;
 }
 
 /** What a tenant owns besides batches: model tags, and the blobs it sent the bytes of. */

@@ -51,6 +51,12 @@ export interface JobContext<P> {
   /** Kills the job's ffmpeg processes on failure or shutdown. */
   signal: AbortSignal;
   log: Logger;
+  /**
+   * The item's own queue job, for an adapter that runs a stage as a child job (a BullMQ
+   * flow: add the child with this job as parent, then `moveToWaitingChildren` and throw
+   * WaitingChildrenError; the job runs again once the child is done). Absent in a segment's job.
+   */
+  item?: { job: Job<InferenceJob>; token: string | undefined };
 }
 
 /** A job fetched and probed, its model bound: ready to make its output. */
