@@ -1,9 +1,12 @@
 /**
- * Face-swap batches through the API: inputs {video, face}, params.recognizer given as a tag is
+ * Face-swap models and batches through the API: a model is registered only when its ONNX
+ * graph fits its adapter; inputs {video, face}; params.recognizer given as a tag is
  * stored as its model's sha256 (a job key names bytes, never a tag), a recognizer that is not
  * an arcface model or unknown is refused, and the recognizer's blob must be granted.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// Models built in code with the exact signatures (the worker's test models).
+import { buildArcFaceStandIn, buildIdentitySwapper, buildWrongSwapper } from "../../worker/scripts/face-swap-models.ts";
 import { postJson, problemOf, putBlob, randomBlob, startTestApi, type TestApi } from "./helpers.ts";
 
 describe("face-swap batches", () => {
@@ -13,20 +16,38 @@ describe("face-swap batches", () => {
   });
   afterAll(async () => t?.stop());
 
-  const register = async (tag: string, adapter: string) => {
-    const res = await t.acme(`/v1/models?tag=${encodeURIComponent(tag)}&adapter=${adapter}`, {
+  const post = (tag: string, adapter: string, bytes: Uint8Array) =>
+    t.acme(`/v1/models?tag=${encodeURIComponent(tag)}&adapter=${adapter}`, {
       method: "POST",
-      body: new Uint8Array(randomBlob(128)),
+      body: new Uint8Array(bytes),
       headers: { "content-type": "application/octet-stream" },
     });
+  const register = async (tag: string, adapter: string, bytes: Uint8Array) => {
+    const res = await post(tag, adapter, bytes);
     expect(res.status).toBe(201);
     return ((await res.json()) as { sha256: string }).sha256;
   };
 
+  it("registers a swapper and a recognizer whose graphs fit, and refuses one that does not, naming both signatures", async () => {
+    await register("swapper@0", "inswapper", buildIdentitySwapper());
+    await register("arcface@0", "arcface", buildArcFaceStandIn());
+    const wrong = await problemOf(await post("wrong@0", "inswapper", buildWrongSwapper()));
+    expect(wrong.status).toBe(400);
+    expect(wrong.detail).toBe(
+      "The model does not fit the inswapper adapter, which needs inputs target [1,3,128,128] (RGB in [0,1]) and " +
+        "source [1,512] and output [1,3,128,128], with the 512x512 emap as the graph's last initializer; the model " +
+        "has inputs target [1,3,256,256], source [1,512] and outputs output [1,3,256,256]",
+    );
+    const swapperAsRecognizer = await problemOf(await post("r@0", "arcface", buildIdentitySwapper()));
+    expect(swapperAsRecognizer.detail).toMatch(/does not fit the arcface adapter, which needs input \[1,3,112,112\]/);
+    const notOnnx = await problemOf(await post("x@0", "arcface", randomBlob(64)));
+    expect(notOnnx.detail).toMatch(/^The model is not an ONNX file/);
+  });
+
   it("takes {video, face} items and stores a recognizer tag as its sha256", async () => {
-    await register("swapper@1", "inswapper");
-    const recognizer = await register("arcface@1", "arcface");
-    await register("lips@1", "wav2lip");
+    await register("swapper@1", "inswapper", buildIdentitySwapper());
+    const recognizer = await register("arcface@1", "arcface", buildArcFaceStandIn());
+    await register("lips@1", "wav2lip", randomBlob(128));
     const [video, face] = await Promise.all([putBlob(t.acme, randomBlob()), putBlob(t.acme, randomBlob())]);
     const res = await postJson(t.acme, "/v1/batches", {
       model: "swapper@1",

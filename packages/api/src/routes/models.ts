@@ -3,6 +3,7 @@ import { adapterNameSchema, channelOrderSchema, channelsOf, sha256Schema } from 
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { storeBlob } from "../blob-store.ts";
+import { checkFaceSwapModel } from "../face-swap-registration.ts";
 import { type ApiDeps, maxBlobBytes } from "../deps.ts";
 import { checkModelConfig } from "../voice-registration.ts";
 import { acceptRawBodies, closeOnError, refuseLargerThan } from "./raw-body.ts";
@@ -54,6 +55,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ deps: ApiDeps }> = async (app,
         await ledger.assets.grantBlob(request.tenant, blob.sha256);
         const voiceConfig = request.query.config;
         await checkModelConfig(deps, request.tenant, { adapter, model: blob.sha256, config: voiceConfig });
+        await checkFaceSwapModel(deps, { adapter, model: blob.sha256 });
         const model = { tag, sha256: blob.sha256, adapter, channels, ...(voiceConfig ? { config: voiceConfig } : {}) };
         await ledger.assets.setModel(request.tenant, model);
         return reply.code(201).send(model);
