@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createFaceTrackQueue, createRedis } from "@mediaq/shared";
 import { DEMO_MODEL_PATH } from "../../packages/worker/scripts/make-demo-model.ts";
-import type { TrackJobOutput } from "../../packages/worker/src/face/track-job.ts";
+import type { FaceTrackOutput } from "../../packages/worker/src/face/track-job.ts";
 import { startWorker } from "../../packages/worker/src/index.ts";
 import { startWorkerHarness } from "../../packages/worker/test/helpers.ts";
 import { DEFAULT_FOOTAGE, makeFaceFootage, makeSpeech, scaledFootage } from "../harness/face-footage.ts";
@@ -45,7 +45,7 @@ export default async function faceBench(): Promise<void> {
       const baseline = await run({ box: [500, 100, 300, 300] }); // no detection
       const detected = await run({ box: null });
       const trackJob = await tracks.getJob(detected?.face?.trackKey as string);
-      const out = trackJob?.returnvalue as TrackJobOutput;
+      const out = trackJob?.returnvalue as FaceTrackOutput;
       const trackSeconds = ((trackJob?.finishedOn ?? 0) - (trackJob?.processedOn ?? 0)) / 1000;
       const frames = out.frames ?? 0;
       const itemSeconds = sum(detected?.timings);

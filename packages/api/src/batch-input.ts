@@ -89,11 +89,15 @@ export function assertNoItemErrors(errors: string[]): void {
   });
 }
 
-/** The blobs an item reads: its inputs, and a face detector other than the one shipped. */
+/** The blobs an item reads: its inputs, a face detector other than the one shipped, a face swap's recognizer. */
 export function blobsUsed(item: BatchItem): string[] {
-  const detector = item.params.detector;
+  const { detector, recognizer } = item.params;
   const own = typeof detector === "string" && detector !== DEFAULT_FACE_DETECTOR.sha256;
-  return [...Object.values(item.inputs), ...(own ? [detector] : [])];
+  return [
+    ...Object.values(item.inputs),
+    ...(own ? [detector] : []),
+    ...(typeof recognizer === "string" ? [recognizer] : []),
+  ];
 }
 
 /** Throws a problem for names given twice in the request. */

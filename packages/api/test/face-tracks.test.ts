@@ -23,6 +23,7 @@ describe("face tracks and detectors through the API", () => {
     const trackKey = computeTrackKey({ scope, video, params });
     const boxes: FaceTrack["boxes"] = [[10, 12, 50, 56], null, [11, 12, 51, 56]];
     const track: FaceTrack = {
+      format: 2,
       trackKey,
       video,
       detector: params.detector,
@@ -33,12 +34,13 @@ describe("face tracks and detectors through the API", () => {
       frames: 3,
       framesWithoutFace: 1,
       boxes,
+      keypoints: boxes.map((b) => (b ? [20, 25, 40, 25, 30, 35, 30, 45, 10, 30, 50, 30] : null)),
     };
     const s3 = createS3(t.infra.config);
     const key = objectKeys.track(trackKey);
     await putStream(s3, { bucket: t.infra.config.S3_BUCKET, key, body: JSON.stringify(track) });
     s3.destroy();
-    const { boxes: _, ...summary } = track;
+    const { boxes: _, keypoints: __, ...summary } = track;
     await t.ledger.tracks.record({ ...summary, key, completedAt: new Date().toISOString() });
     return track;
   }

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { faceTrackParamsSchema } from "./face-track.ts";
+import { sha256Schema } from "./hashing.ts";
 import { piperParamsSchema } from "./piper-voice.ts";
 
 /** What an input blob holds. */
@@ -52,6 +53,20 @@ export const wav2lipParamsSchema = z
   .extend(faceTrackParamsSchema.shape)
   .strict();
 
+/**
+ * Parameters of the inswapper adapter (face swap, docs/architecture.md#face-swap), with their
+ * defaults. The face track's params are lip-sync's, so both share a video's track.
+ */
+export const inswapperParamsSchema = z
+  .object({
+    /** The arcface model that turns the source face into an identity: its sha256 (the API takes a tag and stores its hash). */
+    recognizer: sha256Schema,
+    /** Feathering of the pasted face's edge (FaceFusion's face_mask_blur): 0 = a hard edge. */
+    blend: z.number().min(0).max(1).default(0.3),
+  })
+  .extend(faceTrackParamsSchema.shape)
+  .strict();
+
 const adapter = <P extends z.ZodType>(spec: AdapterSpec<P>) => spec;
 
 /** Every adapter, one line each. Helper models (face detectors) have no inputs of their own. */
@@ -62,6 +77,10 @@ export const ADAPTERS = {
   piper: adapter({ params: piperParamsSchema, inputs: [{ text: "text" }], channels: "rgb" }),
   /** Face detectors (MediaPipe BlazeFace as ONNX): registered as models, used through params.detector. */
   blazeface: adapter({ params: z.object({}).strict(), inputs: [], channels: "rgb" }),
+  /** Face swap (insightface's inswapper-128 as ONNX): the face of an image on every face of a video. */
+  inswapper: adapter({ params: inswapperParamsSchema, inputs: [{ video: "video", face: "image" }], channels: "rgb" }),
+  /** Face recognizers (ArcFace as ONNX): registered as models, used through params.recognizer. */
+  arcface: adapter({ params: z.object({}).strict(), inputs: [], channels: "rgb" }),
 } as const;
 
 export type AdapterName = keyof typeof ADAPTERS;

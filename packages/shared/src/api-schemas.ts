@@ -23,7 +23,10 @@ const paramsSchema = z
       "find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default " +
       "[0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped " +
       "BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the " +
-      "box mean (default 5); batchSize (default 16).",
+      "box mean (default 5); batchSize (default 16). inswapper (face swap; inputs {video, face: a PNG or JPEG}): " +
+      "recognizer = tag or SHA-256 of a model registered with adapter=arcface (required; a tag is stored as its " +
+      "hash); blend = 0..1, feathering of the pasted face's edge (default 0.3, FaceFusion's face_mask_blur); " +
+      "detector, faceMinScore, smoothing as for wav2lip (the two share a video's face track).",
   );
 
 export const itemNameSchema = z
@@ -93,6 +96,7 @@ export const itemViewSchema = z.object({
       trackKey: z.string().describe("GET /v1/blobs/{video}/face-track shows its boxes"),
       frames: z.number().int(),
       framesWithoutFace: z.number().int().describe("frames with no face, passed through unchanged"),
+      note: z.string().optional().describe("e.g. which face of a face swap's source image was used"),
     })
     .optional()
     .describe("the face track the item used (absent when params.box was given)"),
@@ -191,6 +195,14 @@ export const faceTrackAnswerSchema = z.object({
   frames: z.number().int(),
   framesWithoutFace: z.number().int(),
   boxes: z.array(box.nullable()).describe("per frame: the face box [x1, y1, x2, y2] in pixels, null = no face"),
+  format: z.number().int().optional().describe("track.json's format: 2 has keypoints; absent: 1 (boxes only)"),
+  keypoints: z
+    .array(z.array(z.number()).length(12).nullable())
+    .optional()
+    .describe(
+      "per frame: the face's six keypoints [x0, y0, ..., x5, y5] in pixels (right eye, left eye, nose tip, " +
+        "mouth centre, right and left ear tragion), null = no face; absent in tracks of format 1",
+    ),
 });
 export type FaceTrackAnswer = z.infer<typeof faceTrackAnswerSchema>;
 

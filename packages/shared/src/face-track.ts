@@ -37,6 +37,14 @@ export type FaceTrackParams = z.infer<typeof faceTrackParamsSchema>;
 export const dedupScope = (config: Pick<Config, "DEDUP_SCOPE">, tenant: string): string =>
   config.DEDUP_SCOPE === "global" ? "global" : tenant;
 
+/**
+ * Version of track.json's content: 2 added the keypoints face swap aligns with. The track key
+ * does not contain it (tracks already stored keep their keys and serve lip-sync as before); an
+ * item that needs keypoints and finds a track of format 1 (no `format` field) has it detected
+ * again under the same key, which the new track then replaces (docs/architecture.md, "Face tracks").
+ */
+export const TRACK_FORMAT = 2;
+
 export const faceTrackJobSchema = z.object({
   trackKey: sha256Schema,
   tenant: z.string(),
@@ -45,8 +53,14 @@ export const faceTrackJobSchema = z.object({
 });
 export type FaceTrackJob = z.infer<typeof faceTrackJobSchema>;
 
-/** track.json, stored at objectKeys.track(trackKey). Boxes are [x1, y1, x2, y2] in pixels, null = no face. */
+/**
+ * track.json, stored at objectKeys.track(trackKey). Boxes are [x1, y1, x2, y2] in pixels, null =
+ * no face; keypoints are the same faces' six BlazeFace keypoints [x0, y0, ..., x5, y5] in pixels
+ * (right eye, left eye, nose tip, mouth centre, right and left ear tragion), smoothed like the boxes.
+ */
 export interface FaceTrack {
+  /** TRACK_FORMAT when it was made; absent: format 1 (no keypoints). */
+  format?: number;
   trackKey: string;
   video: string;
   detector: string;
@@ -57,16 +71,20 @@ export interface FaceTrack {
   frames: number;
   framesWithoutFace: number;
   boxes: ([number, number, number, number] | null)[];
+  /** Absent in tracks of format 1. */
+  keypoints?: (number[] | null)[];
 }
 
-/** The ledger's index entry of a stored track (everything but the boxes). */
-export type FaceTrackRecord = Omit<FaceTrack, "boxes"> & { key: string; completedAt: string };
+/** The ledger's index entry of a stored track (everything but the per-frame boxes and keypoints). */
+export type FaceTrackRecord = Omit<FaceTrack, "boxes" | "keypoints"> & { key: string; completedAt: string };
 
 /** What an item's result says about its face track. */
 export interface ItemFace {
   trackKey: string;
   frames: number;
   framesWithoutFace: number;
+  /** What else the adapter says about the faces, e.g. which of several source faces a swap used. */
+  note?: string;
 }
 
 /** Name of the track file inside tracks/<trackKey>/. */

@@ -4,6 +4,7 @@ export * from "./hashing.ts";
 export * from "./jobs.ts";
 export * from "./object-keys.ts";
 export * from "./face-track.ts";
+export * from "./face-swap-signatures.ts";
 export * from "./redis.ts";
 export * from "./redis-recovery.ts";
 export * from "./startup.ts";

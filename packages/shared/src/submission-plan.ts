@@ -99,7 +99,8 @@ export function duplicateNames(items: PlannedItem[]): string[] {
 export interface SubmissionBody {
   model: string;
   params?: Record<string, unknown>;
-  items: { name: string; inputs: { video: string; audio: string } }[];
+  /** Input name -> blob hash: {video, audio} for lip-sync, {video, face} for face swap. */
+  items: { name: string; inputs: Record<string, string> }[];
   /** The batch's own webhook (docs/architecture.md#webhooks); part of the Idempotency-Key. */
   webhook?: { url: string; events?: WebhookEventType[] };
 }

@@ -15,6 +15,8 @@ type ProviderConfig = Pick<Config, "ORT_EXECUTION_PROVIDER" | "GPU_DEVICE_ID">;
 /** A model loaded in the inference thread: its signature, and a way to run it (any adapter's). */
 export interface ModelHandle {
   sha256: string;
+  /** The model's ONNX file on this machine (for what an adapter reads from the bytes, e.g. inswapper's emap). */
+  file: string;
   inputMetadata: LoadReply["inputMetadata"];
   outputMetadata: LoadReply["outputMetadata"];
   /** One session.run on named tensors, on the inference thread (inference/tensors.ts). */
@@ -86,6 +88,7 @@ export class ModelCache {
     }
     return {
       sha256,
+      file,
       inputMetadata: reply.inputMetadata,
       outputMetadata: reply.outputMetadata,
       run: (req) => this.thread.run(sha256, req),

@@ -42,6 +42,7 @@ message ValueInfoProto {
 message TensorProto {
   repeated int64 dims = 1;
   optional int32 data_type = 2;
+  repeated float float_data = 4 [packed = true];
   optional string name = 8;
   optional bytes raw_data = 9;
 }
@@ -126,15 +127,18 @@ export function tensorType(dims: (number | string)[], elem_type: number = DataTy
   };
 }
 
-/** Wraps a graph in an opset-13 ModelProto and serializes it (checked against the schema). */
-export function encodeModel(graph: object, meta: { producer: string; doc: string }): Uint8Array {
+/**
+ * Wraps a graph in a ModelProto (opset 13 unless `opset` says otherwise, e.g. 16 for
+ * GridSample) and serializes it (checked against the schema).
+ */
+export function encodeModel(graph: object, meta: { producer: string; doc: string; opset?: number }): Uint8Array {
   const model = {
     ir_version: 8,
     producer_name: meta.producer,
     producer_version: "1",
     model_version: 1,
     doc_string: meta.doc,
-    opset_import: [{ domain: "", version: 13 }],
+    opset_import: [{ domain: "", version: meta.opset ?? 13 }],
     graph,
   };
   const err = ModelProto.verify(model);

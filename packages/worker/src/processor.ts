@@ -32,6 +32,7 @@ import type { DiskGuard } from "./disk-guard.ts";
 import type { InputCache } from "./input-cache.ts";
 import { BadInputError } from "./errors.ts";
 import { awaitFaceTrack } from "./face/track-wait.ts";
+import type { AlignedOps } from "./adapters/inswapper/warp-ops.ts";
 import type { FaceOps } from "./frames/frame-ops.ts";
 import type { Codecs } from "./media/codecs.ts";
 import type { WorkerMetrics } from "./metrics.ts";
@@ -61,8 +62,8 @@ export interface ProcessorDeps {
   inferenceLock: MutexInterface;
   /** The video encoder and decoder chosen at start-up (media/codecs.ts). */
   codecs: Codecs;
-  /** Native crop and paste (loaded once per process). */
-  frameOps: FaceOps;
+  /** Native crop and paste, lip-sync's and face swap's (loaded once per process, on their own thread). */
+  frameOps: FaceOps & AlignedOps;
   /** Names this process's inference spans (ledger.jobs.inferenceSpans). */
   workerId: string;
   /** Checked before a job starts: with too little disk the job goes back to the queue untouched. */
@@ -111,6 +112,7 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
     try {
       resolved = resolveAdapter(data);
       track = await awaitFaceTrack(deps, job, token, data, resolved.adapter.faceTrack?.(data, resolved.params));
+      await resolved.adapter.awaitInputs?.({ deps, job, token, data, params: resolved.params });
     } catch (err) {
       if (err instanceof DelayedError) throw err;
       throw await settleFailure(deps, job, token, data.jobKey, err, log);

@@ -22,6 +22,7 @@ import {
   type SubmitAnswer,
   sha256Hex,
   withdrawJob,
+  SHA256_HEX,
 } from "@mediaq/shared";
 import {
   assertNoItemErrors,
@@ -100,7 +101,14 @@ export class BatchService {
     await this.repairOutbox();
     assertUniqueNames(body.items);
     const model = await this.resolveModel(tenant, body.model);
-    const items = this.prepare(tenant, model, body.params ?? {}, body.items);
+    const refs = new Map<string, string>();
+    const params = await this.resolveRecognizer(tenant, body.params ?? {}, refs);
+    const inputs = await Promise.all(
+      body.items.map(async (i) =>
+        i.params ? { ...i, params: await this.resolveRecognizer(tenant, i.params, refs) } : i,
+      ),
+    );
+    const items = this.prepare(tenant, model, params, inputs);
     await this.checkBlobs(tenant, items);
     if (body.webhook) await this.webhooks.checkUrl(body.webhook.url);
     const batch: BatchRecord = {
@@ -111,7 +119,7 @@ export class BatchService {
       adapter: model.adapter,
       channels: model.channels,
       ...(model.config ? { config: model.config } : {}),
-      params: body.params ?? {},
+      params,
       createdAt: new Date().toISOString(),
     };
     // Subscribed with its creation, before its jobs are queued: its endpoints hear every event.
@@ -131,7 +139,13 @@ export class BatchService {
     await this.repairOutbox();
     assertUniqueNames(body.items);
     const model = { sha256: batch.model, adapter: batch.adapter, channels: channelsOf(batch), config: batch.config };
-    const items = this.prepare(tenant, model, batch.params, body.items);
+    const refs = new Map<string, string>();
+    const inputs = await Promise.all(
+      body.items.map(async (i) =>
+        i.params ? { ...i, params: await this.resolveRecognizer(tenant, i.params, refs) } : i,
+      ),
+    );
+    const items = this.prepare(tenant, model, batch.params, inputs);
     await this.checkBlobs(tenant, items);
     const outcome = await this.deps.ledger.batches.append(batch.id, items);
     if (outcome.kind === "missing") throw notFound("batch", id);
@@ -288,6 +302,36 @@ export class BatchService {
     const { items, errors } = prepareItems({ scope, model, batchParams, items: inputs });
     assertNoItemErrors(errors);
     return items;
+  }
+
+  /**
+   * A face swap's params.recognizer given as a tag becomes its model's sha256: the job key
+   * names model bytes, never a tag that may move (docs/architecture.md#face-swap).
+   */
+  private async resolveRecognizer(
+    tenant: string,
+    params: Record<string, unknown>,
+    known: Map<string, string>,
+  ): Promise<Record<string, unknown>> {
+    const ref = params.recognizer;
+    if (typeof ref !== "string" || SHA256_HEX.test(ref)) return params;
+    let sha256 = known.get(ref);
+    if (!sha256) {
+      const found = await this.deps.ledger.assets.getModel(tenant, ref);
+      if (!found)
+        throw badRequest(
+          "unknown-model",
+          `No recognizer "${ref}" for this API key. Upload one with POST /v1/models?tag=<tag>&adapter=arcface.`,
+          { model: ref },
+        );
+      if (found.adapter !== "arcface")
+        throw badRequest("not-a-recognizer", `params.recognizer "${ref}" is a ${found.adapter} model, not arcface.`, {
+          model: ref,
+        });
+      sha256 = found.sha256;
+      known.set(ref, sha256);
+    }
+    return { ...params, recognizer: sha256 };
   }
 
   /** A model tag, or the hash of one of the tenant's models; a model that serves others cannot run a batch. */

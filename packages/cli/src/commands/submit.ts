@@ -11,7 +11,7 @@ import type { Command } from "commander";
 import fs from "node:fs";
 import { downloadPackage } from "../download.ts";
 import { LiveProgress } from "../submit/live-progress.ts";
-import { readSubmission } from "../submit/inputs.ts";
+import { readFaceSwap, readSubmission } from "../submit/inputs.ts";
 import { hashFile, uploadMissing } from "../submit/upload.ts";
 import { noFaceItems } from "../face-notes.ts";
 import { waitForBatch, waitForPackage } from "../wait.ts";
@@ -37,9 +37,17 @@ function collectParam(pair: string, acc: Record<string, unknown>): Record<string
 export function registerSubmit(program: Command): void {
   program
     .command("submit <source>")
-    .description("submit a folder (<name>.mp4 + <name>.wav|.mp3|.m4a) or a CSV (name,video,audio); re-running resumes")
+    .description(
+      "submit a folder (<name>.mp4 + <name>.wav|.mp3|.m4a) or a CSV (name,video,audio); with --face, a folder of " +
+        "videos for face swap; re-running resumes",
+    )
     .requiredOption("--model <tag>", "model tag or hash, e.g. demo")
     .option("--params <key=value>", "parameter for every item (repeatable), e.g. box=[40,30,80,70]", collectParam, {})
+    .option(
+      "--face <image>",
+      "face swap: put the face of this PNG/JPEG on every video of the folder (model: an inswapper tag; " +
+        "give the recognizer with --params recognizer=<arcface tag>)",
+    )
     .option("--wait", "follow progress until every item finished")
     .option("--download <dir>", "when done, package the outputs and download them here (implies --wait)")
     .option("--part-size <size>", "largest ZIP part with --download, e.g. 2GB")
@@ -52,6 +60,7 @@ export function registerSubmit(program: Command): void {
         source: string,
         o: {
           model: string;
+          face?: string;
           params: Record<string, unknown>;
           wait?: boolean;
           download?: string;
@@ -64,8 +73,11 @@ export function registerSubmit(program: Command): void {
       ) => {
         const client = clientFrom(program);
         const say = (line: string) => o.json || console.error(line);
-        const items = readSubmission(source);
-        const files = [...new Set(items.flatMap((i) => [i.video, i.audio]))];
+        const swaps = o.face ? readFaceSwap(source, o.face) : undefined;
+        const items = swaps ? [] : readSubmission(source);
+        const files = swaps
+          ? [...new Set([...swaps.map((s) => s.video), o.face as string])]
+          : [...new Set(items.flatMap((i) => [i.video, i.audio]))];
         const totalBytes = files.reduce((n, f) => n + fs.statSync(f).size, 0);
 
         const tty = Boolean(process.stderr.isTTY) && !o.json;
@@ -85,15 +97,17 @@ export function registerSubmit(program: Command): void {
           `${files.length} files hashed (${formatBytes(totalBytes)}), ${uploaded} uploaded, ${new Set([...hashes.values()].map((h) => h.sha256)).size - uploaded} already on the server`,
         );
 
-        const body = submissionBody({
-          model: o.model,
-          params: o.params,
-          items: items.map((i) => ({
-            name: i.name,
-            video: hashes.get(i.video)?.sha256 as string,
-            audio: hashes.get(i.audio)?.sha256 as string,
-          })),
-        });
+        const sha = (file: string) => hashes.get(file)?.sha256 as string;
+        const body = swaps
+          ? {
+              ...submissionBody({ model: o.model, params: o.params, items: [] }),
+              items: swaps.map((s) => ({ name: s.name, inputs: { video: sha(s.video), face: sha(o.face as string) } })),
+            }
+          : submissionBody({
+              model: o.model,
+              params: o.params,
+              items: items.map((i) => ({ name: i.name, video: sha(i.video), audio: sha(i.audio) })),
+            });
         if (o.webhook)
           body.webhook = {
             url: o.webhook,

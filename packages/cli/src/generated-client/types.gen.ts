@@ -182,6 +182,27 @@ export type GetFaceTrackResponses = {
             number,
             number
         ] | null>;
+        /**
+         * track.json's format: 2 has keypoints; absent: 1 (boxes only)
+         */
+        format?: number;
+        /**
+         * per frame: the face's six keypoints [x0, y0, ..., x5, y5] in pixels (right eye, left eye, nose tip, mouth centre, right and left ear tragion), null = no face; absent in tracks of format 1
+         */
+        keypoints?: Array<[
+            number,
+            number,
+            number,
+            number,
+            number,
+            number,
+            number,
+            number,
+            number,
+            number,
+            number,
+            number
+        ] | null>;
     };
 };
 
@@ -305,7 +326,7 @@ export type ListModelsResponses = {
         models: Array<{
             tag: string;
             sha256: string;
-            adapter: 'wav2lip' | 'piper' | 'blazeface';
+            adapter: 'wav2lip' | 'piper' | 'blazeface' | 'inswapper' | 'arcface';
             /**
              * colour channel order the model expects in its image tensors
              */
@@ -328,7 +349,7 @@ export type RegisterModelData = {
     path?: never;
     query: {
         tag: string;
-        adapter: 'wav2lip' | 'piper' | 'blazeface';
+        adapter: 'wav2lip' | 'piper' | 'blazeface' | 'inswapper' | 'arcface';
         /**
          * colour channel order the model was trained on; default: the adapter's (wav2lip: bgr)
          */
@@ -369,7 +390,7 @@ export type RegisterModelResponses = {
     201: {
         tag: string;
         sha256: string;
-        adapter: 'wav2lip' | 'piper' | 'blazeface';
+        adapter: 'wav2lip' | 'piper' | 'blazeface' | 'inswapper' | 'arcface';
         /**
          * colour channel order the model expects in its image tensors
          */
@@ -442,20 +463,20 @@ export type CreateBatchData = {
         items: Array<{
             name: string;
             /**
-             * SHA-256 of each input blob by input name; one of the input sets of the model's adapter: wav2lip {video, audio}; piper {text}
+             * SHA-256 of each input blob by input name; one of the input sets of the model's adapter: wav2lip {video, audio}; piper {text}; inswapper {video, face}
              */
             inputs: {
                 [key: string]: string;
             };
             /**
-             * Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: length = audio (default: output as long as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default [0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the box mean (default 5); batchSize (default 16).
+             * Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: length = audio (default: output as long as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default [0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the box mean (default 5); batchSize (default 16). inswapper (face swap; inputs {video, face: a PNG or JPEG}): recognizer = tag or SHA-256 of a model registered with adapter=arcface (required; a tag is stored as its hash); blend = 0..1, feathering of the pasted face's edge (default 0.3, FaceFusion's face_mask_blur); detector, faceMinScore, smoothing as for wav2lip (the two share a video's face track).
              */
             params?: {
                 [key: string]: unknown;
             };
         }>;
         /**
-         * Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: length = audio (default: output as long as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default [0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the box mean (default 5); batchSize (default 16).
+         * Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: length = audio (default: output as long as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default [0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the box mean (default 5); batchSize (default 16). inswapper (face swap; inputs {video, face: a PNG or JPEG}): recognizer = tag or SHA-256 of a model registered with adapter=arcface (required; a tag is stored as its hash); blend = 0..1, feathering of the pasted face's edge (default 0.3, FaceFusion's face_mask_blur); detector, faceMinScore, smoothing as for wav2lip (the two share a video's face track).
          */
         params?: {
             [key: string]: unknown;
@@ -746,6 +767,10 @@ export type ListItemsResponses = {
                  * frames with no face, passed through unchanged
                  */
                 framesWithoutFace: number;
+                /**
+                 * e.g. which face of a face swap's source image was used
+                 */
+                note?: string;
             };
             poster?: string;
         }>;
@@ -760,13 +785,13 @@ export type AppendItemsData = {
         items: Array<{
             name: string;
             /**
-             * SHA-256 of each input blob by input name; one of the input sets of the model's adapter: wav2lip {video, audio}; piper {text}
+             * SHA-256 of each input blob by input name; one of the input sets of the model's adapter: wav2lip {video, audio}; piper {text}; inswapper {video, face}
              */
             inputs: {
                 [key: string]: string;
             };
             /**
-             * Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: length = audio (default: output as long as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default [0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the box mean (default 5); batchSize (default 16).
+             * Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: length = audio (default: output as long as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default [0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the box mean (default 5); batchSize (default 16). inswapper (face swap; inputs {video, face: a PNG or JPEG}): recognizer = tag or SHA-256 of a model registered with adapter=arcface (required; a tag is stored as its hash); blend = 0..1, feathering of the pasted face's edge (default 0.3, FaceFusion's face_mask_blur); detector, faceMinScore, smoothing as for wav2lip (the two share a video's face track).
              */
             params?: {
                 [key: string]: unknown;

@@ -28,6 +28,28 @@ export function readSubmission(source: string): SubmissionItem[] {
   return plan.items;
 }
 
+/** Video files a face swap takes from a folder (`mediaq submit <folder> --face face.jpg`). */
+const VIDEO_EXTENSIONS = new Set([".mp4", ".mov", ".m4v", ".mkv", ".webm"]);
+
+/**
+ * Face swap: every video in the folder gets the face of `face` (a PNG or JPEG), one item per
+ * video named after it. Throws when the face is not a PNG/JPEG file or the folder has no video.
+ */
+export function readFaceSwap(source: string, face: string): { name: string; video: string }[] {
+  if (!fs.statSync(source, { throwIfNoEntry: false })?.isDirectory())
+    throw new Error(`${source}: --face takes a folder of videos`);
+  if (!fs.existsSync(face)) throw new Error(`${face}: no such file`);
+  if (!/\.(png|jpe?g)$/i.test(face)) throw new Error(`${face}: the source face must be a .png, .jpg or .jpeg image`);
+  const videos = fs
+    .readdirSync(source)
+    .filter((f) => VIDEO_EXTENSIONS.has(path.extname(f).toLowerCase()))
+    .sort()
+    .map((f) => ({ name: f, video: path.join(source, f) }));
+  if (videos.length === 0)
+    throw new Error(`${source}: no videos (${[...VIDEO_EXTENSIONS].join(", ")}) to swap a face on`);
+  return videos;
+}
+
 /** Media files only: other files in a folder (notes, thumbnails) are not the CLI's concern. */
 function pairFolder(dir: string): Plan {
   const plan = pairFiles(fs.readdirSync(dir).map((f) => path.join(dir, f)));

@@ -16,6 +16,7 @@ import type {
   SegmentPiece,
   SegmentProbe,
 } from "@mediaq/shared";
+import type { Job } from "bullmq";
 import type { LoadReply } from "../inference/protocol.ts";
 import type { ModelHandle } from "../model-cache.ts";
 import type { Stages } from "../pipeline.ts";
@@ -31,6 +32,8 @@ export interface FaceTrackNeed {
   /** SHA-256 of the video input. */
   video: string;
   params: FaceTrackParams;
+  /** The track must have the faces' keypoints (format 2; an older track is detected again). */
+  keypoints?: boolean;
 }
 
 /** Everything a job of an adapter works with. */
@@ -109,8 +112,24 @@ export interface Adapter<A extends AdapterName = AdapterName> {
   output(params: AdapterParams<A>): OutputSpec;
   /** The face track the job waits for before it runs; absent or undefined: none. */
   faceTrack?(data: InferenceJob, params: AdapterParams<A>): FaceTrackNeed | undefined;
+  /**
+   * Work the job's inputs need first that is made once and shared by the items using it
+   * (content-addressed, like face tracks; e.g. face swap's source identity). Resolves when
+   * it is ready; when not, queues it and moves the job to delayed by throwing BullMQ's
+   * DelayedError (no attempt spent); throws BadInputError when it failed for good.
+   */
+  awaitInputs?(w: InputWait<AdapterParams<A>>): Promise<void>;
   /** Fetches, probes and binds: everything before the output is made (or its segments run). */
   prepare(ctx: JobContext<AdapterParams<A>>): Promise<PreparedJob>;
+}
+
+/** What `awaitInputs` works with: the job, to move it to delayed while it waits. */
+export interface InputWait<P> {
+  deps: ProcessorDeps;
+  job: Job;
+  token: string | undefined;
+  data: InferenceJob;
+  params: P;
 }
 
 /** The model of a job, loaded and bound (`bind`), for adapters' prepare. */

@@ -5,11 +5,13 @@
 import { ADAPTERS, type AdapterName, type AdapterParams, checkInputs, type InferenceJob } from "@mediaq/shared";
 import { BadInputError } from "../errors.ts";
 import type { Adapter } from "./adapter.ts";
+import { inswapperAdapter } from "./inswapper/index.ts";
 import { piperAdapter } from "./piper/index.ts";
 import { wav2lipAdapter } from "./wav2lip/index.ts";
 
 export const REGISTRY: { readonly [A in AdapterName]?: Adapter<A> } = {
   wav2lip: wav2lipAdapter,
+  inswapper: inswapperAdapter,
   piper: piperAdapter,
 };
 

@@ -164,6 +164,8 @@ export interface Face {
   x2: number;
   y2: number;
   score: number;
+  /** MediaPipe's six keypoints as [x, y] pairs: right eye, left eye, nose tip, mouth centre, right and left ear tragion. */
+  keypoints: number[];
 }
 
 /** One detector pass over a region of the frame: decode, weighted NMS, back to frame pixels. */
@@ -202,6 +204,9 @@ async function detectIn(
     x2: px(d.xmax, box.offsetX, box.scaleX),
     y2: px(d.ymax, box.offsetY, box.scaleY),
     score: d.score,
+    keypoints: d.keypoints.map((v, i) =>
+      i % 2 === 0 ? px(v, box.offsetX, box.scaleX) : px(v, box.offsetY, box.scaleY),
+    ),
   }));
 }
 

@@ -11,6 +11,7 @@ import {
   type Logger,
   objectKeys,
   putStream,
+  TRACK_FORMAT,
 } from "@mediaq/shared";
 import type { MutexInterface } from "async-mutex";
 import { type Processor, UnrecoverableError } from "bullmq";
@@ -22,8 +23,9 @@ import { decodeFrames } from "../media/decode.ts";
 import { probeVideo } from "../media/probe.ts";
 import type { ModelCache } from "../model-cache.ts";
 import { createScratch } from "../scratch.ts";
+import { type IdentityJobOutput, runIdentityJob } from "../adapters/arcface/identity-job.ts";
 import { bindBlazeFace } from "./blazeface.ts";
-import { followFace, smoothTrack, type TrackBox } from "./track.ts";
+import { followFaces, smoothTrack, type TrackBox } from "./track.ts";
 
 export interface TrackJobDeps {
   /** The video decoder chosen at start-up (media/codecs.ts). */
@@ -38,7 +40,10 @@ export interface TrackJobDeps {
   inferenceLock: MutexInterface;
 }
 
-export interface TrackJobOutput {
+/** What a face-track queue job returns: a track's, or a source identity's (face swap). */
+export type TrackJobOutput = FaceTrackOutput | IdentityJobOutput;
+
+export interface FaceTrackOutput {
   trackKey: string;
   skipped?: boolean;
   frames?: number;
@@ -50,7 +55,7 @@ export interface TrackJobOutput {
 /** Frames per message to the inference thread. */
 const DETECT_BATCH = 8;
 
-const round = (b: TrackBox) => b.map((v) => Math.round(v * 10) / 10) as TrackBox;
+const round = <T extends number[]>(b: T) => b.map((v) => Math.round(v * 10) / 10) as T;
 
 /**
  * BullMQ processor for QUEUES.faceTrack: fetch the video, run the face detector on every
@@ -59,11 +64,15 @@ const round = (b: TrackBox) => b.map((v) => Math.round(v * 10) / 10) as TrackBox
  */
 export function createTrackProcessor(deps: TrackJobDeps): Processor<FaceTrackJob, TrackJobOutput> {
   return async (job, token) => {
+    // The queue also runs face swap's source identities (adapters/arcface/identity-job.ts).
+    if ((job.data as { kind?: string }).kind === "identity") return runIdentityJob(deps, job);
     const parsed = faceTrackJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`malformed face-track job: ${parsed.error.message}`);
     const data = parsed.data;
     const log = deps.log.child({ trackKey: data.trackKey });
-    if (await deps.ledger.tracks.get(data.trackKey)) return { trackKey: data.trackKey, skipped: true };
+    // A track of an older format is made again (it lacks what a newer item needs).
+    if ((await deps.ledger.tracks.get(data.trackKey))?.format === TRACK_FORMAT)
+      return { trackKey: data.trackKey, skipped: true };
     const abort = new AbortController();
     const onShutdown = () => abort.abort(new HandBackError());
     deps.shutdown.addEventListener("abort", onShutdown, { once: true });
@@ -93,7 +102,7 @@ async function computeTrack(
   file: string,
   signal: AbortSignal,
   log: Logger,
-): Promise<TrackJobOutput> {
+): Promise<FaceTrackOutput> {
   const { config, s3, ledger } = deps;
   const label = `video input ${data.video.slice(0, 12)}`;
   const detectorLabel = `face detector ${data.params.detector.slice(0, 12)}`;
@@ -129,9 +138,14 @@ async function computeTrack(
   const detectSeconds = (performance.now() - started) / 1000;
   if (faces.length === 0) throw new BadInputError(`${label} decoded to zero frames`);
 
-  const boxes = smoothTrack(followFace(faces), data.params.smoothing).map((b) => (b ? round(b) : null));
+  const followed = followFaces(faces);
+  const smooth = <T extends number[]>(per: (T | null)[]) =>
+    smoothTrack(per, data.params.smoothing).map((v) => (v ? round(v) : null));
+  const boxes = smooth(followed.map((f) => (f ? ([f.x1, f.y1, f.x2, f.y2] as TrackBox) : null)));
+  const keypoints = smooth(followed.map((f) => f?.keypoints ?? null));
   const framesWithoutFace = boxes.filter((b) => !b).length;
   const track: FaceTrack = {
+    format: TRACK_FORMAT,
     trackKey: data.trackKey,
     video: data.video,
     detector: data.params.detector,
@@ -142,6 +156,7 @@ async function computeTrack(
     frames: boxes.length,
     framesWithoutFace,
     boxes,
+    keypoints,
   };
   const key = objectKeys.track(data.trackKey);
   if (signal.aborted) throw signal.reason;
@@ -152,7 +167,7 @@ async function computeTrack(
     contentType: "application/json",
     metadata: { trackkey: data.trackKey, video: data.video, detector: data.params.detector },
   });
-  const { boxes: _, ...summary } = track;
+  const { boxes: _, keypoints: __, ...summary } = track;
   await ledger.tracks.record({ ...summary, key, completedAt: new Date().toISOString() });
   // Counted like inference runs: tests assert one detection per video, however many items use it.
   await ledger.tracks.countDetectionRun(data.trackKey);

@@ -7,6 +7,7 @@ import {
   type InferenceJob,
   type Ledger,
   QUEUES,
+  TRACK_FORMAT,
 } from "@mediaq/shared";
 import type { FaceTrackNeed } from "../adapters/adapter.ts";
 import { DelayedError, type Job, type Queue } from "bullmq";
@@ -40,7 +41,8 @@ export async function awaitFaceTrack(
   const { video, params: trackParams } = need;
   const trackKey = computeTrackKey({ scope: dedupScope(deps.config, data.tenant), video, params: trackParams });
   const record = await deps.ledger.tracks.get(trackKey);
-  if (record) return record;
+  // A track of format 1 has no keypoints: detected again for an item that needs them.
+  if (record && (!need.keypoints || record.format === TRACK_FORMAT)) return record;
 
   const existing = await deps.faceTrackQueue.getJob(trackKey);
   const state = existing ? await existing.getState() : undefined;

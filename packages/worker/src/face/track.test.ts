@@ -8,6 +8,7 @@ const face = (x: number, y: number, size: number, score: number): Face => ({
   x2: x + size,
   y2: y + size,
   score,
+  keypoints: [],
 });
 
 describe("followFace", () => {

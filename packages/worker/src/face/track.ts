@@ -8,12 +8,17 @@ export type TrackBox = [number, number, number, number];
 const asBox = (b: TrackBox) => ({ xmin: b[0], ymin: b[1], xmax: b[2], ymax: b[3] });
 const centre = (b: TrackBox) => [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] as const;
 
+/** The boxes of the faces followFaces chooses. */
+export function followFace(perFrame: readonly (readonly Face[])[]): (TrackBox | null)[] {
+  return followFaces(perFrame).map((f) => (f ? ([f.x1, f.y1, f.x2, f.y2] as TrackBox) : null));
+}
+
 /**
  * One face per frame. The first face is the most confident one; after that the track keeps
  * to the face overlapping the last chosen box most (nearest centre when none overlaps), so it
  * stays with one person when several are in view. Frames without a face get null.
  */
-export function followFace(perFrame: readonly (readonly Face[])[]): (TrackBox | null)[] {
+export function followFaces(perFrame: readonly (readonly Face[])[]): (Face | null)[] {
   let last: TrackBox | undefined;
   return perFrame.map((faces) => {
     if (faces.length === 0) return null;
@@ -36,19 +41,19 @@ export function followFace(perFrame: readonly (readonly Face[])[]): (TrackBox | 
       });
     }
     last = chosen;
-    return chosen;
+    return faces[boxes.indexOf(chosen)] as Face;
   });
 }
 
 /**
- * Smooths boxes with the mean over a centred window of `window` frames (Wav2Lip's
+ * Smooths boxes (or any per-frame coordinates, such as keypoints) with the mean over a centred window of `window` frames (Wav2Lip's
  * get_smoothened_boxes takes the mean of 5; centred here so a steadily moving face is not
  * led or trailed). The window stays inside a run of frames with a face (a face entering or
  * leaving is not averaged with frames where it is absent) and stays centred there: near a
  * run's ends it narrows on both sides, since a one-sided mean trails a moving face.
  * window 1 = no smoothing.
  */
-export function smoothTrack(boxes: readonly (TrackBox | null)[], window: number): (TrackBox | null)[] {
+export function smoothTrack<T extends number[]>(boxes: readonly (T | null)[], window: number): (T | null)[] {
   const runStart: number[] = [];
   const runEnd: number[] = [];
   boxes.forEach((b, i) => {
@@ -60,10 +65,10 @@ export function smoothTrack(boxes: readonly (TrackBox | null)[], window: number)
   return boxes.map((box, i) => {
     if (!box) return null;
     const reach = Math.min(half, i - (runStart[i] as number), (runEnd[i] as number) - i);
-    const sum: TrackBox = [0, 0, 0, 0];
+    const sum = box.map(() => 0);
     for (let j = i - reach; j <= i + reach; j++)
-      for (let k = 0; k < 4; k++) sum[k] = (sum[k] as number) + ((boxes[j] as TrackBox)[k] as number);
-    return sum.map((v) => v / (2 * reach + 1)) as TrackBox;
+      for (let k = 0; k < sum.length; k++) sum[k] = (sum[k] as number) + ((boxes[j] as T)[k] as number);
+    return sum.map((v) => v / (2 * reach + 1)) as T;
   });
 }
 

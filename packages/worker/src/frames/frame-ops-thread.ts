@@ -5,15 +5,18 @@
  * queue and store clients, each one cost tens of milliseconds (docs/architecture.md#frame-path).
  */
 import { parentPort } from "node:worker_threads";
+import { SwapOps } from "../adapters/inswapper/warp-ops.ts";
 import { serveRequests } from "../thread-rpc.ts";
 import { FrameOps } from "./frame-ops.ts";
 import type { FrameOpsRequest } from "./frame-ops-client.ts";
 
 const loaded = FrameOps.load();
+const swapOps = new SwapOps();
 
 serveRequests(parentPort, "frames/frame-ops-thread.ts", async (msg: FrameOpsRequest & { id: number }) => {
-  const ops = await loaded;
-  if (msg.type === "crop") await ops.cropAll(msg.boxed, msg.face);
-  else await ops.pasteAll(msg.boxed, msg.prediction);
+  if (msg.type === "alignedCrop") await swapOps.cropAligned(msg.aligned, msg.faces);
+  else if (msg.type === "alignedPaste") await swapOps.pasteAligned(msg.aligned, msg.faces, msg.mask);
+  else if (msg.type === "crop") await (await loaded).cropAll(msg.boxed, msg.face);
+  else await (await loaded).pasteAll(msg.boxed, msg.prediction);
   return {};
 });
