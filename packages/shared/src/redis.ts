@@ -30,6 +30,12 @@ export type RedisSettings = Pick<Config, "REDIS_URL"> &
  */
 export type RedisRole = "worker" | "producer";
 
+/** What each role sets; a connection duplicated for another role takes that role's (e.g. an event reader). */
+export const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
+  worker: { maxRetriesPerRequest: null, enableOfflineQueue: true },
+  producer: { maxRetriesPerRequest: 1, enableOfflineQueue: false },
+};
+
 export const usesSentinels = (c: RedisSettings): boolean => Boolean(c.REDIS_SENTINELS?.length);
 
 /** TLS options from the CA / certificate / key files (read now: a missing one was refused by loadConfig). */
@@ -47,12 +53,8 @@ function tlsOptions(c: RedisSettings): TlsOptions {
 
 /** The ioredis options of every mediaq connection: REDIS_SENTINELS first, else REDIS_URL. */
 export function redisOptions(c: RedisSettings, role: RedisRole): RedisOptions {
-  const roleOptions: RedisOptions =
-    role === "worker"
-      ? { maxRetriesPerRequest: null, enableOfflineQueue: true }
-      : { maxRetriesPerRequest: 1, enableOfflineQueue: false };
   const common: RedisOptions = {
-    ...roleOptions,
+    ...ROLE_OPTIONS[role],
     enableReadyCheck: true,
     // A client that reached a replica (an old primary back after a failover) reconnects and
     // sends the command again: it was refused, so nothing ran twice.

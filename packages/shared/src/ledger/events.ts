@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { BatchEvent } from "../api-schemas.ts";
+import { ROLE_OPTIONS } from "../redis.ts";
 import { redisKeys as K } from "./keys.ts";
 import { LedgerSection } from "./ledger-section.ts";
 
@@ -86,7 +87,8 @@ export class EventLedger extends LedgerSection {
    * they get one of their own). Close it with `disconnect()`.
    */
   readerConnection(): Redis {
-    return this.redis.duplicate();
+    // A blocking reader waits through reconnects whatever its parent's role (the API's fails fast).
+    return this.redis.duplicate(ROLE_OPTIONS.worker);
   }
 
   /** Makes a blocked readMany on the reader connection with this client id return at once. */
