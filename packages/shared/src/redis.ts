@@ -106,6 +106,13 @@ function reconnectAfterCutResolution(client: Redis): void {
     closing = true;
     return quit();
   }) as Redis["quit"];
+  // Duplicates (event readers, BullMQ's blocking clients) are Sentinel clients too.
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = ((...args: Parameters<Redis["duplicate"]>) => {
+    const copy = duplicate(...args);
+    reconnectAfterCutResolution(copy);
+    return copy;
+  }) as Redis["duplicate"];
   client.on("end", () => {
     if (closing) return;
     setTimeout(() => {
