@@ -44,6 +44,8 @@ export async function startApi(config: Config, options?: ApiOptions): Promise<Ru
   if (unreachable.length > 0) logger.warn({ unreachable }, "REDIS_SENTINELS: some Sentinels did not answer");
   // The request path fails fast while Redis is away (a 503), rather than queueing commands.
   const redis = createRedis(config, "producer");
+  // While Redis is away ioredis reports each failed reconnect; /readyz and the 503s say it.
+  redis.on("error", (err) => logger.debug({ err: err.message }, "redis connection error"));
   const s3 = createS3(config);
   try {
     await untilReady(redis);
@@ -65,6 +67,8 @@ export async function startApi(config: Config, options?: ApiOptions): Promise<Ru
     keys,
     options,
   };
+  for (const queue of [deps.inferenceQueue, deps.packageQueue])
+    queue.on("error", (err) => logger.debug({ err: err.message }, "queue connection error"));
   const app = await buildApp(deps);
   const stopRepairs = repairOnReconnect(deps);
   const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });

@@ -84,7 +84,43 @@ export function redisOptions(c: RedisSettings, role: RedisRole): RedisOptions {
 /** A connection with the role's settings (workers by default: see RedisRole). */
 export function createRedis(c: RedisSettings, role: RedisRole = "worker"): Redis {
   const options = redisOptions(c, role);
-  return usesSentinels(c) ? new Redis(options) : new Redis(c.REDIS_URL, options);
+  if (!usesSentinels(c)) return new Redis(c.REDIS_URL, options);
+  const client = new Redis(options);
+  reconnectAfterCutResolution(client);
+  return client;
+}
+
+/**
+ * ioredis ends a Sentinel client for good (status "end", no retry) when a disconnect lands
+ * while it is asking the Sentinels for the primary: the failover detector's own disconnect
+ * on +switch-master can, and the failover test saw it. Such a client connects again unless
+ * it was closed on purpose (quit, disconnect()).
+ */
+function reconnectAfterCutResolution(client: Redis): void {
+  let closing = false;
+  const disconnect = client.disconnect.bind(client);
+  client.disconnect = (reconnect = false) => {
+    if (!reconnect) closing = true;
+    disconnect(reconnect);
+  };
+  const quit = client.quit.bind(client) as () => Promise<"OK">;
+  client.quit = (() => {
+    closing = true;
+    return quit();
+  }) as Redis["quit"];
+  // Duplicates (event readers, BullMQ's blocking clients) are Sentinel clients too.
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = ((...args: Parameters<Redis["duplicate"]>) => {
+    const copy = duplicate(...args);
+    reconnectAfterCutResolution(copy);
+    return copy;
+  }) as Redis["duplicate"];
+  client.on("end", () => {
+    if (closing) return;
+    setTimeout(() => {
+      if (!closing && client.status === "end") client.connect().catch(() => undefined);
+    }, 200).unref();
+  });
 }
 
 /**

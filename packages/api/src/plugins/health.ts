@@ -30,16 +30,21 @@ export function registerHealth(app: FastifyInstance, deps: ApiDeps): void {
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
   app.get("/readyz", { schema: { hide: true } }, async () => {
     // Not cached: a connection that is not ready is Redis restarting or failing over (a
-    // Sentinel promotion), and the API's commands fail fast until it is back.
-    const status = deps.ledger.connection().status;
-    if (status !== "ready")
-      throw new HttpProblem(
-        503,
-        "not-ready",
-        "Not ready",
-        `Redis is failing over or restarting (connection ${status}); requests fail until it is back.`,
-      );
+    // Sentinel promotion), and the API's commands fail fast until it is back. Looked at again
+    // after the probe: a ping that failed because the connection just dropped says so too.
+    const failingOver = () => {
+      const status = deps.ledger.connection().status;
+      if (status !== "ready")
+        throw new HttpProblem(
+          503,
+          "not-ready",
+          "Not ready",
+          `Redis is failing over or restarting (connection ${status}); requests fail until it is back.`,
+        );
+    };
+    failingOver();
     const failed = await readiness();
+    if (failed.includes("redis")) failingOver();
     if (failed.length > 0)
       throw new HttpProblem(
         503,
