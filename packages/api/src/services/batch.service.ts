@@ -29,6 +29,7 @@ import {
   blobsUsed,
   namesTaken,
   prepareItems,
+  voiceRefs,
   type ResolvedModel,
 } from "../batch-input.ts";
 import type { ApiDeps } from "../deps.ts";
@@ -103,7 +104,7 @@ export class BatchService {
     await this.repairOutbox();
     assertUniqueNames(body.items);
     const model = await this.resolveModel(tenant, body.model);
-    const items = this.prepare(tenant, model, body.params ?? {}, body.items);
+    const items = await this.prepare(tenant, model, body.params ?? {}, body.items);
     await this.checkBlobs(tenant, items);
     if (body.webhook) await this.webhooks.checkUrl(body.webhook.url);
     const batch: BatchRecord = {
@@ -134,7 +135,7 @@ export class BatchService {
     await this.repairOutbox();
     assertUniqueNames(body.items);
     const model = { sha256: batch.model, adapter: batch.adapter, channels: channelsOf(batch), config: batch.config };
-    const items = this.prepare(tenant, model, batch.params, body.items);
+    const items = await this.prepare(tenant, model, batch.params, body.items);
     await this.checkBlobs(tenant, items);
     const outcome = await this.deps.ledger.batches.append(batch.id, items);
     if (outcome.kind === "missing") throw notFound("batch", id);
@@ -266,16 +267,32 @@ export class BatchService {
     if (repaired > 0) this.deps.logger.warn({ repaired }, "queued work a crashed writer left in the outbox");
   }
 
-  private prepare(
+  private async prepare(
     tenant: string,
     model: ResolvedModel,
     batchParams: Record<string, unknown>,
     inputs: ItemInput[],
-  ): BatchItem[] {
+  ): Promise<BatchItem[]> {
     const scope = this.deps.config.DEDUP_SCOPE === "global" ? "global" : tenant;
-    const { items, errors } = prepareItems({ scope, model, batchParams, items: inputs });
+    // Script-to-video items name a voice: resolved to its hash now and recorded, like the model.
+    const voices = new Map<string, ResolvedModel>();
+    if (model.adapter === "wav2lip")
+      for (const ref of voiceRefs(batchParams, inputs)) voices.set(ref, await this.resolveVoice(tenant, ref));
+    const { items, errors } = prepareItems({ scope, model, batchParams, items: inputs, voices });
     assertNoItemErrors(errors);
     return items;
+  }
+
+  /** A voice for script-to-video items: one of the tenant's piper models, by tag or sha256. */
+  private async resolveVoice(tenant: string, ref: string): Promise<ResolvedModel> {
+    const voice = await this.resolveModel(tenant, ref);
+    if (voice.adapter !== "piper")
+      throw badRequest(
+        "not-a-voice",
+        `params.voice "${ref}" is a ${voice.adapter} model; a voice is a piper model (POST /v1/models?adapter=piper&config=<sha256>).`,
+        { voice: ref },
+      );
+    return voice;
   }
 
   /** A model tag, or the hash of one of the tenant's models; a model that serves others cannot run a batch. */

@@ -15,6 +15,7 @@ export const LEDGER_COMMANDS = {
   mqAppendItems: "appendItems-1",
   mqTransition: "transition-2",
   mqStartJob: "startJob-3",
+  mqStartStage: "startStage-4",
   mqRecordResult: "recordResult-2",
   mqCancelBatch: "cancelBatch-1",
   mqRetryBatch: "retryBatch-1",
@@ -34,6 +35,7 @@ declare module "ioredis" {
     mqAppendItems(...args: Arg[]): Result<Reply, Context>;
     mqTransition(...args: Arg[]): Result<number, Context>;
     mqStartJob(...args: Arg[]): Result<"done" | "orphan" | "failed" | "started", Context>;
+    mqStartStage(...args: Arg[]): Result<"done" | "orphan" | "started", Context>;
     mqRecordResult(...args: Arg[]): Result<[string, string], Context>;
     mqCancelBatch(...args: Arg[]): Result<Reply, Context>;
     mqRetryBatch(...args: Arg[]): Result<Reply, Context>;
