@@ -12,6 +12,7 @@ const RATE = 16000;
 /** Samples per phoneme id: a short sentence of the test voice lasts about two seconds. */
 const PER_ID = 800;
 const FPS = 25;
+const MEDIAQ = path.resolve(import.meta.dirname, "../../packages/cli/bin/mediaq.js");
 
 /** The astronaut in view the whole clip. */
 const FOOTAGE: FaceFootage = {
@@ -180,6 +181,33 @@ describe("script to video end to end", () => {
     for (const [i, wav] of [orbitWav, orbitWav, viewWav].entries())
       expect(Math.abs(videoSeconds(outputs[i]?.file as string) - wav), `item ${i}`).toBeLessThanOrEqual(1 / FPS);
   }, 300_000);
+
+  it("mediaq submit: scripts with one avatar video and --voice, and scripts alone with a voice as --model", async () => {
+    const env = { ...process.env, MEDIAQ_API_URL: stack.apiUrl, MEDIAQ_API_KEY: stack.apiKey };
+    const folder = (name: string, entries: Record<string, string>) => {
+      const at = path.join(dir, name);
+      fs.mkdirSync(at);
+      for (const [file, from] of Object.entries(entries)) fs.copyFileSync(files[from] as string, path.join(at, file));
+      return at;
+    };
+    const submit = (at: string, ...args: string[]) =>
+      JSON.parse(
+        execFileSync(process.execPath, [MEDIAQ, "submit", at, ...args, "--wait", "--json"], { env }).toString(),
+      ) as { batch: { counts: Record<string, number> } };
+    const before = await totalRuns();
+    // The scripts and avatar of the batch above: the same work, so nothing runs again.
+    const avatar = folder("avatar", { "orbit.txt": "orbit.txt", "view.txt": "view.txt", "face.mp4": "astronaut.mp4" });
+    expect(submit(avatar, "--model", "demo", "--voice", "voice").batch.counts).toMatchObject({
+      succeeded: 2,
+      failed: 0,
+    });
+    const speech = folder("speech", { "orbit.txt": "orbit.txt" });
+    expect(submit(speech, "--model", "voice").batch.counts).toMatchObject({ succeeded: 1, failed: 0 });
+    expect(await totalRuns()).toBe(before);
+    expect(() =>
+      execFileSync(process.execPath, [MEDIAQ, "submit", avatar, "--model", "demo"], { env, stdio: "pipe" }),
+    ).toThrow(/scripts with a video need --voice/);
+  }, 120_000);
 
   it("a worker SIGKILLed after an item's speech stage does not redo that speech; a bad script fails alone", async () => {
     const video = await blob("astronaut.mp4");
