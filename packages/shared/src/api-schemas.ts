@@ -23,7 +23,8 @@ const paramsSchema = z
       "find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default " +
       "[0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped " +
       "BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the " +
-      "box mean (default 5); batchSize (default 16).",
+      "box mean (default 5); batchSize (default 16); voice = a piper model's tag or SHA-256 that speaks the " +
+      "item's text input first (script to video: inputs {video, text}; recorded as the voice's SHA-256).",
   );
 
 export const itemNameSchema = z

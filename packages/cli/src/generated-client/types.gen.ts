@@ -442,20 +442,20 @@ export type CreateBatchData = {
         items: Array<{
             name: string;
             /**
-             * SHA-256 of each input blob by input name; one of the input sets of the model's adapter: wav2lip {video, audio}; piper {text}
+             * SHA-256 of each input blob by input name; one of the input sets of the model's adapter: wav2lip {video, audio} or {video, text}; piper {text}
              */
             inputs: {
                 [key: string]: string;
             };
             /**
-             * Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: length = audio (default: output as long as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default [0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the box mean (default 5); batchSize (default 16).
+             * Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: length = audio (default: output as long as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default [0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the box mean (default 5); batchSize (default 16); voice = a piper model's tag or SHA-256 that speaks the item's text input first (script to video: inputs {video, text}; recorded as the voice's SHA-256).
              */
             params?: {
                 [key: string]: unknown;
             };
         }>;
         /**
-         * Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: length = audio (default: output as long as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default [0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the box mean (default 5); batchSize (default 16).
+         * Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: length = audio (default: output as long as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default [0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the box mean (default 5); batchSize (default 16); voice = a piper model's tag or SHA-256 that speaks the item's text input first (script to video: inputs {video, text}; recorded as the voice's SHA-256).
          */
         params?: {
             [key: string]: unknown;
@@ -760,13 +760,13 @@ export type AppendItemsData = {
         items: Array<{
             name: string;
             /**
-             * SHA-256 of each input blob by input name; one of the input sets of the model's adapter: wav2lip {video, audio}; piper {text}
+             * SHA-256 of each input blob by input name; one of the input sets of the model's adapter: wav2lip {video, audio} or {video, text}; piper {text}
              */
             inputs: {
                 [key: string]: string;
             };
             /**
-             * Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: length = audio (default: output as long as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default [0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the box mean (default 5); batchSize (default 16).
+             * Adapter parameters, defaults applied into the job key; item params override batch params. wav2lip: length = audio (default: output as long as the audio, the video loops) | video (as long as the video); loop = pingpong (default: forward then back, no frame repeated at a turn) | forward; box = [x, y, width, height] in upright pixels, used as given on every frame without pads (Wav2Lip's --box), or null (default: find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default [0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the box mean (default 5); batchSize (default 16); voice = a piper model's tag or SHA-256 that speaks the item's text input first (script to video: inputs {video, text}; recorded as the voice's SHA-256).
              */
             params?: {
                 [key: string]: unknown;
