@@ -152,3 +152,6 @@ export function voiceConfigFor(o: {
     dataset: "mediaq-test-voice",
   };
 }
+
+/** The demo voice shipped as models/demo-voice.onnx (scripts/make-demo-voice.ts): 40 ms tones per id. */
+export const DEMO_VOICE: VoiceModelOptions = { sampleRate: 16000, secondsPerId: 0.04, waveform: "tone" };
