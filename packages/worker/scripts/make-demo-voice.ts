@@ -4,7 +4,8 @@
  * a short tone of its own pitch), so `mediaq demo` shows text -> speech -> talking head
  * offline (docs/architecture.md#script-to-video).
  *
- * Run: node packages/worker/scripts/make-demo-voice.ts [out.onnx]
+ * Run: node packages/worker/scripts/make-demo-voice.ts [out.onnx] (then `pnpm format`: the config is
+ * checked in as biome formats it; the test compares its content)
  */
 import fs from "node:fs";
 import path from "node:path";
