@@ -6,6 +6,7 @@ import { type DevStack, startDevStack, waitForBatch } from "@mediaq/cli";
 import { createRedis, redisKeys, sha256Hex, speechStageFor } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildVoiceModel, voiceConfigFor } from "../../packages/worker/src/adapters/piper/voice-model.ts";
+import { launchChromium } from "../harness/browser.ts";
 import { type FaceFootage, makeFaceFootage } from "../harness/face-footage.ts";
 
 const RATE = 16000;
@@ -208,6 +209,48 @@ describe("script to video end to end", () => {
       execFileSync(process.execPath, [MEDIAQ, "submit", avatar, "--model", "demo"], { env, stdio: "pipe" }),
     ).toThrow(/scripts with a video need --voice/);
   }, 120_000);
+
+  it("the web page: scripts dropped with one avatar video, one typed, and a voice picked", async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (err) => errors.push(err.message));
+      await page.goto(stack.apiUrl);
+      await page.getByLabel("API key").fill(stack.apiKey);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("link", { name: "Submit", exact: true }).click();
+      await page.locator('input[name="mode"][value="scripts"]').check();
+      await expect.poll(() => page.locator("#voice option").allTextContents()).toEqual(["voice"]);
+      await page.getByLabel("Or type a script").fill("Typed on the page.");
+      await page.getByLabel("Or type a script").dispatchEvent("change");
+      const dropped = ["orbit.txt", "astronaut.mp4"].map((name) => ({
+        name,
+        base64: fs.readFileSync(files[name] as string).toString("base64"),
+      }));
+      const dataTransfer = await page.evaluateHandle((list) => {
+        const dt = new DataTransfer();
+        for (const f of list) dt.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name));
+        return dt;
+      }, dropped);
+      await page.locator("#drop").dispatchEvent("drop", { dataTransfer });
+      await expect.poll(() => page.locator("#plan-rows tr").count()).toBe(2);
+      expect(await page.locator("#plan-rows tr td:first-child").allTextContents()).toEqual([
+        "orbit.mp4",
+        "typed-script.mp4",
+      ]);
+      await page.getByRole("button", { name: "Upload and submit" }).click();
+      await page.waitForURL(/#\/batches\/[\w-]+$/, { timeout: 60_000 });
+      const batchId = page.url().split("#/batches/")[1] as string;
+      const status = await waitForBatch(stack.client, batchId, undefined, { timeoutMs: 120_000 });
+      expect(status.counts, errors.join("; ")).toMatchObject({ succeeded: 2, failed: 0 });
+      const listed = (await stack.client.listItems(batchId)).items;
+      // The dropped script on the same avatar is the work of the first batch: the same key.
+      expect(listed.map((i) => i.name)).toEqual(["orbit.mp4", "typed-script.mp4"]);
+    } finally {
+      await browser.close();
+    }
+  }, 180_000);
 
   it("a worker SIGKILLed after an item's speech stage does not redo that speech; a bad script fails alone", async () => {
     const video = await blob("astronaut.mp4");
