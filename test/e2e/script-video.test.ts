@@ -55,6 +55,7 @@ describe("script to video end to end", () => {
     write("voice.onnx.json", JSON.stringify(voiceConfigFor({ sampleRate: RATE })));
     write("orbit.txt", "Hello from orbit.");
     write("view.txt", "The view is lovely.");
+    write("together.txt", "Two items, one speech.");
     write("long.txt", "We are flying over the ocean now. The clouds are white. Tomorrow we land.");
     write("unspeakable.txt", "Hello. \u{E000}.");
     files["astronaut.mp4"] = path.join(dir, "astronaut.mp4");
@@ -160,9 +161,13 @@ describe("script to video end to end", () => {
     for (const item of batch.items) expect(await runs(item.jobKey), item.name).toBe(1);
     // 2 syntheses and 3 lip-syncs, nothing else.
     expect((await totalRuns()) - before).toBe(5);
-    // The item showed its speech stage in its progress.
-    const events = await speechEvents(batch.id);
-    expect(new Set(events.map((e) => e.jobKey))).toEqual(new Set(batch.items.map((i) => i.jobKey)));
+    // Items showed their speech stage in their progress: each item that queued a synthesis
+    // (an item whose speech another had recorded already goes straight to lip-sync).
+    const shown = new Set((await speechEvents(batch.id)).map((e) => e.jobKey));
+    const [orbitA, orbitB, viewItem] = batch.items.map((i) => i.jobKey);
+    expect(shown.has(viewItem as string)).toBe(true);
+    expect(shown.has(orbitA as string) || shown.has(orbitB as string)).toBe(true);
+    for (const k of shown) expect(batch.items.map((i) => i.jobKey)).toContain(k);
 
     // A plain speech item of the same script and voice has the stage's key: its result is reused.
     const tts = await stack.client.createBatch({ model: "voice", items: [{ name: "orbit", inputs: { text: orbit } }] });
@@ -182,6 +187,26 @@ describe("script to video end to end", () => {
     for (const [i, wav] of [orbitWav, orbitWav, viewWav].entries())
       expect(Math.abs(videoSeconds(outputs[i]?.file as string) - wav), `item ${i}`).toBeLessThanOrEqual(1 / FPS);
   }, 300_000);
+
+  it("two items of one new script queued together: one synthesis, the second item waits for the first's", async () => {
+    const video = await blob("astronaut.mp4");
+    const text = await blob("together.txt");
+    // An explicit box: no face track to wait for, so both items are queued before the speech is.
+    const batch = await stack.client.createBatch({
+      model: "demo",
+      params: { voice: "voice", box: [100, 20, 120, 120] },
+      items: [
+        { name: "a", inputs: { video, text } },
+        { name: "b", inputs: { video, text }, params: { loop: "forward" } },
+      ],
+    });
+    const status = await waitForBatch(stack.client, batch.id, undefined, { timeoutMs: 120_000 });
+    expect(status.counts).toMatchObject({ succeeded: 2, failed: 0 });
+    expect(await runs(speechKey(text))).toBe(1);
+    // BullMQ gives a job one parent: the second item found the first's child and waited its turn.
+    const log = fs.readFileSync(path.join(dir, "stack", "logs", "worker-0.log"), "utf8");
+    expect(log).toContain("another item waits on this speech");
+  }, 180_000);
 
   it("mediaq submit: scripts with one avatar video and --voice, and scripts alone with a voice as --model", async () => {
     const env = { ...process.env, MEDIAQ_API_URL: stack.apiUrl, MEDIAQ_API_KEY: stack.apiKey };
