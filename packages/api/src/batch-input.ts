@@ -7,6 +7,7 @@ import {
   DEFAULT_FACE_DETECTOR,
   type ItemInput,
   normalizeParams,
+  speechStageFor,
   toBatchItem,
 } from "@mediaq/shared";
 import type { z } from "zod";
@@ -40,6 +41,8 @@ export function prepareItems(o: {
   model: ResolvedModel;
   batchParams: Record<string, unknown>;
   items: ItemInput[];
+  /** The voices params.voice names (tag or sha256 as given -> the piper model), resolved by the caller. */
+  voices?: ReadonlyMap<string, ResolvedModel>;
 }): { items: BatchItem[]; errors: string[] } {
   const items: BatchItem[] = [];
   const errors: string[] = [];
@@ -69,7 +72,14 @@ export function prepareItems(o: {
       return;
     }
     try {
-      items.push(toBatchItem(scope, input, normalize({ ...o.batchParams, ...input.params })));
+      const params = normalize({ ...o.batchParams, ...input.params });
+      // Script to video is a lip-sync item's: a speech item's text is what it speaks.
+      const script = o.model.adapter === "wav2lip" ? scriptOf(o, input.inputs, params) : { params };
+      if ("error" in script) {
+        errors.push(`items[${i}] "${input.name}": ${script.error}`);
+        return;
+      }
+      items.push(toBatchItem(scope, input, script.params, script.speech));
     } catch (err) {
       const issues = (err as z.ZodError).issues ?? [{ path: [], message: String(err) }];
       for (const issue of issues) {
@@ -79,6 +89,40 @@ export function prepareItems(o: {
     }
   });
   return { items, errors };
+}
+
+/**
+ * A script-to-video item (docs/architecture.md#script-to-video): `text` with params.voice,
+ * recorded as the voice's sha256, and the speech stage it runs first. Other items as they are.
+ */
+function scriptOf(
+  o: { scope: string; voices?: ReadonlyMap<string, ResolvedModel> },
+  inputs: Record<string, string>,
+  params: Record<string, unknown>,
+): { params: Record<string, unknown>; speech?: ReturnType<typeof speechStageFor> } | { error: string } {
+  const voiceRef = params.voice;
+  if (inputs.text === undefined) {
+    if (voiceRef !== undefined) return { error: "params.voice: is for items with a text input (script to video)" };
+    return { params };
+  }
+  if (typeof voiceRef !== "string")
+    return { error: "params.voice: a text input needs a voice (a piper model's tag or sha256)" };
+  const voice = o.voices?.get(voiceRef);
+  if (!voice) return { error: `params.voice: no voice "${voiceRef}"` };
+  return {
+    params: { ...params, voice: voice.sha256 },
+    speech: speechStageFor({ scope: o.scope, text: inputs.text, voice }),
+  };
+}
+
+/** The voices items name in params.voice (with the batch's params), once each. */
+export function voiceRefs(batchParams: Record<string, unknown>, items: ItemInput[]): string[] {
+  const refs = new Set<string>();
+  for (const item of items) {
+    const ref = (item.params as Record<string, unknown> | undefined)?.voice ?? batchParams.voice;
+    if (typeof ref === "string") refs.add(ref);
+  }
+  return [...refs];
 }
 
 /** Throws a problem listing every item whose params or inputs are wrong. */

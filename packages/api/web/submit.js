@@ -10,6 +10,7 @@ import {
   duplicateNames,
   isVideo,
   pairFiles,
+  scriptPlan,
   submissionBody,
   submitInChunks,
 } from "/ui/shared/submission-plan.ts";
@@ -71,6 +72,16 @@ function putPresigned(offer, file, onProgress) {
   });
 }
 
+/** An item's files by input name: {video, audio}, or a script's {video, text} or {text}. */
+const inputFiles = (i) =>
+  i.text === undefined
+    ? { video: i.video, audio: i.audio }
+    : i.video
+      ? { video: i.video, text: i.text }
+      : { text: i.text };
+/** The name a typed script goes by among the files. */
+const TYPED_SCRIPT = "typed-script.txt";
+
 /** Runs fn over items, at most `n` at once. */
 async function pool(items, n, fn) {
   const queue = [...items];
@@ -93,6 +104,8 @@ export async function submitView() {
         const option = document.createElement("option");
         option.value = m.tag;
         $("model-tags")?.append(option);
+        // Voices speak scripts (docs/architecture.md#script-to-video).
+        if (m.adapter === "piper") $("voice")?.append(new Option(m.tag, m.tag));
       }
     })
     .catch(() => {});
@@ -100,9 +113,16 @@ export async function submitView() {
   const mode = () => document.querySelector('input[name="mode"]:checked').value;
 
   async function replan() {
+    // A typed script is one more .txt file.
+    const typed = $("script-text").value.trim();
+    if (mode() === "scripts" && typed) files.set(TYPED_SCRIPT, new File([typed], TYPED_SCRIPT, { type: "text/plain" }));
+    else files.delete(TYPED_SCRIPT);
     const paths = [...files.keys()];
     $("avatar-choice").hidden = mode() !== "avatar";
-    if (mode() === "avatar") {
+    $("script-choice").hidden = mode() !== "scripts";
+    if (mode() === "scripts") {
+      plan = scriptPlan(paths);
+    } else if (mode() === "avatar") {
       const select = $("avatar");
       const videos = paths.filter(isVideo);
       const chosen = select.value;
@@ -148,7 +168,7 @@ export async function submitView() {
     $("plan-rows").replaceChildren(
       ...plan.items.map((i) => {
         const tr = document.createElement("tr");
-        tr.append(cell(i.name), cell(i.video), cell(i.audio));
+        tr.append(cell(i.name), cell(i.video ?? ""), cell(i.audio ?? i.text));
         return tr;
       }),
     );
@@ -161,7 +181,7 @@ export async function submitView() {
         return li;
       }),
     );
-    const used = [...new Set(plan.items.flatMap((i) => [i.video, i.audio]))];
+    const used = [...new Set(plan.items.flatMap((i) => Object.values(inputFiles(i))))];
     $("file-rows").replaceChildren(
       ...used.map((p) => {
         const tr = document.createElement("tr");
@@ -198,9 +218,18 @@ export async function submitView() {
     $(id).addEventListener("change", (e) => addFiles([...e.target.files]));
   for (const radio of document.querySelectorAll('input[name="mode"]')) radio.addEventListener("change", replan);
   $("avatar").addEventListener("change", replan);
+  $("script-text").addEventListener("change", replan);
+
+  /** Scripts alone are speech items: the voice is the batch's model, with its own params. */
+  const speechOnly = () => mode() === "scripts" && plan.items.every((i) => !i.video);
 
   function params() {
+    if (speechOnly()) return {};
     const out = { length: $("length").value, loop: $("loop").value };
+    if (mode() === "scripts") {
+      if (!$("voice").value) throw new Error("Voice: register a piper voice to speak scripts");
+      out.voice = $("voice").value;
+    }
     const box = $("box").value.trim();
     if (box) {
       const nums = box.split(/[\s,]+/).map(Number);
@@ -222,7 +251,7 @@ export async function submitView() {
     });
     try {
       const batchParams = params();
-      const used = [...new Set(plan.items.flatMap((i) => [i.video, i.audio]))];
+      const used = [...new Set(plan.items.flatMap((i) => Object.values(inputFiles(i))))];
       const total = used.reduce((n, p) => n + files.get(p).size, 0);
       const sent = new Map(); // path -> bytes done (hashing and uploading both count)
       const rowOf = (p) => document.querySelector(`#file-rows tr[data-file="${CSS.escape(p)}"]`);
@@ -287,11 +316,12 @@ export async function submitView() {
       });
       overall("uploaded");
 
-      const body = submissionBody({
-        model: $("model").value.trim(),
-        params: batchParams,
-        items: plan.items.map((i) => ({ name: i.name, video: hashes.get(i.video), audio: hashes.get(i.audio) })),
-      });
+      const model = speechOnly() ? $("voice").value : $("model").value.trim();
+      const body = submissionBody({ model, params: batchParams, items: [] });
+      body.items = plan.items.map((i) => ({
+        name: i.name,
+        inputs: Object.fromEntries(Object.entries(inputFiles(i)).map(([k, p]) => [k, hashes.get(p)])),
+      }));
       const [batch] = await submitInChunks(
         {
           createBatch: (b, idempotencyKey) => api("POST", "/v1/batches", b, { "idempotency-key": idempotencyKey }),

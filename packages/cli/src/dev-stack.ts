@@ -30,6 +30,15 @@ export function demoModelPath(): string {
   return createRequire(import.meta.url).resolve("@mediaq/worker/models/demo-wav2lip.onnx");
 }
 
+/** Paths of the demo voice shipped with the worker package (a Piper voice built in code) and its config. */
+export function demoVoicePaths(): { model: string; config: string } {
+  const require = createRequire(import.meta.url);
+  return {
+    model: require.resolve("@mediaq/worker/models/demo-piper.onnx"),
+    config: require.resolve("@mediaq/worker/models/demo-piper.onnx.json"),
+  };
+}
+
 /** How the demo model asks to be registered (its adapter and channel order), shipped beside it. */
 export function demoModelRegistration(): Pick<RegisterModelData["query"], "adapter" | "channels"> {
   const file = createRequire(import.meta.url).resolve("@mediaq/worker/models/demo-wav2lip.json");

@@ -15,8 +15,9 @@ describe("adapter list", () => {
     expect(checkInputs("wav2lip", { audio: hex("a"), video: hex("b") })).toMatchObject({ ok: true });
     expect(checkInputs("wav2lip", { video: hex("b"), audio: hex("a"), text: hex("c") })).toEqual({
       ok: false,
-      message: "the wav2lip adapter takes inputs {video, audio}; got {audio, text, video}",
+      message: "the wav2lip adapter takes inputs {video, audio} or {video, text}; got {audio, text, video}",
     });
+    expect(checkInputs("wav2lip", { text: hex("c"), video: hex("b") })).toMatchObject({ ok: true });
     expect(checkInputs("blazeface", { video: hex("b") })).toMatchObject({ ok: false });
   });
 

@@ -49,6 +49,11 @@ export const wav2lipParamsSchema = z
     length: z.enum(["audio", "video"]).default("audio"),
     /** How the video loops with length=audio: forward then back without repeating a frame, or forward only. */
     loop: z.enum(["pingpong", "forward"]).default("pingpong"),
+    /**
+     * The Piper voice that speaks an item's `text` input (script to video): a tag or sha256
+     * as given, recorded as the voice's sha256. No default, so audio items' keys stay as they were.
+     */
+    voice: z.string().min(1).optional(),
   })
   .extend(faceTrackParamsSchema.shape)
   .strict();
@@ -72,7 +77,15 @@ const adapter = <P extends z.ZodType>(spec: AdapterSpec<P>) => spec;
 /** Every adapter, one line each. Helper models (face detectors) have no inputs of their own. */
 export const ADAPTERS = {
   /** Lip-sync (Wav2Lip as ONNX): a talking-head video for an audio track. */
-  wav2lip: adapter({ params: wav2lipParamsSchema, inputs: [{ video: "video", audio: "audio" }], channels: "bgr" }),
+  wav2lip: adapter({
+    params: wav2lipParamsSchema,
+    // {video, text}: the text is spoken first by params.voice (a speech stage), then lip-synced.
+    inputs: [
+      { video: "video", audio: "audio" },
+      { video: "video", text: "text" },
+    ],
+    channels: "bgr",
+  }),
   /** Text to speech (Piper's VITS voices as ONNX, registered with their .onnx.json config): a WAV of a text. */
   piper: adapter({ params: piperParamsSchema, inputs: [{ text: "text" }], channels: "rgb" }),
   /** Face detectors (MediaPipe BlazeFace as ONNX): registered as models, used through params.detector. */

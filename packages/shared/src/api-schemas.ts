@@ -23,7 +23,9 @@ const paramsSchema = z
       "find the face with the detector); pads = [top, bottom, left, right] added to detected boxes (default " +
       "[0, 10, 0, 0]); detector = SHA-256 of a model registered with adapter=blazeface (default: the shipped " +
       "BlazeFace); faceMinScore = 0..1 or null (the model's MediaPipe threshold); smoothing = frames in the " +
-      "box mean (default 5); batchSize (default 16). inswapper (face swap; inputs {video, face: a PNG or JPEG}): " +
+      "box mean (default 5); batchSize (default 16); voice = a piper model's tag or SHA-256 that speaks the " +
+      "item's text input first (script to video: inputs {video, text}; recorded as the voice's SHA-256). " +
+      "inswapper (face swap; inputs {video, face: a PNG or JPEG}): " +
       "recognizer = tag or SHA-256 of a model registered with adapter=arcface (required; a tag is stored as its " +
       "hash); blend = 0..1, feathering of the pasted face's edge (default 0.3, FaceFusion's face_mask_blur); " +
       "detector, faceMinScore, smoothing as for wav2lip (the two share a video's face track).",

@@ -21,6 +21,7 @@ export * from "./hand-back.ts";
 export * from "./failure-policy.ts";
 export * from "./packages.ts";
 export * from "./snapshot/index.ts";
+export * from "./speech-stage.ts";
 export * from "./submission.ts";
 export * from "./submission-plan.ts";
 export * from "./api-schemas.ts";

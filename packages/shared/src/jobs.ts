@@ -56,6 +56,8 @@ export interface JobKeyParts {
   inputs: Inputs;
   /** Already normalized with normalizeParams. */
   params: Record<string, unknown>;
+  /** The job key of the speech stage a script-to-video item lip-syncs (absent: audio items, whose keys stay as they were). */
+  speech?: string;
 }
 
 /** SHA-256 of everything that decides an item's output (docs/architecture.md#content-addressing). */
@@ -71,6 +73,7 @@ export function computeJobKey(parts: JobKeyParts): string {
       ...(parts.config ? { config: parts.config } : {}),
       inputs: parts.inputs,
       params: parts.params,
+      ...(parts.speech ? { speech: parts.speech } : {}),
     }),
   );
 }
@@ -89,18 +92,35 @@ export function computeTrackKey(o: { scope: string; video: string; params: FaceT
   );
 }
 
+const jobModelSchema = z.object({
+  sha256: sha256Schema,
+  adapter: adapterNameSchema,
+  channels: channelOrderSchema.optional(),
+  /** The config blob registered with the model (a Piper voice's .onnx.json). */
+  config: sha256Schema.optional(),
+});
+
+/**
+ * The speech a script-to-video item lip-syncs (docs/architecture.md#script-to-video): the
+ * voice as resolved at submit, and the job key a plain speech item of the same text and
+ * voice has, so both share one result.
+ */
+export const speechStageSchema = z.object({ jobKey: sha256Schema, voice: jobModelSchema });
+export type SpeechStage = z.infer<typeof speechStageSchema>;
+
 export const inferenceJobSchema = z.object({
   jobKey: sha256Schema,
   tenant: z.string(),
-  model: z.object({
-    sha256: sha256Schema,
-    adapter: adapterNameSchema,
-    channels: channelOrderSchema.optional(),
-    /** The config blob registered with the model (a Piper voice's .onnx.json). */
-    config: sha256Schema.optional(),
-  }),
+  model: jobModelSchema,
   inputs: inputsSchema,
   params: z.record(z.string(), z.unknown()),
+  /** A script-to-video item: its speech stage, which runs first as a child job. */
+  speech: speechStageSchema.optional(),
+  /**
+   * Marks a stage job (the speech of a script-to-video item): it runs for its parent's
+   * batches, not its own, and reports progress under the parent's job key as `stage`.
+   */
+  stage: z.object({ name: z.literal("speech"), parent: sha256Schema }).optional(),
 });
 export type InferenceJob = z.infer<typeof inferenceJobSchema>;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { avatarPlan, csvPlan, idempotencyKey, pairFiles, submissionBody } from "./submission-plan.ts";
+import { avatarPlan, csvPlan, idempotencyKey, pairFiles, scriptPlan, submissionBody } from "./submission-plan.ts";
 import { sha256Hex } from "./hashing.ts";
 
 describe("submission plan", () => {
@@ -64,5 +64,29 @@ describe("submission plan", () => {
     expect(
       await idempotencyKey(submissionBody({ model: "demo", params: { loop: "forward" }, items }), sha256Hex),
     ).not.toBe(key);
+  });
+});
+
+describe("scriptPlan", () => {
+  it("pairs name.txt with name.mp4, refusing the unpaired", () => {
+    expect(scriptPlan(["a.txt", "a.mp4", "b.txt", "c.mp4", "notes.md"])).toEqual({
+      items: [{ name: "a.mp4", text: "a.txt", video: "a.mp4" }],
+      refused: [
+        { file: "notes.md", reason: "not a script (.txt) or video (.mp4) file" },
+        { file: "b.txt", reason: "no video named b.mp4" },
+        { file: "c.mp4", reason: "no script named c.txt" },
+      ],
+    });
+  });
+
+  it("lets one avatar video speak every script, and makes scripts alone speech items", () => {
+    expect(scriptPlan(["face.mp4", "b.txt", "a.txt"]).items).toEqual([
+      { name: "a.mp4", text: "a.txt", video: "face.mp4" },
+      { name: "b.mp4", text: "b.txt", video: "face.mp4" },
+    ]);
+    expect(scriptPlan(["b.txt", "a.txt"]).items).toEqual([
+      { name: "a.wav", text: "a.txt" },
+      { name: "b.wav", text: "b.txt" },
+    ]);
   });
 });

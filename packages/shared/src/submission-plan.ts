@@ -6,6 +6,8 @@ import type { WebhookEventType } from "./webhooks.ts";
 
 export const VIDEO_EXTENSIONS = [".mp4"];
 export const AUDIO_EXTENSIONS = [".wav", ".mp3", ".m4a"];
+/** Scripts: UTF-8 text, spoken by a voice (docs/architecture.md#script-to-video). */
+export const TEXT_EXTENSIONS = [".txt"];
 /** Items per request; a larger submission is one batch plus appends. */
 export const MAX_ITEMS_PER_REQUEST = 10_000;
 
@@ -34,6 +36,39 @@ function extension(file: string): string {
 const stemOf = (file: string) => baseName(file).slice(0, baseName(file).length - extension(file).length);
 export const isVideo = (file: string) => VIDEO_EXTENSIONS.includes(extension(file));
 export const isAudio = (file: string) => AUDIO_EXTENSIONS.includes(extension(file));
+export const isText = (file: string) => TEXT_EXTENSIONS.includes(extension(file));
+
+/** A script item: a text, spoken by a voice, lip-synced onto `video` (without one: speech only). */
+export interface ScriptItem {
+  name: string;
+  text: string;
+  video?: string;
+}
+
+/**
+ * A folder of scripts: `<name>.txt` pairs with `<name>.mp4`; with one video and no pairs,
+ * that video (an avatar) speaks every script; with no video, each script is a speech item
+ * (`<name>.wav`). Audio files are not part of a script submission.
+ */
+export function scriptPlan(files: string[]): { items: ScriptItem[]; refused: RefusedFile[] } {
+  const texts = files.filter(isText).sort();
+  const videos = files.filter(isVideo).sort();
+  const refused: RefusedFile[] = files
+    .filter((f) => !isText(f) && !isVideo(f))
+    .map((file) => ({ file, reason: "not a script (.txt) or video (.mp4) file" }));
+  if (videos.length === 0) return { items: texts.map((text) => ({ name: `${stemOf(text)}.wav`, text })), refused };
+  const videoOf = new Map(videos.map((v) => [stemOf(v), v]));
+  const avatar = videos.length === 1 && !texts.some((t) => videoOf.has(stemOf(t))) ? videos[0] : undefined;
+  const items: ScriptItem[] = [];
+  for (const text of texts) {
+    const video = avatar ?? videoOf.get(stemOf(text));
+    if (video) items.push({ name: `${stemOf(text)}.mp4`, text, video });
+    else refused.push({ file: text, reason: `no video named ${stemOf(text)}.mp4` });
+  }
+  const used = new Set(items.map((i) => i.video));
+  for (const v of videos) if (!used.has(v)) refused.push({ file: v, reason: `no script named ${stemOf(v)}.txt` });
+  return { items, refused };
+}
 
 /** A folder's files: `<name>.mp4` pairs with `<name>.wav|.mp3|.m4a` (first in that order). */
 export function pairFiles(files: string[]): Plan {
@@ -99,7 +134,7 @@ export function duplicateNames(items: PlannedItem[]): string[] {
 export interface SubmissionBody {
   model: string;
   params?: Record<string, unknown>;
-  /** Input name -> blob hash: {video, audio} for lip-sync, {video, face} for face swap. */
+  /** Input name -> blob hash: {video, audio} (lip-sync), {video, text} (script to video), {text} (speech), {video, face} (face swap). */
   items: { name: string; inputs: Record<string, string> }[];
   /** The batch's own webhook (docs/architecture.md#webhooks); part of the Idempotency-Key. */
   webhook?: { url: string; events?: WebhookEventType[] };

@@ -7,6 +7,7 @@ import {
   type InferenceJob,
   type Inputs,
   normalizeParams,
+  type SpeechStage,
 } from "./jobs.ts";
 import type { Attached, BatchItem, BatchRecord, Ledger } from "./ledger/index.ts";
 import { enqueueInference } from "./item-jobs.ts";
@@ -20,10 +21,12 @@ export function toBatchItem(
   input: { name: string; inputs: Inputs; params?: unknown },
   /** The params already normalized (callers that validate each distinct set once). */
   normalized?: Record<string, unknown>,
+  /** A script-to-video item's speech stage: its key goes into the item's. */
+  speech?: SpeechStage,
 ): BatchItem {
   const params = normalized ?? normalizeParams(o.adapter, input.params);
-  const jobKey = computeJobKey({ ...o, inputs: input.inputs, params });
-  return { name: input.name, jobKey, inputs: input.inputs, params };
+  const jobKey = computeJobKey({ ...o, inputs: input.inputs, params, speech: speech?.jobKey });
+  return { name: input.name, jobKey, inputs: input.inputs, params, ...(speech ? { speech } : {}) };
 }
 
 /** The queue payload that computes a batch item. */
@@ -42,6 +45,7 @@ export function inferenceJobFor(
     },
     inputs: item.inputs,
     params: item.params,
+    ...(item.speech ? { speech: item.speech } : {}),
   };
 }
 

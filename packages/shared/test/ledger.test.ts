@@ -106,6 +106,32 @@ describe("ledger", () => {
       }
     });
 
+    it("starts a stage key for its parent's batches, and for batches waiting on the stage itself", async () => {
+      const [parent, stage] = [hex(), hex()];
+      // No batch waits on the stage nor on its parent: an orphan.
+      expect(await ledger.jobs.startStage(stage, parent)).toBe("orphan");
+      const id = newId();
+      await ledger.batches.create(batchRecord(id), [item("script", parent)]);
+      // The parent's batch waits: the stage runs, and no batch counts it.
+      expect(await ledger.jobs.startStage(stage, parent)).toBe("started");
+      expect((await ledger.jobs.state(stage)).state).toBeUndefined();
+      expect(await recount(id)).toMatchObject({ stored: { pending: 1, running: 0 } });
+      // A plain speech item of the same key: its batch sees the stage running.
+      const plain = newId();
+      await ledger.batches.create(batchRecord(plain), [item("speech", stage)]);
+      expect(await ledger.jobs.startStage(stage, parent)).toBe("started");
+      expect(await recount(plain)).toMatchObject({ stored: { pending: 0, running: 1 } });
+      await ledger.jobs.recordResult(result(stage, `outputs/${stage}/a/output.wav`, hex(), 10));
+      expect(await ledger.jobs.startStage(stage, parent)).toBe("done");
+      expect(await recount(plain)).toMatchObject({ stored: { running: 0, succeeded: 1 } });
+      // Cancelling the parent's batch leaves a stage nobody waits for, once the plain one is done.
+      const [parent2, stage2] = [hex(), hex()];
+      const third = newId();
+      await ledger.batches.create(batchRecord(third), [item("script", parent2)]);
+      await ledger.batches.cancel(third);
+      expect(await ledger.jobs.startStage(stage2, parent2)).toBe("orphan");
+    });
+
     it("tells a worker that starts a cancelled job that no batch waits on it", async () => {
       const id = newId();
       const k = hex();

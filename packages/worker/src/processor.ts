@@ -74,6 +74,8 @@ export interface ProcessorDeps {
   segmentQueue: Queue<SegmentJob>;
   /** Inputs fetched once per worker (docs/architecture.md#input-cache); without it each job downloads its own. */
   inputs?: InputCache;
+  /** Where a script-to-video item queues its speech stage (docs/architecture.md#script-to-video). */
+  inferenceQueue: Queue<InferenceJob>;
 }
 
 export interface JobOutput {
@@ -120,7 +122,10 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
 
     // One step with cancel: either the batches still wait and the job runs, or it is skipped.
     // The result index is the record of done work: a job whose result exists never runs again.
-    const start = await ledger.jobs.start(data.jobKey);
+    // A stage job (an item's speech) runs for its parent's batches (docs/architecture.md#script-to-video).
+    const start = data.stage
+      ? await ledger.jobs.startStage(data.jobKey, data.stage.parent)
+      : await ledger.jobs.start(data.jobKey);
     if (start !== "started") {
       // Cancelled (no batch waits): a long item's pieces can never be used.
       if (start === "orphan") await dropPieces(deps, data.jobKey);
@@ -139,8 +144,9 @@ export function createProcessor(deps: ProcessorDeps): Processor<InferenceJob, Jo
       timeJob({ outcome: "succeeded" });
       return output;
     } catch (err) {
-      // A long item waits for its segments (they run as their own jobs); no attempt spent.
-      if (err instanceof WaitingChildrenError) throw err;
+      // A long item waits for its segments, a script-to-video item for its speech (they run
+      // as their own jobs); no attempt spent.
+      if (err instanceof WaitingChildrenError || err instanceof DelayedError) throw err;
       timeJob({ outcome: "failed" });
       throw await settleFailure(deps, job, token, data.jobKey, err, log);
     }
@@ -189,7 +195,10 @@ async function runItem(
 ): Promise<JobOutput> {
   const { config, s3, ledger, metrics } = deps;
   const { data, adapter, params, scratch, signal, log } = o;
-  const progress = new ProgressReporter(ledger, job, data.jobKey);
+  // A stage's progress is its parent item's, shown as the stage's name.
+  const progress = new ProgressReporter(ledger, job, data.jobKey, {
+    ...(data.stage ? { stageOf: { jobKey: data.stage.parent, stage: data.stage.name } } : {}),
+  });
   const stages = new Stages(metrics, progress, signal);
   const ctx = { deps, data, params, track: o.track, scratch, stages, progress, signal, log, item: { job, token } };
   const prepared = await adapter.prepare(ctx);

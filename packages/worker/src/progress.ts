@@ -8,6 +8,13 @@ export interface SegmentProgress {
   total: number;
 }
 
+/** A stage job's reporter (an item's speech): its model steps are the item's, under the stage's name. */
+export interface StageProgress {
+  /** The item's job key. */
+  jobKey: string;
+  stage: string;
+}
+
 /**
  * Progress per stage for the batches waiting on a job and for BullMQ's job.progress,
  * throttled to one update per interval per job (the last update of a stage always goes out).
@@ -21,17 +28,25 @@ export class ProgressReporter {
   private readonly jobKey: string;
   private readonly intervalMs: number;
   private readonly segment?: SegmentProgress;
+  private readonly stageOf?: StageProgress;
 
-  constructor(ledger: Ledger, job: Job, jobKey: string, o: { intervalMs?: number; segment?: SegmentProgress } = {}) {
+  constructor(
+    ledger: Ledger,
+    job: Job,
+    jobKey: string,
+    o: { intervalMs?: number; segment?: SegmentProgress; stageOf?: StageProgress } = {},
+  ) {
     this.ledger = ledger;
     this.job = job;
     this.jobKey = jobKey;
     this.intervalMs = o.intervalMs ?? 500;
     this.segment = o.segment;
+    this.stageOf = o.stageOf;
   }
 
   report(stage: string, done: number, total: number): void {
-    if (this.segment && stage !== "infer") return; // the item's bar shows frames, not each segment's steps
+    // The item's bar shows frames (or a stage's model steps), not each segment's or stage's steps.
+    if ((this.segment || this.stageOf) && stage !== "infer") return;
     const now = Date.now();
     if (done < total && now - this.last < this.intervalMs) return;
     this.last = now;
@@ -41,7 +56,12 @@ export class ProgressReporter {
   }
 
   private async publish(progress: { stage: string; done: number; total: number }): Promise<void> {
-    const { segment } = this;
+    const { segment, stageOf } = this;
+    if (stageOf) {
+      const event = { type: "progress" as const, jobKey: stageOf.jobKey, ...progress, stage: stageOf.stage };
+      await this.ledger.events.publishForJob(stageOf.jobKey, event);
+      return;
+    }
     const item = segment
       ? {
           stage: progress.stage,

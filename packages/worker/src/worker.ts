@@ -7,6 +7,7 @@ import {
   type Config,
   createFaceTrackQueue,
   createRedis,
+  createInferenceQueue,
   createSegmentQueue,
   createS3,
   type FaceTrackJob,
@@ -117,6 +118,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const inferenceLock = new Mutex();
   const faceTrackQueue = createFaceTrackQueue(queueRedis, config);
   const segmentQueue = createSegmentQueue(queueRedis, config);
+  // Where a script-to-video item queues its speech stage (docs/architecture.md#script-to-video).
+  const inferenceQueue = createInferenceQueue(queueRedis, config);
   const deps = {
     workerId,
     frameOps,
@@ -133,6 +136,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     shutdown: shutdown.signal,
     segmentQueue,
     inputs: new InputCache(config.CACHE_ROOT, config.INPUT_CACHE_BYTES),
+    inferenceQueue,
   };
   const processor = createProcessor(deps);
   const workerOptions = {
@@ -277,7 +281,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
         } finally {
           clearTimeout(timer);
         }
-        await Promise.all([faceTrackQueue.close(), segmentQueue.close()]);
+        await Promise.all([faceTrackQueue.close(), segmentQueue.close(), inferenceQueue.close()]);
         await models.close();
         await frameOps.close();
         await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));

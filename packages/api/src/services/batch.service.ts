@@ -30,6 +30,7 @@ import {
   blobsUsed,
   namesTaken,
   prepareItems,
+  voiceRefs,
   type ResolvedModel,
 } from "../batch-input.ts";
 import type { ApiDeps } from "../deps.ts";
@@ -108,7 +109,7 @@ export class BatchService {
         i.params ? { ...i, params: await this.resolveRecognizer(tenant, i.params, refs) } : i,
       ),
     );
-    const items = this.prepare(tenant, model, params, inputs);
+    const items = await this.prepare(tenant, model, params, inputs);
     await this.checkBlobs(tenant, items);
     if (body.webhook) await this.webhooks.checkUrl(body.webhook.url);
     const batch: BatchRecord = {
@@ -145,7 +146,7 @@ export class BatchService {
         i.params ? { ...i, params: await this.resolveRecognizer(tenant, i.params, refs) } : i,
       ),
     );
-    const items = this.prepare(tenant, model, batch.params, inputs);
+    const items = await this.prepare(tenant, model, batch.params, inputs);
     await this.checkBlobs(tenant, items);
     const outcome = await this.deps.ledger.batches.append(batch.id, items);
     if (outcome.kind === "missing") throw notFound("batch", id);
@@ -292,14 +293,18 @@ export class BatchService {
     return repaired;
   }
 
-  private prepare(
+  private async prepare(
     tenant: string,
     model: ResolvedModel,
     batchParams: Record<string, unknown>,
     inputs: ItemInput[],
-  ): BatchItem[] {
+  ): Promise<BatchItem[]> {
     const scope = this.deps.config.DEDUP_SCOPE === "global" ? "global" : tenant;
-    const { items, errors } = prepareItems({ scope, model, batchParams, items: inputs });
+    // Script-to-video items name a voice: resolved to its hash now and recorded, like the model.
+    const voices = new Map<string, ResolvedModel>();
+    if (model.adapter === "wav2lip")
+      for (const ref of voiceRefs(batchParams, inputs)) voices.set(ref, await this.resolveVoice(tenant, ref));
+    const { items, errors } = prepareItems({ scope, model, batchParams, items: inputs, voices });
     assertNoItemErrors(errors);
     return items;
   }
@@ -332,6 +337,18 @@ export class BatchService {
       known.set(ref, sha256);
     }
     return { ...params, recognizer: sha256 };
+  }
+
+  /** A voice for script-to-video items: one of the tenant's piper models, by tag or sha256. */
+  private async resolveVoice(tenant: string, ref: string): Promise<ResolvedModel> {
+    const voice = await this.resolveModel(tenant, ref);
+    if (voice.adapter !== "piper")
+      throw badRequest(
+        "not-a-voice",
+        `params.voice "${ref}" is a ${voice.adapter} model; a voice is a piper model (POST /v1/models?adapter=piper&config=<sha256>).`,
+        { voice: ref },
+      );
+    return voice;
   }
 
   /** A model tag, or the hash of one of the tenant's models; a model that serves others cannot run a batch. */

@@ -2,6 +2,7 @@ import { SingleBar } from "cli-progress";
 import {
   formatBytes,
   parseByteSize,
+  type ScriptItem,
   sha256Hex,
   submissionBody,
   submitInChunks,
@@ -11,7 +12,7 @@ import type { Command } from "commander";
 import fs from "node:fs";
 import { downloadPackage } from "../download.ts";
 import { LiveProgress } from "../submit/live-progress.ts";
-import { readFaceSwap, readSubmission } from "../submit/inputs.ts";
+import { isScriptFolder, readFaceSwap, readScripts, readSubmission } from "../submit/inputs.ts";
 import { hashFile, uploadMissing } from "../submit/upload.ts";
 import { noFaceItems } from "../face-notes.ts";
 import { waitForBatch, waitForPackage } from "../wait.ts";
@@ -34,14 +35,31 @@ function collectParam(pair: string, acc: Record<string, unknown>): Record<string
   return { ...acc, [pair.slice(0, at)]: value };
 }
 
+/** Script items' inputs by file: with a video, --voice speaks them first; alone, they are speech items. */
+function scriptInputs(
+  items: ScriptItem[],
+  voice: string | undefined,
+): { name: string; inputs: Record<string, string> }[] {
+  const lipSync = items.some((i) => i.video);
+  if (lipSync && !voice) throw new Error("cannot submit: scripts with a video need --voice <voice tag>");
+  if (!lipSync && voice)
+    throw new Error("cannot submit: scripts without a video are speech items: give the voice as --model");
+  return items.map((i) => ({
+    name: i.name,
+    inputs: i.video ? { video: i.video, text: i.text } : ({ text: i.text } as Record<string, string>),
+  }));
+}
+
 export function registerSubmit(program: Command): void {
   program
     .command("submit <source>")
     .description(
-      "submit a folder (<name>.mp4 + <name>.wav|.mp3|.m4a) or a CSV (name,video,audio); with --face, a folder of " +
-        "videos for face swap; re-running resumes",
+      "submit a folder (<name>.mp4 + <name>.wav|.mp3|.m4a), a folder of scripts (<name>.txt + <name>.mp4, " +
+        "many .txt + one avatar .mp4 with --voice, or .txt alone with a voice as --model), a CSV (name,video,audio), " +
+        "or with --face a folder of videos for face swap; re-running resumes",
     )
-    .requiredOption("--model <tag>", "model tag or hash, e.g. demo")
+    .requiredOption("--model <tag>", "model tag or hash, e.g. demo (a voice for a folder of .txt alone)")
+    .option("--voice <tag>", "the voice (piper model tag or hash) that speaks .txt scripts before lip-sync")
     .option("--params <key=value>", "parameter for every item (repeatable), e.g. box=[40,30,80,70]", collectParam, {})
     .option(
       "--face <image>",
@@ -61,6 +79,7 @@ export function registerSubmit(program: Command): void {
         o: {
           model: string;
           face?: string;
+          voice?: string;
           params: Record<string, unknown>;
           wait?: boolean;
           download?: string;
@@ -73,11 +92,14 @@ export function registerSubmit(program: Command): void {
       ) => {
         const client = clientFrom(program);
         const say = (line: string) => o.json || console.error(line);
-        const swaps = o.face ? readFaceSwap(source, o.face) : undefined;
-        const items = swaps ? [] : readSubmission(source);
-        const files = swaps
-          ? [...new Set([...swaps.map((s) => s.video), o.face as string])]
-          : [...new Set(items.flatMap((i) => [i.video, i.audio]))];
+        const face = o.face;
+        const items: { name: string; inputs: Record<string, string> }[] = face
+          ? readFaceSwap(source, face).map((s) => ({ name: s.name, inputs: { video: s.video, face } }))
+          : isScriptFolder(source)
+            ? scriptInputs(readScripts(source), o.voice)
+            : readSubmission(source).map((i) => ({ name: i.name, inputs: { video: i.video, audio: i.audio } }));
+        const params = o.voice ? { ...o.params, voice: o.voice } : o.params;
+        const files = [...new Set(items.flatMap((i) => Object.values(i.inputs)))];
         const totalBytes = files.reduce((n, f) => n + fs.statSync(f).size, 0);
 
         const tty = Boolean(process.stderr.isTTY) && !o.json;
@@ -97,17 +119,11 @@ export function registerSubmit(program: Command): void {
           `${files.length} files hashed (${formatBytes(totalBytes)}), ${uploaded} uploaded, ${new Set([...hashes.values()].map((h) => h.sha256)).size - uploaded} already on the server`,
         );
 
-        const sha = (file: string) => hashes.get(file)?.sha256 as string;
-        const body = swaps
-          ? {
-              ...submissionBody({ model: o.model, params: o.params, items: [] }),
-              items: swaps.map((s) => ({ name: s.name, inputs: { video: sha(s.video), face: sha(o.face as string) } })),
-            }
-          : submissionBody({
-              model: o.model,
-              params: o.params,
-              items: items.map((i) => ({ name: i.name, video: sha(i.video), audio: sha(i.audio) })),
-            });
+        const body = submissionBody({ model: o.model, params, items: [] });
+        body.items = items.map((i) => ({
+          name: i.name,
+          inputs: Object.fromEntries(Object.entries(i.inputs).map(([k, f]) => [k, hashes.get(f)?.sha256 as string])),
+        }));
         if (o.webhook)
           body.webhook = {
             url: o.webhook,

@@ -1,6 +1,16 @@
 import fs from "node:fs";
 import path from "node:path";
-import { csvPlan, duplicateNames, type Plan, type PlannedItem, pairFiles } from "@mediaq/shared";
+import {
+  csvPlan,
+  duplicateNames,
+  isAudio,
+  isText,
+  type Plan,
+  type PlannedItem,
+  pairFiles,
+  type ScriptItem,
+  scriptPlan,
+} from "@mediaq/shared";
 import { parse } from "csv-parse/sync";
 
 export type SubmissionItem = PlannedItem;
@@ -67,4 +77,28 @@ function readCsv(file: string): Plan {
     items: plan.items.map((i) => ({ ...i, video: path.resolve(base, i.video), audio: path.resolve(base, i.audio) })),
     refused: plan.refused.map((r) => ({ ...r, file: `${file}, ${r.file}` })),
   };
+}
+
+/** Is this a folder of scripts (`.txt` files and no audio)? Then it is submitted with readScripts. */
+export function isScriptFolder(source: string): boolean {
+  if (!fs.statSync(source, { throwIfNoEntry: false })?.isDirectory()) return false;
+  const files = fs.readdirSync(source);
+  return files.some(isText) && !files.some(isAudio);
+}
+
+/**
+ * A folder of scripts (docs/architecture.md#script-to-video): `<name>.txt` with `<name>.mp4`,
+ * many `.txt` with one avatar `.mp4`, or `.txt` alone (speech items). Throws, listing every
+ * problem, before anything is uploaded.
+ */
+export function readScripts(dir: string): ScriptItem[] {
+  const plan = scriptPlan(fs.readdirSync(dir).map((f) => path.join(dir, f)));
+  const refused = plan.refused.filter((r) => !r.reason.startsWith("not a script"));
+  const problems = refused.map((r) => `${r.file}: ${r.reason}`);
+  const names = new Set<string>();
+  for (const i of plan.items)
+    if (names.has(i.name)) problems.push(`${i.name}: the name appears twice`);
+    else names.add(i.name);
+  if (problems.length > 0) throw new Error(`cannot submit:\n  ${problems.join("\n  ")}`);
+  return plan.items;
 }

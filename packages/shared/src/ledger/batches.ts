@@ -1,5 +1,5 @@
 import type { ItemFace } from "../face-track.ts";
-import type { AdapterName, ChannelOrder, Inputs } from "../jobs.ts";
+import type { AdapterName, ChannelOrder, Inputs, SpeechStage } from "../jobs.ts";
 import { ITEM_STATES, type ItemState } from "./job-results.ts";
 import { redisKeys as K } from "./keys.ts";
 import { LedgerSection } from "./ledger-section.ts";
@@ -12,6 +12,8 @@ export interface BatchItem {
   jobKey: string;
   inputs: Inputs;
   params: Record<string, unknown>;
+  /** A script-to-video item's speech stage (docs/architecture.md#script-to-video). */
+  speech?: SpeechStage;
 }
 
 export interface BatchRecord {

@@ -73,6 +73,24 @@ export class JobLedger extends LedgerSection {
   }
 
   /**
+   * A worker takes a stage job key (docs/architecture.md#script-to-video): "done" when its
+   * result exists, "orphan" when no batch waits on it nor on its parent job key.
+   */
+  async startStage(jobKey: string, parentJobKey: string): Promise<"started" | "done" | "orphan"> {
+    return this.redis.mqStartStage(
+      K.job(jobKey),
+      K.waiters(jobKey),
+      K.result(jobKey),
+      K.waiters(parentJobKey),
+      K.root,
+      jobKey,
+      new Date().toISOString(),
+      this.o.eventsMaxLen,
+      this.o.batchRetentionSeconds,
+    );
+  }
+
+  /**
    * Moves a job key to a state; false when it already was there, has succeeded, was
    * cancelled, or is not in `o.from` (when given).
    */

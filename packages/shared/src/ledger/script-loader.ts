@@ -16,6 +16,7 @@ export const LEDGER_COMMANDS = {
   mqTransition: "transition-2",
   mqHandBack: "handBack-3",
   mqStartJob: "startJob-3",
+  mqStartStage: "startStage-4",
   mqRecordResult: "recordResult-2",
   mqCancelBatch: "cancelBatch-1",
   mqRetryBatch: "retryBatch-1",
@@ -37,6 +38,7 @@ declare module "ioredis" {
     mqTransition(...args: Arg[]): Result<number, Context>;
     mqHandBack(...args: Arg[]): Result<number, Context>;
     mqStartJob(...args: Arg[]): Result<"done" | "orphan" | "failed" | "started", Context>;
+    mqStartStage(...args: Arg[]): Result<"done" | "orphan" | "started", Context>;
     mqRecordResult(...args: Arg[]): Result<[string, string], Context>;
     mqCancelBatch(...args: Arg[]): Result<Reply, Context>;
     mqRetryBatch(...args: Arg[]): Result<Reply, Context>;

@@ -52,6 +52,12 @@ export interface JobContext<P> {
   /** Kills the job's ffmpeg processes on failure or shutdown. */
   signal: AbortSignal;
   log: Logger;
+  /**
+   * The item's own queue job, for an adapter that runs a stage as a child job (a BullMQ
+   * flow: add the child with this job as parent, then `moveToWaitingChildren` and throw
+   * WaitingChildrenError; the job runs again once the child is done). Absent in a segment's job.
+   */
+  item?: { job: Job<InferenceJob>; token: string | undefined };
   /** In a segment's job: its range and the item's probe (docs/architecture.md#segments). */
   segment?: SegmentPart;
 }

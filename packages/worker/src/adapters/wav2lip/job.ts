@@ -16,6 +16,7 @@ import { countInferenceRun, type Span, trackScratch } from "../../pipeline.ts";
 import type { ProcessorDeps } from "../../processor.ts";
 import { stitchPieces } from "../../segments/stitch.ts";
 import type { BoundModel, JobContext, PreparedJob, SegmentPart } from "../adapter.ts";
+import { awaitSpeech, downloadSpeech } from "./speech.ts";
 import { bindWav2Lip, runWav2LipBatch, type Wav2LipBinding, type Wav2LipParams } from "./binding.ts";
 
 /** An item fetched and probed, with its face crops, model and output timeline. */
@@ -176,11 +177,15 @@ async function faceCrops(
 export async function prepareItem(ctx: JobContext<Wav2LipParams>): Promise<PreparedItem> {
   const { deps, data, params, track, scratch, stages, signal, segment } = ctx;
   const { config, s3, metrics } = deps;
-  const inputs = { video: data.inputs.video, audio: data.inputs.audio };
-  if (!inputs.video || !inputs.audio) throw new BadInputError("the wav2lip adapter needs inputs video and audio");
+  const videoBlob = data.inputs.video;
+  // Script to video: the audio is the item's speech stage, spoken first (docs/architecture.md#script-to-video).
+  const speech = data.speech ? await awaitSpeech(ctx, { ...data, speech: data.speech }) : undefined;
+  const audio = speech ? speech.sha256 : data.inputs.audio;
+  if (!videoBlob || !audio)
+    throw new BadInputError("the wav2lip adapter needs inputs video and audio (or text and a voice)");
   const labels = {
-    video: `video input ${inputs.video.slice(0, 12)}`,
-    audio: `audio input ${inputs.audio.slice(0, 12)}`,
+    video: `video input ${videoBlob.slice(0, 12)}`,
+    audio: speech ? `speech ${speech.jobKey.slice(0, 12)}` : `audio input ${audio.slice(0, 12)}`,
     model: `model ${data.model.sha256.slice(0, 12)}`,
   };
   const files = { video: scratch.path("video"), audio: scratch.path("audio") };
@@ -193,8 +198,8 @@ export async function prepareItem(ctx: JobContext<Wav2LipParams>): Promise<Prepa
       : downloadBlob(s3, config.S3_BUCKET, sha256, label, file);
   await stages.run("fetch", async () => {
     await Promise.all([
-      fetchInput(inputs.video as string, labels.video, files.video),
-      fetchInput(inputs.audio as string, labels.audio, files.audio),
+      fetchInput(videoBlob, labels.video, files.video),
+      speech ? downloadSpeech(ctx, speech, files.audio) : fetchInput(audio, labels.audio, files.audio),
     ]);
     trackScratch(metrics, scratch.dir, await scratch.size());
   });
