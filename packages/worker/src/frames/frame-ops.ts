@@ -19,6 +19,7 @@ import {
   stringAttr as str,
   tensorType,
 } from "../onnx-schema.ts";
+import { CHANNELS, conversionInputs, copyRows, int64Input, longs, plane } from "./graph-io.ts";
 import { COLOR_MATRICES, type ColorConversion, type ColorMatrix, rgbToYuv, yuvLayout, yuvToRgb } from "../media/yuv.ts";
 
 /** Side of Wav2Lip's square face input and output. */
@@ -40,20 +41,9 @@ export interface Rect {
 
 /** Which of the crop's rgb channels feed the model's channels 0..2 (and come back from it). */
 export type ChannelOrder = "rgb" | "bgr";
-const CHANNELS: Record<ChannelOrder, BigInt64Array> = {
-  rgb: BigInt64Array.from([0n, 1n, 2n]),
-  bgr: BigInt64Array.from([2n, 1n, 0n]), // its own inverse: the prediction comes back the same way
-};
 
 const LINEAR = [str("coordinate_transformation_mode", "half_pixel"), str("mode", "linear")];
 const META = { producer: "mediaq frame-ops", doc: "mediaq face crop and paste (docs/architecture.md#frame-path)" };
-const plane = (name: string, dims: (number | string)[]) => ({ name, type: tensorType(dims, DataType.UINT8) });
-const int64Input = (name: string, length: number) => ({ name, type: tensorType([length], DataType.INT64) });
-/** A colour conversion as a 1x1 convolution (media/yuv.ts). */
-const conversionInputs = (prefix: string) => [
-  { name: `${prefix}_weight`, type: tensorType([3, 3, 1, 1]) },
-  { name: `${prefix}_bias`, type: tensorType([3]) },
-];
 
 /**
  * The box's rows of a yuv420p frame -> face float [1,6,96,96]. Inputs: luma [rows, W] (rows
@@ -343,14 +333,6 @@ export const chromaCells = (r: Rect): Rect => ({
   x2: (r.x2 + 1) >> 1,
   y2: (r.y2 + 1) >> 1,
 });
-
-const longs = (...values: number[]) => new Tensor("int64", BigInt64Array.from(values, BigInt), [values.length]);
-
-/** Copies a w x h patch into a plane `stride` bytes wide at `offset` (one native copy per row). */
-function copyRows(patch: Uint8Array, w: number, h: number, plane: Uint8Array, offset: number, stride: number): void {
-  if (w === stride) plane.set(patch.subarray(0, w * h), offset);
-  else for (let y = 0; y < h; y++) plane.set(patch.subarray(y * w, (y + 1) * w), offset + y * stride);
-}
 
 /** Both conversions of each matrix, computed once. */
 const CONVERSIONS = new Map(
