@@ -13,6 +13,7 @@ import { type Encoder, startEncoder } from "../media/encode.ts";
 import type { VideoInfo } from "../media/probe.ts";
 import { frameBytes } from "../media/yuv.ts";
 import { ahead } from "./ahead.ts";
+import { CardHold } from "./card-hold.ts";
 import { encodeFrames, FRAME_QUEUE, framesInFlight } from "./encode-frames.ts";
 import {
   type BoxedFrames,
@@ -196,17 +197,13 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
     if (batch.frames.length > 0) yield await full(batch);
   }
 
-  let cardSpan: [number, number] | undefined;
+  const card = new CardHold(o.cardLock);
   async function* infer(batches: AsyncIterable<Batch>): AsyncGenerator<Batch> {
-    let release: (() => void) | undefined;
     try {
       for await (const batch of batches) {
         const { faces } = batch;
         if (faces.count > 0) {
-          if (!release) {
-            release = await o.cardLock.acquire();
-            cardSpan = [Date.now(), Date.now()];
-          }
+          await card.take();
           if (o.fixedBatch !== undefined) padBatch(faces, o.fixedBatch);
           else if (faces.count < batchSize) trimBatch(faces);
           const result = await o.run(faces);
@@ -216,8 +213,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
         yield batch;
       }
     } finally {
-      if (cardSpan) cardSpan[1] = Date.now();
-      release?.();
+      card.letGo();
     }
   }
 
@@ -261,7 +257,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
       busy,
       onProgress: o.onProgress,
     });
-    return { frames: written, decodedFrames: decodeStats.decoded, busy, cardSpan };
+    return { frames: written, decodedFrames: decodeStats.decoded, busy, cardSpan: card.span };
   } finally {
     o.signal.removeEventListener("abort", onAbort);
   }

@@ -6,6 +6,7 @@
  */
 import type { MutexInterface } from "async-mutex";
 import { ahead } from "../../frames/ahead.ts";
+import { CardHold } from "../../frames/card-hold.ts";
 import { encodeFrames, FRAME_QUEUE, framesInFlight } from "../../frames/encode-frames.ts";
 import type { ChannelOrder } from "../../frames/frame-ops.ts";
 import { FramePool } from "../../frames/frame-pool.ts";
@@ -129,25 +130,20 @@ export async function runSwapPath(o: SwapPathOptions): Promise<SwapPathResult> {
     if (batch.frames.length > 0) yield await full(batch);
   }
 
-  let cardSpan: [number, number] | undefined;
+  const card = new CardHold(o.cardLock);
   async function* infer(batches: AsyncIterable<Batch>): AsyncGenerator<Batch> {
-    let release: (() => void) | undefined;
     try {
       for await (const batch of batches) {
         const count = batch.aligned.frames.length;
         if (count > 0) {
-          if (!release) {
-            release = await o.cardLock.acquire();
-            cardSpan = [Date.now(), Date.now()];
-          }
+          await card.take();
           busy.inference += await o.run(batch.faces, batch.swapped, count);
           facesSwapped += count;
         }
         yield batch;
       }
     } finally {
-      if (cardSpan) cardSpan[1] = Date.now();
-      release?.();
+      card.letGo();
     }
   }
 
@@ -188,7 +184,7 @@ export async function runSwapPath(o: SwapPathOptions): Promise<SwapPathResult> {
       busy,
       onProgress: o.onProgress,
     });
-    return { frames: written, facesSwapped, busy, cardSpan };
+    return { frames: written, facesSwapped, busy, cardSpan: card.span };
   } finally {
     o.signal.removeEventListener("abort", onAbort);
   }
