@@ -2,6 +2,7 @@ import { type RunningApi, startApi } from "@mediaq/api";
 import { handBackJobsOf, keyFamilies, repairOutbox } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startInfra, type TestInfra } from "../harness/infra.ts";
+import { prng } from "../harness/prng.ts";
 import { type SegmentOutcome, type StandIns, startStandIns } from "./stand-ins.ts";
 
 /**
@@ -22,19 +23,6 @@ const SEED = Number(process.env.INTERLEAVING_SEED ?? Math.floor(Math.random() * 
 const STEPS = 14;
 const TENANT = "acme";
 const JOB_ATTEMPTS = 2; // test/harness/infra.ts
-
-/** mulberry32, as the ledger model test. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
