@@ -19,7 +19,7 @@ import {
   stringAttr as str,
   tensorType,
 } from "../onnx-schema.ts";
-import { CHANNELS, conversionInputs, copyRows, int64Input, longs, plane } from "./graph-io.ts";
+import { colourFeeds, conversionInputs, copyRows, int64Input, longs, plane } from "./graph-io.ts";
 import { COLOR_MATRICES, type ColorConversion, type ColorMatrix, rgbToYuv, yuvLayout, yuvToRgb } from "../media/yuv.ts";
 
 /** Side of Wav2Lip's square face input and output. */
@@ -270,7 +270,6 @@ export class FrameOps implements FaceOps {
     const w = rect.x2 - rect.x1;
     const py = rect.y1 & 1;
     const px = rect.x1 & 1;
-    const { weight, bias } = conversions(format.colorMatrix).toRgb;
     // onnxruntime-node returns outputs in buffers of its own (a preallocated one is not
     // written through), so the face is copied into the batch's tensor.
     const result = await this.cropSession.run({
@@ -283,9 +282,7 @@ export class FrameOps implements FaceOps {
       chroma_ends: longs(cy2 - cy1, cx2),
       phase_starts: longs(py, px),
       phase_ends: longs(py + h, px + w),
-      to_rgb_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
-      to_rgb_bias: new Tensor("float32", bias, [3]),
-      channels: new Tensor("int64", CHANNELS[order], [3]),
+      ...colourFeeds("to_rgb", conversions(format.colorMatrix).toRgb, order),
     });
     out.set((result.face as Tensor).data as Float32Array);
   }
@@ -301,17 +298,14 @@ export class FrameOps implements FaceOps {
     const l = yuvLayout(format.width, format.height);
     const w = rect.x2 - rect.x1;
     const h = rect.y2 - rect.y1;
-    const { weight, bias } = conversions(format.colorMatrix).toYuv;
     const cells = chromaCells(rect);
     const cw = cells.x2 - cells.x1;
     const ch = cells.y2 - cells.y1;
     const result = await this.pasteSession.run({
       prediction: new Tensor("float32", prediction, [1, 3, S, S]),
       sizes: longs(1, 3, h, w),
-      channels: new Tensor("int64", CHANNELS[order], [3]),
       pads: longs(0, 0, rect.y1 & 1, rect.x1 & 1, 0, 0, rect.y2 & 1, rect.x2 & 1),
-      to_yuv_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
-      to_yuv_bias: new Tensor("float32", bias, [3]),
+      ...colourFeeds("to_yuv", conversions(format.colorMatrix).toYuv, order),
     });
     const luma = (result.luma as Tensor).data as Uint8Array;
     const uv = (result.chroma as Tensor).data as Uint8Array;

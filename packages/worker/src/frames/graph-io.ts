@@ -4,11 +4,12 @@
  * inputs are declared, the feeds JavaScript hands them, and the copy of a pasted patch back.
  */
 import { Tensor } from "onnxruntime-node";
+import type { ColorConversion } from "../media/yuv.ts";
 import { DataType, tensorType } from "../onnx-schema.ts";
 import type { ChannelOrder } from "./frame-ops.ts";
 
 /** Which of the crop's rgb channels feed the model's channels 0..2 (and come back from it). */
-export const CHANNELS: Record<ChannelOrder, BigInt64Array> = {
+const CHANNELS: Record<ChannelOrder, BigInt64Array> = {
   rgb: BigInt64Array.from([0n, 1n, 2n]),
   bgr: BigInt64Array.from([2n, 1n, 0n]), // its own inverse: the prediction comes back the same way
 };
@@ -22,6 +23,13 @@ export const conversionInputs = (prefix: string) => [
   { name: `${prefix}_weight`, type: tensorType([3, 3, 1, 1]) },
   { name: `${prefix}_bias`, type: tensorType([3]) },
 ];
+
+/** The feeds of a colour conversion (inputs `prefix`_weight and `prefix`_bias) and of the channel order. */
+export const colourFeeds = (prefix: "to_rgb" | "to_yuv", c: ColorConversion, order: ChannelOrder) => ({
+  [`${prefix}_weight`]: new Tensor("float32", c.weight, [3, 3, 1, 1]),
+  [`${prefix}_bias`]: new Tensor("float32", c.bias, [3]),
+  channels: new Tensor("int64", CHANNELS[order], [3]),
+});
 
 /** An int64 vector feed. */
 export const longs = (...values: number[]) => new Tensor("int64", BigInt64Array.from(values, BigInt), [values.length]);

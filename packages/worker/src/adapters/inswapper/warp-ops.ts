@@ -15,7 +15,7 @@
  */
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import type { ChannelOrder, FrameFormat, Rect } from "../../frames/frame-ops.ts";
-import { CHANNELS, conversionInputs, copyRows, int64Input, longs, plane } from "../../frames/graph-io.ts";
+import { colourFeeds, conversionInputs, copyRows, int64Input, longs, plane } from "../../frames/graph-io.ts";
 import {
   COLOR_MATRICES,
   type ColorConversion,
@@ -351,14 +351,11 @@ export class SwapOps implements AlignedOps {
     out: Float32Array,
   ): Promise<void> {
     const r = cropRegion(toCrop, size, format.width, format.height) ?? nearestEdge(toCrop, size, format);
-    const { weight, bias } = conversions(format.colorMatrix).toRgb;
     const session = await this.session("crop", size);
     const result = await session.run({
       ...regionFeeds(frame, format, r),
       grid_affine: new Tensor("float32", cropGrid(toCrop, r), [3, 2]),
-      to_rgb_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
-      to_rgb_bias: new Tensor("float32", bias, [3]),
-      channels: new Tensor("int64", CHANNELS[order], [3]),
+      ...colourFeeds("to_rgb", conversions(format.colorMatrix).toRgb, order),
     });
     out.set((result.face as Tensor).data as Float32Array);
   }
@@ -376,7 +373,6 @@ export class SwapOps implements AlignedOps {
     const r = cropRegion(toCrop, size, format.width, format.height);
     if (!r) return; // the crop lies outside the frame: nothing to paste
     const l = yuvLayout(format.width, format.height);
-    const { weight, bias } = conversions(format.colorMatrix).toYuv;
     const session = await this.session("paste", size);
     const result = await session.run({
       prediction: new Tensor("float32", face, [1, 3, size, size]),
@@ -384,9 +380,7 @@ export class SwapOps implements AlignedOps {
       ...regionFeeds(frame, format, r),
       grid_affine: new Tensor("float32", pasteGrid(toCrop, r, size), [3, 2]),
       pads: longs(0, 0, 0, 0, 0, 0, (r.y2 - r.y1) & 1, (r.x2 - r.x1) & 1),
-      to_yuv_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
-      to_yuv_bias: new Tensor("float32", bias, [3]),
-      channels: new Tensor("int64", CHANNELS[order], [3]),
+      ...colourFeeds("to_yuv", conversions(format.colorMatrix).toYuv, order),
     });
     const w = r.x2 - r.x1;
     const h = r.y2 - r.y1;
