@@ -1,9 +1,8 @@
-import { type RunningApi, startApi } from "@mediaq/api";
+import type { RunningApi } from "@mediaq/api";
 import { handBackJobsOf, keyFamilies, repairOutbox } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startInfra, type TestInfra } from "../harness/infra.ts";
 import { prng } from "../harness/prng.ts";
-import { type SegmentOutcome, type StandIns, startStandIns } from "./stand-ins.ts";
+import { type SegmentOutcome, type QueueWorld, type StandIns, startQueueWorld } from "./stand-ins.ts";
 
 /**
  * Seeded interleavings of retry x cancel x segment failure x worker death on a long item
@@ -41,20 +40,17 @@ const MUST_EXPIRE = [
 
 export function describeInterleavings(schedules: number) {
   describe(`interleavings of retry, cancel, segment failure and worker death (seed ${SEED})`, () => {
-    let infra: TestInfra;
+    let world: QueueWorld | undefined;
     let api: RunningApi;
     let w: StandIns;
 
     beforeAll(async () => {
-      infra = await startInfra({ env: { API_KEYS: `${TENANT}:key-acme`, API_HOST: "127.0.0.1", API_PORT: "0" } });
-      api = await startApi(infra.config);
-      w = await startStandIns(infra.config);
+      world = await startQueueWorld();
+      ({ api, w } = world);
       w.holdEvery = true;
     });
     afterAll(async () => {
-      await w?.close();
-      await api?.close();
-      await infra?.stop();
+      await world?.stop();
     });
 
     const call = async (path: string, method: "POST" | "DELETE") => {
