@@ -2,7 +2,7 @@ import { canonicalJson, createInferenceQueue, createRedis, Ledger, sha256Hex, wi
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type RunningApi, startApi } from "@mediaq/api";
 import { startInfra, type TestInfra } from "../harness/infra.ts";
-import { gate, PLAN, type StandIns, startStandIns } from "./stand-ins.ts";
+import { gate, PLAN, type QueueWorld, type StandIns, startQueueWorld } from "./stand-ins.ts";
 
 /**
  * Issue 21's queue edges, against a real redis-server, S3 server, BullMQ and the API: a
@@ -28,19 +28,16 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
 }
 
 describe("retrying a long item at the queue's edges", () => {
-  let infra: TestInfra;
+  let world: QueueWorld | undefined;
   let api: RunningApi;
   let w: StandIns;
 
   beforeAll(async () => {
-    infra = await startInfra({ env: { API_KEYS: `${TENANT}:key-acme`, API_HOST: "127.0.0.1", API_PORT: "0" } });
-    api = await startApi(infra.config);
-    w = await startStandIns(infra.config);
+    world = await startQueueWorld();
+    ({ api, w } = world);
   });
   afterAll(async () => {
-    await w?.close();
-    await api?.close();
-    await infra?.stop();
+    await world?.stop();
   });
   afterEach(async () => {
     for (const g of w.gates.values()) g.open();

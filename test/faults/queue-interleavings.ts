@@ -1,8 +1,8 @@
-import { type RunningApi, startApi } from "@mediaq/api";
+import type { RunningApi } from "@mediaq/api";
 import { handBackJobsOf, keyFamilies, repairOutbox } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startInfra, type TestInfra } from "../harness/infra.ts";
-import { type SegmentOutcome, type StandIns, startStandIns } from "./stand-ins.ts";
+import { prng } from "../harness/prng.ts";
+import { type SegmentOutcome, type QueueWorld, type StandIns, startQueueWorld } from "./stand-ins.ts";
 
 /**
  * Seeded interleavings of retry x cancel x segment failure x worker death on a long item
@@ -23,19 +23,6 @@ const STEPS = 14;
 const TENANT = "acme";
 const JOB_ATTEMPTS = 2; // test/harness/infra.ts
 
-/** mulberry32, as the ledger model test. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Families that must expire once their thing is finished (the rest are kept for good or are indexes). */
@@ -53,20 +40,17 @@ const MUST_EXPIRE = [
 
 export function describeInterleavings(schedules: number) {
   describe(`interleavings of retry, cancel, segment failure and worker death (seed ${SEED})`, () => {
-    let infra: TestInfra;
+    let world: QueueWorld | undefined;
     let api: RunningApi;
     let w: StandIns;
 
     beforeAll(async () => {
-      infra = await startInfra({ env: { API_KEYS: `${TENANT}:key-acme`, API_HOST: "127.0.0.1", API_PORT: "0" } });
-      api = await startApi(infra.config);
-      w = await startStandIns(infra.config);
+      world = await startQueueWorld();
+      ({ api, w } = world);
       w.holdEvery = true;
     });
     afterAll(async () => {
-      await w?.close();
-      await api?.close();
-      await infra?.stop();
+      await world?.stop();
     });
 
     const call = async (path: string, method: "POST" | "DELETE") => {

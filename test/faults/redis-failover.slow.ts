@@ -167,6 +167,29 @@ function logs(w: World): string {
     .join("\n");
 }
 
+/**
+ * A batch of SHORT items with a webhook at /<tag>, run until half of them succeeded: what each
+ * fault hits. Returns the batch, its webhook secret, the job keys running then and the primary's port.
+ */
+async function halfDone(w: World, tag: string) {
+  const created = await w.client.createBatch({
+    model: "demo",
+    items: batchItems(w, tag),
+    webhook: { url: w.receiver.url(`/${tag}`) },
+  });
+  const secret = created.webhook?.secret as string;
+  const keys = created.items.map((i) => i.jobKey);
+  // About half: 2-5 s per item on 2 cores, longer when the machine is loaded.
+  const deadline = Date.now() + 240_000;
+  while (((await counts(w, created.id))?.succeeded ?? 0) < (SHORT + 1) / 2) {
+    if (Date.now() > deadline) throw new Error(`half the batch did not finish\n${logs(w)}`);
+    await sleep(100);
+  }
+  const runningBefore = await keysInState(w.redis, keys, "running");
+  const oldPrimary = (await w.cluster.primaryPort()) as number;
+  return { created, secret, runningBefore, oldPrimary };
+}
+
 /** What every test checks at the end: all succeeded, webhooks, a complete package, a re-submit runs nothing. */
 async function checkNothingLost(
   w: World,
@@ -249,21 +272,7 @@ describe("Redis Sentinel failover under a running batch", () => {
     const early = await w.client.createBatch({ model: "demo", items: batchItems(w, "early").slice(0, 2) });
     await waitForBatch(w.client, early.id, undefined, { timeoutMs: 60_000 });
 
-    const created = await w.client.createBatch({
-      model: "demo",
-      items: batchItems(w, "kill"),
-      webhook: { url: w.receiver.url("/kill") },
-    });
-    const secret = created.webhook?.secret as string;
-    const keys = created.items.map((i) => i.jobKey);
-    // About half: 2-5 s per item on 2 cores, longer when the machine is loaded.
-    const deadline = Date.now() + 240_000;
-    while (((await counts(w, created.id))?.succeeded ?? 0) < (SHORT + 1) / 2) {
-      if (Date.now() > deadline) throw new Error(`half the batch did not finish\n${logs(w)}`);
-      await sleep(100);
-    }
-    const runningBefore = await keysInState(w.redis, keys, "running");
-    const oldPrimary = (await w.cluster.primaryPort()) as number;
+    const { created, secret, runningBefore, oldPrimary } = await halfDone(w, "kill");
     const succeededAtKill = (await counts(w, created.id))?.succeeded ?? 0;
     await w.cluster.nodes.get(oldPrimary)?.kill();
     const killedAt = Date.now();
@@ -341,21 +350,7 @@ describe("Redis Sentinel failover under a running batch", () => {
   });
 
   it("SIGSTOP of the primary past down-after-milliseconds, then SIGCONT: it returns as a replica, nothing lost, no worker stuck", async () => {
-    const created = await w.client.createBatch({
-      model: "demo",
-      items: batchItems(w, "stop"),
-      webhook: { url: w.receiver.url("/stop") },
-    });
-    const secret = created.webhook?.secret as string;
-    const keys = created.items.map((i) => i.jobKey);
-    // About half: 2-5 s per item on 2 cores, longer when the machine is loaded.
-    const deadline = Date.now() + 240_000;
-    while (((await counts(w, created.id))?.succeeded ?? 0) < (SHORT + 1) / 2) {
-      if (Date.now() > deadline) throw new Error(`half the batch did not finish\n${logs(w)}`);
-      await sleep(100);
-    }
-    const runningBefore = await keysInState(w.redis, keys, "running");
-    const oldPrimary = (await w.cluster.primaryPort()) as number;
+    const { created, secret, runningBefore, oldPrimary } = await halfDone(w, "stop");
     const paused = w.cluster.nodes.get(oldPrimary) as Managed;
     paused.child.kill("SIGSTOP");
     try {

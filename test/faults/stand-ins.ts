@@ -12,7 +12,9 @@ import {
   type BatchItem,
   type Config,
 } from "@mediaq/shared";
+import { type RunningApi, startApi } from "@mediaq/api";
 import { type Job, type Queue, Worker } from "bullmq";
+import { startInfra, type TestInfra } from "../harness/infra.ts";
 import { awaitSegments } from "../../packages/worker/src/segments/segment-flow.ts";
 import { onItemFailedByQueue, onSegmentFailedByQueue } from "../../packages/worker/src/queue-failures.ts";
 import { settleSegmentFailure } from "../../packages/worker/src/segments/segment-failure.ts";
@@ -98,6 +100,41 @@ export interface StandIns {
 
 const hex = () => randomBytes(32).toString("hex");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The world the queue-fault tests run in: Redis and an S3 server (infra.ts), the API in this
+ * process with tenant acme's key `key-acme`, and stand-in workers. `stop` ends all three.
+ */
+export interface QueueWorld {
+  infra: TestInfra;
+  api: RunningApi;
+  w: StandIns;
+  stop(): Promise<void>;
+}
+
+export async function startQueueWorld(): Promise<QueueWorld> {
+  const infra = await startInfra({ env: { API_KEYS: "acme:key-acme", API_HOST: "127.0.0.1", API_PORT: "0" } });
+  let api: RunningApi | undefined;
+  try {
+    api = await startApi(infra.config);
+    const w = await startStandIns(infra.config);
+    const started = api;
+    return {
+      infra,
+      api,
+      w,
+      async stop() {
+        await w.close();
+        await started.close();
+        await infra.stop();
+      },
+    };
+  } catch (err) {
+    await api?.close();
+    await infra.stop();
+    throw err;
+  }
+}
 
 export async function startStandIns(config: Config): Promise<StandIns> {
   const connections: Redis[] = [];

@@ -170,6 +170,31 @@ export function portraitVisible(keys: Keyframe[], t: number, width: number, heig
   return p.x < width && p.y < height && p.x + p.size > 0 && p.y + p.size > 0;
 }
 
+/**
+ * Luma samples of `frame` that differ from `before` outside the face `box` grown by half its
+ * size on each side: a swap's paste must change nothing there.
+ */
+export function lumaChangedOutside(
+  frame: Uint8Array,
+  before: Uint8Array,
+  box: [number, number, number, number],
+  width: number,
+  height: number,
+): number {
+  const [x1, y1, x2, y2] = box;
+  const gx = (x2 - x1) / 2;
+  const gy = (y2 - y1) / 2;
+  let changed = 0;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++)
+      if (
+        (x < x1 - gx || x >= x2 + gx || y < y1 - gy || y >= y2 + gy) &&
+        frame[y * width + x] !== before[y * width + x]
+      )
+        changed++;
+  return changed;
+}
+
 /** Speech made with espeak-ng (16 kHz mono WAV). */
 export function makeSpeech(file: string, text: string, o: { voice?: string; speed?: number } = {}): void {
   execFileSync("espeak-ng", ["-v", o.voice ?? "en", "-s", String(o.speed ?? 160), "-w", file, text]);

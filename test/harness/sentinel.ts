@@ -62,6 +62,18 @@ function startNode(dir: string, port: number, replicaOf?: number): Managed {
   return spawnManaged("redis-server", [conf]);
 }
 
+/** `fn` on a one-off connection to 127.0.0.1:port that never reconnects: it throws when the server is away. */
+async function onConnection<T>(port: number, password: string, fn: (r: Redis) => Promise<T>): Promise<T> {
+  const r = new Redis({ port, host: "127.0.0.1", password, lazyConnect: true, retryStrategy: () => null });
+  r.on("error", () => undefined);
+  try {
+    await r.connect();
+    return await fn(r);
+  } finally {
+    r.disconnect();
+  }
+}
+
 export async function startSentinelCluster(dir: string): Promise<SentinelCluster> {
   const downAfterMs = DOWN_AFTER_MS;
   const [primaryPort, replicaPort, ...sentinelPorts] = (await Promise.all(
@@ -93,21 +105,10 @@ export async function startSentinelCluster(dir: string): Promise<SentinelCluster
     }
     const ask = async <T>(fn: (s: Redis) => Promise<T>): Promise<T | undefined> => {
       for (const port of sentinelPorts) {
-        const s = new Redis({
-          port,
-          host: "127.0.0.1",
-          password: SENTINEL_PASSWORD,
-          lazyConnect: true,
-          retryStrategy: () => null,
-        });
-        s.on("error", () => undefined);
         try {
-          await s.connect();
-          return await fn(s);
+          return await onConnection(port, SENTINEL_PASSWORD, fn);
         } catch {
           // the next Sentinel
-        } finally {
-          s.disconnect();
         }
       }
       return undefined;
@@ -151,22 +152,11 @@ export async function startSentinelCluster(dir: string): Promise<SentinelCluster
         await until(
           `127.0.0.1:${port} to replicate`,
           async () => {
-            const r = new Redis({
-              port,
-              host: "127.0.0.1",
-              password: DATA_PASSWORD,
-              lazyConnect: true,
-              retryStrategy: () => null,
-            });
-            r.on("error", () => undefined);
             try {
-              await r.connect();
-              const info = await r.info("replication");
+              const info = await onConnection(port, DATA_PASSWORD, (r) => r.info("replication"));
               return /role:slave/.test(info) && /master_link_status:up/.test(info);
             } catch {
               return false;
-            } finally {
-              r.disconnect();
             }
           },
           timeoutMs,
@@ -182,23 +172,14 @@ export async function startSentinelCluster(dir: string): Promise<SentinelCluster
       async () => {
         const views = await Promise.all(
           sentinelPorts.map(async (port) => {
-            const s = new Redis({
-              port,
-              host: "127.0.0.1",
-              password: SENTINEL_PASSWORD,
-              lazyConnect: true,
-              retryStrategy: () => null,
-            });
-            s.on("error", () => undefined);
             try {
-              await s.connect();
-              const m = (await s.call("SENTINEL", "master", NAME)) as string[];
+              const m = (await onConnection(port, SENTINEL_PASSWORD, (s) =>
+                s.call("SENTINEL", "master", NAME),
+              )) as string[];
               const field = (k: string) => Number(m[m.indexOf(k) + 1]);
               return field("num-slaves") >= 1 && field("num-other-sentinels") >= 2;
             } catch {
               return false;
-            } finally {
-              s.disconnect();
             }
           }),
         );

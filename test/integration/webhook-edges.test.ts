@@ -1,18 +1,10 @@
 import { randomUUID } from "node:crypto";
-import {
-  type BatchRecord,
-  createLogger,
-  OUTPUT_FILE,
-  objectKeys,
-  newWebhookEndpoint,
-  type ResultRecord,
-  redisKeys,
-  type WebhookPayload,
-} from "@mediaq/shared";
+import { type BatchRecord, createLogger, newWebhookEndpoint, redisKeys, type WebhookPayload } from "@mediaq/shared";
 import { type RunningNotifier, startNotifier } from "@mediaq/notifier";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeItems, postJson, startTestApi, type TestApi, uploadModel } from "../../packages/api/test/helpers.ts";
 import { startReceiver } from "../harness/webhook-receiver.ts";
+import { stubResult } from "../harness/stub-result.ts";
 
 /**
  * Issue 21, failures 4 and 5: the notifier must hear every watched batch however many there
@@ -49,18 +41,6 @@ describe("webhooks at the edges", () => {
     notifier = undefined;
   };
 
-  const resultFor = (jobKey: string): ResultRecord => ({
-    jobKey,
-    key: objectKeys.output(jobKey, OUTPUT_FILE),
-    sha256: "0".repeat(64),
-    size: 3,
-    model: "m",
-    adapter: "wav2lip",
-    inputs: { video: "1".repeat(64), audio: "2".repeat(64) },
-    params: {},
-    completedAt: new Date().toISOString(),
-  });
-
   async function submit(n: number) {
     const items = await makeItems(t.acme, n, `e${randomUUID().slice(0, 8)}`);
     const res = await postJson(t.acme, "/v1/batches", { model: "m", items });
@@ -71,7 +51,7 @@ describe("webhooks at the edges", () => {
   async function finish(batch: { items: { jobKey: string }[] }) {
     for (const item of batch.items) {
       await t.ledger.jobs.transition(item.jobKey, "running");
-      await t.ledger.jobs.recordResult(resultFor(item.jobKey));
+      await t.ledger.jobs.recordResult(stubResult(item.jobKey));
     }
   }
 

@@ -1,4 +1,4 @@
-import { createLogger, OUTPUT_FILE, objectKeys, type ResultRecord, type WebhookPayload } from "@mediaq/shared";
+import { createLogger, type WebhookPayload } from "@mediaq/shared";
 import { type RunningNotifier, startNotifier } from "@mediaq/notifier";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +13,7 @@ import {
 import { markFailed } from "../../packages/packager/src/part-job.ts";
 import { launchChromium } from "../harness/browser.ts";
 import { guardLoopbackOnly, startReceiver } from "../harness/webhook-receiver.ts";
+import { stubResult } from "../harness/stub-result.ts";
 
 /**
  * Webhooks through the API and the notifier, on a real Redis and a real receiving server on
@@ -73,18 +74,6 @@ describe("webhooks", () => {
     expect(guard.violations).toEqual([]);
   });
 
-  const resultFor = (jobKey: string): ResultRecord => ({
-    jobKey,
-    key: objectKeys.output(jobKey, OUTPUT_FILE),
-    sha256: "0".repeat(64),
-    size: 3,
-    model: "m",
-    adapter: "wav2lip",
-    inputs: { video: "1".repeat(64), audio: "2".repeat(64) },
-    params: {},
-    completedAt: new Date().toISOString(),
-  });
-
   /** Submits n items with a webhook, then finishes them like a worker: the listed ones fail. */
   async function runBatch(url: string, n: number, failing: number[] = [], events?: string[]) {
     const items = await makeItems(t.acme, n, `b${Date.now()}`);
@@ -99,7 +88,7 @@ describe("webhooks", () => {
     for (const [i, item] of batch.items.entries()) {
       await t.ledger.jobs.transition(item.jobKey, "running");
       if (failing.includes(i)) await t.ledger.jobs.transition(item.jobKey, "failed", "bad input: not a video");
-      else await t.ledger.jobs.recordResult(resultFor(item.jobKey));
+      else await t.ledger.jobs.recordResult(stubResult(item.jobKey));
     }
     return batch;
   }

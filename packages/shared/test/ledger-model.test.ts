@@ -3,6 +3,7 @@ import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startInfra, type TestInfra } from "../../../test/harness/infra.ts";
+import { prng } from "../../../test/harness/prng.ts";
 import {
   type BatchItem,
   type Counts,
@@ -44,24 +45,6 @@ const SEED = Number(process.env.LEDGER_MODEL_SEED ?? Math.floor(Math.random() * 
 const OPS = Number(process.env.LEDGER_MODEL_OPS ?? 10_000);
 const JOB_POOL = 14;
 const MAX_BATCHES = 120;
-
-/** mulberry32: small, seedable, good enough to pick operations. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (n: number) => Math.floor(next() * n),
-    chance: (p: number) => next() < p,
-    pick: <T>(xs: T[]): T | undefined => (xs.length === 0 ? undefined : xs[Math.floor(next() * xs.length)]),
-  };
-}
 
 interface MJob {
   state?: ItemState;

@@ -37,11 +37,9 @@ import type { FaceOps } from "./frames/frame-ops.ts";
 import type { Codecs } from "./media/codecs.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { ModelCache } from "./model-cache.ts";
-import type { Adapter } from "./adapters/adapter.ts";
-import { type ResolvedAdapter, resolveAdapter } from "./adapters/registry.ts";
+import { type AdapterRun, resolveAdapter } from "./adapters/registry.ts";
 import { newAttemptId, type Span, Stages, trackScratch, uploadFile, withoutPicture, withScratch } from "./pipeline.ts";
 import { ProgressReporter } from "./progress.ts";
-import type { Scratch } from "./scratch.ts";
 import { awaitSegments } from "./segments/segment-flow.ts";
 import { dropPieces } from "./segments/segment-job.ts";
 import { observeCost } from "./segments/frame-cost.ts";
@@ -183,15 +181,7 @@ async function runItem(
   deps: ProcessorDeps,
   job: Job<InferenceJob>,
   token: string | undefined,
-  o: {
-    data: InferenceJob;
-    adapter: Adapter;
-    params: ResolvedAdapter["params"];
-    track: FaceTrackRecord | undefined;
-    scratch: Scratch;
-    signal: AbortSignal;
-    log: Logger;
-  },
+  o: AdapterRun & { data: InferenceJob },
 ): Promise<JobOutput> {
   const { config, s3, ledger, metrics } = deps;
   const { data, adapter, params, scratch, signal, log } = o;

@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeAudio, makeVideo } from "../../../test/harness/media.ts";
 import { DEMO_MODEL_PATH } from "../scripts/make-demo-model.ts";
-import { framesInFlight } from "../src/frames/frame-path.ts";
+import { framesInFlight } from "../src/frames/encode-frames.ts";
 import { startWorker } from "../src/index.ts";
 import { frameBytes } from "../src/media/yuv.ts";
 import { startWorkerHarness, type WorkerHarness } from "./helpers.ts";

@@ -12,7 +12,13 @@ import path from "node:path";
 import { DEFAULT_FACE_DETECTOR } from "@mediaq/shared";
 import { InferenceSession } from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_FOOTAGE, faceBoxAt, fullyVisible, makeFaceFootage } from "../../../test/harness/face-footage.ts";
+import {
+  DEFAULT_FOOTAGE,
+  faceBoxAt,
+  fullyVisible,
+  lumaChangedOutside,
+  makeFaceFootage,
+} from "../../../test/harness/face-footage.ts";
 import { type Affine, alignToTemplate } from "../src/adapters/arcface/alignment.ts";
 import { featherMask } from "../src/adapters/inswapper/mask.ts";
 import { SWAP_FLOATS, SWAP_SIZE as S } from "../src/adapters/inswapper/signature.ts";
@@ -102,19 +108,7 @@ describe("aligned crop and paste on the moving astronaut", () => {
       const moved = [toCrop[0], toCrop[1], toCrop[2] + shift, toCrop[3], toCrop[4], toCrop[5]] as Affine;
       await ops.paste(crop, featherMask(S, 0.3), frame, format, moved, S, "rgb");
       psnrs.push(boxPsnr(frame, yuv, truth));
-      // Changed luma outside the face box grown by half its size on each side.
-      const [x1, y1, x2, y2] = truth;
-      const gx = (x2 - x1) / 2;
-      const gy = (y2 - y1) / 2;
-      let changed = 0;
-      for (let y = 0; y < f.height; y++)
-        for (let x = 0; x < f.width; x++)
-          if (
-            (x < x1 - gx || x >= x2 + gx || y < y1 - gy || y >= y2 + gy) &&
-            frame[y * f.width + x] !== yuv[y * f.width + x]
-          )
-            changed++;
-      outside.push(changed);
+      outside.push(lumaChangedOutside(frame, yuv, truth, f.width, f.height));
     }
     return { psnrs, outside };
   };

@@ -19,6 +19,7 @@ import {
   fullyVisible,
   makeFaceFootage,
   portraitVisible,
+  lumaChangedOutside,
 } from "../../../test/harness/face-footage.ts";
 import { buildIdentitySwapper, buildPaintingSwapper, fixedMatrix, paintColour } from "../scripts/face-swap-models.ts";
 import { featherMask } from "../src/adapters/inswapper/mask.ts";
@@ -160,16 +161,7 @@ describe("the face-swap frame path on the moving astronaut", () => {
         continue;
       }
       const [x1, y1, x2, y2] = faceBoxAt(f.path, t);
-      const gx = (x2 - x1) / 2;
-      const gy = (y2 - y1) / 2;
-      let outside = 0;
-      for (let y = 0; y < f.height; y++)
-        for (let x = 0; x < f.width; x++)
-          if (
-            (x < x1 - gx || x >= x2 + gx || y < y1 - gy || y >= y2 + gy) &&
-            frame[y * f.width + x] !== before[y * f.width + x]
-          )
-            outside++;
+      const outside = lumaChangedOutside(frame, before, [x1, y1, x2, y2], f.width, f.height);
       expect(outside, `frame ${i}: luma changed outside the face`).toBe(0);
       if (fullyVisible([x1, y1, x2, y2], f.width, f.height)) {
         const centre = Math.round((y1 + y2) / 2) * f.width + Math.round((x1 + x2) / 2);

@@ -1,9 +1,8 @@
 import type { Readable } from "node:stream";
 import { channelsOf, type ModelAnswer, type ModelQuery } from "@mediaq/shared";
 import type { ApiDeps } from "../deps.ts";
-import { checkFaceSwapModel } from "../face-swap-registration.ts";
-import { checkModelConfig } from "../voice-registration.ts";
 import type { BlobService } from "./blob.service.ts";
+import { checkModel } from "./model-checks.ts";
 
 type Deps = Pick<ApiDeps, "s3" | "ledger" | "config">;
 
@@ -22,14 +21,13 @@ export class ModelService {
 
   /**
    * Stores the model's bytes as a blob of the tenant and points the tag at them, once its
-   * signature is checked: a Piper voice's against its .onnx.json, a face-swap model's against its adapter's.
+   * signature is checked (model-checks.ts): a Piper voice's against its .onnx.json, a face-swap model's against its adapter's.
    */
   async register(tenant: string, query: ModelQuery, body: Readable): Promise<ModelAnswer> {
     const { tag, adapter, config } = query;
     const channels = channelsOf(query);
     const { blob } = await this.blobs.put(tenant, body);
-    await checkModelConfig(this.deps, tenant, { adapter, model: blob.sha256, config });
-    await checkFaceSwapModel(this.deps, { adapter, model: blob.sha256 });
+    await checkModel(this.deps, tenant, { adapter, model: blob.sha256, config });
     const model = { tag, sha256: blob.sha256, adapter, channels, ...(config ? { config } : {}) };
     await this.deps.ledger.assets.setModel(tenant, model);
     return model;

@@ -2,8 +2,17 @@
  * The adapters a worker runs: one line each (docs/architecture.md#adapters). Their params and
  * inputs are listed in shared's ADAPTERS; helper models (face detectors) are not runnable here.
  */
-import { ADAPTERS, type AdapterName, type AdapterParams, checkInputs, type InferenceJob } from "@mediaq/shared";
+import {
+  ADAPTERS,
+  type AdapterName,
+  type AdapterParams,
+  checkInputs,
+  type FaceTrackRecord,
+  type InferenceJob,
+  type Logger,
+} from "@mediaq/shared";
 import { BadInputError } from "../errors.ts";
+import type { Scratch } from "../scratch.ts";
 import type { Adapter } from "./adapter.ts";
 import { inswapperAdapter } from "./inswapper/index.ts";
 import { piperAdapter } from "./piper/index.ts";
@@ -18,6 +27,14 @@ export const REGISTRY: { readonly [A in AdapterName]?: Adapter<A> } = {
 export interface ResolvedAdapter {
   adapter: Adapter;
   params: AdapterParams<AdapterName>;
+}
+
+/** One run of a resolved adapter, an item's or a segment's: its face track, scratch directory, cancel signal and log. */
+export interface AdapterRun extends ResolvedAdapter {
+  track: FaceTrackRecord | undefined;
+  scratch: Scratch;
+  signal: AbortSignal;
+  log: Logger;
 }
 
 /** A job's adapter and its params (defaults applied); BadInputError for what it cannot run. */

@@ -19,6 +19,7 @@ import {
   stringAttr as str,
   tensorType,
 } from "../onnx-schema.ts";
+import { colourFeeds, conversionInputs, copyRows, int64Input, longs, plane } from "./graph-io.ts";
 import { COLOR_MATRICES, type ColorConversion, type ColorMatrix, rgbToYuv, yuvLayout, yuvToRgb } from "../media/yuv.ts";
 
 /** Side of Wav2Lip's square face input and output. */
@@ -40,20 +41,9 @@ export interface Rect {
 
 /** Which of the crop's rgb channels feed the model's channels 0..2 (and come back from it). */
 export type ChannelOrder = "rgb" | "bgr";
-const CHANNELS: Record<ChannelOrder, BigInt64Array> = {
-  rgb: BigInt64Array.from([0n, 1n, 2n]),
-  bgr: BigInt64Array.from([2n, 1n, 0n]), // its own inverse: the prediction comes back the same way
-};
 
 const LINEAR = [str("coordinate_transformation_mode", "half_pixel"), str("mode", "linear")];
 const META = { producer: "mediaq frame-ops", doc: "mediaq face crop and paste (docs/architecture.md#frame-path)" };
-const plane = (name: string, dims: (number | string)[]) => ({ name, type: tensorType(dims, DataType.UINT8) });
-const int64Input = (name: string, length: number) => ({ name, type: tensorType([length], DataType.INT64) });
-/** A colour conversion as a 1x1 convolution (media/yuv.ts). */
-const conversionInputs = (prefix: string) => [
-  { name: `${prefix}_weight`, type: tensorType([3, 3, 1, 1]) },
-  { name: `${prefix}_bias`, type: tensorType([3]) },
-];
 
 /**
  * The box's rows of a yuv420p frame -> face float [1,6,96,96]. Inputs: luma [rows, W] (rows
@@ -280,7 +270,6 @@ export class FrameOps implements FaceOps {
     const w = rect.x2 - rect.x1;
     const py = rect.y1 & 1;
     const px = rect.x1 & 1;
-    const { weight, bias } = conversions(format.colorMatrix).toRgb;
     // onnxruntime-node returns outputs in buffers of its own (a preallocated one is not
     // written through), so the face is copied into the batch's tensor.
     const result = await this.cropSession.run({
@@ -293,9 +282,7 @@ export class FrameOps implements FaceOps {
       chroma_ends: longs(cy2 - cy1, cx2),
       phase_starts: longs(py, px),
       phase_ends: longs(py + h, px + w),
-      to_rgb_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
-      to_rgb_bias: new Tensor("float32", bias, [3]),
-      channels: new Tensor("int64", CHANNELS[order], [3]),
+      ...colourFeeds("to_rgb", conversions(format.colorMatrix).toRgb, order),
     });
     out.set((result.face as Tensor).data as Float32Array);
   }
@@ -311,17 +298,14 @@ export class FrameOps implements FaceOps {
     const l = yuvLayout(format.width, format.height);
     const w = rect.x2 - rect.x1;
     const h = rect.y2 - rect.y1;
-    const { weight, bias } = conversions(format.colorMatrix).toYuv;
     const cells = chromaCells(rect);
     const cw = cells.x2 - cells.x1;
     const ch = cells.y2 - cells.y1;
     const result = await this.pasteSession.run({
       prediction: new Tensor("float32", prediction, [1, 3, S, S]),
       sizes: longs(1, 3, h, w),
-      channels: new Tensor("int64", CHANNELS[order], [3]),
       pads: longs(0, 0, rect.y1 & 1, rect.x1 & 1, 0, 0, rect.y2 & 1, rect.x2 & 1),
-      to_yuv_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
-      to_yuv_bias: new Tensor("float32", bias, [3]),
+      ...colourFeeds("to_yuv", conversions(format.colorMatrix).toYuv, order),
     });
     const luma = (result.luma as Tensor).data as Uint8Array;
     const uv = (result.chroma as Tensor).data as Uint8Array;
@@ -343,14 +327,6 @@ export const chromaCells = (r: Rect): Rect => ({
   x2: (r.x2 + 1) >> 1,
   y2: (r.y2 + 1) >> 1,
 });
-
-const longs = (...values: number[]) => new Tensor("int64", BigInt64Array.from(values, BigInt), [values.length]);
-
-/** Copies a w x h patch into a plane `stride` bytes wide at `offset` (one native copy per row). */
-function copyRows(patch: Uint8Array, w: number, h: number, plane: Uint8Array, offset: number, stride: number): void {
-  if (w === stride) plane.set(patch.subarray(0, w * h), offset);
-  else for (let y = 0; y < h; y++) plane.set(patch.subarray(y * w, (y + 1) * w), offset + y * stride);
-}
 
 /** Both conversions of each matrix, computed once. */
 const CONVERSIONS = new Map(

@@ -6,7 +6,6 @@
  */
 import type { MutexInterface } from "async-mutex";
 import { MEL, type MelSpectrogram, melWindow } from "../audio/mel.ts";
-import { BadInputError } from "../errors.ts";
 import { timelineFrames } from "../media/timeline-frames.ts";
 import type { LoopMode } from "../media/timeline.ts";
 import type { Codecs } from "../media/codecs.ts";
@@ -14,6 +13,8 @@ import { type Encoder, startEncoder } from "../media/encode.ts";
 import type { VideoInfo } from "../media/probe.ts";
 import { frameBytes } from "../media/yuv.ts";
 import { ahead } from "./ahead.ts";
+import { CardHold } from "./card-hold.ts";
+import { encodeFrames, FRAME_QUEUE, framesInFlight } from "./encode-frames.ts";
 import {
   type BoxedFrames,
   type ChannelOrder,
@@ -25,15 +26,10 @@ import {
 import { FramePool } from "./frame-pool.ts";
 
 const MEL_FLOATS = 80 * MEL.stepSize;
-/** Frame writes in flight to the encoder's pipe, and decoded frames queued for preprocessing. */
-const FRAME_QUEUE = 4;
 
 /** The stages whose busy time a job reports (seconds; see FramePathResult.busy). */
 export const FRAME_STAGES = ["decode", "preprocess", "inference", "paste", "encode"] as const;
 export type FrameStage = (typeof FRAME_STAGES)[number];
-
-/** Frames a job keeps in flight at most: three batches (preprocessing, running, pasting) plus the queues. */
-export const framesInFlight = (batchSize: number) => 3 * batchSize + 2 * FRAME_QUEUE;
 
 /** One model call's inputs, built by the frame path. */
 export interface FaceBatch {
@@ -201,17 +197,13 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
     if (batch.frames.length > 0) yield await full(batch);
   }
 
-  let cardSpan: [number, number] | undefined;
+  const card = new CardHold(o.cardLock);
   async function* infer(batches: AsyncIterable<Batch>): AsyncGenerator<Batch> {
-    let release: (() => void) | undefined;
     try {
       for await (const batch of batches) {
         const { faces } = batch;
         if (faces.count > 0) {
-          if (!release) {
-            release = await o.cardLock.acquire();
-            cardSpan = [Date.now(), Date.now()];
-          }
+          await card.take();
           if (o.fixedBatch !== undefined) padBatch(faces, o.fixedBatch);
           else if (faces.count < batchSize) trimBatch(faces);
           const result = await o.run(faces);
@@ -221,8 +213,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
         yield batch;
       }
     } finally {
-      if (cardSpan) cardSpan[1] = Date.now();
-      release?.();
+      card.letGo();
     }
   }
 
@@ -253,41 +244,20 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
     device: o.codecs.device,
     signal,
   });
-  let written = 0;
   try {
-    // Encode: up to FRAME_QUEUE writes in flight; a frame goes back to the pool once the
-    // pipe has taken it. Encode is busy while any write is pending.
-    const inFlight: Promise<void>[] = [];
-    let pendingSince = 0;
-    const track = (write: Promise<void>, frame: Uint8Array) => {
-      if (inFlight.length === 0) pendingSince = now();
-      const settled = write.then(() => {
-        pool.release(frame);
-        inFlight.splice(inFlight.indexOf(settled), 1);
-        if (inFlight.length === 0) busy.encode += now() - pendingSince;
-        written++;
-        if (written % batchSize === 0) o.onProgress(written);
-      });
-      settled.catch(() => {}); // awaited below; a failed write must not go unhandled meanwhile
-      inFlight.push(settled);
-    };
     const pasted = paste(ahead(infer(ahead(preprocess(ahead(decode(), FRAME_QUEUE)), 1)), 1));
-    for await (const frame of pasted) {
-      if (inFlight.length >= FRAME_QUEUE) await Promise.race(inFlight);
-      track(encoder.write(frame.data), frame.data);
-    }
-    await Promise.all(inFlight);
-    if (signal.aborted) throw signal.reason;
-    if (written === 0) throw new BadInputError(`${o.videoLabel} decoded to zero frames`);
-    const started = now();
-    await encoder.finish();
-    busy.encode += now() - started;
-    o.onProgress(written);
-    return { frames: written, decodedFrames: decodeStats.decoded, busy, cardSpan };
-  } catch (err) {
-    stop.abort(err);
-    encoder.kill();
-    throw err;
+    const written = await encodeFrames({
+      frames: pasted,
+      bytesOf: (frame) => frame.data,
+      encoder,
+      pool,
+      stop,
+      batchSize,
+      videoLabel: o.videoLabel,
+      busy,
+      onProgress: o.onProgress,
+    });
+    return { frames: written, decodedFrames: decodeStats.decoded, busy, cardSpan: card.span };
   } finally {
     o.signal.removeEventListener("abort", onAbort);
   }

@@ -6,7 +6,6 @@
  */
 import {
   type FaceTrackRecord,
-  type Logger,
   objectKeys,
   dropSegmentPieces,
   type SegmentJob,
@@ -15,13 +14,11 @@ import {
 } from "@mediaq/shared";
 import { DelayedError, type Job, type Processor, UnrecoverableError, WaitingError } from "bullmq";
 import { awaitFaceTrack } from "../face/track-wait.ts";
-import type { Adapter } from "../adapters/adapter.ts";
-import { type ResolvedAdapter, resolveAdapter } from "../adapters/registry.ts";
+import { type AdapterRun, resolveAdapter } from "../adapters/registry.ts";
 import { newAttemptId, Stages, uploadFile, withScratch } from "../pipeline.ts";
 import type { ProcessorDeps } from "../processor.ts";
 import { ProgressReporter } from "../progress.ts";
 import { observeCost } from "./frame-cost.ts";
-import type { Scratch } from "../scratch.ts";
 import { settleSegmentFailure } from "./segment-failure.ts";
 
 export interface SegmentOutput {
@@ -82,14 +79,7 @@ async function runSegment(
   job: Job<SegmentJob>,
   segment: SegmentJob,
   range: string,
-  o: {
-    adapter: Adapter;
-    params: ResolvedAdapter["params"];
-    track: FaceTrackRecord | undefined;
-    scratch: Scratch;
-    signal: AbortSignal;
-    log: Logger;
-  },
+  o: AdapterRun,
 ): Promise<SegmentOutput> {
   const { ledger } = deps;
   const { item } = segment;

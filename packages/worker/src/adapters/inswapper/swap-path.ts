@@ -5,8 +5,9 @@
  * (frames/frame-path.ts). Frames without a face go out as decoded.
  */
 import type { MutexInterface } from "async-mutex";
-import { BadInputError } from "../../errors.ts";
 import { ahead } from "../../frames/ahead.ts";
+import { CardHold } from "../../frames/card-hold.ts";
+import { encodeFrames, FRAME_QUEUE, framesInFlight } from "../../frames/encode-frames.ts";
 import type { ChannelOrder } from "../../frames/frame-ops.ts";
 import { FramePool } from "../../frames/frame-pool.ts";
 import type { Codecs } from "../../media/codecs.ts";
@@ -17,9 +18,6 @@ import { frameBytes } from "../../media/yuv.ts";
 import type { Affine } from "../arcface/alignment.ts";
 import { SWAP_FLOATS, SWAP_SIZE } from "./signature.ts";
 import type { AlignedFrames, AlignedOps } from "./warp-ops.ts";
-
-/** Decoded frames queued for cropping, and frame writes in flight to the encoder. */
-const FRAME_QUEUE = 4;
 
 export const SWAP_STAGES = ["decode", "crop", "inference", "paste", "encode"] as const;
 export type SwapStage = (typeof SWAP_STAGES)[number];
@@ -68,7 +66,7 @@ interface Batch {
 
 export async function runSwapPath(o: SwapPathOptions): Promise<SwapPathResult> {
   const format = { width: o.video.width, height: o.video.height, colorMatrix: o.video.colorMatrix };
-  const pool = new FramePool(frameBytes("yuv420p", format.width, format.height), 3 * o.batchSize + 2 * FRAME_QUEUE, {
+  const pool = new FramePool(frameBytes("yuv420p", format.width, format.height), framesInFlight(o.batchSize), {
     shared: true,
   });
   const busy: Record<SwapStage, number> = { decode: 0, crop: 0, inference: 0, paste: 0, encode: 0 };
@@ -132,25 +130,20 @@ export async function runSwapPath(o: SwapPathOptions): Promise<SwapPathResult> {
     if (batch.frames.length > 0) yield await full(batch);
   }
 
-  let cardSpan: [number, number] | undefined;
+  const card = new CardHold(o.cardLock);
   async function* infer(batches: AsyncIterable<Batch>): AsyncGenerator<Batch> {
-    let release: (() => void) | undefined;
     try {
       for await (const batch of batches) {
         const count = batch.aligned.frames.length;
         if (count > 0) {
-          if (!release) {
-            release = await o.cardLock.acquire();
-            cardSpan = [Date.now(), Date.now()];
-          }
+          await card.take();
           busy.inference += await o.run(batch.faces, batch.swapped, count);
           facesSwapped += count;
         }
         yield batch;
       }
     } finally {
-      if (cardSpan) cardSpan[1] = Date.now();
-      release?.();
+      card.letGo();
     }
   }
 
@@ -179,38 +172,19 @@ export async function runSwapPath(o: SwapPathOptions): Promise<SwapPathResult> {
     device: o.codecs.device,
     signal,
   });
-  let written = 0;
   try {
-    const inFlight: Promise<void>[] = [];
-    let pendingSince = 0;
-    const track = (write: Promise<void>, frame: Uint8Array) => {
-      if (inFlight.length === 0) pendingSince = now();
-      const settled = write.then(() => {
-        pool.release(frame);
-        inFlight.splice(inFlight.indexOf(settled), 1);
-        if (inFlight.length === 0) busy.encode += now() - pendingSince;
-        written++;
-        if (written % o.batchSize === 0) o.onProgress(written);
-      });
-      settled.catch(() => {}); // awaited below
-      inFlight.push(settled);
-    };
-    for await (const frame of paste(ahead(infer(ahead(crop(ahead(decode(), FRAME_QUEUE)), 1)), 1))) {
-      if (inFlight.length >= FRAME_QUEUE) await Promise.race(inFlight);
-      track(encoder.write(frame), frame);
-    }
-    await Promise.all(inFlight);
-    if (signal.aborted) throw signal.reason;
-    if (written === 0) throw new BadInputError(`${o.videoLabel} decoded to zero frames`);
-    const started = now();
-    await encoder.finish();
-    busy.encode += now() - started;
-    o.onProgress(written);
-    return { frames: written, facesSwapped, busy, cardSpan };
-  } catch (err) {
-    stop.abort(err);
-    encoder.kill();
-    throw err;
+    const written = await encodeFrames({
+      frames: paste(ahead(infer(ahead(crop(ahead(decode(), FRAME_QUEUE)), 1)), 1)),
+      bytesOf: (frame) => frame,
+      encoder,
+      pool,
+      stop,
+      batchSize: o.batchSize,
+      videoLabel: o.videoLabel,
+      busy,
+      onProgress: o.onProgress,
+    });
+    return { frames: written, facesSwapped, busy, cardSpan: card.span };
   } finally {
     o.signal.removeEventListener("abort", onAbort);
   }

@@ -15,6 +15,7 @@
  */
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import type { ChannelOrder, FrameFormat, Rect } from "../../frames/frame-ops.ts";
+import { colourFeeds, conversionInputs, copyRows, int64Input, longs, plane } from "../../frames/graph-io.ts";
 import {
   COLOR_MATRICES,
   type ColorConversion,
@@ -41,28 +42,18 @@ const META = {
   doc: "mediaq aligned face crop and paste (docs/architecture.md#face-swap)",
   opset: 16,
 };
-const plane = (name: string, dims: (number | string)[]) => ({ name, type: tensorType(dims, DataType.UINT8) });
-const longsInput = (name: string, length: number) => ({ name, type: tensorType([length], DataType.INT64) });
-const conversionInputs = (prefix: string) => [
-  { name: `${prefix}_weight`, type: tensorType([3, 3, 1, 1]) },
-  { name: `${prefix}_bias`, type: tensorType([3]) },
-];
 /** The frame region's planes: luma rows, chroma rows, and where the region's columns lie. */
 const REGION_INPUTS = [
   plane("luma", ["rows", "width"]),
   plane("u", ["chroma_rows", "chroma_width"]),
   plane("v", ["chroma_rows", "chroma_width"]),
-  longsInput("starts", 2),
-  longsInput("ends", 2),
-  longsInput("chroma_starts", 2),
-  longsInput("chroma_ends", 2),
+  int64Input("starts", 2),
+  int64Input("ends", 2),
+  int64Input("chroma_starts", 2),
+  int64Input("chroma_ends", 2),
 ];
 /** Output pixel (x, y) -> normalized sampling position: [x, y, 1] @ grid_affine ([3,2]). */
 const GRID_INPUT = { name: "grid_affine", type: tensorType([3, 2]) };
-const CHANNELS: Record<ChannelOrder, BigInt64Array> = {
-  rgb: BigInt64Array.from([0n, 1n, 2n]),
-  bgr: BigInt64Array.from([2n, 1n, 0n]),
-};
 
 const COMMON_INITIALIZERS = [
   int64Tensor("yx", [0, 1]),
@@ -135,7 +126,7 @@ const gridSample = (input: string, out: string, padding: "border" | "zeros") =>
 function cropGraph(size: number) {
   return {
     name: `swap-crop-${size}`,
-    input: [...REGION_INPUTS, GRID_INPUT, ...conversionInputs("to_rgb"), longsInput("channels", 3)],
+    input: [...REGION_INPUTS, GRID_INPUT, ...conversionInputs("to_rgb"), int64Input("channels", 3)],
     output: [{ name: "face", type: tensorType([1, 3, size, size], DataType.FLOAT) }],
     initializer: [
       ...COMMON_INITIALIZERS,
@@ -186,9 +177,9 @@ function pasteGraph(size: number) {
       { name: "mask", type: tensorType([1, 1, size, size], DataType.FLOAT) },
       ...REGION_INPUTS,
       GRID_INPUT,
-      longsInput("pads", 8),
+      int64Input("pads", 8),
       ...conversionInputs("to_yuv"),
-      longsInput("channels", 3),
+      int64Input("channels", 3),
     ],
     output: [
       { name: "luma_out", type: tensorType(["height", "width"], DataType.UINT8) },
@@ -308,8 +299,6 @@ export interface AlignedOps {
   pasteAligned(aligned: AlignedFrames, faces: Float32Array, mask: Float32Array): Promise<void>;
 }
 
-const longs = (...values: number[]) => new Tensor("int64", BigInt64Array.from(values, BigInt), [values.length]);
-
 /** The graphs per crop size, loaded on first use in the thread that runs them. */
 export class SwapOps implements AlignedOps {
   private readonly sessions = new Map<string, Promise<InferenceSession>>();
@@ -362,14 +351,11 @@ export class SwapOps implements AlignedOps {
     out: Float32Array,
   ): Promise<void> {
     const r = cropRegion(toCrop, size, format.width, format.height) ?? nearestEdge(toCrop, size, format);
-    const { weight, bias } = conversions(format.colorMatrix).toRgb;
     const session = await this.session("crop", size);
     const result = await session.run({
       ...regionFeeds(frame, format, r),
       grid_affine: new Tensor("float32", cropGrid(toCrop, r), [3, 2]),
-      to_rgb_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
-      to_rgb_bias: new Tensor("float32", bias, [3]),
-      channels: new Tensor("int64", CHANNELS[order], [3]),
+      ...colourFeeds("to_rgb", conversions(format.colorMatrix).toRgb, order),
     });
     out.set((result.face as Tensor).data as Float32Array);
   }
@@ -387,7 +373,6 @@ export class SwapOps implements AlignedOps {
     const r = cropRegion(toCrop, size, format.width, format.height);
     if (!r) return; // the crop lies outside the frame: nothing to paste
     const l = yuvLayout(format.width, format.height);
-    const { weight, bias } = conversions(format.colorMatrix).toYuv;
     const session = await this.session("paste", size);
     const result = await session.run({
       prediction: new Tensor("float32", face, [1, 3, size, size]),
@@ -395,9 +380,7 @@ export class SwapOps implements AlignedOps {
       ...regionFeeds(frame, format, r),
       grid_affine: new Tensor("float32", pasteGrid(toCrop, r, size), [3, 2]),
       pads: longs(0, 0, 0, 0, 0, 0, (r.y2 - r.y1) & 1, (r.x2 - r.x1) & 1),
-      to_yuv_weight: new Tensor("float32", weight, [3, 3, 1, 1]),
-      to_yuv_bias: new Tensor("float32", bias, [3]),
-      channels: new Tensor("int64", CHANNELS[order], [3]),
+      ...colourFeeds("to_yuv", conversions(format.colorMatrix).toYuv, order),
     });
     const w = r.x2 - r.x1;
     const h = r.y2 - r.y1;
@@ -444,12 +427,6 @@ function regionFeeds(frame: Uint8Array, format: FrameFormat, r: Rect): Record<st
     chroma_starts: longs(0, r.x1 >> 1),
     chroma_ends: longs(cy2 - cy1, (r.x2 + 1) >> 1),
   };
-}
-
-/** Copies a w x h patch into a plane `stride` bytes wide at `offset` (one native copy per row). */
-function copyRows(patch: Uint8Array, w: number, h: number, plane: Uint8Array, offset: number, stride: number): void {
-  if (w === stride) plane.set(patch.subarray(0, w * h), offset);
-  else for (let y = 0; y < h; y++) plane.set(patch.subarray(y * w, (y + 1) * w), offset + y * stride);
 }
 
 const CONVERSIONS = new Map(
