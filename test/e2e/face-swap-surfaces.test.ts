@@ -11,6 +11,7 @@ import { launchChromium } from "../harness/browser.ts";
 import { makeVideo } from "../harness/media.ts";
 
 const run = promisify(execFile);
+const MEDIAQ = path.resolve(import.meta.dirname, "../../packages/cli/bin/mediaq.js");
 
 /**
  * The web page's face-swap mode in headless Chromium against `mediaq dev`: a source face
@@ -91,4 +92,35 @@ describe("web page: face swap", () => {
       await browser.close();
     }
   }, 120_000);
+});
+
+/** `mediaq demo --swap` as a user runs it: its own stack, the astronaut portrait, the demo swap models. */
+describe("mediaq demo --swap", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "mediaq-demo-swap-"));
+  });
+  afterAll(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("runs from a fresh data dir: every item swapped, a ready package, its processes gone", async () => {
+    const dataDir = path.join(dir, "data");
+    const { stdout } = await run(process.execPath, [MEDIAQ, "demo", "--swap", "--data-dir", dataDir, "--items", "2"], {
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    expect(stdout).toContain("uploaded 2 face clips and the source face");
+    expect(stdout).toMatch(/batch [\w-]+: 2 items/);
+    // Both swapped, the face found on every frame (a frame without one would be noted: "no face in N of M frames").
+    expect(stdout).toMatch(/batch [\w-]+: 2 succeeded, 0 failed/);
+    expect(stdout).not.toContain("failed:");
+    expect(stdout).not.toContain("no face");
+    expect(stdout).toMatch(/-part-001-of-001\.zip\s+[\d.]+ KiB\s+sha256 [0-9a-f]{64}/);
+    expect(stdout).toContain("manifest.json");
+    expect(stdout).toContain("SHA256SUMS");
+    // The portrait was fetched into the data dir's cache.
+    expect(fs.existsSync(path.join(dataDir, "cache", "demo", "astronaut.png"))).toBe(true);
+    const { stdout: procs } = await run("ps", ["-eo", "args"]);
+    expect(procs).not.toContain(dataDir);
+  }, 300_000);
 });
