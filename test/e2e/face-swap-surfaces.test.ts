@@ -54,6 +54,7 @@ describe("web page: face swap", () => {
       // Only models of each adapter are offered (the stack's demo wav2lip model is neither).
       await expect.poll(() => page.locator("#swapper option").allTextContents()).toEqual(["swapper"]);
       await expect.poll(() => page.locator("#recognizer option").allTextContents()).toEqual(["recognizer"]);
+      expect(await page.getByRole("heading", { name: "Settings" }).isVisible()).toBe(false);
       await page.locator("#pick-files").setInputFiles(["b-clip.mp4", "a-clip.mp4"].map((f) => path.join(dir, f)));
       // Without a source face nothing is planned, and the page says why.
       await expect.poll(() => page.locator("#refused").innerText()).toContain("pick a source face image");

@@ -145,6 +145,8 @@ export async function submitView() {
     $("avatar-choice").hidden = mode() !== "avatar";
     $("script-choice").hidden = mode() !== "scripts";
     $("swap-choice").hidden = mode() !== "swap";
+    // Model, length, loop and box are lip-sync settings; a face swap picks its models above.
+    $("settings").hidden = mode() === "swap";
     if (mode() === "swap") {
       plan = swapPlan(paths, facePath);
     } else if (mode() === "scripts") {
