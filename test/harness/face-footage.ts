@@ -1,8 +1,6 @@
 import { execFileSync } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { astronautPng as fetchAstronaut } from "@mediaq/cli/astronaut";
 
 /**
  * Real face footage made at test time: the scikit-image astronaut portrait (a public-domain
@@ -13,26 +11,8 @@ import { fileURLToPath } from "node:url";
 /** Gitignored cache for downloaded test material (kept between runs). */
 export const CACHE_DIR = fileURLToPath(new URL("../.cache/", import.meta.url));
 
-/** The portrait, fetched once with `apt-get download python3-skimage` + `dpkg-deb -x` (no Python needed). */
-export function astronautPng(): string {
-  const file = path.join(CACHE_DIR, "astronaut.png");
-  if (fs.existsSync(file)) return file;
-  fs.mkdirSync(CACHE_DIR, { recursive: true });
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "skimage-"));
-  try {
-    execFileSync("apt-get", ["download", "python3-skimage"], { cwd: tmp, stdio: "pipe" });
-    const deb = fs.readdirSync(tmp).find((f) => f.endsWith(".deb"));
-    if (!deb) throw new Error("apt-get download python3-skimage produced no .deb");
-    execFileSync("dpkg-deb", ["-x", deb, "x"], { cwd: tmp });
-    const found = execFileSync("find", ["x", "-path", "*skimage/data/astronaut.png"], { cwd: tmp }).toString().trim();
-    if (!found) throw new Error("astronaut.png not found in python3-skimage");
-    fs.copyFileSync(path.join(tmp, found.split("\n")[0] as string), `${file}.part`);
-    fs.renameSync(`${file}.part`, file);
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-  return file;
-}
+/** The portrait, fetched once into the cache (the CLI's helper, which `mediaq demo --swap` uses too). */
+export const astronautPng = (): string => fetchAstronaut(CACHE_DIR);
 
 /** Side of the portrait in pixels. */
 export const PORTRAIT_SIZE = 512;

@@ -72,15 +72,31 @@ function putPresigned(offer, file, onProgress) {
   });
 }
 
-/** An item's files by input name: {video, audio}, or a script's {video, text} or {text}. */
+/** An item's files by input name: {video, audio}, a script's {video, text} or {text}, a face swap's {video, face}. */
 const inputFiles = (i) =>
-  i.text === undefined
-    ? { video: i.video, audio: i.audio }
-    : i.video
-      ? { video: i.video, text: i.text }
-      : { text: i.text };
+  i.face !== undefined
+    ? { video: i.video, face: i.face }
+    : i.text === undefined
+      ? { video: i.video, audio: i.audio }
+      : i.video
+        ? { video: i.video, text: i.text }
+        : { text: i.text };
 /** The name a typed script goes by among the files. */
 const TYPED_SCRIPT = "typed-script.txt";
+/** Where the picked source face goes among the files (apart from the dropped ones). */
+const SOURCE_FACE = "source-face/";
+const isFaceImage = (p) => /\.(png|jpe?g)$/i.test(p);
+
+/** Face swap: every dropped video gets the source face (docs/architecture.md#face-swap). */
+function swapPlan(paths, face) {
+  const dropped = paths.filter((p) => !p.startsWith(SOURCE_FACE));
+  const videos = dropped.filter(isVideo).sort();
+  const refused = dropped.filter((p) => !isVideo(p)).map((file) => ({ file, reason: "not a video (.mp4)" }));
+  if (!face) return { items: [], refused: [...refused, { file: "(source face)", reason: "pick a source face image" }] };
+  if (!isFaceImage(face))
+    return { items: [], refused: [...refused, { file: face, reason: "the source face is not a PNG or JPEG" }] };
+  return { items: videos.map((video) => ({ name: video.split("/").pop(), video, face })), refused };
+}
 
 /** Runs fn over items, at most `n` at once. */
 async function pool(items, n, fn) {
@@ -106,6 +122,9 @@ export async function submitView() {
         $("model-tags")?.append(option);
         // Voices speak scripts (docs/architecture.md#script-to-video).
         if (m.adapter === "piper") $("voice")?.append(new Option(m.tag, m.tag));
+        // A face swap's batch model is a swapper; its recognizer is a param (docs/architecture.md#face-swap).
+        if (m.adapter === "inswapper") $("swapper")?.append(new Option(m.tag, m.tag));
+        if (m.adapter === "arcface") $("recognizer")?.append(new Option(m.tag, m.tag));
       }
     })
     .catch(() => {});
@@ -117,10 +136,20 @@ export async function submitView() {
     const typed = $("script-text").value.trim();
     if (mode() === "scripts" && typed) files.set(TYPED_SCRIPT, new File([typed], TYPED_SCRIPT, { type: "text/plain" }));
     else files.delete(TYPED_SCRIPT);
+    // The picked source face is one more file.
+    for (const p of files.keys()) if (p.startsWith(SOURCE_FACE)) files.delete(p);
+    const face = $("face").files[0];
+    const facePath = face && mode() === "swap" ? SOURCE_FACE + face.name : undefined;
+    if (facePath) files.set(facePath, face);
     const paths = [...files.keys()];
     $("avatar-choice").hidden = mode() !== "avatar";
     $("script-choice").hidden = mode() !== "scripts";
-    if (mode() === "scripts") {
+    $("swap-choice").hidden = mode() !== "swap";
+    // Model, length, loop and box are lip-sync settings; a face swap picks its models above.
+    $("settings").hidden = mode() === "swap";
+    if (mode() === "swap") {
+      plan = swapPlan(paths, facePath);
+    } else if (mode() === "scripts") {
       plan = scriptPlan(paths);
     } else if (mode() === "avatar") {
       const select = $("avatar");
@@ -168,7 +197,7 @@ export async function submitView() {
     $("plan-rows").replaceChildren(
       ...plan.items.map((i) => {
         const tr = document.createElement("tr");
-        tr.append(cell(i.name), cell(i.video ?? ""), cell(i.audio ?? i.text));
+        tr.append(cell(i.name), cell(i.video ?? ""), cell(i.audio ?? i.text ?? i.face));
         return tr;
       }),
     );
@@ -219,12 +248,18 @@ export async function submitView() {
   for (const radio of document.querySelectorAll('input[name="mode"]')) radio.addEventListener("change", replan);
   $("avatar").addEventListener("change", replan);
   $("script-text").addEventListener("change", replan);
+  $("face").addEventListener("change", replan);
 
   /** Scripts alone are speech items: the voice is the batch's model, with its own params. */
   const speechOnly = () => mode() === "scripts" && plan.items.every((i) => !i.video);
 
   function params() {
     if (speechOnly()) return {};
+    if (mode() === "swap") {
+      if (!$("swapper").value) throw new Error("Swapper: register an inswapper model to swap faces");
+      if (!$("recognizer").value) throw new Error("Recognizer: register an arcface model to swap faces");
+      return { recognizer: $("recognizer").value };
+    }
     const out = { length: $("length").value, loop: $("loop").value };
     if (mode() === "scripts") {
       if (!$("voice").value) throw new Error("Voice: register a piper voice to speak scripts");
@@ -316,7 +351,7 @@ export async function submitView() {
       });
       overall("uploaded");
 
-      const model = speechOnly() ? $("voice").value : $("model").value.trim();
+      const model = speechOnly() ? $("voice").value : mode() === "swap" ? $("swapper").value : $("model").value.trim();
       const body = submissionBody({ model, params: batchParams, items: [] });
       body.items = plan.items.map((i) => ({
         name: i.name,

@@ -39,6 +39,15 @@ export function demoVoicePaths(): { model: string; config: string } {
   };
 }
 
+/** Paths of the demo face-swap pair shipped with the worker package (scripts/face-swap-models.ts writes them). */
+export function demoSwapModelPaths(): { swapper: string; recognizer: string } {
+  const require = createRequire(import.meta.url);
+  return {
+    swapper: require.resolve("@mediaq/worker/models/demo-inswapper.onnx"),
+    recognizer: require.resolve("@mediaq/worker/models/demo-arcface.onnx"),
+  };
+}
+
 /** How the demo model asks to be registered (its adapter and channel order), shipped beside it. */
 export function demoModelRegistration(): Pick<RegisterModelData["query"], "adapter" | "channels"> {
   const file = createRequire(import.meta.url).resolve("@mediaq/worker/models/demo-wav2lip.json");

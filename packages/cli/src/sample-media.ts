@@ -42,3 +42,22 @@ export async function makeAudio(file: string, o: { seconds?: number; frequency?:
     ["-af", "volume='0.2+0.8*abs(sin(2*PI*2*t))':eval=frame", "-ac", "1", file],
   );
 }
+
+/**
+ * A short clip of a face: the portrait image (e.g. the astronaut) drifting and shrinking over
+ * a plain background, with a tone, so a face detector finds it on every frame.
+ */
+export async function makeFaceClip(file: string, portrait: string, o: { seconds?: number } = {}): Promise<void> {
+  const { seconds = 2 } = o;
+  await run("ffmpeg", [
+    ...["-hide_banner", "-loglevel", "error", "-y"],
+    ...["-f", "lavfi", "-i", `color=c=0x2a4d69:s=480x270:r=25:d=${seconds}`],
+    ...["-loop", "1", "-framerate", "25", "-i", portrait],
+    ...["-f", "lavfi", "-i", tone(330, seconds)],
+    "-filter_complex",
+    `[1:v]scale=w='2*trunc((230-10*t)/2)':h='2*trunc((230-10*t)/2)':eval=frame[p];` +
+      `[0:v][p]overlay=x='2*trunc((100+20*t)/2)':y=20:eval=frame:shortest=1,format=yuv420p[v]`,
+    ...["-map", "[v]", "-map", "2:a", "-t", String(seconds)],
+    ...["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", file],
+  ]);
+}

@@ -8,7 +8,8 @@
  *   8x8 block means, so it depends on the image (two faces give two embeddings).
  * Each swapper carries a 512x512 emap as its graph's last initializer, as inswapper_128.onnx does.
  *
- * Run: node packages/worker/scripts/face-swap-models.ts <dir>  (writes the demo pair there)
+ * Run: node packages/worker/scripts/face-swap-models.ts [dir]  (writes the demo pair there;
+ * default: models/, where `mediaq demo --swap` finds it)
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -151,6 +152,9 @@ export function buildSwapperWithoutEmap(): Uint8Array {
   );
 }
 
+/** Where the demo pair is shipped (package exports `models/demo-inswapper.onnx`, `models/demo-arcface.onnx`). */
+export const DEMO_SWAP_MODELS_DIR = path.join(import.meta.dirname, "..", "models");
+
 /** The demo pair: the painting swapper and the arcface stand-in, for `mediaq demo --swap`. */
 export function writeDemoSwapModels(dir: string): { swapper: string; recognizer: string } {
   fs.mkdirSync(dir, { recursive: true });
@@ -162,7 +166,5 @@ export function writeDemoSwapModels(dir: string): { swapper: string; recognizer:
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const dir = process.argv[2];
-  if (!dir) throw new Error("usage: face-swap-models.ts <dir>");
-  console.log(writeDemoSwapModels(dir));
+  console.log(writeDemoSwapModels(process.argv[2] ?? DEMO_SWAP_MODELS_DIR));
 }

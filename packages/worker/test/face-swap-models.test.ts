@@ -14,6 +14,7 @@ import {
   buildPaintingSwapper,
   buildSwapperWithoutEmap,
   buildWrongSwapper,
+  DEMO_SWAP_MODELS_DIR,
   fixedMatrix,
   paintColour,
   TEST_EMAP,
@@ -97,5 +98,11 @@ describe("face-swap model signatures", () => {
     const [a, b] = [await embed(7), await embed(8)];
     expect(a.length).toBe(512);
     expect(a).not.toEqual(b);
+  });
+
+  it("the demo pair shipped in models/ is what the script builds (re-run it after changing a builder)", () => {
+    const shipped = (f: string) => fs.readFileSync(path.join(DEMO_SWAP_MODELS_DIR, f));
+    expect(Buffer.from(buildPaintingSwapper()).equals(shipped("demo-inswapper.onnx"))).toBe(true);
+    expect(Buffer.from(buildArcFaceStandIn()).equals(shipped("demo-arcface.onnx"))).toBe(true);
   });
 });
