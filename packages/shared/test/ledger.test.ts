@@ -150,6 +150,32 @@ describe("ledger", () => {
       });
       expect((await ledger.batches.itemViews(id, 0, 1))[0]?.state).toBe("cancelled");
     });
+
+    it("drops a long item's pieces when its segment fails for good after a cancel left nobody waiting", async () => {
+      const id = newId();
+      const k = hex();
+      await ledger.batches.create(batchRecord(id), [item("long", k)]);
+      expect(await ledger.jobs.start(k)).toBe("started");
+      await ledger.segments.markSegmented(k);
+      // A held segment runs and records its piece; then the cancel withdraws the item (no state left).
+      await ledger.segments.countRun(k, "0-10");
+      await ledger.segments.record(k, "0-10", { start: 0, count: 10, key: "k", sha256: hex(), size: 1 });
+      expect(await ledger.batches.cancel(id)).toEqual({ cancelled: 1, orphaned: [k] });
+      // The transition is a no-op (nobody waits), yet the pieces must go: the item's job never runs.
+      expect(await ledger.jobs.failForSegment(k, "died", { from: "running" })).toBe(true);
+      await ledger.segments.drop(k);
+      expect((await ledger.segments.pieces(k)).size).toBe(0);
+      expect(await redis.ttl(redisKeys.segments(k))).toBeGreaterThan(0);
+
+      // Live again (a submit attached it, a retry made it pending): the pieces stay.
+      const again = newId();
+      await ledger.batches.create(batchRecord(again), [item("long", k)]);
+      expect(await ledger.jobs.failForSegment(k, "died", { from: "running" })).toBe(false);
+      // Running: it fails now, and its pieces go.
+      expect(await ledger.jobs.start(k)).toBe("started");
+      expect(await ledger.jobs.failForSegment(k, "died", { from: "running" })).toBe(true);
+      expect((await ledger.jobs.state(k)).state).toBe("failed");
+    });
   });
 
   describe("submit", () => {
