@@ -119,8 +119,16 @@ export class JobLedger extends LedgerSection {
    */
   async failForSegment(jobKey: string, error: string, o: { from?: ItemState } = {}): Promise<boolean> {
     await this.transition(jobKey, "failed", error, o);
+    return !(await this.live(jobKey));
+  }
+
+  /**
+   * Whether a batch still waits for the job key to run (pending or running): a long item's
+   * pieces are of use only then (docs/architecture.md#segments).
+   */
+  async live(jobKey: string): Promise<boolean> {
     const { state } = await this.state(jobKey);
-    return state !== "pending" && state !== "running";
+    return state === "pending" || state === "running";
   }
 
   /**
