@@ -238,7 +238,7 @@ export async function startStandIns(config: Config): Promise<StandIns> {
           sha256: hex(),
           size: 100,
         });
-        if ((await ledger.jobs.state(item.jobKey)).state === "failed") await ledger.segments.drop(item.jobKey);
+        if (!(await ledger.jobs.live(item.jobKey))) await ledger.segments.drop(item.jobKey);
         return { range };
       },
       {

@@ -57,8 +57,9 @@ export async function handBackJobsOf(
       if (deaths >= maxDeaths) {
         const reason = workerDeathsReason(deaths);
         await job.moveToFailed(new UnrecoverableError(reason), token, false);
-        if (itemKey && (await ledger.jobs.transition(itemKey, "failed", reason)) && !spec?.pendingOnHandBack)
-          await o.dropPieces?.(itemKey);
+        if (itemKey && !spec?.pendingOnHandBack) {
+          if (await ledger.jobs.failForSegment(itemKey, reason)) await o.dropPieces?.(itemKey);
+        } else if (itemKey) await ledger.jobs.transition(itemKey, "failed", reason);
         handed.push({ queue: queue.name, jobId: job.id as string, outcome: "failed" });
         continue;
       }

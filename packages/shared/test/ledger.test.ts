@@ -56,7 +56,7 @@ describe("ledger", () => {
       local j, b = ARGV[2], ARGV[3]
       return {jobKeyOf(j), waitersKeyOf(j), resultKeyOf(j), batchKeyOf(b), itemsKeyOf(b), namesKeyOf(b),
         countsKeyOf(b), cancelledKeyOf(b), eventsKeyOf(b), OUTBOX, stateEventsKeyOf(b), WEBHOOKS_DUE,
-        batchWebhooksKeyOf(b), webhookReaderKeyOf(b), tenantWebhooksKeyOf(ARGV[4]), webhookKeyOf(ARGV[5])}`;
+        batchWebhooksKeyOf(b), webhookReaderKeyOf(b), tenantWebhooksKeyOf(ARGV[4]), webhookKeyOf(ARGV[5]), segmentsKeyOf(j)}`;
     const [j, b] = [hex(), "b-1"];
     const endpoint = `wh_${"a".repeat(24)}`;
     expect(await redis.eval(lua, 0, redisKeys.root, j, b, "acme", endpoint)).toEqual([
@@ -76,6 +76,7 @@ describe("ledger", () => {
       redisKeys.webhookReader(b),
       redisKeys.tenantWebhooks("acme"),
       redisKeys.webhookEndpoint(endpoint),
+      redisKeys.segments(j),
     ]);
   });
 
@@ -149,6 +150,36 @@ describe("ledger", () => {
         counted: { pending: 0, running: 0, succeeded: 0, failed: 0 },
       });
       expect((await ledger.batches.itemViews(id, 0, 1))[0]?.state).toBe("cancelled");
+    });
+
+    it("drops a long item's pieces when its segment fails for good after a cancel left nobody waiting", async () => {
+      const id = newId();
+      const k = hex();
+      await ledger.batches.create(batchRecord(id), [item("long", k)]);
+      expect(await ledger.jobs.start(k)).toBe("started");
+      await ledger.segments.markSegmented(k);
+      // A held segment runs and records its piece; then the cancel withdraws the item (no state left).
+      await ledger.segments.countRun(k, "0-10");
+      await ledger.segments.record(k, "0-10", { start: 0, count: 10, key: "k", sha256: hex(), size: 1 });
+      expect(await ledger.batches.cancel(id)).toEqual({ cancelled: 1, orphaned: [k] });
+      // The record expires with the batch even if the item's job never runs to drop its pieces.
+      expect(await redis.ttl(redisKeys.segments(k))).toBeGreaterThan(0);
+      // The transition is a no-op (nobody waits), yet the pieces must go: the item's job never runs.
+      expect(await ledger.jobs.failForSegment(k, "died", { from: "running" })).toBe(true);
+      await ledger.segments.drop(k);
+      expect((await ledger.segments.pieces(k)).size).toBe(0);
+      expect(await redis.ttl(redisKeys.segments(k))).toBeGreaterThan(0);
+
+      // Live again (a submit attached it, a retry made it pending): the pieces stay.
+      const again = newId();
+      await ledger.batches.create(batchRecord(again), [item("long", k)]);
+      expect(await redis.ttl(redisKeys.segments(k))).toBe(-1);
+      await ledger.segments.record(k, "0-10", { start: 0, count: 10, key: "k", sha256: hex(), size: 1 });
+      expect(await ledger.jobs.failForSegment(k, "died", { from: "running" })).toBe(false);
+      // Running: it fails now, and its pieces go.
+      expect(await ledger.jobs.start(k)).toBe("started");
+      expect(await ledger.jobs.failForSegment(k, "died", { from: "running" })).toBe(true);
+      expect((await ledger.jobs.state(k)).state).toBe("failed");
     });
   });
 

@@ -54,5 +54,5 @@ export async function onSegmentFailedByQueue(
   const jobKey = job.data.item.jobKey;
   const reason = `${workerDeathsReason(deathsOf(job))} (BullMQ: ${err.message})`;
   d.log.error({ jobKey, stalled: job.stalledCounter }, "segment failed: its worker died too often");
-  if (await d.ledger.jobs.transition(jobKey, "failed", reason, { from: "running" })) await d.dropPieces(jobKey);
+  if (await d.ledger.jobs.failForSegment(jobKey, reason, { from: "running" })) await d.dropPieces(jobKey);
 }

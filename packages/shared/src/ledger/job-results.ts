@@ -111,6 +111,27 @@ export class JobLedger extends LedgerSection {
   }
 
   /**
+   * A long item's segment failed for good: the item fails (transition), and the answer says
+   * whether its pieces must go. They go unless the item is live (a retry made it pending, or
+   * it still runs): also when it was failed already, or was cancelled with no batch left
+   * waiting (no state), since its own job fails with the segment and never runs to drop
+   * them (docs/architecture.md#segments).
+   */
+  async failForSegment(jobKey: string, error: string, o: { from?: ItemState } = {}): Promise<boolean> {
+    await this.transition(jobKey, "failed", error, o);
+    return !(await this.live(jobKey));
+  }
+
+  /**
+   * Whether a batch still waits for the job key to run (pending or running): a long item's
+   * pieces are of use only then (docs/architecture.md#segments).
+   */
+  async live(jobKey: string): Promise<boolean> {
+    const { state } = await this.state(jobKey);
+    return state === "pending" || state === "running";
+  }
+
+  /**
    * A job handed back to its queue: running -> pending, unless another worker holds its
    * queue job by now (`lockKey`, BullMQ's lock of the job; handBack-3). Call it after
    * BullMQ's moveToWait (failure-policy.ts handBackJob).

@@ -53,7 +53,8 @@ export const keyFamilies = {
   /**
    * Hash: a long item's finished segments (range -> JSON piece), their runs (runs:<range>)
    * and frames done (done:<range>). Expires a week after the item's result is recorded or
-   * its pieces are dropped (failed, cancelled); a recorded piece persists it again. Not
+   * its pieces are dropped (failed, cancelled), at the latest with its batch when a cancel
+   * leaves nobody waiting; a recorded piece or an attach persists it again. Not
    * snapshotted (its pieces are swept then too, and a lost record only re-runs a segment).
    */
   segments: family(false, (jobKey: string) => `${ROOT}segments:${jobKey}`, `segments:${HEX}`),

@@ -124,8 +124,10 @@ async function runSegment(
     decoded: framePath.decoded,
   });
   await observeCost(deps, item, segmented.frameSize, stages, { frames: framePath.frames, segment: true });
-  // Another segment failed the item meanwhile: this piece can never be used.
-  if ((await ledger.jobs.state(item.jobKey)).state === "failed") await dropPieces(deps, item.jobKey);
+  // Another segment failed the item meanwhile, or a cancel left no batch waiting: this piece
+  // can never be used, and the item's own job may not run soon (a sibling's retry waits out
+  // its backoff) or at all (it fails with a sibling).
+  if (!(await ledger.jobs.live(item.jobKey))) await dropPieces(deps, item.jobKey);
   await progress.flush();
   return { jobKey: item.jobKey, range, sha256 };
 }

@@ -54,6 +54,9 @@ for _, jobKey in ipairs(order) do
       -- persists the hash again).
       redis.call('HDEL', jk, 'state', 'error', 'segmented')
       redis.call('EXPIRE', jk, ARGV[5])
+      -- So does a long item's segments record: its item's job, which drops the pieces, may
+      -- wait on a segment's retry, or fail with it (docs/architecture.md#segments).
+      if redis.call('TTL', segmentsKeyOf(jobKey)) == -1 then redis.call('EXPIRE', segmentsKeyOf(jobKey), ARGV[5]) end
       orphaned[#orphaned + 1] = jobKey
     end
   end

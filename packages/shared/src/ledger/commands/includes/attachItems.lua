@@ -54,6 +54,8 @@ local function attachItems(batchId, first, nowIso, nowMs, maxlen, retentionSecon
     if target == 'pending' or target == 'running' then
       redis.call('PERSIST', jk)
       redis.call('PERSIST', waitersKeyOf(jobKey))
+      -- A cancelled long item attached again keeps its recorded segments (cancelBatch).
+      redis.call('PERSIST', segmentsKeyOf(jobKey))
     end
     if enqueue == 1 then
       outbox[#outbox + 1] = nowMs

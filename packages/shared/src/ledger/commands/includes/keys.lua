@@ -8,6 +8,7 @@ local OUTBOX = ROOT .. 'outbox'
 local function jobKeyOf(jobKey) return ROOT .. 'job:' .. jobKey end
 local function waitersKeyOf(jobKey) return ROOT .. 'job:' .. jobKey .. ':waiters' end
 local function resultKeyOf(jobKey) return ROOT .. 'result:' .. jobKey end
+local function segmentsKeyOf(jobKey) return ROOT .. 'segments:' .. jobKey end
 local function batchKeyOf(id) return ROOT .. 'batch:' .. id end
 local function itemsKeyOf(id) return ROOT .. 'batch:' .. id .. ':items' end
 local function namesKeyOf(id) return ROOT .. 'batch:' .. id .. ':names' end
