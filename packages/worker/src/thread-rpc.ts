@@ -4,7 +4,6 @@
  * thread's side, serveRequests the thread's.
  */
 import { type MessagePort, Worker } from "node:worker_threads";
-import { BadInputError } from "./errors.ts";
 
 export type ThreadReply =
   | { id: number; ok: true; value: unknown }
@@ -28,10 +27,17 @@ export class ThreadClient<Request extends { type: string }> {
   private readonly file: URL;
   /** Names the thread in errors ("inference thread"). */
   private readonly name: string;
+  /** Turns a thread's error back into its class (errors.ts fromThread). */
+  private readonly rebuild: (error: { name: string; message: string }) => Error;
 
-  constructor(file: URL, name: string) {
+  /**
+   * `rebuild` comes from the caller so that this file, which the threads load too, imports
+   * no error classes: those bring @mediaq/shared into every thread.
+   */
+  constructor(file: URL, name: string, rebuild: (error: { name: string; message: string }) => Error) {
     this.file = file;
     this.name = name;
+    this.rebuild = rebuild;
   }
 
   get running(): boolean {
@@ -46,12 +52,7 @@ export class ThreadClient<Request extends { type: string }> {
       if (!waiter) return;
       this.pending.delete(reply.id);
       if (reply.ok) waiter.resolve(reply.value);
-      else
-        waiter.reject(
-          reply.error.name === "BadInputError"
-            ? new BadInputError(reply.error.message)
-            : Object.assign(new Error(reply.error.message), { name: reply.error.name }),
-        );
+      else waiter.reject(this.rebuild(reply.error));
     });
     const fail = (err: Error) => {
       if (this.worker === worker) this.worker = undefined;

@@ -5,7 +5,8 @@ import { DEFAULT_FACE_DETECTOR } from "@mediaq/shared";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { astronautPng } from "../../../test/harness/face-footage.ts";
-import { bindBlazeFace, toInputTensor } from "../src/face/blazeface.ts";
+import { toInputTensor } from "../src/face/blazeface.ts";
+import { bindBlazeFace } from "../src/face/blazeface-binding.ts";
 import { shippedModelFile } from "../src/face/shipped-detector.ts";
 
 const onnxDir = path.join(

@@ -23,7 +23,8 @@ import { type Affine, alignToTemplate } from "../src/adapters/arcface/alignment.
 import { featherMask } from "../src/adapters/inswapper/mask.ts";
 import { SWAP_FLOATS, SWAP_SIZE as S } from "../src/adapters/inswapper/signature.ts";
 import { SwapOps } from "../src/adapters/inswapper/warp-ops.ts";
-import { bindBlazeFace, detectFaces, type Face } from "../src/face/blazeface.ts";
+import { detectFaces, type Face } from "../src/face/blazeface.ts";
+import { bindBlazeFace } from "../src/face/blazeface-binding.ts";
 import { shippedModelFile } from "../src/face/shipped-detector.ts";
 import type { FrameFormat } from "../src/frames/frame-ops.ts";
 import { yuvLayout } from "../src/media/yuv.ts";

@@ -24,7 +24,7 @@ import { probeVideo } from "../media/probe.ts";
 import type { ModelCache } from "../model-cache.ts";
 import { createScratch } from "../scratch.ts";
 import { type IdentityJobOutput, runIdentityJob } from "../adapters/arcface/identity-job.ts";
-import { bindBlazeFace } from "./blazeface.ts";
+import { bindBlazeFace } from "./blazeface-binding.ts";
 import { followFaces, smoothTrack, type TrackBox } from "./track.ts";
 
 export interface TrackJobDeps {

@@ -1,4 +1,5 @@
 import type { AlignedFrames, AlignedOps } from "../adapters/inswapper/warp-ops.ts";
+import { fromThread } from "../errors.ts";
 import { ThreadClient } from "../thread-rpc.ts";
 import type { BoxedFrames, FaceOps } from "./frame-ops.ts";
 
@@ -16,7 +17,7 @@ const THREAD_FILE = new URL("./frame-ops-thread.ts", import.meta.url);
  * not copies, and the thread writes the crops and pastes in place.
  */
 export class FrameOpsThread implements FaceOps, AlignedOps {
-  private readonly thread = new ThreadClient<FrameOpsRequest>(THREAD_FILE, "frame-ops thread");
+  private readonly thread = new ThreadClient<FrameOpsRequest>(THREAD_FILE, "frame-ops thread", fromThread);
 
   /** Starts the thread now: its graphs load before the first job needs them. */
   constructor() {

@@ -1,4 +1,5 @@
 import type { BlazeFaceBinding } from "../face/blazeface.ts";
+import { fromThread } from "../errors.ts";
 import { ThreadClient } from "../thread-rpc.ts";
 import type { DetectBatch, DetectReply, ExecutionProvider, LoadReply, ThreadRequest } from "./protocol.ts";
 import { type RunRequest, type RunResult, transferable } from "./tensors.ts";
@@ -15,7 +16,7 @@ const THREAD_FILE = new URL("./thread.ts", import.meta.url);
  * as transferred ArrayBuffers (no copy either way); full frames never cross.
  */
 export class InferenceThread {
-  private readonly thread = new ThreadClient<Request>(THREAD_FILE, "inference thread");
+  private readonly thread = new ThreadClient<Request>(THREAD_FILE, "inference thread", fromThread);
 
   /** Called when the thread died: sessions it held are gone. */
   set onExit(callback: () => void) {

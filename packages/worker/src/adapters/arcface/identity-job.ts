@@ -21,7 +21,7 @@ import {
 import { DelayedError, type Job, type Queue, UnrecoverableError } from "bullmq";
 import { z } from "zod";
 import { BadInputError } from "../../errors.ts";
-import { bindBlazeFace } from "../../face/blazeface.ts";
+import { bindBlazeFace } from "../../face/blazeface-binding.ts";
 import type { TrackJobDeps } from "../../face/track-job.ts";
 import { TRACK_POLL_MS } from "../../face/track-wait.ts";
 import { downloadBlob } from "../../fetch.ts";
