@@ -46,7 +46,10 @@ export class ThreadClient<Request extends { type: string }> {
 
   start(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(this.file, { execArgv: [] });
+    // A small young generation: the threads make a fresh output buffer per ONNX call (onnxruntime-node
+    // allocates outputs), and the default semi-spaces let tens of MB of them pile up per thread before
+    // a scavenge, which the frame path's memory bound counts (docs/architecture.md#frame-path).
+    const worker = new Worker(this.file, { execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     worker.on("message", (reply: ThreadReply) => {
       const waiter = this.pending.get(reply.id);
       if (!waiter) return;
