@@ -95,6 +95,18 @@ export class InputCache {
   }
 }
 
+/** Puts blob `sha256` at `file`: from the worker's input cache when it has one, else downloaded for this job alone. */
+export function fetchInput(
+  deps: { s3: S3Client; config: { S3_BUCKET: string }; inputs?: InputCache },
+  sha256: string,
+  label: string,
+  file: string,
+): Promise<unknown> {
+  return deps.inputs
+    ? deps.inputs.fetch(deps.s3, deps.config.S3_BUCKET, sha256, label, file)
+    : downloadBlob(deps.s3, deps.config.S3_BUCKET, sha256, label, file);
+}
+
 /** Links `cached` to `file` and marks it used (its mtime: the sweep's order); false when it is not cached. */
 async function linkTo(cached: string, file: string): Promise<boolean> {
   try {

@@ -35,6 +35,7 @@ import { awaitFaceTrack } from "./face/track-wait.ts";
 import type { AlignedOps } from "./adapters/inswapper/warp-ops.ts";
 import type { FaceOps } from "./frames/frame-ops.ts";
 import type { Codecs } from "./media/codecs.ts";
+import type { ProbeCache } from "./media/probe-cache.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { ModelCache } from "./model-cache.ts";
 import { type AdapterRun, resolveAdapter } from "./adapters/registry.ts";
@@ -72,6 +73,8 @@ export interface ProcessorDeps {
   segmentQueue: Queue<SegmentJob>;
   /** Inputs fetched once per worker (docs/architecture.md#input-cache); without it each job downloads its own. */
   inputs?: InputCache;
+  /** Each input blob's ffprobe, run once per worker (docs/architecture.md#fixed-costs-per-item). */
+  probes: ProbeCache;
   /** Where a script-to-video item queues its speech stage (docs/architecture.md#script-to-video). */
   inferenceQueue: Queue<InferenceJob>;
 }

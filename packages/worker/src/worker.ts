@@ -29,6 +29,7 @@ import { DiskGuard } from "./disk-guard.ts";
 import { HandBackError } from "./errors.ts";
 import { FrameOpsThread } from "./frames/frame-ops-client.ts";
 import { chooseCodecs, probeCodecCapabilities } from "./media/codecs.ts";
+import { ProbeCache } from "./media/probe-cache.ts";
 import { createTrackProcessor, type TrackJobOutput } from "./face/track-job.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
 import { ModelCache } from "./model-cache.ts";
@@ -120,6 +121,9 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   const segmentQueue = createSegmentQueue(queueRedis, config);
   // Where a script-to-video item queues its speech stage (docs/architecture.md#script-to-video).
   const inferenceQueue = createInferenceQueue(queueRedis, config);
+  // Kept per process, shared by the item, segment and face-track workers below.
+  const inputs = new InputCache(config.CACHE_ROOT, config.INPUT_CACHE_BYTES);
+  const probes = new ProbeCache();
   const deps = {
     workerId,
     frameOps,
@@ -135,7 +139,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     log,
     shutdown: shutdown.signal,
     segmentQueue,
-    inputs: new InputCache(config.CACHE_ROOT, config.INPUT_CACHE_BYTES),
+    inputs,
+    probes,
     inferenceQueue,
   };
   const processor = createProcessor(deps);
@@ -169,6 +174,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
       log,
       shutdown: shutdown.signal,
       inferenceLock,
+      inputs,
+      probes,
     }),
     { ...workerOptions, concurrency: 1 },
   );

@@ -16,11 +16,12 @@ import {
 import type { MutexInterface } from "async-mutex";
 import { type Processor, UnrecoverableError } from "bullmq";
 import { BadInputError, HandBackError } from "../errors.ts";
-import { downloadBlob } from "../fetch.ts";
 import { FramePool } from "../frames/frame-pool.ts";
 import type { Codecs } from "../media/codecs.ts";
 import { decodeFrames } from "../media/decode.ts";
-import { probeVideo } from "../media/probe.ts";
+import { videoInfo } from "../media/probe.ts";
+import type { ProbeCache } from "../media/probe-cache.ts";
+import { fetchInput, type InputCache } from "../input-cache.ts";
 import type { ModelCache } from "../model-cache.ts";
 import { createScratch } from "../scratch.ts";
 import { type IdentityJobOutput, runIdentityJob } from "../adapters/arcface/identity-job.ts";
@@ -38,6 +39,9 @@ export interface TrackJobDeps {
   shutdown: AbortSignal;
   /** The card's lock, shared with lip-sync inference: one model on the card at a time. */
   inferenceLock: MutexInterface;
+  /** The worker's input cache (docs/architecture.md#input-cache); without it the track job downloads its own. */
+  inputs?: InputCache;
+  probes: ProbeCache;
 }
 
 /** What a face-track queue job returns: a track's, or a source identity's (face swap). */
@@ -108,8 +112,8 @@ async function computeTrack(
   const detectorLabel = `face detector ${data.params.detector.slice(0, 12)}`;
   const handle = deps.models.get(data.params.detector);
   handle.catch(() => {}); // awaited below
-  await downloadBlob(s3, config.S3_BUCKET, data.video, label, file);
-  const video = await probeVideo(file, label, config.MAX_FRAME_PIXELS);
+  await fetchInput(deps, data.video, label, file);
+  const video = videoInfo(await deps.probes.probe(data.video, file, label), label, config.MAX_FRAME_PIXELS);
   const model = await handle;
   const binding = bindBlazeFace(model, detectorLabel);
   const minScore = data.params.faceMinScore ?? binding.minScore;

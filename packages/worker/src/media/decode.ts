@@ -5,6 +5,7 @@ import type { FramePool } from "../frames/frame-pool.ts";
 import { type Codecs, decoderInputArgs } from "./codecs.ts";
 import { FrameFifo } from "./frame-fifo.ts";
 import type { VideoInfo } from "./probe.ts";
+import { readWavAtRate } from "./wav-audio.ts";
 import { uprightFilter } from "./rotation.ts";
 import { frameBytes as bytesOf, type PixelFormat } from "./yuv.ts";
 
@@ -60,13 +61,23 @@ function lastLine(text: string | null | undefined): string {
 /** ffmpeg's own count of the frames it decoded, from its verbose end-of-run statistics. */
 const DECODED = /Input stream #\d+:\d+ \(video\): \d+ packets read \(\d+ bytes\); (\d+) frames decoded/;
 
-/** Decodes an audio file to 16 kHz mono float samples (its whole length, or `part` of it). */
+/**
+ * Decodes an audio file to 16 kHz mono float samples (its whole length, or `part` of it): a
+ * PCM WAV already at 16 kHz is read in this process (media/wav-audio.ts), anything else by ffmpeg.
+ */
 export async function decodeAudio(
   file: string,
   label: string,
   signal?: AbortSignal,
   part?: { seekSeconds: number; seconds: number },
 ): Promise<Float32Array> {
+  const window = part && {
+    from: part.seekSeconds * AUDIO_RATE,
+    to: Math.round((part.seekSeconds + part.seconds) * AUDIO_RATE),
+  };
+  const read = await readWavAtRate(file, AUDIO_RATE, window);
+  if (signal?.aborted) throw signal.reason;
+  if (read) return read;
   const input = ["-nostdin", ...(part && part.seekSeconds > 0 ? ["-ss", String(part.seekSeconds)] : [])];
   const command = ffmpeg(file)
     .inputOptions(input)

@@ -35,7 +35,7 @@ export interface AudioInfo {
 type ProbedStream = FfprobeData["streams"][number] & {
   side_data_list?: { side_data_type?: string; displaymatrix?: string }[];
 };
-type Probed = Omit<FfprobeData, "streams"> & { streams: ProbedStream[] };
+export type Probed = Omit<FfprobeData, "streams"> & { streams: ProbedStream[] };
 
 /**
  * One ffprobe run, as JSON: streams (with their side data: the display matrix, multi-line,
@@ -50,7 +50,7 @@ async function ffprobe(file: string): Promise<Probed> {
 }
 
 /** Probes a file, turning "empty" and "not media" into messages a person can act on. */
-async function probeFile(file: string, label: string): Promise<Probed> {
+export async function probeFile(file: string, label: string): Promise<Probed> {
   const { size } = await fs.stat(file);
   if (size === 0) throw new BadInputError(`${label} is empty (0 bytes)`);
   try {
@@ -83,7 +83,11 @@ function rate(text: string | undefined): number {
 const streamTypes = (data: Probed) => data.streams.map((s) => s.codec_type ?? "unknown").join(", ") || "none";
 
 export async function probeVideo(file: string, label: string, maxFramePixels: number): Promise<VideoInfo> {
-  const data = await probeFile(file, label);
+  return videoInfo(await probeFile(file, label), label, maxFramePixels);
+}
+
+/** The video stream of a probe, as the decoder will deliver it; its faults as BadInputError. */
+export function videoInfo(data: Probed, label: string, maxFramePixels: number): VideoInfo {
   // Cover art in audio files shows up as a single-picture "video" stream; it is not video.
   const stream = data.streams.find((s) => s.codec_type === "video" && s.disposition?.attached_pic !== 1);
   if (!stream) throw new BadInputError(`${label} has no video stream (streams found: ${streamTypes(data)})`);
@@ -134,7 +138,11 @@ function probeRotation(stream: ProbedStream, label: string) {
 }
 
 export async function probeAudio(file: string, label: string): Promise<AudioInfo> {
-  const data = await probeFile(file, label);
+  return audioInfo(await probeFile(file, label), label);
+}
+
+/** The audio stream of a probe; none, or one this ffmpeg cannot decode, is a BadInputError. */
+export function audioInfo(data: Probed, label: string): AudioInfo {
   const stream = data.streams.find((s) => s.codec_type === "audio");
   if (!stream) throw new BadInputError(`${label} has no audio stream (streams found: ${streamTypes(data)})`);
   checkCodec(stream, label, "audio");

@@ -5,8 +5,8 @@
  */
 import { type AdapterParams, channelsOf, DEFAULT_FACE_DETECTOR, readFaceTrack } from "@mediaq/shared";
 import { BadInputError } from "../../errors.ts";
-import { downloadBlob } from "../../fetch.ts";
-import { probeAudio, probeVideo } from "../../media/probe.ts";
+import { fetchInput } from "../../input-cache.ts";
+import { audioInfo, videoInfo } from "../../media/probe.ts";
 import { countInferenceRun, type Span, trackScratch } from "../../pipeline.ts";
 import type { InputWait, JobContext, PreparedJob } from "../adapter.ts";
 import { awaitIdentity, identityJobOf, readIdentity } from "../arcface/identity-job.ts";
@@ -53,16 +53,20 @@ export async function prepareInswapper(ctx: JobContext<InswapperParams>): Promis
   const session = deps.models.get(data.model.sha256);
   session.catch(() => {}); // awaited below
   await stages.run("fetch", async () => {
-    await downloadBlob(s3, config.S3_BUCKET, video, labels.video, file);
+    await fetchInput(deps, video, labels.video, file);
     trackScratch(deps.metrics, scratch.dir, await scratch.size());
   });
-  const { info, hasAudio } = await stages.run("probe", async () => ({
-    info: await probeVideo(file, labels.video, config.MAX_FRAME_PIXELS),
-    hasAudio: await probeAudio(file, labels.video).then(
-      () => true,
-      () => false,
-    ),
-  }));
+  const { info, hasAudio } = await stages.run("probe", async () => {
+    const probed = await deps.probes.probe(video, file, labels.video);
+    const audio = (() => {
+      try {
+        return audioInfo(probed, labels.video);
+      } catch {
+        return undefined; // no audio stream (or none this ffmpeg decodes): a silent output
+      }
+    })();
+    return { info: videoInfo(probed, labels.video, config.MAX_FRAME_PIXELS), hasAudio: audio !== undefined };
+  });
   if (!track?.format) throw new Error("no face track with keypoints"); // awaitFaceTrack gives one
   const transforms = await stages.run("track", async () => {
     if (track.framesWithoutFace >= track.frames)

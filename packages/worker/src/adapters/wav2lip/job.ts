@@ -6,10 +6,10 @@ import { channelsOf, type FaceTrackRecord, readFaceTrack, type SegmentProbe } fr
 import { type MelSpectrogram, melSampleSpan, melSpectrogramYielding, type SampleWindow } from "../../audio/mel.ts";
 import { BadInputError } from "../../errors.ts";
 import { boxCrop, type CropLookup, trackCrops } from "../../face/track.ts";
-import { downloadBlob } from "../../fetch.ts";
+import { fetchInput } from "../../input-cache.ts";
 import { FRAME_STAGES, type FramePathResult, runFramePath } from "../../frames/frame-path.ts";
 import { AUDIO_RATE, decodeAudio, decodeAudioWindow, fitSamples } from "../../media/decode.ts";
-import { checkBox, probeAudio, probeVideo, type VideoInfo } from "../../media/probe.ts";
+import { audioInfo, checkBox, probeAudio, type VideoInfo, videoInfo } from "../../media/probe.ts";
 import { COLOR_MATRICES, type ColorMatrix } from "../../media/yuv.ts";
 import { outputFrameCount } from "../../media/timeline.ts";
 import { countInferenceRun, type Span, trackScratch } from "../../pipeline.ts";
@@ -24,6 +24,8 @@ export interface PreparedItem {
   params: Wav2LipParams;
   labels: { video: string; audio: string; model: string };
   files: { video: string; audio: string };
+  /** The audio's blob (the item's input, or its speech stage's output). */
+  audio: string;
   video: VideoInfo;
   crops: { lookup: CropLookup; face?: PreparedJob["face"] };
   model: BoundModel<Wav2LipBinding>;
@@ -55,7 +57,10 @@ export async function prepareWav2Lip(ctx: JobContext<Wav2LipParams>): Promise<Pr
       frameSize: { width: p.video.width, height: p.video.height },
       probe: async () => ({
         video: p.video,
-        audioSeekable: (await probeAudio(p.files.audio, p.labels.audio)).codec.startsWith("pcm_"),
+        audioSeekable: audioInfo(
+          await deps.probes.probe(p.audio, p.files.audio, p.labels.audio),
+          p.labels.audio,
+        ).codec.startsWith("pcm_"),
       }),
       async runRange(range, outFile) {
         const result = await inferFrames(ctx, p, {
@@ -176,7 +181,7 @@ async function faceCrops(
 /** fetch -> probe -> track -> model -> audio (decoding from the probe on): everything before the frame path. */
 export async function prepareItem(ctx: JobContext<Wav2LipParams>): Promise<PreparedItem> {
   const { deps, data, params, track, scratch, stages, signal, segment } = ctx;
-  const { config, s3, metrics } = deps;
+  const { config, metrics } = deps;
   const videoBlob = data.inputs.video;
   // Script to video: the audio is the item's speech stage, spoken first (docs/architecture.md#script-to-video).
   const speech = data.speech ? await awaitSpeech(ctx, { ...data, speech: data.speech }) : undefined;
@@ -192,14 +197,10 @@ export async function prepareItem(ctx: JobContext<Wav2LipParams>): Promise<Prepa
 
   const session = deps.models.get(data.model.sha256);
   session.catch(() => {}); // awaited below; keeps an early model failure from going unhandled
-  const fetchInput = (sha256: string, label: string, file: string) =>
-    deps.inputs
-      ? deps.inputs.fetch(s3, config.S3_BUCKET, sha256, label, file)
-      : downloadBlob(s3, config.S3_BUCKET, sha256, label, file);
   await stages.run("fetch", async () => {
     await Promise.all([
-      fetchInput(videoBlob, labels.video, files.video),
-      speech ? downloadSpeech(ctx, speech, files.audio) : fetchInput(audio, labels.audio, files.audio),
+      fetchInput(deps, videoBlob, labels.video, files.video),
+      speech ? downloadSpeech(ctx, speech, files.audio) : fetchInput(deps, audio, labels.audio, files.audio),
     ]);
     trackScratch(metrics, scratch.dir, await scratch.size());
   });
@@ -214,7 +215,9 @@ export async function prepareItem(ctx: JobContext<Wav2LipParams>): Promise<Prepa
   // One ffprobe per item: its segments are handed the item's probe.
   const given = probedVideo(segment?.probe);
   const video = await stages.run("probe", async () => {
-    const video = given ?? (await probeVideo(files.video, labels.video, config.MAX_FRAME_PIXELS));
+    const video =
+      given ??
+      videoInfo(await deps.probes.probe(videoBlob, files.video, labels.video), labels.video, config.MAX_FRAME_PIXELS);
     checkBox(params.box, video);
     return video;
   });
@@ -251,7 +254,7 @@ export async function prepareItem(ctx: JobContext<Wav2LipParams>): Promise<Prepa
     const fitted = fitSamples(decoded, outputFrames / video.fps);
     return { samples: async () => fitted, outputFrames };
   });
-  return { params, labels, files, video, crops, model, samples, outputFrames };
+  return { params, labels, files, audio, video, crops, model, samples, outputFrames };
 }
 
 /**
