@@ -47,7 +47,8 @@ export async function readWavAtRate(
   const code = fmt.audioFormat === 0xfffe ? fmt.subformat[0] : fmt.audioFormat;
   const reader = READERS[code === 1 ? `${fmt.bitsPerSample}` : code === 3 ? `${fmt.bitsPerSample}f` : ""];
   const littleEndian = wav.container !== "RIFX";
-  if (!reader || !littleEndian || fmt.sampleRate !== rate || fmt.numChannels < 1 || fmt.numChannels > 2) return undefined;
+  if (!reader || !littleEndian || fmt.sampleRate !== rate || fmt.numChannels < 1 || fmt.numChannels > 2)
+    return undefined;
   if (fmt.blockAlign !== reader.bytes * fmt.numChannels) return undefined;
   const data = (wav.data as { samples: Uint8Array }).samples;
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
