@@ -28,6 +28,7 @@ import {
   WaitingChildrenError,
   WaitingError,
 } from "bullmq";
+import type { DecodedClips } from "./decoded-clips.ts";
 import type { DiskGuard } from "./disk-guard.ts";
 import type { InputCache } from "./input-cache.ts";
 import { BadInputError } from "./errors.ts";
@@ -75,6 +76,8 @@ export interface ProcessorDeps {
   inputs?: InputCache;
   /** Each input blob's ffprobe, run once per worker (docs/architecture.md#fixed-costs-per-item). */
   probes: ProbeCache;
+  /** Short clips' decoded frames, kept with the inputs (docs/architecture.md#decoded-clips). */
+  clips: DecodedClips;
   /** Where a script-to-video item queues its speech stage (docs/architecture.md#script-to-video). */
   inferenceQueue: Queue<InferenceJob>;
 }

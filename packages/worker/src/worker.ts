@@ -30,6 +30,7 @@ import { HandBackError } from "./errors.ts";
 import { FrameOpsThread } from "./frames/frame-ops-client.ts";
 import { chooseCodecs, probeCodecCapabilities } from "./media/codecs.ts";
 import { ProbeCache } from "./media/probe-cache.ts";
+import { DecodedClips } from "./decoded-clips.ts";
 import { createTrackProcessor, type TrackJobOutput } from "./face/track-job.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
 import { ModelCache } from "./model-cache.ts";
@@ -124,6 +125,8 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   // Kept per process, shared by the item, segment and face-track workers below.
   const inputs = new InputCache(config.CACHE_ROOT, config.INPUT_CACHE_BYTES);
   const probes = new ProbeCache();
+  // A clip's decoded frames are kept when they take at most a quarter of the input cache.
+  const clips = new DecodedClips(config.CACHE_ROOT, Math.floor(config.INPUT_CACHE_BYTES / 4));
   const deps = {
     workerId,
     frameOps,
@@ -141,6 +144,7 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
     segmentQueue,
     inputs,
     probes,
+    clips,
     inferenceQueue,
   };
   const processor = createProcessor(deps);

@@ -6,7 +6,7 @@
  */
 import type { MutexInterface } from "async-mutex";
 import { MEL, type MelSpectrogram, melWindow } from "../audio/mel.ts";
-import { timelineFrames } from "../media/timeline-frames.ts";
+import { type TimelineOptions, timelineFrames } from "../media/timeline-frames.ts";
 import type { LoopMode } from "../media/timeline.ts";
 import type { Codecs } from "../media/codecs.ts";
 import { type Encoder, startEncoder } from "../media/encode.ts";
@@ -74,6 +74,8 @@ export interface FramePathOptions {
   /** The card: held from the first model call to the last. */
   cardLock: MutexInterface;
   codecs: Codecs;
+  /** The worker's decoded clips and this clip's blob (decoded-clips.ts). */
+  clips?: TimelineOptions["clips"];
   /** Lossless video (VIDEO_LOSSLESS). */
   lossless?: boolean;
   /** A JPEG of the first output frame, written by the encoder (media/encode.ts). */
@@ -132,6 +134,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
       ...o.timeline,
       pool,
       codecs: o.codecs,
+      clips: o.clips,
       signal,
       stats: decodeStats,
     });

@@ -143,6 +143,9 @@ export interface FrameRange {
   count: number;
 }
 
+/** A decode of a clip's frames: `range` of them (all without one), into buffers of `pool`. */
+export type Decode = (pool: FramePool, range?: FrameRange) => AsyncGenerator<Uint8Array>;
+
 /** Frames the decoder decoded, summed over decodes (a seek decodes from the keyframe before its range). */
 export interface DecodeStats {
   decoded: number;

@@ -1,7 +1,8 @@
 import { BadInputError } from "../errors.ts";
 import { FramePool } from "../frames/frame-pool.ts";
 import type { Codecs } from "./codecs.ts";
-import { type DecodeStats, decodeFrames } from "./decode.ts";
+import type { DecodedClips } from "../decoded-clips.ts";
+import { type Decode, type DecodeStats, decodeFrames } from "./decode.ts";
 import type { VideoInfo } from "./probe.ts";
 import { type LoopMode, type Pass, passes, sourceIndex } from "./timeline.ts";
 import { frameBytes as bytesOf, type PixelFormat } from "./yuv.ts";
@@ -33,6 +34,8 @@ export interface TimelineOptions {
   /** The frame path's buffers (frames/frame-pool.ts): every yielded frame is one of them. */
   pool: FramePool;
   codecs: Pick<Codecs, "decoder" | "device">;
+  /** The worker's decoded clips, and the clip's blob: a short clip is decoded once (decoded-clips.ts). */
+  clips?: { cache: DecodedClips; blob: string };
   signal?: AbortSignal;
 }
 
@@ -55,8 +58,12 @@ export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<Timeli
   );
   const frameBytes = bytesOf(o.format, o.video.width, o.video.height);
   const chunkFrames = Math.max(1, Math.floor(o.bufferBytes / frameBytes));
-  const decode = (pool: FramePool, range?: { start: number; count: number }) =>
+  const fresh: Decode = (pool, range) =>
     decodeFrames(o.file, o.label, o.video, o.format, pool, o.codecs, o.signal, range, o.stats);
+  const variant = `${o.format}.${o.codecs.decoder}`;
+  const decode = o.clips
+    ? o.clips.cache.wrap({ blob: o.clips.blob, variant, frames: o.video.frames, frameBytes }, fresh, o.signal)
+    : fresh;
   // Not even tried when the probe says the clip is bigger than the buffer.
   const mayHold = o.frames !== "clip" && o.video.frames <= chunkFrames;
 
@@ -108,8 +115,6 @@ export async function* timelineFrames(o: TimelineOptions): AsyncGenerator<Timeli
   all.next(); // the first forward pass, done above
   yield* passFrames(o, n, out, first, total, chunkFrames, decode, all);
 }
-
-type Decode = (pool: FramePool, range?: { start: number; count: number }) => AsyncGenerator<Uint8Array>;
 
 /** A pool buffer holding a copy of `bytes` (the consumer draws into it). */
 async function copy(o: TimelineOptions, bytes: Uint8Array): Promise<Uint8Array> {

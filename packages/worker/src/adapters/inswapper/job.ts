@@ -126,6 +126,7 @@ export async function prepareInswapper(ctx: JobContext<InswapperParams>): Promis
           },
           cardLock: deps.inferenceLock,
           codecs: deps.codecs,
+          clips: { cache: deps.clips, blob: video },
           lossless: config.VIDEO_LOSSLESS,
           signal,
           onProgress: (done) => progress.report("infer", done, Math.max(done, info.frames)),

@@ -13,7 +13,7 @@ import { FramePool } from "../../frames/frame-pool.ts";
 import type { Codecs } from "../../media/codecs.ts";
 import { startEncoder } from "../../media/encode.ts";
 import type { VideoInfo } from "../../media/probe.ts";
-import { timelineFrames } from "../../media/timeline-frames.ts";
+import { type TimelineOptions, timelineFrames } from "../../media/timeline-frames.ts";
 import { frameBytes } from "../../media/yuv.ts";
 import type { Affine } from "../arcface/alignment.ts";
 import { SWAP_FLOATS, SWAP_SIZE } from "./signature.ts";
@@ -45,6 +45,8 @@ export interface SwapPathOptions {
   /** The card: held from the first model call to the last. */
   cardLock: MutexInterface;
   codecs: Codecs;
+  /** The worker's decoded clips and this clip's blob (decoded-clips.ts). */
+  clips?: TimelineOptions["clips"];
   lossless?: boolean;
   signal: AbortSignal;
   onProgress(framesDone: number): void;
@@ -91,6 +93,7 @@ export async function runSwapPath(o: SwapPathOptions): Promise<SwapPathResult> {
       bufferBytes: 0,
       pool,
       codecs: o.codecs,
+      clips: o.clips,
       signal,
     });
     for (;;) {

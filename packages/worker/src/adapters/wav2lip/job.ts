@@ -24,8 +24,8 @@ export interface PreparedItem {
   params: Wav2LipParams;
   labels: { video: string; audio: string; model: string };
   files: { video: string; audio: string };
-  /** The audio's blob (the item's input, or its speech stage's output). */
-  audio: string;
+  /** The inputs' blobs (the audio's: the item's input, or its speech stage's output). */
+  blobs: { video: string; audio: string };
   video: VideoInfo;
   crops: { lookup: CropLookup; face?: PreparedJob["face"] };
   model: BoundModel<Wav2LipBinding>;
@@ -58,7 +58,7 @@ export async function prepareWav2Lip(ctx: JobContext<Wav2LipParams>): Promise<Pr
       probe: async () => ({
         video: p.video,
         audioSeekable: audioInfo(
-          await deps.probes.probe(p.audio, p.files.audio, p.labels.audio),
+          await deps.probes.probe(p.blobs.audio, p.files.audio, p.labels.audio),
           p.labels.audio,
         ).codec.startsWith("pcm_"),
       }),
@@ -254,7 +254,7 @@ export async function prepareItem(ctx: JobContext<Wav2LipParams>): Promise<Prepa
     const fitted = fitSamples(decoded, outputFrames / video.fps);
     return { samples: async () => fitted, outputFrames };
   });
-  return { params, labels, files, audio, video, crops, model, samples, outputFrames };
+  return { params, labels, files, blobs: { video: videoBlob, audio }, video, crops, model, samples, outputFrames };
 }
 
 /**
@@ -299,6 +299,7 @@ export async function inferFrames(
       run: (batch) => runWav2LipBatch(p.model.session.run, p.model.binding, batch),
       cardLock: deps.inferenceLock,
       codecs: deps.codecs,
+      clips: { cache: deps.clips, blob: p.blobs.video },
       lossless: config.VIDEO_LOSSLESS,
       posterFile: o.posterFile,
       signal,
