@@ -22,7 +22,7 @@ describe("decoded clips", () => {
   const recordings = () => fs.readdirSync(inputsRoot(f("cache"))).sort();
 
   /** The timeline's frames as hashes, with their sources, and the frames ffmpeg decoded for them. */
-  async function run(o: Partial<TimelineOptions> & { clips?: DecodedClips; stopAfter?: number }) {
+  async function run(o: Partial<Omit<TimelineOptions, "clips">> & { clips?: DecodedClips; stopAfter?: number }) {
     const pool = new FramePool(frameBytes(), 3);
     const stats = { decoded: 0 };
     const got: string[] = [];

@@ -147,24 +147,11 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
     }
   }
 
-  // A batch's float arrays (5 MB at 16 faces) are reused once pasted: allocating them per
-  // batch made garbage collection a visible share of the main thread's time. They are shared
-  // with the frame-ops and inference threads, which write the crops and the prediction.
-  const spare: FaceBatch[] = [];
-  const floats = (n: number) => new Float32Array(new SharedArrayBuffer(n * Float32Array.BYTES_PER_ELEMENT));
-  const newBatch = (): Batch => {
-    const faces = spare.pop() ?? {
-      face: floats(batchSize * FACE_FLOATS),
-      mel: floats(batchSize * MEL_FLOATS),
-      prediction: floats(batchSize * PREDICTION_FLOATS),
-      count: 0,
-    };
-    faces.count = 0;
-    return { frames: [], boxed: { frames: [], rects: [], format, order: o.order }, faces };
-  };
-  const recycle = (faces: FaceBatch) => {
-    if (faces.face.length === batchSize * FACE_FLOATS) spare.push(faces); // not a trimmed last batch
-  };
+  const newBatch = (): Batch => ({
+    frames: [],
+    boxed: { frames: [], rects: [], format, order: o.order },
+    faces: takeArrays(batchSize),
+  });
 
   async function* preprocess(frames: AsyncIterable<{ frame: Uint8Array; source: number }>): AsyncGenerator<Batch> {
     // Frames with a face get their mel window as they come and are cropped a batch at a
@@ -228,7 +215,7 @@ export async function runFramePath(o: FramePathOptions): Promise<FramePathResult
         busy.paste += now() - started;
       }
       yield* batch.frames;
-      recycle(batch.faces);
+      giveArrays(batchSize, batch.faces);
     }
   }
 
@@ -274,9 +261,42 @@ function padBatch(faces: FaceBatch, fixed: number): void {
   }
 }
 
-/** A short last batch: the model gets exactly `count` faces. */
+/** A short last batch: the model gets exactly `count` faces (views of the batch's shared arrays). */
 function trimBatch(faces: FaceBatch): void {
-  faces.face = faces.face.slice(0, faces.count * FACE_FLOATS);
-  faces.mel = faces.mel.slice(0, faces.count * MEL_FLOATS);
-  faces.prediction = faces.prediction.slice(0, faces.count * PREDICTION_FLOATS);
+  faces.face = faces.face.subarray(0, faces.count * FACE_FLOATS);
+  faces.mel = faces.mel.subarray(0, faces.count * MEL_FLOATS);
+  faces.prediction = faces.prediction.subarray(0, faces.count * PREDICTION_FLOATS);
+}
+
+/**
+ * Batch float arrays (5 MB at 16 faces) no batch is using, by batch size, kept by the process
+ * across batches and jobs: they are shared with the frame-ops and inference threads, which
+ * write the crops and the prediction, and a new SharedArrayBuffer is zeroed page by page
+ * (per job, ~50 ms of a 10-frame item's main thread on the reference machine; per batch,
+ * garbage collection). At most a few batches are in flight per job.
+ */
+const spareArrays = new Map<number, FaceBatch[]>();
+const MAX_SPARE_BATCHES = 8;
+const floats = (n: number) => new Float32Array(new SharedArrayBuffer(n * Float32Array.BYTES_PER_ELEMENT));
+
+function takeArrays(batchSize: number): FaceBatch {
+  const faces = spareArrays.get(batchSize)?.pop() ?? {
+    face: floats(batchSize * FACE_FLOATS),
+    mel: floats(batchSize * MEL_FLOATS),
+    prediction: floats(batchSize * PREDICTION_FLOATS),
+    count: 0,
+  };
+  faces.count = 0;
+  return faces;
+}
+
+/** A pasted batch's arrays back to the spares, whole again if the batch was trimmed. */
+function giveArrays(batchSize: number, faces: FaceBatch): void {
+  const whole = (a: Float32Array) => new Float32Array(a.buffer);
+  const spare = { face: whole(faces.face), mel: whole(faces.mel), prediction: whole(faces.prediction), count: 0 };
+  if (spare.face.length !== batchSize * FACE_FLOATS || spare.prediction.length !== batchSize * PREDICTION_FLOATS)
+    return;
+  const list = spareArrays.get(batchSize) ?? [];
+  spareArrays.set(batchSize, list);
+  if (list.length < MAX_SPARE_BATCHES) list.push(spare);
 }
