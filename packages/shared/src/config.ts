@@ -94,8 +94,12 @@ export const configSchema = z.object({
   /** Frames per model call; a throughput setting of the worker, not part of the job key. */
   INFERENCE_BATCH_SIZE: int(1, 256).default(16),
   JOB_ATTEMPTS: int(1, 100).default(3),
-  /** Let the next job fetch, probe and decode its audio while the current one holds the card. */
-  WORKER_PREFETCH: bool.default(false),
+  /**
+   * Let the next two item jobs fetch, probe, decode and encode while the current one holds the
+   * card (segments always run one at a time): on by default, since small items are bound by
+   * process starts, not the card (docs/architecture.md#fixed-costs-per-item).
+   */
+  WORKER_PREFETCH: bool.default(true),
   /** How often the free-disk guard looks at CACHE_ROOT's filesystem. */
   WORKER_DISK_CHECK_SECONDS: z.coerce.number().positive().default(5),
   /** On SIGTERM, how long the current job may keep running before it is handed back. */

@@ -186,9 +186,11 @@ export async function runInferenceWorker(config: Config, opts: StartWorkerOption
   trackWorker.on("error", (err) => log.error({ err }, "face-track worker error"));
   // Segments of long items: their own queue and worker in the same process, sharing the
   // card lock, so any worker with a free card takes them (docs/architecture.md#segments).
+  // One at a time, even with prefetch: a death loses every segment the worker holds, and a
+  // segment's fixed cost is planned to a few per cent of its work, so there is little to hide.
   const segmentWorker = new Worker<SegmentJob, SegmentOutput>(QUEUES.segment, createSegmentProcessor(deps), {
     ...workerOptions,
-    concurrency: opts.prefetch ? 3 : 1,
+    concurrency: 1,
   });
   segmentWorker.on("error", (err) => log.error({ err }, "segment worker error"));
   // Jobs BullMQ fails itself never reach a processor (docs/architecture.md#worker-deaths).
