@@ -6,8 +6,10 @@
  * (ledger, scratch, queue steps inside the processor) and the time between jobs (BullMQ
  * taking the next one). With prefetch, jobs overlap: the per-item wall time is what counts.
  *
- * Runs twice on the same worker setup: prefetch off, then on (WORKER_PREFETCH), each with its
- * own audios (new job keys).
+ * Runs three rounds on the same worker setup, each with its own audios (new job keys): one
+ * clip under every item with prefetch off, then on (WORKER_PREFETCH), then every item its own
+ * clip at the default prefetch: a worker keeps a clip's probe and decoded frames
+ * (docs/architecture.md#probes-audio-and-decoded-clips), which only the first two rounds reuse.
  *
  * Run: pnpm bench tiny   (or: node test/bench/tiny.bench.ts)
  */
@@ -37,14 +39,26 @@ export default async function tinyBench(): Promise<void> {
     await makeAudio(f("a.wav"), { seconds: 0.4, frequency: 150 });
     const wav = fs.readFileSync(f("a.wav"));
     const audios: string[] = [];
-    for (let i = 0; i < 2 * (ITEMS + 1); i++) {
+    for (let i = 0; i < 3 * (ITEMS + 1); i++) {
       const variant = Buffer.from(wav);
       variant.writeInt16LE(i, variant.length - 2);
       audios.push(await h.putBlob(variant));
     }
+    // The third round's clips: the same picture, each with its own tone (other bytes).
+    const videos: string[] = [];
+    for (let i = 0; i < ITEMS; i++) {
+      await makeVideo(f(`v${i}.mp4`), { seconds: 0.4, width: 128, height: 128, frequency: 300 + i });
+      videos.push(await h.putFile(f(`v${i}.mp4`)));
+    }
     const defaultPrefetch = configSchema.parse({}).WORKER_PREFETCH;
-    for (const prefetch of [false, true]) {
-      const round = audios.slice(prefetch ? ITEMS + 1 : 0, prefetch ? 2 * (ITEMS + 1) : ITEMS + 1);
+    const rounds = [
+      { prefetch: false, clips: "one clip" },
+      { prefetch: true, clips: "one clip" },
+      { prefetch: defaultPrefetch, clips: "a clip per item" },
+    ];
+    for (const [r, { prefetch, clips }] of rounds.entries()) {
+      const round = audios.slice(r * (ITEMS + 1), (r + 1) * (ITEMS + 1));
+      const videoOf = (i: number) => (clips === "one clip" ? video : (videos[i] as string));
       const worker = await startWorker(h.config({ WORKER_PREFETCH: prefetch }), { prefetch });
       try {
         // One item first: the model's download and session are the worker's, not an item's.
@@ -55,7 +69,7 @@ export default async function tinyBench(): Promise<void> {
         const started = Date.now();
         const { batchId, items } = await h.submit(
           model,
-          round.slice(0, ITEMS).map((audio, i) => ({ name: `tiny-${i}`, video, audio })),
+          round.slice(0, ITEMS).map((audio, i) => ({ name: `tiny-${i}`, video: videoOf(i), audio })),
         );
         const counts = await h.waitDone(batchId, 1_200_000);
         const wall = (Date.now() - started) / 1000;
@@ -73,7 +87,7 @@ export default async function tinyBench(): Promise<void> {
         const result = await h.ledger.jobs.getResult(items[0]?.jobKey as string);
         console.log(
           [
-            `${counts.succeeded}/${ITEMS} ok; ${ITEMS} items of 0.4 s at 128x128, prefetch ${prefetch ? "on" : "off"}${prefetch === defaultPrefetch ? " (the default)" : ""}, ` +
+            `${counts.succeeded}/${ITEMS} ok; ${ITEMS} items of 0.4 s at 128x128, ${clips}, prefetch ${prefetch ? "on" : "off"}${prefetch === defaultPrefetch ? " (the default)" : ""}, ` +
               `${os.availableParallelism()} cores, load at start ${load}`,
             `wall ${wall.toFixed(1)} s = ${(wall / ITEMS).toFixed(3)} s per item (goal <= 0.2 s); ` +
               `the machine's CPU (all processes: worker, its ffmpeg, Redis, S3 server) ${(cpu / ITEMS).toFixed(3)} s per item`,

@@ -96,10 +96,11 @@ export const configSchema = z.object({
   JOB_ATTEMPTS: int(1, 100).default(3),
   /**
    * Let the next two item jobs fetch, probe, decode and encode while the current one holds the
-   * card (segments always run one at a time): on by default, since small items are bound by
-   * process starts, not the card (docs/architecture.md#fixed-costs-per-item).
+   * card (segments always run one at a time). Off by default: a worker that dies takes every
+   * job it holds with it, so a poison item would spend its neighbours' attempts
+   * (docs/architecture.md#fixed-costs-per-item).
    */
-  WORKER_PREFETCH: bool.default(true),
+  WORKER_PREFETCH: bool.default(false),
   /** How often the free-disk guard looks at CACHE_ROOT's filesystem. */
   WORKER_DISK_CHECK_SECONDS: z.coerce.number().positive().default(5),
   /** On SIGTERM, how long the current job may keep running before it is handed back. */

@@ -10,7 +10,7 @@ import type { Decode, FrameRange } from "./media/decode.ts";
 const PARTIAL = ".partial-";
 
 /**
- * A worker's decoded frames of short clips, beside its inputs (docs/architecture.md#decoded-clips):
+ * A worker's decoded frames of short clips, beside its inputs (docs/architecture.md#probes-audio-and-decoded-clips):
  * lip-sync batches put one clip under many audios, and decoding a clip again costs an ffmpeg
  * process (~0.2 s of CPU for a 10-frame clip on the reference machine) where reading its raw
  * frames back costs a file read. A whole decode from the start of a clip whose raw frames

@@ -74,9 +74,9 @@ export interface ProcessorDeps {
   segmentQueue: Queue<SegmentJob>;
   /** Inputs fetched once per worker (docs/architecture.md#input-cache); without it each job downloads its own. */
   inputs?: InputCache;
-  /** Each input blob's ffprobe, run once per worker (docs/architecture.md#fixed-costs-per-item). */
+  /** Each input blob's ffprobe, run once per worker (docs/architecture.md#probes-audio-and-decoded-clips). */
   probes: ProbeCache;
-  /** Short clips' decoded frames, kept with the inputs (docs/architecture.md#decoded-clips). */
+  /** Short clips' decoded frames, kept with the inputs (docs/architecture.md#probes-audio-and-decoded-clips). */
   clips: DecodedClips;
   /** Where a script-to-video item queues its speech stage (docs/architecture.md#script-to-video). */
   inferenceQueue: Queue<InferenceJob>;

@@ -10,7 +10,7 @@ import { InputCache, inputsRoot } from "../src/input-cache.ts";
 import { probeVideo, type VideoInfo } from "../src/media/probe.ts";
 import { type TimelineOptions, timelineFrames } from "../src/media/timeline-frames.ts";
 
-// A short clip is decoded once per worker; later decodes read its frames back (docs/architecture.md#decoded-clips).
+// A short clip is decoded once per worker; later decodes read its frames back (docs/architecture.md#probes-audio-and-decoded-clips).
 const CPU = { decoder: "cpu", device: 0 } as const;
 const BLOB = "c".repeat(64);
 

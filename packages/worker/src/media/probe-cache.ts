@@ -6,7 +6,7 @@ const MAX_ENTRIES = 4096;
 /**
  * ffprobe's answer for each blob, once per worker process: inputs are content-addressed, so
  * a blob's probe never changes, and a batch that puts one clip under many audios (or a
- * video's face track, then its items) probes it once (docs/architecture.md#fixed-costs-per-item).
+ * video's face track, then its items) probes it once (docs/architecture.md#probes-audio-and-decoded-clips).
  * Probes in flight are shared; a failed one is forgotten (it is retried with the next job).
  * Least recently used entries go first.
  */
