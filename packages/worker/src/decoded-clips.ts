@@ -9,18 +9,24 @@ import type { Decode, FrameRange } from "./media/decode.ts";
 /** Partial recordings share the input cache's prefix: its sweep removes those a dead worker left. */
 const PARTIAL = ".partial-";
 
+/** Clips remembered as decoded once: a name each. */
+const MAX_REMEMBERED = 4096;
+
 /**
  * A worker's decoded frames of short clips, beside its inputs (docs/architecture.md#probes-audio-and-decoded-clips):
  * lip-sync batches put one clip under many audios, and decoding a clip again costs an ffmpeg
  * process (~0.2 s of CPU for a 10-frame clip on the reference machine) where reading its raw
- * frames back costs a file read. A whole decode from the start of a clip whose raw frames
- * take at most `maxClipBytes` is recorded as it is consumed and kept once it completed; later
- * decodes of the clip (any range: frame i sits at i frame sizes) read the recording. The
- * input cache's sweep trims recordings with the inputs, least recently used first.
+ * frames back costs a file read. The second whole decode from the start of a clip whose raw
+ * frames take at most `maxClipBytes` is recorded as it is consumed and kept once it completed
+ * (a clip decoded once, as in a batch of one clip per item, writes nothing); later decodes
+ * of the clip (any range: frame i sits at i frame sizes) read the recording. The input
+ * cache's sweep trims recordings with the inputs, least recently used first.
  */
 export class DecodedClips {
   private readonly root: string;
   private readonly maxClipBytes: number;
+  /** Clips decoded whole once, not yet recorded (most recent last; a bounded memory). */
+  private readonly decodedOnce = new Set<string>();
 
   /** `maxClipBytes` 0: nothing is recorded. */
   constructor(cacheRoot: string, maxClipBytes: number) {
@@ -41,13 +47,22 @@ export class DecodedClips {
     const file = path.join(this.root, `${clip.blob}.${clip.variant}.v${PIPELINE_VERSION}.frames`);
     const fits = this.maxClipBytes > 0 && clip.frames * clip.frameBytes <= this.maxClipBytes;
     const root = this.root;
+    const seenBefore = () => {
+      const seen = this.decodedOnce.delete(file);
+      this.decodedOnce.add(file);
+      for (const oldest of this.decodedOnce) {
+        if (this.decodedOnce.size <= MAX_REMEMBERED) break;
+        this.decodedOnce.delete(oldest);
+      }
+      return seen;
+    };
     return async function* (pool, range) {
       const recorded = await fs.promises.open(file, "r").catch(() => undefined);
       if (recorded) {
         const now = new Date();
         await fs.promises.utimes(file, now, now).catch(() => {}); // the sweep's order: last use
         yield* readRecording(recorded, pool, range, signal);
-      } else if (!fits || range) yield* decode(pool, range);
+      } else if (!fits || range || !seenBefore()) yield* decode(pool, range);
       else yield* recordWhole(decode(pool), root, file);
     };
   }

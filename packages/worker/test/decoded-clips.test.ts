@@ -10,7 +10,7 @@ import { InputCache, inputsRoot } from "../src/input-cache.ts";
 import { probeVideo, type VideoInfo } from "../src/media/probe.ts";
 import { type TimelineOptions, timelineFrames } from "../src/media/timeline-frames.ts";
 
-// A short clip is decoded once per worker; later decodes read its frames back (docs/architecture.md#probes-audio-and-decoded-clips).
+// A short clip decoded again is recorded; later decodes read its frames back (docs/architecture.md#probes-audio-and-decoded-clips).
 const CPU = { decoder: "cpu", device: 0 } as const;
 const BLOB = "c".repeat(64);
 
@@ -55,16 +55,21 @@ describe("decoded clips", () => {
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it("records a whole decode and serves every later one from it, frame for frame", async () => {
+  it("records a clip's second whole decode and serves every later one from it, frame for frame", async () => {
     const clips = new DecodedClips(f("cache"), 100 * frameBytes());
     const fresh = await run({});
     expect(fresh.got).toHaveLength(50);
     expect(fresh.decoded).toBe(50);
 
+    // A clip decoded once (a batch with a clip per item) writes nothing.
+    expect(await run({ clips })).toEqual(fresh);
+    const none = () => (fs.existsSync(inputsRoot(f("cache"))) ? recordings() : []);
+    expect(none()).toEqual([]);
+
     // A decode stopped early is not kept, nor its partial file.
     const stopped = await run({ clips, stopAfter: 5 });
     expect(stopped.got).toEqual(fresh.got.slice(0, 5));
-    expect(fs.existsSync(inputsRoot(f("cache"))) ? recordings() : []).toEqual([]);
+    expect(none()).toEqual([]);
 
     const first = await run({ clips });
     expect(first).toEqual(fresh);
@@ -93,11 +98,11 @@ describe("decoded clips", () => {
   it("does not record a clip bigger than its bound, and the input cache's sweep trims recordings", async () => {
     fs.rmSync(f("cache"), { recursive: true, force: true });
     const small = new DecodedClips(f("cache"), 49 * frameBytes());
-    await run({ clips: small });
+    for (let i = 0; i < 3; i++) expect((await run({ clips: small })).decoded).toBe(50);
     expect(fs.existsSync(inputsRoot(f("cache"))) ? recordings() : []).toEqual([]);
-    expect((await run({ clips: small })).decoded).toBe(50);
 
     const clips = new DecodedClips(f("cache"), 50 * frameBytes());
+    await run({ clips });
     await run({ clips });
     expect(recordings()).toHaveLength(1);
     const swept = await new InputCache(f("cache"), frameBytes()).sweep(3600);
