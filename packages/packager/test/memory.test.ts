@@ -7,8 +7,8 @@ import { makeLargeBatch, requestPackage, spawnPackager, waitForPackage } from ".
 const MB = 1024 * 1024;
 /**
  * Peak RSS growth allowed while packaging, whatever the package's size, for a packager
- * building one part at a time. Most of it is the part's upload queue (lib-storage, 3 x 8
- * MiB) and stream buffers; each further parallel part (PACKAGE_PART_CONCURRENCY) adds
+ * building one part at a time. Most of it is the part's upload queue (lib-storage, 2 x 8
+ * MiB, and the chunks joined into them until they are collected) and stream buffers; each further parallel part (PACKAGE_PART_CONCURRENCY) adds
  * about the same again. With two parts at once the growth measured 42-64 MB, too close
  * to this bound to assert reliably.
  */
