@@ -5,7 +5,7 @@ import { removeOwnScratch } from "./scratch.ts";
 const { config, log } = await loadServiceConfig("worker");
 const redisRebuilds = createRebuildCounter();
 // Rebuilt (connections, BullMQ workers) when Redis stays away too long (docs/architecture.md#redis-failover).
-const runtime = await keepConnected(
+const starting = keepConnected(
   () =>
     startWorker(config, {
       log,
@@ -25,12 +25,13 @@ async function stop(signal: string): Promise<void> {
   if (stopping) {
     // A second signal: hand the current job back now instead of waiting for it.
     log.warn({ signal }, "second signal; handing the current job back");
-    runtime.current().handBack();
+    (await starting).current().handBack();
     return;
   }
   stopping = true;
   log.info({ signal }, "stopping: no new jobs; finishing or handing back the current one");
   try {
+    const runtime = await starting; // a signal during start-up stops the worker once it has started
     await runtime.close();
     // AUTO_CLEAR_CACHE=false keeps scratch directories for debugging.
     const removed = config.AUTO_CLEAR_CACHE ? await removeOwnScratch(config.CACHE_ROOT) : 0;
@@ -41,5 +42,8 @@ async function stop(signal: string): Promise<void> {
   process.exit(0);
 }
 
+// Installed before the worker is up: a signal in the moments after "worker started" (or
+// during start-up) otherwise ended the process by default, without its drain (exit by signal).
 process.on("SIGTERM", () => void stop("SIGTERM"));
 process.on("SIGINT", () => void stop("SIGINT"));
+await starting;
