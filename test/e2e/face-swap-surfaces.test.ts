@@ -7,7 +7,7 @@ import { type DevStack, startDevStack } from "@mediaq/cli";
 import { computeJobKey, normalizeParams, sha256Hex } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeDemoSwapModels } from "../../packages/worker/scripts/face-swap-models.ts";
-import { launchChromium } from "../harness/browser.ts";
+import { launchChromium, openSubmitPage } from "../harness/browser.ts";
 import { makeVideo } from "../harness/media.ts";
 
 const run = promisify(execFile);
@@ -43,13 +43,7 @@ describe("web page: face swap", () => {
   it("submits items {video, face} with the picked swapper as the model and the recognizer's hash", async () => {
     const browser = await launchChromium();
     try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (err) => errors.push(err.message));
-      await page.goto(stack.apiUrl);
-      await page.getByLabel("API key").fill(stack.apiKey);
-      await page.getByRole("button", { name: "Sign in" }).click();
-      await page.getByRole("link", { name: "Submit", exact: true }).click();
+      const { page, errors } = await openSubmitPage(browser, stack.apiUrl, stack.apiKey);
       await page.locator('input[name="mode"][value="swap"]').check();
       // Only models of each adapter are offered (the stack's demo wav2lip model is neither).
       await expect.poll(() => page.locator("#swapper option").allTextContents()).toEqual(["swapper"]);

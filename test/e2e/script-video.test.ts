@@ -6,7 +6,7 @@ import { type DevStack, startDevStack, waitForBatch } from "@mediaq/cli";
 import { createRedis, redisKeys, sha256Hex, speechStageFor } from "@mediaq/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildVoiceModel, voiceConfigFor } from "../../packages/worker/src/adapters/piper/voice-model.ts";
-import { launchChromium } from "../harness/browser.ts";
+import { launchChromium, openSubmitPage } from "../harness/browser.ts";
 import { type FaceFootage, makeFaceFootage } from "../harness/face-footage.ts";
 
 const RATE = 16000;
@@ -238,13 +238,7 @@ describe("script to video end to end", () => {
   it("the web page: scripts dropped with one avatar video, one typed, and a voice picked", async () => {
     const browser = await launchChromium();
     try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (err) => errors.push(err.message));
-      await page.goto(stack.apiUrl);
-      await page.getByLabel("API key").fill(stack.apiKey);
-      await page.getByRole("button", { name: "Sign in" }).click();
-      await page.getByRole("link", { name: "Submit", exact: true }).click();
+      const { page, errors } = await openSubmitPage(browser, stack.apiUrl, stack.apiKey);
       await page.locator('input[name="mode"][value="scripts"]').check();
       await expect.poll(() => page.locator("#voice option").allTextContents()).toEqual(["voice"]);
       await page.getByLabel("Or type a script").fill("Typed on the page.");

@@ -3,11 +3,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { PIPELINE_VERSION } from "@mediaq/shared";
 import type { FramePool } from "./frames/frame-pool.ts";
-import { inputsRoot } from "./input-cache.ts";
+// Partial recordings share the input cache's prefix: its sweep removes those a dead worker left.
+import { inputsRoot, PARTIAL } from "./input-cache.ts";
 import type { Decode, FrameRange } from "./media/decode.ts";
-
-/** Partial recordings share the input cache's prefix: its sweep removes those a dead worker left. */
-const PARTIAL = ".partial-";
 
 /** Clips remembered as decoded once: a name each. */
 const MAX_REMEMBERED = 4096;

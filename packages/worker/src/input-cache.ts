@@ -8,7 +8,7 @@ import { downloadBlob } from "./fetch.ts";
 export const inputsRoot = (cacheRoot: string) => path.join(cacheRoot, "inputs");
 
 /** A download in progress: `.partial-<sha>-<random>`, renamed to `<sha>` once its hash is checked. */
-const PARTIAL = ".partial-";
+export const PARTIAL = ".partial-";
 
 export interface InputSweep {
   removed: number;
